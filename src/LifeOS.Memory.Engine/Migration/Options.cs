@@ -1,0 +1,40 @@
+namespace LifeOS.Memory;
+
+/// <summary>Where the archival entries come from (the PostgreSQL side).</summary>
+public sealed class SourceOptions
+{
+    /// <summary>Npgsql connection string or postgres:// URI. Null: $DATABASE_URL.</summary>
+    public string? ConnectionString { get; init; }
+    /// <summary>Overrides the user name the connection string holds.</summary>
+    public string? UserName { get; init; }
+    /// <summary>Overrides the password the connection string holds.</summary>
+    public string? Password { get; init; }
+    /// <summary>Table name, optionally schema-qualified.</summary>
+    public string Table { get; init; } = "archival_memory";
+    /// <summary>Seconds before a source query is abandoned (0 = no limit).</summary>
+    public int CommandTimeoutSeconds { get; init; } = 300;
+    /// <summary>Seconds allowed to open the connection.</summary>
+    public int ConnectTimeoutSeconds { get; init; } = 15;
+}
+
+/// <summary>What one migration run does.</summary>
+public sealed class MigrationOptions
+{
+    public const int DefaultBatchSize = 5000;
+    public const int MinBatchSize = 1;
+    public const int MaxBatchSize = 100_000;
+
+    public int BatchSize { get; init; } = DefaultBatchSize;
+    /// <summary>Refresh already-migrated entries in place (same fact id, log entry replaced).</summary>
+    public bool Force { get; init; }
+    /// <summary>Only these source ids (as text); null means the whole table.</summary>
+    public IReadOnlyCollection<string>? Ids { get; init; }
+    /// <summary>How long to wait for another migration of the same workspace to finish.</summary>
+    public TimeSpan LockTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>Called on the engine's thread for every entry written (for -PassThru).</summary>
+    public Action<MigratedEntry>? OnEntry { get; init; }
+    /// <summary>Called on the engine's thread for every entry that failed.</summary>
+    public Action<MigrationError>? OnError { get; init; }
+    /// <summary>Called on the engine's thread after each committed batch.</summary>
+    public IProgress<MigrationProgress>? Progress { get; init; }
+}

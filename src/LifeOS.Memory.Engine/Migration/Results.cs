@@ -1,0 +1,128 @@
+namespace LifeOS.Memory;
+
+public enum EntryAction { Migrated, Updated }
+
+/// <summary>One entry written by a migration (what -PassThru emits).</summary>
+public sealed class MigratedEntry
+{
+    public required object PostgresId { get; init; }
+    public required long FactId { get; init; }
+    /// <summary>The daily log day, yyyy-MM-dd.</summary>
+    public required string Day { get; init; }
+    public required IReadOnlyList<string> Entities { get; init; }
+    public required EntryAction Action { get; init; }
+}
+
+/// <summary>One source entry that could not be migrated, and why.</summary>
+public sealed class MigrationError
+{
+    public required object PostgresId { get; init; }
+    public required string Reason { get; init; }
+    public override string ToString() => $"{PostgresId}: {Reason}";
+}
+
+public sealed class MigrationProgress
+{
+    public required long Processed { get; init; }
+    public required long Total { get; init; }
+    public required int BatchNumber { get; init; }
+    public required int BatchMigrated { get; init; }
+    public required int BatchUpdated { get; init; }
+    public required int BatchFailed { get; init; }
+    public required TimeSpan Elapsed { get; init; }
+    public double RowsPerSecond => Elapsed.TotalSeconds > 0 ? Processed / Elapsed.TotalSeconds : 0;
+    public TimeSpan? Remaining => Processed > 0 && Total > Processed && RowsPerSecond > 0
+        ? TimeSpan.FromSeconds((Total - Processed) / RowsPerSecond) : null;
+}
+
+/// <summary>The summary of one Invoke-ArchivalMigration run.</summary>
+public sealed class MigrationResult
+{
+    public long MigratedCount { get; set; }
+    public long UpdatedCount { get; set; }
+    public long SkippedCount { get; set; }
+    public long ErrorCount => Errors.Count;
+    public List<MigrationError> Errors { get; } = new();
+    public long RepairedLogEntries { get; set; }
+    public TimeSpan Duration { get; set; }
+    public double RowsPerSecond => Duration.TotalSeconds > 0 ? (MigratedCount + UpdatedCount) / Duration.TotalSeconds : 0;
+    public bool Cancelled { get; set; }
+    public bool Success => ErrorCount == 0 && !Cancelled;
+    public string Status => Cancelled ? "Cancelled" : ErrorCount > 0 ? "CompletedWithErrors" : "Completed";
+    public string MemoryPath { get; set; } = "";
+    public string SourceTable { get; set; } = "";
+}
+
+/// <summary>One entry a dry run would migrate.</summary>
+public sealed class PlannedEntry
+{
+    public required object PostgresId { get; init; }
+    public required string Day { get; init; }
+    public required string LogFile { get; init; }
+    public required EntryAction Action { get; init; }
+}
+
+/// <summary>Where the migration stands (Get-MigrationStatus).</summary>
+public sealed class MigrationStatus
+{
+    public bool PostgresAvailable { get; set; }
+    public string? PostgresError { get; set; }
+    public long? SourceCount { get; set; }
+    public long FactCount { get; set; }
+    public long MigratedCount { get; set; }
+    public long? PendingCount { get; set; }
+    public long? OrphanedCount { get; set; }
+    public string MemoryPath { get; set; } = "";
+    public string DatabasePath { get; set; } = "";
+    public string SourceTable { get; set; } = "";
+    public bool DatabaseExists { get; set; }
+}
+
+/// <summary>The row-by-row comparison of source and memory (Test-Migration).</summary>
+public sealed class MigrationVerification
+{
+    public const int IdSampleSize = 20;
+
+    public bool IsComplete => MissingCount == 0 && ChangedCount == 0 && OrphanedCount == 0 && DuplicateCount == 0
+        && LogMissingCount == 0 && LogDuplicateCount == 0 && EmbeddingMismatchCount == 0;
+    public string Status => IsComplete ? "Complete" : "Incomplete";
+    public long SourceCount { get; set; }
+    public long MigratedCount { get; set; }
+    public long MissingCount { get; set; }
+    public long ChangedCount { get; set; }
+    public long OrphanedCount { get; set; }
+    public long DuplicateCount { get; set; }
+    public long LogMissingCount { get; set; }
+    public long LogDuplicateCount { get; set; }
+    public long EmbeddingMismatchCount { get; set; }
+    public List<object> MissingIds { get; } = new();
+    public List<object> ChangedIds { get; } = new();
+    public List<object> OrphanedIds { get; } = new();
+    public List<object> DuplicateIds { get; } = new();
+    public List<object> LogMissingIds { get; } = new();
+    public List<object> LogDuplicateIds { get; } = new();
+    public List<object> EmbeddingMismatchIds { get; } = new();
+    public List<FactSample> SampleFacts { get; } = new();
+    public TimeSpan Duration { get; set; }
+    public string MemoryPath { get; set; } = "";
+    public string SourceTable { get; set; } = "";
+}
+
+public sealed class FactSample
+{
+    public required long FactId { get; init; }
+    public required object PostgresId { get; init; }
+    public required string Timestamp { get; init; }
+    public required string Content { get; init; }
+}
+
+/// <summary>A row of the source table as Get-ArchivalMemory shows it.</summary>
+public sealed class ArchivalEntry
+{
+    public required object Id { get; init; }
+    public string? Content { get; init; }
+    public string? Metadata { get; init; }
+    public DateTime? CreatedAt { get; init; }
+    public bool HasEmbedding { get; init; }
+    public bool IsMigrated { get; set; }
+}
