@@ -1,0 +1,137 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace LifeOS.Memory.Testing;
+
+/// <summary>
+/// A throwaway PostgreSQL cluster on 127.0.0.1 and a free port, owned by the test run.
+/// Password authentication over TCP (scram) so that credential handling is tested for real.
+/// </summary>
+public sealed class PostgresCluster : IDisposable
+{
+    private static readonly Lazy<PostgresCluster> SharedCluster = new(() => new PostgresCluster(), LazyThreadSafetyMode.ExecutionAndPublication);
+    private static int _databaseCounter;
+
+    /// <summary>One cluster per test process, stopped when the process exits.</summary>
+    public static PostgresCluster Shared => SharedCluster.Value;
+
+    public const string SuperUser = "postgres";
+
+    public PostgresCluster()
+    {
+        BinDirectory = FindBinDirectory();
+        Password = "pw-" + Guid.NewGuid().ToString("N");
+        DataDirectory = Path.Combine(Path.GetTempPath(), "lifeos-pg-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(DataDirectory);
+        Port = FreePort();
+        var pwFile = Path.Combine(DataDirectory, "pwfile");
+        File.WriteAllText(pwFile, Password + "\n");
+        var data = Path.Combine(DataDirectory, "data");
+        if (IsRoot)
+            Run("chown", "-R", "postgres:postgres", DataDirectory);
+        RunPg("initdb", "-D", data, "-U", SuperUser, "--pwfile=" + pwFile, "--auth-local=trust", "--auth-host=scram-sha-256",
+            "-E", "UTF8", "--locale=C.UTF-8", "--no-sync");
+        File.AppendAllText(Path.Combine(data, "postgresql.conf"),
+            "\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 200\nshared_buffers = 256MB\n");
+        Start();
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Dispose();
+    }
+
+    public int Port { get; }
+    public string Password { get; }
+    public string BinDirectory { get; }
+    public string DataDirectory { get; }
+    private string Data => Path.Combine(DataDirectory, "data");
+    private bool _disposed;
+
+    public static bool IsRoot => Environment.UserName == "root";
+
+    public void Start()
+    {
+        RunPg("pg_ctl", "-D", Data, "-w", "-t", "60", "-l", Path.Combine(DataDirectory, "server.log"), "-o",
+            $"-p {Port} -c listen_addresses=127.0.0.1 -k {DataDirectory}", "start");
+    }
+
+    public void Stop(string mode = "fast") => RunPg("pg_ctl", "-D", Data, "-w", "-m", mode, "stop");
+
+    /// <summary>Npgsql connection string for a database of this cluster (the password included: tests only).</summary>
+    public string ConnectionString(string database = "postgres", string? user = null, string? password = null) =>
+        $"Host=127.0.0.1;Port={Port};Username={user ?? SuperUser};Password={password ?? Password};Database={database};Pooling=false;Timeout=15";
+
+    public string Uri(string database) => $"postgresql://{SuperUser}:{System.Uri.EscapeDataString(Password)}@127.0.0.1:{Port}/{database}";
+
+    /// <summary>A new, empty database; returns its name.</summary>
+    public string CreateDatabase(string prefix = "t")
+    {
+        var name = $"{prefix}_{Environment.ProcessId}_{Interlocked.Increment(ref _databaseCounter)}";
+        Psql("postgres", $"CREATE DATABASE \"{name}\"");
+        return name;
+    }
+
+    /// <summary>Runs SQL through psql on the local socket (no password needed there).</summary>
+    public string Psql(string database, string sql)
+    {
+        return RunPg("psql", "-h", DataDirectory, "-p", Port.ToString(), "-U", SuperUser, "-d", database,
+            "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql);
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        try { Stop("immediate"); } catch { /* already stopped */ }
+        try { Directory.Delete(DataDirectory, recursive: true); } catch { /* best effort */ }
+    }
+
+    private string RunPg(string tool, params string[] args)
+    {
+        var exe = Path.Combine(BinDirectory, tool);
+        if (!File.Exists(exe)) exe = tool; // psql lives on PATH on Debian
+        return IsRoot
+            ? Run("runuser", new[] { "-u", "postgres", "--", exe }.Concat(args).ToArray())
+            : Run(exe, args);
+    }
+
+    private static string Run(string file, params string[] args)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment.Remove("PGPASSWORD");
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException("cannot start " + file);
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(120_000)) { p.Kill(true); throw new TimeoutException(file + " did not finish"); }
+        if (p.ExitCode != 0)
+            throw new InvalidOperationException($"{Path.GetFileName(file)} {string.Join(' ', args.Take(3))}... exited {p.ExitCode}: {stderr.Result}{stdout.Result}");
+        return stdout.Result;
+    }
+
+    private static string FindBinDirectory()
+    {
+        var fromEnv = Environment.GetEnvironmentVariable("PG_BIN");
+        if (!string.IsNullOrEmpty(fromEnv) && File.Exists(Path.Combine(fromEnv, "initdb"))) return fromEnv;
+        var root = "/usr/lib/postgresql";
+        if (Directory.Exists(root))
+        {
+            var bin = Directory.GetDirectories(root)
+                .Select(d => Path.Combine(d, "bin"))
+                .Where(d => File.Exists(Path.Combine(d, "initdb")))
+                .OrderByDescending(d => d, StringComparer.Ordinal)
+                .FirstOrDefault();
+            if (bin != null) return bin;
+        }
+        throw new InvalidOperationException(
+            "PostgreSQL server binaries (initdb, pg_ctl) were not found. Install them with 'apt-get install -y postgresql' " +
+            "or set PG_BIN to the folder that holds initdb. These tests need a real PostgreSQL; they are not skipped.");
+    }
+
+    private static int FreePort()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        var port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+}
