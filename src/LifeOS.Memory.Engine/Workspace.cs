@@ -33,4 +33,12 @@ public sealed class Workspace
     }
 
     private static string Home() => Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+
+    /// <summary>Creates a folder (and missing parents) readable by its owner only; an existing folder keeps its mode.</summary>
+    internal static void CreatePrivateDirectory(string path)
+    {
+        if (Directory.Exists(path)) return;
+        if (OperatingSystem.IsWindows()) Directory.CreateDirectory(path);
+        else Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+    }
 }

@@ -1,0 +1,374 @@
+using System.Buffers.Binary;
+using System.Data;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace LifeOS.Memory.Archival;
+
+internal enum EmbeddingKind { None, Real, Double, Vector }
+
+/// <summary>One source row as read for migration or verification.</summary>
+internal sealed class SourceRow
+{
+    public required object Id { get; init; }
+    public string? Content { get; init; }
+    public string? Metadata { get; init; }
+    public DateTime? CreatedAt { get; init; }
+    /// <summary>Little-endian float32 bytes, null when the row has none.</summary>
+    public byte[]? Embedding { get; init; }
+    public bool HasEmbedding { get; init; }
+    /// <summary>Why the row cannot be migrated, found while reading it.</summary>
+    public string? Problem { get; init; }
+}
+
+/// <summary>
+/// The archival_memory table on the PostgreSQL side: inspected once, then read in key order on one connection.
+/// Identifiers come from the catalog and are quoted; every value is a parameter.
+/// </summary>
+internal sealed class ArchivalSource : IAsyncDisposable
+{
+    private readonly NpgsqlConnection _connection;
+    private readonly SourceConnection _settings;
+    private string _quotedTable = "";
+    private string _rowSelect = "";
+    private string _lightRowSelect = "";
+    private string _idType = "";
+
+    private ArchivalSource(NpgsqlConnection connection, SourceConnection settings)
+    {
+        _connection = connection;
+        _settings = settings;
+    }
+
+    public KeyKind KeyKind { get; private set; }
+    public EmbeddingKind EmbeddingKind { get; private set; }
+    public bool HasMetadata { get; private set; }
+    public bool HasCreatedAt { get; private set; }
+    /// <summary>schema.table as found in the catalog.</summary>
+    public string TableName { get; private set; } = "";
+    public SourceConnection Settings => _settings;
+
+    public static async Task<ArchivalSource> OpenAsync(SourceConnection settings, string table, CancellationToken ct)
+    {
+        var name = SourceTableName.Parse(table);
+        var connection = await settings.OpenAsync(ct).ConfigureAwait(false);
+        var source = new ArchivalSource(connection, settings);
+        try
+        {
+            await source.InspectAsync(name, ct).ConfigureAwait(false);
+            return source;
+        }
+        catch
+        {
+            await source.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    public ValueTask DisposeAsync() => _connection.DisposeAsync();
+
+    private async Task InspectAsync(SourceTableName name, CancellationToken ct)
+    {
+        uint oid = 0;
+        string schema = "", relname = "";
+        // Unquoted names fold to lower case as in SQL; fall back to the exact spelling for convenience.
+        var candidates = name.TableQuoted ? new[] { name.Table } : new[] { name.Table.ToLowerInvariant(), name.Table }.Distinct().ToArray();
+        var schemaName = name.Schema == null ? null : name.SchemaQuoted ? name.Schema : name.Schema.ToLowerInvariant();
+        foreach (var candidate in candidates)
+        {
+            await using var cmd = Command(@"
+SELECT c.oid, n.nspname, c.relname
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r','p','v','m','f') AND c.relname = @t
+  AND ((@s::text IS NULL AND pg_catalog.pg_table_is_visible(c.oid)) OR n.nspname = @s::text)
+LIMIT 1");
+            cmd.Parameters.AddWithValue("t", candidate);
+            cmd.Parameters.Add(new NpgsqlParameter("s", NpgsqlDbType.Text) { Value = (object?)schemaName ?? DBNull.Value });
+            await using var r = await Run(() => cmd.ExecuteReaderAsync(ct)).ConfigureAwait(false);
+            if (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                oid = r.GetFieldValue<uint>(0);
+                schema = r.GetString(1);
+                relname = r.GetString(2);
+                break;
+            }
+        }
+        if (oid == 0)
+            throw new MemoryMigrationException(ErrorIds.SourceTableNotFound, FailureKind.ObjectNotFound,
+                $"The source table '{name}' does not exist in PostgreSQL at {_settings.Description} (or is not visible to this user).");
+        TableName = schema == "public" ? relname : $"{schema}.{relname}";
+        _quotedTable = SourceTableName.Quote(schema) + "." + SourceTableName.Quote(relname);
+
+        var columns = new Dictionary<string, (string Base, string Declared)>(StringComparer.Ordinal);
+        await using (var cmd = Command(@"
+SELECT a.attname, COALESCE(bt.typname, t.typname), t.typname
+FROM pg_catalog.pg_attribute a
+JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_catalog.pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+WHERE a.attrelid = @oid AND a.attnum > 0 AND NOT a.attisdropped"))
+        {
+            cmd.Parameters.AddWithValue("oid", NpgsqlDbType.Oid, oid);
+            await using var r = await Run(() => cmd.ExecuteReaderAsync(ct)).ConfigureAwait(false);
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+                columns[r.GetString(0)] = (r.GetString(1), r.GetString(2));
+        }
+
+        if (!columns.TryGetValue("id", out var id)) throw MissingColumn("id");
+        (KeyKind, _idType) = id.Base switch
+        {
+            "int2" or "int4" or "int8" => (KeyKind.Integer, "bigint"),
+            "uuid" => (KeyKind.Uuid, "uuid"),
+            "text" or "varchar" or "bpchar" or "name" or "citext" => (KeyKind.Text, "text"),
+            _ => throw new MemoryMigrationException(ErrorIds.SourceColumnMissing, FailureKind.InvalidData,
+                $"The source table '{TableName}' has an id column of type {id.Base}; integer, bigint, uuid or text is required."),
+        };
+        if (!columns.ContainsKey("content")) throw MissingColumn("content");
+
+        HasMetadata = columns.ContainsKey("metadata");
+        string createdAt = "NULL::timestamptz";
+        if (columns.TryGetValue("created_at", out var created))
+        {
+            HasCreatedAt = true;
+            createdAt = created.Base switch
+            {
+                "timestamptz" => "created_at",
+                // A timestamp without zone is taken to be UTC already.
+                "timestamp" => "created_at",
+                "date" => "created_at::timestamp",
+                _ => throw new MemoryMigrationException(ErrorIds.SourceColumnMissing, FailureKind.InvalidData,
+                    $"The source table '{TableName}' has a created_at column of type {created.Base}; timestamp or timestamptz is required."),
+            };
+        }
+        EmbeddingKind = EmbeddingKind.None;
+        if (columns.TryGetValue("embedding", out var emb))
+        {
+            EmbeddingKind = emb.Declared == "vector" || emb.Base == "vector" ? EmbeddingKind.Vector
+                : emb.Base == "_float4" ? EmbeddingKind.Real
+                : emb.Base == "_float8" ? EmbeddingKind.Double
+                : EmbeddingKind.None;
+        }
+        var idExpr = KeyKind == KeyKind.Text ? "id::text" : "id";
+        var head = $"SELECT {idExpr}, content::text, {(HasMetadata ? "metadata::text" : "NULL::text")}, {createdAt}";
+        var hasEmbedding = EmbeddingKind == EmbeddingKind.None ? "false" : "embedding IS NOT NULL";
+        _rowSelect = $"{head}, {EmbeddingExpression()}, {hasEmbedding} FROM {_quotedTable}";
+        _lightRowSelect = $"{head}, NULL::bytea, {hasEmbedding} FROM {_quotedTable}";
+    }
+
+    private string EmbeddingExpression() => EmbeddingKind switch
+    {
+        // array_send gives the binary array payload, converted below without materialising float[] objects.
+        EmbeddingKind.Real or EmbeddingKind.Double => "array_send(embedding)",
+        EmbeddingKind.Vector => "array_send(embedding::real[])",
+        _ => "NULL::bytea",
+    };
+
+    private MemoryMigrationException MissingColumn(string column) =>
+        new(ErrorIds.SourceColumnMissing, FailureKind.InvalidData,
+            $"The source table '{TableName}' has no column '{column}', which is required.");
+
+    public async Task<long> CountAsync(CancellationToken ct)
+    {
+        await using var cmd = Command($"SELECT count(*) FROM {_quotedTable}");
+        return Convert.ToInt64(await Run(() => cmd.ExecuteScalarAsync(ct)).ConfigureAwait(false));
+    }
+
+    /// <summary>The next ids after <paramref name="after"/> in key order (keyset paging).</summary>
+    public async Task<List<object>> NextIdsAsync(object? after, int limit, CancellationToken ct)
+    {
+        var idExpr = KeyKind == KeyKind.Text ? "id::text" : "id";
+        await using var cmd = Command(after == null
+            ? $"SELECT {idExpr} FROM {_quotedTable} ORDER BY id LIMIT @n"
+            : $"SELECT {idExpr} FROM {_quotedTable} WHERE id > @after ORDER BY id LIMIT @n");
+        if (after != null) cmd.Parameters.Add(KeyParameter("after", after));
+        cmd.Parameters.AddWithValue("n", limit);
+        var ids = new List<object>(limit);
+        await using var r = await Run(() => cmd.ExecuteReaderAsync(ct)).ConfigureAwait(false);
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+            ids.Add(ReadKey(r, 0));
+        return ids;
+    }
+
+    /// <summary>Full rows for the given ids, in key order; ids that no longer exist are simply absent.</summary>
+    public async Task<List<SourceRow>> RowsAsync(IReadOnlyList<object> ids, CancellationToken ct, bool withEmbeddings = true)
+    {
+        await using var cmd = Command($"{(withEmbeddings ? _rowSelect : _lightRowSelect)} WHERE id = ANY(@ids) ORDER BY id");
+        cmd.Parameters.Add(KeyArrayParameter("ids", ids));
+        return await ReadRowsAsync(cmd, ids.Count, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>The next full rows after <paramref name="after"/> in key order.</summary>
+    public async Task<List<SourceRow>> NextRowsAsync(object? after, int limit, CancellationToken ct, bool withEmbeddings = true)
+    {
+        var select = withEmbeddings ? _rowSelect : _lightRowSelect;
+        await using var cmd = Command(after == null
+            ? $"{select} ORDER BY id LIMIT @n"
+            : $"{select} WHERE id > @after ORDER BY id LIMIT @n");
+        if (after != null) cmd.Parameters.Add(KeyParameter("after", after));
+        cmd.Parameters.AddWithValue("n", limit);
+        return await ReadRowsAsync(cmd, limit, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Which of these ids exist in the source.</summary>
+    public async Task<HashSet<object>> ExistingAsync(IReadOnlyList<object> ids, CancellationToken ct)
+    {
+        var idExpr = KeyKind == KeyKind.Text ? "id::text" : "id";
+        await using var cmd = Command($"SELECT {idExpr} FROM {_quotedTable} WHERE id = ANY(@ids)");
+        cmd.Parameters.Add(KeyArrayParameter("ids", ids));
+        var found = new HashSet<object>();
+        await using var r = await Run(() => cmd.ExecuteReaderAsync(ct)).ConfigureAwait(false);
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+            found.Add(ReadKey(r, 0));
+        return found;
+    }
+
+    private async Task<List<SourceRow>> ReadRowsAsync(NpgsqlCommand cmd, int capacity, CancellationToken ct)
+    {
+        var rows = new List<SourceRow>(Math.Min(capacity, 100_000));
+        await using var r = await Run(() => cmd.ExecuteReaderAsync(ct)).ConfigureAwait(false);
+        while (await Run(() => r.ReadAsync(ct)).ConfigureAwait(false))
+            rows.Add(ReadRow(r));
+        return rows;
+    }
+
+    private SourceRow ReadRow(NpgsqlDataReader r)
+    {
+        var id = ReadKey(r, 0);
+        string? problem = null;
+        var content = r.IsDBNull(1) ? null : r.GetString(1);
+        if (content == null) problem = "content is NULL";
+        var metadata = r.IsDBNull(2) ? null : r.GetString(2);
+        DateTime? createdAt = null;
+        if (!r.IsDBNull(3))
+        {
+            try
+            {
+                var value = r.GetDateTime(3);
+                if (value == DateTime.MaxValue || value == DateTime.MinValue)
+                    problem ??= "created_at is infinity";
+                else
+                    createdAt = DateTime.SpecifyKind(value, DateTimeKind.Utc);
+            }
+            catch (Exception ex) when (ex is InvalidCastException or ArgumentOutOfRangeException or OverflowException)
+            {
+                problem ??= "created_at cannot be represented: " + ex.Message;
+            }
+        }
+        byte[]? embedding = null;
+        if (!r.IsDBNull(4))
+        {
+            try
+            {
+                embedding = EmbeddingFromArraySend(r.GetFieldValue<byte[]>(4));
+            }
+            catch (FormatException ex)
+            {
+                problem ??= "embedding " + ex.Message;
+            }
+        }
+        return new SourceRow
+        {
+            Id = id, Content = content, Metadata = metadata, CreatedAt = createdAt, Embedding = embedding,
+            HasEmbedding = r.GetBoolean(5), Problem = problem,
+        };
+    }
+
+    /// <summary>
+    /// Converts PostgreSQL's binary array form (array_send) of a one-dimensional float4/float8 array into
+    /// little-endian float32 bytes. An empty array is no embedding.
+    /// </summary>
+    internal static byte[]? EmbeddingFromArraySend(byte[] payload)
+    {
+        if (payload.Length < 12) throw new FormatException("is not a binary array");
+        var ndim = BinaryPrimitives.ReadInt32BigEndian(payload.AsSpan(0));
+        var elementType = BinaryPrimitives.ReadUInt32BigEndian(payload.AsSpan(8));
+        if (ndim == 0) return null;
+        if (ndim != 1) throw new FormatException($"has {ndim} dimensions; a one-dimensional vector is expected");
+        var count = BinaryPrimitives.ReadInt32BigEndian(payload.AsSpan(12));
+        var width = elementType switch { 700 => 4, 701 => 8, _ => throw new FormatException($"has element type oid {elementType}; real or double precision is expected") };
+        var result = new byte[count * 4];
+        var pos = 20;
+        for (var i = 0; i < count; i++)
+        {
+            var len = BinaryPrimitives.ReadInt32BigEndian(payload.AsSpan(pos));
+            pos += 4;
+            if (len < 0) throw new FormatException($"has a NULL element at position {i + 1}");
+            if (len != width || pos + len > payload.Length) throw new FormatException("is truncated");
+            var value = width == 4
+                ? BinaryPrimitives.ReadSingleBigEndian(payload.AsSpan(pos))
+                : (float)BinaryPrimitives.ReadDoubleBigEndian(payload.AsSpan(pos));
+            BinaryPrimitives.WriteSingleLittleEndian(result.AsSpan(i * 4), value);
+            pos += len;
+        }
+        return result;
+    }
+
+    private object ReadKey(NpgsqlDataReader r, int ordinal) => KeyKind switch
+    {
+        KeyKind.Integer => Convert.ToInt64(r.GetValue(ordinal)),
+        KeyKind.Uuid => r.GetGuid(ordinal),
+        _ => r.GetString(ordinal),
+    };
+
+    private NpgsqlParameter KeyParameter(string name, object key) => KeyKind switch
+    {
+        KeyKind.Integer => new NpgsqlParameter(name, NpgsqlDbType.Bigint) { Value = key },
+        KeyKind.Uuid => new NpgsqlParameter(name, NpgsqlDbType.Uuid) { Value = key },
+        _ => new NpgsqlParameter(name, NpgsqlDbType.Text) { Value = key },
+    };
+
+    private NpgsqlParameter KeyArrayParameter(string name, IReadOnlyList<object> ids) => KeyKind switch
+    {
+        KeyKind.Integer => new NpgsqlParameter(name, NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = ids.Select(i => (long)i).ToArray() },
+        KeyKind.Uuid => new NpgsqlParameter(name, NpgsqlDbType.Array | NpgsqlDbType.Uuid) { Value = ids.Select(i => (Guid)i).ToArray() },
+        _ => new NpgsqlParameter(name, NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = ids.Select(i => (string)i).ToArray() },
+    };
+
+    private NpgsqlCommand Command(string sql) => new(sql, _connection);
+
+    /// <summary>Runs a source call, turning driver failures into engine errors without secrets.</summary>
+    private async Task<T> Run<T>(Func<Task<T>> call)
+    {
+        try
+        {
+            return await call().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or IOException or InvalidOperationException or TimeoutException)
+        {
+            throw _settings.QueryFailed(ex);
+        }
+    }
+
+    /// <summary>Tables in the database that look like an archival table (id and content columns).</summary>
+    public static async Task<IReadOnlyList<string>> ListCandidateTablesAsync(SourceConnection settings, CancellationToken ct)
+    {
+        await using var connection = await settings.OpenAsync(ct).ConfigureAwait(false);
+        await using var cmd = new NpgsqlCommand(@"
+SELECT n.nspname, c.relname
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r','p','v','m','f') AND n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+  AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'id' AND NOT a.attisdropped)
+  AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'content' AND NOT a.attisdropped)
+  AND pg_catalog.has_table_privilege(c.oid, 'SELECT')
+ORDER BY n.nspname <> 'public', n.nspname, c.relname", connection);
+        var names = new List<string>();
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            var schema = r.GetString(0);
+            var rel = r.GetString(1);
+            names.Add(schema == "public" ? QuoteIfNeeded(rel) : QuoteIfNeeded(schema) + "." + QuoteIfNeeded(rel));
+        }
+        return names;
+    }
+
+    private static string QuoteIfNeeded(string name)
+    {
+        try
+        {
+            var parsed = SourceTableName.Parse(name);
+            if (parsed.Schema == null && parsed.Table == name && name == name.ToLowerInvariant()) return name;
+        }
+        catch (MemoryMigrationException) { }
+        return SourceTableName.Quote(name);
+    }
+}

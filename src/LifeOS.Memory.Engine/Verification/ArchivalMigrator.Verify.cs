@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using LifeOS.Memory.Archival;
+using LifeOS.Memory.DailyLog;
+using LifeOS.Memory.Mapping;
+using Store = LifeOS.Memory.MemoryStore.MemoryStore;
+
+namespace LifeOS.Memory;
+
+public sealed partial class ArchivalMigrator
+{
+    private const int VerifyPageSize = 5000;
+
+    public partial Task<MigrationVerification> VerifyAsync(CancellationToken cancellationToken) =>
+        Task.Run(() => VerifyCoreAsync(cancellationToken), CancellationToken.None);
+
+    /// <summary>
+    /// Compares every source row with its fact, link, embedding and daily-log entry, streaming the source in
+    /// key order. Read-only: repairs are the next migration's job.
+    /// </summary>
+    private async Task<MigrationVerification> VerifyCoreAsync(CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        var v = new MigrationVerification { MemoryPath = Workspace.Root, SourceTable = Source.Table };
+        await using var source = await ArchivalSource.OpenAsync(new SourceConnection(Source), Source.Table, ct).ConfigureAwait(false);
+        v.SourceTable = source.TableName;
+        using var store = WithStoreErrors(() => Store.OpenForReading(Workspace.DatabasePath));
+        var logIndex = store == null ? new Dictionary<long, LogOccurrences>() : ReadLogIndex();
+        var verifyTime = DateTime.UtcNow;
+
+        object? last = null;
+        while (true)
+        {
+            var rows = await source.NextRowsAsync(last, VerifyPageSize, ct).ConfigureAwait(false);
+            if (rows.Count == 0) break;
+            last = rows[^1].Id;
+            v.SourceCount += rows.Count;
+            var linked = store?.LinkedFactsAmong(rows.Select(r => r.Id).ToList(), source.KeyKind, sorted: true);
+            foreach (var row in rows)
+            {
+                if (linked == null || !linked.TryGetValue(row.Id, out var fact) || !fact.Exists)
+                {
+                    Count(v.MissingIds, row.Id, () => v.MissingCount++);
+                    continue;
+                }
+                v.MigratedCount++;
+                if (row.Problem == null)
+                {
+                    var expected = FactMapper.Map(row, verifyTime);
+                    var timestampDiffers = row.CreatedAt.HasValue && expected.Timestamp != fact.Timestamp;
+                    if (expected.Content != fact.Content || expected.Context != fact.Context || timestampDiffers)
+                        Count(v.ChangedIds, row.Id, () => v.ChangedCount++);
+                }
+                if (!EmbeddingsEqual(row.Embedding, fact.Embedding))
+                    Count(v.EmbeddingMismatchIds, row.Id, () => v.EmbeddingMismatchCount++);
+                var day = fact.Timestamp is { Length: >= 10 } ts ? ts[..10] : "";
+                if (!logIndex.TryGetValue(fact.FactId, out var occ) || !occ.Days.Contains(day))
+                    Count(v.LogMissingIds, row.Id, () => v.LogMissingCount++);
+                else if (occ.Days.Count > 1)
+                    Count(v.LogDuplicateIds, row.Id, () => v.LogDuplicateCount++);
+            }
+            if (rows.Count < VerifyPageSize) break;
+        }
+
+        if (store != null)
+        {
+            v.OrphanedCount = await CountOrphansAsync(store, source, v.OrphanedIds, ct).ConfigureAwait(false);
+            var (count, first) = store.UnlinkedArchivalFacts(MigrationVerification.IdSampleSize);
+            v.DuplicateCount = count;
+            v.DuplicateIds.AddRange(first.Cast<object>());
+            foreach (var sample in SampleFacts(store, source.KeyKind)) v.SampleFacts.Add(sample);
+        }
+        v.Duration = clock.Elapsed;
+        return v;
+    }
+
+    private static void Count(List<object> firstIds, object id, Action increment)
+    {
+        increment();
+        if (firstIds.Count < MigrationVerification.IdSampleSize) firstIds.Add(id);
+    }
+
+    private static bool EmbeddingsEqual(byte[]? source, byte[]? stored) =>
+        source == null ? stored == null : stored != null && source.AsSpan().SequenceEqual(stored);
+
+    private sealed class LogOccurrences
+    {
+        // One day per complete entry found: a day listed twice is a repeated entry.
+        public List<string> Days { get; } = new(1);
+    }
+
+    private Dictionary<long, LogOccurrences> ReadLogIndex()
+    {
+        var index = new Dictionary<long, LogOccurrences>();
+        var logs = new DailyLogStore(Workspace.LogDirectory);
+        foreach (var day in logs.ListFiles().Keys)
+        {
+            var text = logs.ReadText(day);
+            if (text == null) continue;
+            foreach (var piece in DailyLogParser.Parse(text))
+            {
+                if (!piece.IsEntry || !piece.Complete) continue;
+                if (!index.TryGetValue(piece.FactId!.Value, out var occ)) index[piece.FactId.Value] = occ = new LogOccurrences();
+                occ.Days.Add(day);
+            }
+        }
+        return index;
+    }
+
+    private static IEnumerable<FactSample> SampleFacts(Store store, KeyKind kind)
+    {
+        using var cmd = store.Command(
+            "SELECT f.id, l.postgres_id, f.timestamp, f.content FROM facts f JOIN fact_embeddings l ON l.fact_id = f.id " +
+            "WHERE f.source = 'archival_memory' ORDER BY f.id LIMIT 3");
+        using var r = cmd.ExecuteReader();
+        var list = new List<FactSample>();
+        while (r.Read())
+        {
+            var content = r.GetString(3);
+            list.Add(new FactSample
+            {
+                FactId = r.GetInt64(0), PostgresId = SourceKey.FromSqlite(r.GetValue(1), kind),
+                Timestamp = Convert.ToString(r.GetValue(2)) ?? "", Content = content.Length > 120 ? content[..120] + "…" : content,
+            });
+        }
+        return list;
+    }
+}
