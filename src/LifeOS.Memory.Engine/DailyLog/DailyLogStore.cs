@@ -225,13 +225,18 @@ internal static class DailyLogReconciler
             sb.Append(e.Text);
             written++;
         }
+        // A write torn after the closing rule leaves the final blank line out: put it back.
+        if (pieces.Count > 0 && pieces[^1].IsEntry && pieces[^1].Complete) EnsureLineStart(sb);
         var result = sb.ToString();
         return result == (existing ?? "") ? new Result(null, 0) : new Result(result, Math.Max(written, 1));
     }
 
+    /// <summary>An entry starts on a line of its own after a blank line, as Jarvis separates entries.</summary>
     private static void EnsureLineStart(StringBuilder sb)
     {
-        if (sb.Length > 0 && sb[^1] != '\n') sb.Append('\n');
+        if (sb.Length == 0) return;
+        if (sb[^1] != '\n') sb.Append('\n');
+        if (sb.Length < 2 || sb[^2] != '\n') sb.Append('\n');
     }
 
     private static string DropTornTail(string text)
