@@ -75,7 +75,17 @@ internal sealed class MemoryStore : IDisposable
     public static MemoryStore? OpenForReading(string path)
     {
         if (!File.Exists(path)) return null;
-        var store = Open(path, SqliteOpenMode.ReadOnly);
+        // Opened read-write but only read: the last connection to close then removes the -wal and -shm files,
+        // where a read-only connection would leave them behind. A read-only file falls back to read-only mode.
+        MemoryStore store;
+        try
+        {
+            store = Open(path, SqliteOpenMode.ReadWrite, setJournalMode: false);
+        }
+        catch (MemoryMigrationException ex) when (ex.ErrorId == ErrorIds.WorkspaceNotWritable)
+        {
+            store = Open(path, SqliteOpenMode.ReadOnly, setJournalMode: false);
+        }
         try
         {
             store.RequireJarvisTables();
@@ -88,7 +98,7 @@ internal sealed class MemoryStore : IDisposable
         }
     }
 
-    private static MemoryStore Open(string path, SqliteOpenMode mode)
+    private static MemoryStore Open(string path, SqliteOpenMode mode, bool setJournalMode = true)
     {
         var cs = new SqliteConnectionStringBuilder
         {
@@ -99,7 +109,7 @@ internal sealed class MemoryStore : IDisposable
         {
             connection.Open();
             var store = new MemoryStore(connection, path);
-            store.Execute(mode == SqliteOpenMode.ReadOnly
+            store.Execute(!setJournalMode
                 ? "PRAGMA busy_timeout = 30000; PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;"
                 : "PRAGMA busy_timeout = 30000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;");
             return store;
