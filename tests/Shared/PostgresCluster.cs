@@ -21,6 +21,7 @@ public sealed class PostgresCluster : IDisposable
     public PostgresCluster()
     {
         BinDirectory = FindBinDirectory();
+        RemoveStaleClusters();
         Password = "pw-" + Guid.NewGuid().ToString("N");
         DataDirectory = Path.Combine(Path.GetTempPath(), "lifeos-pg-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(DataDirectory);
@@ -124,6 +125,26 @@ public sealed class PostgresCluster : IDisposable
         throw new InvalidOperationException(
             "PostgreSQL server binaries (initdb, pg_ctl) were not found. Install them with 'apt-get install -y postgresql' " +
             "or set PG_BIN to the folder that holds initdb. These tests need a real PostgreSQL; they are not skipped.");
+    }
+
+    /// <summary>Clusters of earlier test processes that were killed before they could clean up.</summary>
+    private static void RemoveStaleClusters()
+    {
+        foreach (var dir in Directory.GetDirectories(Path.GetTempPath(), "lifeos-pg-*"))
+        {
+            var pidFile = Path.Combine(dir, "data", "postmaster.pid");
+            try
+            {
+                if (File.Exists(pidFile) && int.TryParse(File.ReadLines(pidFile).First(), out var pid) && Directory.Exists($"/proc/{pid}"))
+                    continue;
+                // Another test process may be creating its cluster right now.
+                if (Directory.GetLastWriteTimeUtc(dir) > DateTime.UtcNow.AddMinutes(-10))
+                    continue;
+                Directory.Delete(dir, recursive: true);
+            }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        }
     }
 
     private static int FreePort()

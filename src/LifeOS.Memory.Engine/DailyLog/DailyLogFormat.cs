@@ -28,6 +28,12 @@ internal static partial class DailyLogFormat
     public static void AppendEntry(StringBuilder sb, long factId, string time, string content, string context, IEnumerable<string> entities)
     {
         sb.Append(Marker(factId)).Append('\n');
+        AppendBody(sb, time, content, context, entities);
+    }
+
+    /// <summary>Everything of an entry after its marker line: it does not depend on the fact id.</summary>
+    public static void AppendBody(StringBuilder sb, string time, string content, string context, IEnumerable<string> entities)
+    {
         sb.Append("## ").Append(time).Append(" UTC\n\n");
         AppendEscaped(sb, content);
         sb.Append("\n\n").Append(FooterStart).Append(" **Context:** ").Append(OneLine(context)).Append(" | **Entities:** ");

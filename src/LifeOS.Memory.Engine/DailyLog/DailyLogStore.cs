@@ -15,7 +15,7 @@ internal readonly record struct RenderedEntry(long FactId, string Text);
 /// </summary>
 internal sealed partial class DailyLogStore : IDisposable
 {
-    private const int MaxOpenFiles = 256;
+    private const int MaxOpenFiles = 1024;
     private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
     private readonly Dictionary<string, FileStream> _open = new(StringComparer.Ordinal);
     private readonly LinkedList<string> _recent = new();
@@ -39,6 +39,17 @@ internal sealed partial class DailyLogStore : IDisposable
         if (stream.Length == 0)
             Write(stream, DailyLogFormat.Header(day));
         Write(stream, text);
+        _touched.Add(day);
+    }
+
+    /// <summary>Appends an entry: its marker line, then its pre-rendered body.</summary>
+    public void AppendEntry(string day, long factId, byte[] body)
+    {
+        var stream = OpenForAppend(day);
+        if (stream.Length == 0)
+            Write(stream, DailyLogFormat.Header(day));
+        Write(stream, DailyLogFormat.Marker(factId) + "\n");
+        stream.Write(body);
         _touched.Add(day);
     }
 
@@ -112,7 +123,7 @@ internal sealed partial class DailyLogStore : IDisposable
         var options = new FileStreamOptions
         {
             Mode = FileMode.OpenOrCreate, Access = FileAccess.Write, Share = FileShare.ReadWrite | FileShare.Delete,
-            BufferSize = 64 * 1024,
+            BufferSize = 16 * 1024,
         };
         if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         s = new FileStream(PathOf(day), options);

@@ -1,17 +1,17 @@
-using System.Text.RegularExpressions;
-
 namespace LifeOS.Memory.Mapping;
 
 /// <summary>
 /// Finds the entities of a fact the way Jarvis types them: metadata tags as #tag, @mentions, #hashtags and
-/// upper-case token symbols (3-6 letters) in the content. Deterministic: content entities in order of
-/// position, then tags that the content does not mention, in tag order.
+/// upper-case token symbols (3-6 letters, optionally after $) in the content. Deterministic: content entities
+/// in order of position, then tags that the content does not mention, in tag order.
+/// One pass over the content: this runs on every byte migrated.
 /// </summary>
-internal static partial class EntityExtractor
+internal static class EntityExtractor
 {
     public const string Token = "token";
     public const string User = "user";
     public const string Other = "other";
+    private const int MaxHandle = 64;
 
     // Upper-case words that are ordinary English or tech vocabulary, not token symbols.
     private static readonly HashSet<string> StopWords = new(StringComparer.Ordinal)
@@ -26,43 +26,81 @@ internal static partial class EntityExtractor
         "SEP", "OCT", "NOV", "DEC", "WARN", "INFO", "ERROR", "DEBUG", "NULL", "TRUE", "FALSE", "NONE", "DONE", "OKAY",
     };
 
-    [GeneratedRegex(@"(?<![\w@#$])@([A-Za-z0-9_]{1,64})", RegexOptions.CultureInvariant)]
-    private static partial Regex Mention();
-
-    [GeneratedRegex(@"(?<![\w#&/])#([\p{L}\p{N}_][\p{L}\p{N}_-]*)", RegexOptions.CultureInvariant)]
-    private static partial Regex Hashtag();
-
-    [GeneratedRegex(@"(?<![\w@#])\$?\b([A-Z]{3,6})\b", RegexOptions.CultureInvariant)]
-    private static partial Regex Symbol();
+    private static bool IsWord(char c) => char.IsLetterOrDigit(c) || c == '_';
+    private static bool IsHandle(char c) => c is (>= 'a' and <= 'z') or (>= 'A' and <= 'Z') or (>= '0' and <= '9') or '_';
+    private static bool IsTagStart(char c) => char.IsLetterOrDigit(c) || c == '_';
+    private static bool IsTagPart(char c) => char.IsLetterOrDigit(c) || c == '_' || c == '-';
 
     public static IReadOnlyList<EntityMention> Extract(string content, IReadOnlyList<string> tags)
     {
-        var found = new List<(int Index, EntityMention Mention)>();
-        foreach (Match m in Mention().Matches(content))
-        {
-            var handle = m.Groups[1].Value;
-            var isToken = handle.Any(char.IsLetter) && handle.All(c => !char.IsLetter(c) || char.IsUpper(c));
-            found.Add((m.Index, new EntityMention("@" + handle, isToken ? Token : User, m.Value, null)));
-        }
-        foreach (Match m in Hashtag().Matches(content))
-            found.Add((m.Index, new EntityMention("#" + m.Groups[1].Value, Other, m.Value, null)));
-        foreach (Match m in Symbol().Matches(content))
-        {
-            var symbol = m.Groups[1].Value;
-            if (!StopWords.Contains(symbol))
-                found.Add((m.Index, new EntityMention(symbol, Token, m.Value, null)));
-        }
-        found.Sort((a, b) => a.Index.CompareTo(b.Index));
-
-        var result = new List<EntityMention>(found.Count + tags.Count);
+        var result = new List<EntityMention>();
+        HashSet<(string, string)>? seen = null;
         var hasSurrogates = content.AsSpan().IndexOfAnyInRange('\uD800', '\uDBFF') >= 0;
-        var seen = new HashSet<(string, string)>();
-        foreach (var (index, mention) in found)
-            if (seen.Add((mention.Name, mention.Type)))
-                result.Add(mention with { Position = hasSurrogates ? CodePointIndex(content, index) : index });
+
+        void Add(int index, string name, string type, string text)
+        {
+            seen ??= new HashSet<(string, string)>();
+            if (seen.Add((name, type)))
+                result.Add(new EntityMention(name, type, text, hasSurrogates ? CodePointIndex(content, index) : index));
+        }
+
+        var s = content.AsSpan();
+        // Jump between the only characters that can start an entity.
+        for (var i = s.IndexOfAny("@#$ABCDEFGHIJKLMNOPQRSTUVWXYZ"); i >= 0 && i < s.Length;)
+        {
+            var c = s[i];
+            var prev = i > 0 ? s[i - 1] : ' ';
+            var next = i + 1;
+            if (c == '@' && !IsWord(prev) && prev is not ('@' or '#' or '$'))
+            {
+                var end = i + 1;
+                while (end < s.Length && end - i - 1 < MaxHandle && IsHandle(s[end])) end++;
+                if (end > i + 1)
+                {
+                    var handle = s[(i + 1)..end];
+                    var isToken = handle.ContainsAnyInRange('A', 'Z') && !handle.ContainsAnyInRange('a', 'z');
+                    Add(i, "@" + handle.ToString(), isToken ? Token : User, s[i..end].ToString());
+                    next = end;
+                }
+            }
+            else if (c == '#' && !IsWord(prev) && prev is not ('#' or '&' or '/') && i + 1 < s.Length && IsTagStart(s[i + 1]))
+            {
+                var end = i + 2;
+                while (end < s.Length && IsTagPart(s[end])) end++;
+                Add(i, "#" + s[(i + 1)..end].ToString(), Other, s[i..end].ToString());
+                next = end;
+            }
+            else if (c is '$' or (>= 'A' and <= 'Z'))
+            {
+                var start = c == '$' ? i + 1 : i;
+                var before = c == '$' ? prev : prev;
+                if (!IsWord(before) && before is not ('@' or '#') && (c != '$' || (start < s.Length && s[start] is >= 'A' and <= 'Z')))
+                {
+                    var end = start;
+                    while (end < s.Length && s[end] is >= 'A' and <= 'Z') end++;
+                    var length = end - start;
+                    if (length is >= 3 and <= 6 && (end == s.Length || !IsWord(s[end])))
+                    {
+                        var symbol = s[start..end].ToString();
+                        if (!StopWords.Contains(symbol)) Add(i, symbol, Token, s[i..end].ToString());
+                    }
+                    next = Math.Max(end, i + 1);
+                }
+                else if (c != '$')
+                {
+                    // Inside a word: skip the rest of it.
+                    while (next < s.Length && IsWord(s[next])) next++;
+                }
+            }
+            if (next >= s.Length) break;
+            var found = s[next..].IndexOfAny("@#$ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+            i = found < 0 ? -1 : next + found;
+        }
+
         foreach (var tag in tags)
         {
             var name = "#" + tag;
+            seen ??= new HashSet<(string, string)>();
             if (seen.Add((name, Other)))
                 result.Add(new EntityMention(name, Other, name, null));
         }

@@ -370,6 +370,59 @@ internal sealed class MemoryStore : IDisposable
         cmd.ExecuteNonQuery();
     }
 
+    // ---- bulk writes: one statement per table and batch, the rows passed as one JSON array ----------
+
+    /// <summary>The id the next fact gets; valid while this connection holds the write transaction.</summary>
+    public long NextFactId() => Scalar<long>(
+        "SELECT max(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'facts'), 0), COALESCE((SELECT max(id) FROM facts), 0)) + 1");
+
+    /// <summary>Inserts facts with ids firstId, firstId+1, … in list order.</summary>
+    public void BulkInsertFacts(long firstId, IReadOnlyList<MappedFact> facts)
+    {
+        var stmt = Raw("facts",
+            "INSERT INTO facts (id, content, context, timestamp, source, confidence, session_id) VALUES (?1, ?2, ?3, ?4, 'archival_memory', ?5, ?6)");
+        for (var i = 0; i < facts.Count; i++)
+        {
+            var f = facts[i];
+            stmt.Bind(1, firstId + i).Bind(2, f.Content).Bind(3, f.Context).Bind(4, f.Timestamp).Bind(5, f.Confidence).Bind(6, f.SessionId).Execute();
+        }
+    }
+
+    public void BulkInsertMentions(IEnumerable<(long FactId, EntityMention Mention)> mentions)
+    {
+        var stmt = _mentionsHaveLegacyColumns
+            ? Raw("mentions", "INSERT INTO entity_mentions (fact_id, entity_id, mention_text, position, entity_name, entity_type) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+            : Raw("mentions", "INSERT INTO entity_mentions (fact_id, entity_id, mention_text, position) VALUES (?1, ?2, ?3, ?4)");
+        foreach (var (factId, m) in mentions)
+        {
+            stmt.Bind(1, factId).Bind(2, EntityId(m.Name, m.Type)).Bind(3, m.MentionText);
+            if (m.Position is { } p) stmt.Bind(4, p); else stmt.BindNull(4);
+            if (_mentionsHaveLegacyColumns) stmt.Bind(5, m.Name).Bind(6, m.Type);
+            stmt.Execute();
+        }
+    }
+
+    public void BulkInsertLinks(IEnumerable<(long FactId, object Key, byte[]? Embedding)> links, string syncedAt)
+    {
+        var stmt = Raw("links", "INSERT INTO fact_embeddings (fact_id, postgres_id, embedding_synced_at, embedding) VALUES (?1, ?2, ?3, ?4)");
+        foreach (var (factId, key, embedding) in links)
+            stmt.Bind(1, factId).BindKey(2, SourceKey.ToSqlite(key)).Bind(3, embedding == null ? null : syncedAt).Bind(4, embedding).Execute();
+    }
+
+    public void BulkAddPendingLogs(IEnumerable<(long FactId, string Day)> entries)
+    {
+        var stmt = Raw("pending", "INSERT INTO lifeos_log_pending (fact_id, day) VALUES (?1, ?2) ON CONFLICT(fact_id) DO UPDATE SET day = excluded.day");
+        foreach (var (id, day) in entries) stmt.Bind(1, id).Bind(2, day).Execute();
+    }
+
+    private readonly Dictionary<string, RawStatement> _raw = new(StringComparer.Ordinal);
+
+    private RawStatement Raw(string key, string sql)
+    {
+        if (!_raw.TryGetValue(key, out var stmt)) _raw[key] = stmt = new RawStatement(_connection, sql);
+        return stmt;
+    }
+
     // ---- daily-log bookkeeping ----------------------------------------------------------------
 
     public void AddPendingLog(long factId, string day, string? oldDay, bool replace)
@@ -387,12 +440,11 @@ internal sealed class MemoryStore : IDisposable
 
     public void ClearPendingLogs(IEnumerable<long> factIds)
     {
-        var cmd = Prepared("clear-pending", "DELETE FROM lifeos_log_pending WHERE fact_id = $f", "$f");
-        foreach (var id in factIds)
-        {
-            cmd.Parameters["$f"].Value = id;
-            cmd.ExecuteNonQuery();
-        }
+        var ids = string.Join(',', factIds);
+        if (ids.Length == 0) return;
+        var cmd = Prepared("clear-pending", "DELETE FROM lifeos_log_pending WHERE fact_id IN (SELECT value FROM json_each($ids))", "$ids");
+        cmd.Parameters["$ids"].Value = "[" + ids + "]";
+        cmd.ExecuteNonQuery();
     }
 
     public List<(long FactId, string Day, string? OldDay, bool Replace)> PendingLogs()
@@ -630,6 +682,8 @@ internal sealed class MemoryStore : IDisposable
         Rollback();
         foreach (var c in _commands.Values) c.Dispose();
         _commands.Clear();
+        foreach (var r in _raw.Values) r.Dispose();
+        _raw.Clear();
         _connection.Dispose();
     }
 }

@@ -136,9 +136,15 @@ public sealed partial class ArchivalMigrator
         return repaired;
     }
 
-    /// <summary>The state of one migration run: batches, their logs, their counts.</summary>
+    /// <summary>
+    /// One migration run as a two-stage pipeline: a producer reads source pages, finds what is pending, fetches
+    /// and maps rows and renders their log entries; the consumer (the calling thread) commits each batch to
+    /// SQLite and appends its log entries. Exactly-once bookkeeping stays with the consumer.
+    /// </summary>
     private sealed class MigrationRun
     {
+        private const int QueueDepth = 2;
+        private static readonly System.Text.UTF8Encoding Utf8 = new(false);
         private readonly ArchivalMigrator _owner;
         private readonly ArchivalSource _source;
         private readonly Store _store;
@@ -169,33 +175,97 @@ public sealed partial class ArchivalMigrator
             _syncedAt = FactMapper.FormatTimestamp(_migrationTime);
         }
 
+        /// <summary>A batch made ready by the producer.</summary>
+        private sealed class Batch
+        {
+            public List<Item> Items { get; } = new();
+            public List<MigrationError> Errors { get; } = new();
+            public int RowCount { get; set; }
+            public int SkippedBefore { get; set; }
+        }
+
+        private sealed class Item
+        {
+            public required SourceRow Row { get; init; }
+            public required MappedFact Fact { get; init; }
+            public required byte[] LogBody { get; init; }
+            public long? ExistingFactId { get; init; }
+            public string? OldDay { get; set; }
+            public long FactId { get; set; }
+        }
+
         public async Task ExecuteAsync(CancellationToken ct)
         {
-            if (_options.Ids != null)
+            var queue = System.Threading.Channels.Channel.CreateBounded<Batch>(new System.Threading.Channels.BoundedChannelOptions(QueueDepth)
             {
-                var keys = ParseIds(_options.Ids);
-                _total = keys.Count;
-                for (var i = 0; i < keys.Count; i += IdPageSize)
+                SingleReader = true, SingleWriter = true, FullMode = System.Threading.Channels.BoundedChannelFullMode.Wait,
+            });
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var producer = Task.Run(() => ProduceAsync(queue.Writer, stop.Token), CancellationToken.None);
+            try
+            {
+                await foreach (var batch in queue.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+                {
+                    // Stop between batches only: a started batch is committed whole or not at all.
+                    ct.ThrowIfCancellationRequested();
+                    Consume(batch);
+                }
+            }
+            finally
+            {
+                stop.Cancel();
+                try { await producer.ConfigureAwait(false); }
+                catch (OperationCanceledException) when (stop.IsCancellationRequested) { }
+            }
+            await producer.ConfigureAwait(false);
+        }
+
+        private async Task ProduceAsync(System.Threading.Channels.ChannelWriter<Batch> writer, CancellationToken ct)
+        {
+            Exception? failure = null;
+            // Link lookups use a connection of their own: the consumer's connection is busy writing.
+            using var reader = Store.OpenForReading(_store.DatabasePath)!;
+            try
+            {
+                if (_options.Ids != null)
+                {
+                    var errors = new List<MigrationError>();
+                    var keys = ParseIds(_options.Ids, errors);
+                    if (errors.Count > 0)
+                    {
+                        var b = new Batch();
+                        b.Errors.AddRange(errors);
+                        await writer.WriteAsync(b, ct).ConfigureAwait(false);
+                    }
+                    _total = keys.Count;
+                    for (var i = 0; i < keys.Count; i += IdPageSize)
+                        await ProducePageAsync(writer, reader, keys.GetRange(i, Math.Min(IdPageSize, keys.Count - i)), sorted: false, reportMissing: true, ct).ConfigureAwait(false);
+                    return;
+                }
+                _total = Math.Max(0, await _source.CountAsync(ct).ConfigureAwait(false) - (_options.Force ? 0 : reader.LinkCount()));
+                object? last = null;
+                while (true)
                 {
                     ct.ThrowIfCancellationRequested();
-                    await ProcessPageAsync(keys.GetRange(i, Math.Min(IdPageSize, keys.Count - i)), sorted: false, reportMissing: true, ct).ConfigureAwait(false);
+                    var page = await _source.NextIdsAsync(last, IdPageSize, ct).ConfigureAwait(false);
+                    if (page.Count == 0) break;
+                    last = page[^1];
+                    await ProducePageAsync(writer, reader, page, sorted: true, reportMissing: false, ct).ConfigureAwait(false);
+                    if (page.Count < IdPageSize) break;
                 }
-                return;
             }
-            _total = Math.Max(0, await _source.CountAsync(ct).ConfigureAwait(false) - (_options.Force ? 0 : _store.LinkCount()));
-            object? last = null;
-            while (true)
+            catch (Exception ex)
             {
-                ct.ThrowIfCancellationRequested();
-                var page = await _source.NextIdsAsync(last, IdPageSize, ct).ConfigureAwait(false);
-                if (page.Count == 0) break;
-                last = page[^1];
-                await ProcessPageAsync(page, sorted: true, reportMissing: false, ct).ConfigureAwait(false);
-                if (page.Count < IdPageSize) break;
+                failure = ex;
+                throw;
+            }
+            finally
+            {
+                writer.TryComplete(failure is OperationCanceledException ? null : failure);
             }
         }
 
-        private List<object> ParseIds(IReadOnlyCollection<string> ids)
+        private List<object> ParseIds(IReadOnlyCollection<string> ids, List<MigrationError> errors)
         {
             var keys = new List<object>(ids.Count);
             var seen = new HashSet<object>();
@@ -203,7 +273,7 @@ public sealed partial class ArchivalMigrator
             {
                 if (!SourceKey.TryParse(text, _source.KeyKind, out var key, out var why))
                 {
-                    Fail(text, why!);
+                    errors.Add(new MigrationError { PostgresId = text, Reason = why! });
                     continue;
                 }
                 if (seen.Add(key)) keys.Add(key);
@@ -212,85 +282,106 @@ public sealed partial class ArchivalMigrator
             return keys;
         }
 
-        private async Task ProcessPageAsync(List<object> page, bool sorted, bool reportMissing, CancellationToken ct)
+        private async Task ProducePageAsync(System.Threading.Channels.ChannelWriter<Batch> writer, Store reader, List<object> page,
+            bool sorted, bool reportMissing, CancellationToken ct)
         {
-            var links = _store.LinksAmong(page, _source.KeyKind, sorted);
+            var links = _owner.WithStoreErrors(() => reader.LinksAmong(page, _source.KeyKind, sorted));
             var work = new List<object>(page.Count);
+            var skipped = 0;
             foreach (var key in page)
             {
                 if (!links.ContainsKey(key) || _options.Force) work.Add(key);
-                else _result.SkippedCount++;
+                else skipped++;
+            }
+            if (work.Count == 0)
+            {
+                await writer.WriteAsync(new Batch { SkippedBefore = skipped, RowCount = skipped }, ct).ConfigureAwait(false);
+                return;
             }
             for (var i = 0; i < work.Count; i += _options.BatchSize)
             {
-                // Stop between batches only: a started batch is committed whole or not at all.
                 ct.ThrowIfCancellationRequested();
                 var chunk = work.GetRange(i, Math.Min(_options.BatchSize, work.Count - i));
+                var t0 = Stopwatch.GetTimestamp();
                 var rows = await _source.RowsAsync(chunk, ct).ConfigureAwait(false);
+                Timing.Fetch += Stopwatch.GetElapsedTime(t0);
+                var batch = new Batch { RowCount = chunk.Count + (i == 0 ? skipped : 0), SkippedBefore = i == 0 ? skipped : 0 };
                 if (reportMissing && rows.Count < chunk.Count)
                 {
                     var found = rows.Select(r => r.Id).ToHashSet();
                     foreach (var key in chunk.Where(k => !found.Contains(k)))
-                        Fail(key, $"no row with this id in {_source.TableName}");
+                        batch.Errors.Add(new MigrationError { PostgresId = key, Reason = $"no row with this id in {_source.TableName}" });
                 }
-                WriteBatch(rows, links);
+                t0 = Stopwatch.GetTimestamp();
+                Prepare(batch, rows, links);
+                Timing.Map += Stopwatch.GetElapsedTime(t0);
+                await writer.WriteAsync(batch, ct).ConfigureAwait(false);
             }
         }
 
-        private void Fail(object key, string reason)
+        private void Prepare(Batch batch, List<SourceRow> rows, Dictionary<object, long> links)
         {
-            var error = new MigrationError { PostgresId = key, Reason = reason };
-            _result.Errors.Add(error);
-            _options.OnError?.Invoke(error);
-        }
-
-        private sealed class Item
-        {
-            public required SourceRow Row { get; init; }
-            public required MappedFact Fact { get; init; }
-            public long? ExistingFactId { get; init; }
-            public string? OldDay { get; set; }
-            public long FactId { get; set; }
-        }
-
-        private void WriteBatch(List<SourceRow> rows, Dictionary<object, long> links)
-        {
-            _batchNumber++;
-            var items = new List<Item>(rows.Count);
-            var failed = 0;
+            var sb = new System.Text.StringBuilder(4096);
             foreach (var row in rows)
             {
-                if (row.Problem != null) { Fail(row.Id, row.Problem); failed++; continue; }
+                if (row.Problem != null)
+                {
+                    batch.Errors.Add(new MigrationError { PostgresId = row.Id, Reason = row.Problem });
+                    continue;
+                }
                 try
                 {
-                    items.Add(new Item
+                    var fact = FactMapper.Map(row, _migrationTime);
+                    sb.Clear();
+                    DailyLogFormat.AppendBody(sb, fact.Time, fact.Content, fact.Context, fact.Entities.Select(e => e.Name));
+                    batch.Items.Add(new Item
                     {
-                        Row = row, Fact = FactMapper.Map(row, _migrationTime),
+                        Row = row, Fact = fact, LogBody = Utf8.GetBytes(sb.ToString()),
                         ExistingFactId = links.TryGetValue(row.Id, out var f) ? f : null,
                     });
                 }
                 catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidOperationException)
                 {
-                    Fail(row.Id, ex.Message);
-                    failed++;
+                    batch.Errors.Add(new MigrationError { PostgresId = row.Id, Reason = ex.Message });
                 }
             }
-            var refreshIds = items.Where(i => i.ExistingFactId.HasValue).Select(i => i.ExistingFactId!.Value).ToList();
-            if (refreshIds.Count > 0)
+        }
+
+        private void Report(MigrationError error)
+        {
+            _result.Errors.Add(error);
+            _options.OnError?.Invoke(error);
+        }
+
+        private void Consume(Batch batch)
+        {
+            _result.SkippedCount += batch.SkippedBefore;
+            foreach (var e in batch.Errors) Report(e);
+            var failed = batch.Errors.Count;
+            var written = new List<Item>();
+            if (batch.Items.Count > 0)
             {
-                var oldDays = _owner.WithStoreErrors(() => _store.Facts(refreshIds)).ToDictionary(f => f.FactId, f => f.Day);
-                foreach (var item in items.Where(i => i.ExistingFactId.HasValue))
-                    item.OldDay = oldDays.TryGetValue(item.ExistingFactId!.Value, out var d) ? d : null;
+                _batchNumber++;
+                var items = batch.Items;
+                var refreshIds = items.Where(i => i.ExistingFactId.HasValue).Select(i => i.ExistingFactId!.Value).ToList();
+                if (refreshIds.Count > 0)
+                {
+                    var oldDays = _owner.WithStoreErrors(() => _store.Facts(refreshIds)).ToDictionary(f => f.FactId, f => f.Day);
+                    foreach (var item in items.Where(i => i.ExistingFactId.HasValue))
+                        item.OldDay = oldDays.TryGetValue(item.ExistingFactId!.Value, out var d) ? d : null;
+                }
+                var tc = Stopwatch.GetTimestamp();
+                written = _owner.WithStoreErrors(() => Commit(items, isolateRows: false) ?? Commit(items, isolateRows: true)!);
+                Timing.Commit += Stopwatch.GetElapsedTime(tc);
+                tc = Stopwatch.GetTimestamp();
+                failed += items.Count - written.Count;
+                _owner.WithStoreErrors(() => AppendLogs(written));
+                Timing.Logs += Stopwatch.GetElapsedTime(tc);
             }
-
-            var written = _owner.WithStoreErrors(() => Commit(items, isolateRows: false) ?? Commit(items, isolateRows: true)!);
-            failed += items.Count - written.Count;
-            _owner.WithStoreErrors(() => AppendLogs(written));
-
             var migrated = written.Count(i => !i.ExistingFactId.HasValue);
             _result.MigratedCount += migrated;
             _result.UpdatedCount += written.Count - migrated;
-            _processed += rows.Count;
+            _processed += batch.RowCount;
             foreach (var item in written)
             {
                 _options.OnEntry?.Invoke(new MigratedEntry
@@ -300,16 +391,20 @@ public sealed partial class ArchivalMigrator
                     Action = item.ExistingFactId.HasValue ? EntryAction.Updated : EntryAction.Migrated,
                 });
             }
-            _options.Progress?.Report(new MigrationProgress
+            if (batch.Items.Count > 0 || failed > 0)
             {
-                Processed = _processed, Total = Math.Max(_total, _processed), BatchNumber = _batchNumber,
-                BatchMigrated = migrated, BatchUpdated = written.Count - migrated, BatchFailed = failed, Elapsed = _clock.Elapsed,
-            });
+                _options.Progress?.Report(new MigrationProgress
+                {
+                    Processed = _processed, Total = Math.Max(_total, _processed), BatchNumber = _batchNumber,
+                    BatchMigrated = migrated, BatchUpdated = written.Count - migrated, BatchFailed = failed, Elapsed = _clock.Elapsed,
+                });
+            }
         }
 
         /// <summary>
-        /// Writes a batch in one transaction. With <paramref name="isolateRows"/> each row gets a savepoint so that
-        /// a row the database refuses fails alone; returns null when the fast attempt hit such a row.
+        /// Writes a batch in one transaction: new facts in bulk statements, refreshed ones row by row. With
+        /// <paramref name="isolateRows"/> every row is written alone under a savepoint, so that a row the database
+        /// refuses fails alone; returns null when the fast attempt hit such a row.
         /// </summary>
         private List<Item>? Commit(List<Item> items, bool isolateRows)
         {
@@ -319,22 +414,47 @@ public sealed partial class ArchivalMigrator
             {
                 _store.ClearPendingLogs(_appendedLast);
                 _store.RecordLogStamps(_stampsLast);
-                foreach (var item in items)
+                if (!isolateRows)
                 {
-                    if (isolateRows) _store.Savepoint("row");
-                    try
+                    var fresh = items.Where(i => !i.ExistingFactId.HasValue).ToList();
+                    if (fresh.Count > 0)
                     {
-                        WriteItem(item);
-                        if (isolateRows) { _store.Release("row"); _store.KeepEntitiesSoFar(); }
-                        written.Add(item);
+                        var first = _store.NextFactId();
+                        for (var k = 0; k < fresh.Count; k++) fresh[k].FactId = first + k;
+                        var q = Stopwatch.GetTimestamp();
+                        _store.BulkInsertFacts(first, fresh.Select(i => i.Fact).ToList());
+                        Timing.Facts += Stopwatch.GetElapsedTime(q); q = Stopwatch.GetTimestamp();
+                        _store.BulkInsertMentions(fresh.SelectMany(i => i.Fact.Entities.Select(m => (i.FactId, m))));
+                        Timing.Mentions += Stopwatch.GetElapsedTime(q); q = Stopwatch.GetTimestamp();
+                        _store.BulkInsertLinks(fresh.Select(i => (i.FactId, i.Row.Id, i.Row.Embedding)), _syncedAt);
+                        _store.BulkAddPendingLogs(fresh.Select(i => (i.FactId, i.Fact.Day)));
+                        Timing.Links += Stopwatch.GetElapsedTime(q);
                     }
-                    catch (SqliteException ex) when (IsRowLevel(ex) && isolateRows)
+                    foreach (var item in items.Where(i => i.ExistingFactId.HasValue)) WriteItem(item);
+                    written.AddRange(items);
+                }
+                else
+                {
+                    foreach (var item in items)
                     {
-                        _store.RollbackTo("row");
-                        Fail(item.Row.Id, "the memory database refused the entry: " + ex.Message);
+                        _store.Savepoint("row");
+                        try
+                        {
+                            WriteItem(item);
+                            _store.Release("row");
+                            _store.KeepEntitiesSoFar();
+                            written.Add(item);
+                        }
+                        catch (SqliteException ex) when (IsRowLevel(ex))
+                        {
+                            _store.RollbackTo("row");
+                            Report(new MigrationError { PostgresId = item.Row.Id, Reason = "the memory database refused the entry: " + ex.Message });
+                        }
                     }
                 }
+                var qc = Stopwatch.GetTimestamp();
                 _store.Commit();
+                Timing.TxCommit += Stopwatch.GetElapsedTime(qc);
             }
             catch (SqliteException ex) when (IsRowLevel(ex) && !isolateRows)
             {
@@ -374,25 +494,18 @@ public sealed partial class ArchivalMigrator
             }
         }
 
-        /// <summary>New entries are appended now; refreshed ones are placed by the repair pass at the end.</summary>
+        /// <summary>New entries are appended now, grouped by day; refreshed ones are placed by the repair pass at the end.</summary>
         private void AppendLogs(List<Item> written)
         {
-            var byDay = new SortedDictionary<string, StringBuilder>(StringComparer.Ordinal);
-            foreach (var item in written)
+            var fresh = written.Where(i => !i.ExistingFactId.HasValue).ToList();
+            if (written.Count != fresh.Count) _refreshed = true;
+            if (fresh.Count == 0) return;
+            _logs.EnsureDirectory();
+            foreach (var item in fresh.OrderBy(i => i.Fact.Day, StringComparer.Ordinal).ThenBy(i => i.FactId))
             {
-                if (item.ExistingFactId.HasValue) { _refreshed = true; continue; }
-                if (!byDay.TryGetValue(item.Fact.Day, out var sb))
-                {
-                    byDay[item.Fact.Day] = sb = new StringBuilder();
-                }
-                DailyLogFormat.AppendEntry(sb, item.FactId, item.Fact.Time, item.Fact.Content, item.Fact.Context,
-                    item.Fact.Entities.Select(e => e.Name));
+                _logs.AppendEntry(item.Fact.Day, item.FactId, item.LogBody);
                 _appendedLast.Add(item.FactId);
             }
-            if (byDay.Count == 0) return;
-            _logs.EnsureDirectory();
-            foreach (var (day, sb) in byDay)
-                _logs.Append(day, sb.ToString());
             foreach (var (day, stamp) in _logs.FlushTouched())
                 _stampsLast[day] = stamp;
         }
@@ -414,4 +527,10 @@ public sealed partial class ArchivalMigrator
                 _result.RepairedLogEntries += RepairLogs(_store, _logs);
         }
     }
+}
+
+internal static class Timing
+{
+    public static TimeSpan Fetch, Map, Commit, Logs, Facts, Mentions, Links, TxCommit;
+    public static string Report() => $"fetch {Fetch.TotalSeconds:F2} map {Map.TotalSeconds:F2} commit {Commit.TotalSeconds:F2} (facts {Facts.TotalSeconds:F2} mentions {Mentions.TotalSeconds:F2} links {Links.TotalSeconds:F2} tx {TxCommit.TotalSeconds:F2}) logs {Logs.TotalSeconds:F2}";
 }
