@@ -43,6 +43,14 @@ public sealed partial class ArchivalMigrator
         {
             result.Cancelled = true;
         }
+        catch (MemoryMigrationException ex)
+        {
+            result.FailureId = ex.ErrorId;
+            result.FailureMessage = ex.Message;
+            result.Duration = clock.Elapsed;
+            ex.PartialResult ??= result;
+            throw;
+        }
         finally
         {
             // Committed batches keep their log entries whatever stopped the run.

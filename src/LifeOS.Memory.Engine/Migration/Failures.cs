@@ -27,6 +27,9 @@ public class MemoryMigrationException : Exception
     /// <summary>Fixed, non-localised identifier (documented in the README).</summary>
     public string ErrorId { get; }
     public FailureKind Kind { get; }
+
+    /// <summary>For a migration stopped part way: what was committed before the failure.</summary>
+    public MigrationResult? PartialResult { get; internal set; }
 }
 
 /// <summary>The fixed error ids.</summary>

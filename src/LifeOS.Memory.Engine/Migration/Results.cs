@@ -47,8 +47,11 @@ public sealed class MigrationResult
     public TimeSpan Duration { get; set; }
     public double RowsPerSecond => Duration.TotalSeconds > 0 ? (MigratedCount + UpdatedCount) / Duration.TotalSeconds : 0;
     public bool Cancelled { get; set; }
-    public bool Success => ErrorCount == 0 && !Cancelled;
-    public string Status => Cancelled ? "Cancelled" : ErrorCount > 0 ? "CompletedWithErrors" : "Completed";
+    /// <summary>The error id of the failure that stopped the run part way, if any.</summary>
+    public string? FailureId { get; set; }
+    public string? FailureMessage { get; set; }
+    public bool Success => ErrorCount == 0 && !Cancelled && FailureId == null;
+    public string Status => FailureId != null ? "Failed" : Cancelled ? "Cancelled" : ErrorCount > 0 ? "CompletedWithErrors" : "Completed";
     public string MemoryPath { get; set; } = "";
     public string SourceTable { get; set; } = "";
 }

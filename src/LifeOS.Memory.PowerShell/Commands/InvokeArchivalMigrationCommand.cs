@@ -1,0 +1,173 @@
+using System.Diagnostics;
+using System.Management.Automation;
+
+namespace LifeOS.Memory.Commands;
+
+/// <summary>
+/// Migrates the archival entries still pending (or, with -Force, refreshes them all) into the memory
+/// workspace, batch by batch, and ends with one summary object.
+/// </summary>
+[Cmdlet(VerbsLifecycle.Invoke, "ArchivalMigration", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType("LifeOS.Memory.MigrationResult", "LifeOS.Memory.MigratedEntry")]
+public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
+{
+    private const int ProgressActivityId = 1;
+    private static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(250);
+    private readonly List<string> _ids = new();
+    private long _lastProgressTicks;
+    private bool _progressShown;
+
+    #region Parameters
+
+    [Parameter(HelpMessage = "Rows committed per SQLite transaction (1 to 100000).")]
+    [ValidateRange(MigrationOptions.MinBatchSize, MigrationOptions.MaxBatchSize)]
+    public int BatchSize { get; set; } = MigrationOptions.DefaultBatchSize;
+
+    [Parameter(HelpMessage = "Refresh entries already migrated, in place: same fact id, no duplicates.")]
+    public SwitchParameter Force { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true, HelpMessage = "Migrate only these source ids.")]
+    [Alias("PostgresId")]
+    [ValidateNotNullOrEmpty]
+    public string[]? Id { get; set; }
+
+    [Parameter(HelpMessage = "Also write one object per migrated or refreshed entry.")]
+    public SwitchParameter PassThru { get; set; }
+
+    [Parameter(HelpMessage = "Seconds to wait for another migration of the same workspace to finish.")]
+    [ValidateRange(0, 86400)]
+    public int LockTimeoutSec { get; set; } = 30;
+
+    #endregion
+
+    protected override void ProcessRecord()
+    {
+        if (Id != null) _ids.AddRange(Id);
+    }
+
+    protected override void EndProcessing()
+    {
+        // Piped input that held no ids means "nothing", never "the whole table".
+        if (_ids.Count == 0 && MyInvocation.ExpectingInput) return;
+        var migrator = CreateMigrator();
+        var ids = _ids.Count > 0 ? _ids : null;
+        if (IsWhatIf())
+        {
+            ListPlannedEntries(migrator, ids);
+            return;
+        }
+        var scope = ids == null ? $"all entries of {SourceTable}" : $"{ids.Count} entries of {SourceTable}";
+        if (!ShouldProcess($"{scope} -> {migrator.Workspace.Root}", Force ? "Migrate and refresh archival memory" : "Migrate archival memory"))
+            return;
+
+        var options = new MigrationOptions
+        {
+            BatchSize = BatchSize,
+            Force = Force,
+            Ids = ids,
+            LockTimeout = TimeSpan.FromSeconds(LockTimeoutSec),
+            OnEntry = PassThru ? entry => Post(() => WriteObject(entry)) : null,
+            OnError = error => Post(() => WriteError(new ErrorRecord(
+                new InvalidDataException($"Entry {error.PostgresId} was not migrated: {error.Reason}"),
+                ErrorIds.MigrateEntryFailed, ErrorCategory.InvalidData, error.PostgresId))),
+            Progress = new CallbackProgress(p => Post(() => ReportBatch(p))),
+        };
+        WriteVerbose($"Migrating {scope} into {migrator.Workspace.Root} in batches of {BatchSize}{(Force ? ", refreshing migrated entries" : "")}.");
+        MigrationResult result;
+        try
+        {
+            result = RunEngine(ct => migrator.MigrateAsync(options, ct));
+        }
+        catch (MemoryMigrationException ex) when (ex.Kind == FailureKind.InvalidArgument)
+        {
+            CloseProgress();
+            ThrowTerminatingError(ToErrorRecord(ex, SourceTable));
+            return;
+        }
+        catch (MemoryMigrationException ex)
+        {
+            // The run stopped part way: say why, and still account for what was committed.
+            CloseProgress();
+            WriteError(ToErrorRecord(ex, SourceTable));
+            WriteObject(ex.PartialResult ?? new MigrationResult
+            {
+                FailureId = ex.ErrorId, FailureMessage = ex.Message,
+                MemoryPath = migrator.Workspace.Root, SourceTable = SourceTable,
+            });
+            return;
+        }
+        finally
+        {
+            CloseProgress();
+        }
+        if (result.RepairedLogEntries > 0)
+            WriteVerbose($"Repaired {result.RepairedLogEntries} daily-log entries left incomplete by an earlier run or edited by hand.");
+        if (result.Cancelled)
+            WriteWarning($"Migration stopped after {result.MigratedCount + result.UpdatedCount} entries; committed batches are kept and the next run completes the rest.");
+        WriteVerbose($"{result.Status}: {result.MigratedCount} migrated, {result.UpdatedCount} updated, {result.SkippedCount} skipped, {result.ErrorCount} failed in {result.Duration.TotalSeconds:F1} s.");
+        WriteObject(result);
+    }
+
+    private bool IsWhatIf()
+    {
+        if (MyInvocation.BoundParameters.TryGetValue("WhatIf", out var bound))
+            return LanguagePrimitives.IsTrue(bound);
+        return LanguagePrimitives.IsTrue(SessionState.PSVariable.GetValue("WhatIfPreference"));
+    }
+
+    /// <summary>-WhatIf: one line per entry that would be written, from a read-only plan.</summary>
+    private void ListPlannedEntries(ArchivalMigrator migrator, List<string>? ids)
+    {
+        var options = new MigrationOptions { Force = Force, Ids = ids, BatchSize = BatchSize };
+        var planned = 0L;
+        RunOrThrow(async ct =>
+        {
+            await foreach (var entry in migrator.PlanAsync(options, ct).ConfigureAwait(false))
+            {
+                planned++;
+                Post(() => ShouldProcess($"archival entry {entry.PostgresId} -> memory/{entry.Day}.md",
+                    entry.Action == EntryAction.Updated ? "Refresh" : "Migrate"));
+            }
+            return 0;
+        }, SourceTable);
+        if (planned == 0)
+            ShouldProcess($"{SourceTable} -> {migrator.Workspace.Root}: nothing to migrate", "Migrate archival memory");
+    }
+
+    private void ReportBatch(MigrationProgress p)
+    {
+        WriteVerbose($"Batch {p.BatchNumber}: {p.BatchMigrated} migrated, {p.BatchUpdated} updated, {p.BatchFailed} failed ({p.Processed}/{p.Total}, {p.RowsPerSecond:F0} rows/s).");
+        var now = Stopwatch.GetTimestamp();
+        if (_progressShown && Stopwatch.GetElapsedTime(_lastProgressTicks, now) < ProgressInterval && p.Processed < p.Total)
+            return;
+        _lastProgressTicks = now;
+        _progressShown = true;
+        var percent = p.Total > 0 ? (int)Math.Min(100, p.Processed * 100 / p.Total) : -1;
+        var record = new ProgressRecord(ProgressActivityId, $"Migrating {SourceTable}",
+            $"{p.Processed} of {p.Total} entries, {p.RowsPerSecond:F0} rows/s")
+        {
+            PercentComplete = percent,
+            SecondsRemaining = p.Remaining is { } r ? (int)Math.Ceiling(r.TotalSeconds) : -1,
+            CurrentOperation = $"Batch {p.BatchNumber}",
+        };
+        WriteProgress(record);
+    }
+
+    private void CloseProgress()
+    {
+        if (!_progressShown) return;
+        _progressShown = false;
+        WriteProgress(new ProgressRecord(ProgressActivityId, $"Migrating {SourceTable}", "Done")
+        {
+            RecordType = ProgressRecordType.Completed,
+        });
+    }
+
+    /// <summary>Runs the callback on the reporting thread (Progress&lt;T&gt; would need a synchronisation context).</summary>
+    private sealed class CallbackProgress : IProgress<MigrationProgress>
+    {
+        private readonly Action<MigrationProgress> _report;
+        public CallbackProgress(Action<MigrationProgress> report) => _report = report;
+        public void Report(MigrationProgress value) => _report(value);
+    }
+}
