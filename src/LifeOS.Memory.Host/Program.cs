@@ -82,8 +82,9 @@ internal static class Program
         var script = file != null ? FileInvocation(file, fileArgs) : command + "\n$global:__lifeosLastStatementOk = $?";
         using var ps = PowerShell.Create(runspace);
         ps.AddScript(script);
-        ps.Commands.Commands[0].MergeMyResults(PipelineResultTypes.Error, PipelineResultTypes.Output);
         ps.AddCommand("Out-Default");
+        // Errors go to stderr as they happen, in pwsh's concise form, so that scripts can tell them from output.
+        ps.Streams.Error.DataAdded += (_, e) => WriteError(ps.Streams.Error[e.Index]);
         // Ctrl+C stops the pipeline; the cmdlets finish their current batch and keep what is committed.
         ConsoleCancelEventHandler cancel = (_, e) => { e.Cancel = true; ps.BeginStop(null, null); };
         Console.CancelKeyPress += cancel;
@@ -123,12 +124,13 @@ internal static class Program
 
     private static string Quote(string s) => "'" + s.Replace("'", "''") + "'";
 
-    private static void Show(Runspace runspace, ErrorRecord record)
+    private static void Show(Runspace runspace, ErrorRecord record) => WriteError(record);
+
+    private static void WriteError(ErrorRecord record)
     {
-        using var ps = PowerShell.Create(runspace);
-        ps.AddCommand("Out-Default");
-        try { ps.Invoke(new object[] { record }); }
-        catch (RuntimeException) { Console.Error.WriteLine(record.ToString()); }
+        var source = record.InvocationInfo?.MyCommand?.Name;
+        var message = record.ErrorDetails?.Message ?? record.Exception?.Message ?? record.ToString();
+        Console.Error.WriteLine(string.IsNullOrEmpty(source) ? message : $"{source}: {message}");
     }
 
     private static string? FindModule()

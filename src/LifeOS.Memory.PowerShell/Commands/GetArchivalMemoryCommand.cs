@@ -29,22 +29,21 @@ public sealed class GetArchivalMemoryCommand : MemoryCommandBase
         var skip = (long)Math.Min(PagingParameters.Skip, long.MaxValue);
         long? first = PagingParameters.First == ulong.MaxValue ? null : (long)Math.Min(PagingParameters.First, long.MaxValue);
         var migrator = CreateMigrator();
-        long written = 0;
+        if (PagingParameters.IncludeTotalCount)
+        {
+            // The total goes first, as paging consumers expect; with ids it is how many were asked for.
+            var status = RunOrThrow(ct => migrator.GetStatusAsync(ct), SourceTable);
+            if (!status.PostgresAvailable)
+                ThrowTerminatingError(new ErrorRecord(new MemoryMigrationException(ErrorIds.PostgresUnavailable, FailureKind.ConnectionError, status.PostgresError ?? "PostgreSQL is not available."),
+                    ErrorIds.PostgresUnavailable, ErrorCategory.ConnectionError, SourceTable));
+            var total = ids != null ? (ulong)ids.Count : (ulong)(status.SourceCount ?? 0);
+            WriteObject(PagingParameters.NewTotalCount(total, 1.0));
+        }
         RunOrThrow(async ct =>
         {
             await foreach (var entry in migrator.GetEntriesAsync(ids, skip, first, ct).ConfigureAwait(false))
-            {
                 Post(() => WriteObject(entry));
-                written++;
-            }
             return 0;
         }, SourceTable);
-        if (PagingParameters.IncludeTotalCount)
-        {
-            // The exact total needs the source count; cheap next to the rows themselves.
-            var status = RunOrThrow(ct => migrator.GetStatusAsync(ct), SourceTable);
-            var total = ids != null ? (ulong)ids.Count : (ulong)(status.SourceCount ?? 0);
-            WriteObject(PagingParameters.NewTotalCount(total, ids != null ? 0.5 : 1.0));
-        }
     }
 }
