@@ -1,43 +1,97 @@
 using System.Diagnostics;
-using LifeOS.Memory;
+using System.Globalization;
+using System.Management.Automation;
+using System.Management.Automation.Runspaces;
+using System.Runtime.InteropServices;
+using System.Text;
+using LifeOS.Memory.Bench;
 using LifeOS.Memory.Testing;
+using Microsoft.Data.Sqlite;
 using Npgsql;
+using NpgsqlTypes;
 
-// Engine-level quick benchmark (the full benchmark drives Invoke-ArchivalMigration).
-var rows = args.Length > 0 ? int.Parse(args[0]) : 100_000;
-var dims = args.Length > 1 ? int.Parse(args[1]) : 0;
+// The benchmark: migration through Invoke-ArchivalMigration next to reference floors measured on the same
+// rows in the same run. It reports; it never fails on time.
+var options = BenchOptions.Parse(args);
+if (options == null) return 64;
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+Console.WriteLine($"LifeOS.Memory benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {Machine.MemoryGiB():F0} GiB, {RuntimeInformation.OSDescription}, .NET {Environment.Version}");
+Console.WriteLine($"rows: {options.Rows:N0}, embedding dims: {options.Dims}, runs: {options.Runs} (medians reported)");
+
 using var cluster = new PostgresCluster();
-var db = cluster.CreateDatabase("bench");
-var cs = cluster.ConnectionString(db);
-var sw = Stopwatch.StartNew();
-await using (var c = new NpgsqlConnection(cs))
+var database = cluster.CreateDatabase("bench");
+var cs = cluster.ConnectionString(database);
+var clock = Stopwatch.StartNew();
+var contentBytes = await DataGenerator.InsertAsync(cs, 0, options.Rows, options.Dims);
+Console.WriteLine($"generated in {clock.Elapsed.TotalSeconds:F1} s: mean content {contentBytes / (double)options.Rows:F0} chars");
+
+var copyFloor = new List<double>();
+var sqliteFloor = new List<double>();
+for (var i = 0; i < options.Runs; i++) copyFloor.Add(await Floors.CopyExportAsync(cs));
+var rows = await Floors.ReadRowsAsync(cs);
+for (var i = 0; i < options.Runs; i++) sqliteFloor.Add(Floors.SqliteLoad(rows, options.Dims));
+rows = null;
+GC.Collect();
+
+var manifest = Path.Combine(Repo.Root, "out", "LifeOS.Memory", "LifeOS.Memory.psd1");
+using var session = new BenchSession(manifest, cs);
+var migrations = new List<double>();
+var peaks = new List<double>();
+var growth = new List<double>();
+string workspace = "";
+for (var i = 0; i < options.Runs; i++)
 {
-    await c.OpenAsync();
-    await using var cmd = new NpgsqlCommand($@"
-CREATE TABLE archival_memory (id bigserial primary key, content text not null, metadata jsonb, created_at timestamptz, embedding real[]);
-INSERT INTO archival_memory (content, metadata, created_at, embedding)
-SELECT left(repeat('Noted that $SOL and BONK moved while @trader' || (g % 97) || ' watched #defi flows. ', (1 + (g::bigint * 7919 % 36))::int), (50 + (g::bigint * 104729 % 1950))::int),
-       jsonb_build_object('tags', jsonb_build_array('t' || (g % 13), 'market'), 'context', 'session ' || (g % 500), 'confidence', (g % 100) / 100.0),
-       timestamptz '2024-01-01 00:00:00+00' + ((g * 2654435761::bigint) % (730 * 86400)) * interval '1 second',
-       {(dims > 0 ? $"(SELECT array_agg(((g::bigint * 31 + i) % 1000) / 1000.0)::real[] FROM generate_series(1, {dims}) i)" : "NULL")}
-FROM generate_series(1, {rows}) g;
-ANALYZE archival_memory;", c) { CommandTimeout = 0 };
-    await cmd.ExecuteNonQueryAsync();
+    if (workspace.Length > 0) Directory.Delete(workspace, true);
+    workspace = Path.Combine(Path.GetTempPath(), "lifeos-bench-" + Guid.NewGuid().ToString("N")[..8]);
+    GC.Collect();
+    var before = Machine.ResetPeak();
+    var batchArgument = Environment.GetEnvironmentVariable("BENCH_BATCH_SIZE") is { Length: > 0 } b ? " -BatchSize " + int.Parse(b) : "";
+    var (seconds, result) = session.Time("Invoke-ArchivalMigration -MemoryPath $ws -ErrorAction Stop" + batchArgument, workspace);
+    var peak = Machine.PeakMiB();
+    migrations.Add(seconds);
+    peaks.Add(peak);
+    growth.Add(peak - before);
+    Console.WriteLine($"  migration run {i + 1}: {seconds:F2} s, {result?.Properties["MigratedCount"].Value} migrated, peak RSS {peak:F0} MiB (+{peak - before:F0} over the idle session)");
 }
-Console.WriteLine($"generated {rows} rows ({dims} dims) in {sw.Elapsed.TotalSeconds:F1}s");
-var root = Path.Combine(Path.GetTempPath(), "lifeos-bench-" + Guid.NewGuid().ToString("N")[..8]);
-var migrator = new ArchivalMigrator(new SourceOptions { ConnectionString = cs }, root);
-sw.Restart();
-var result = await migrator.MigrateAsync(new MigrationOptions());
-Console.WriteLine($"migrate: {result.MigratedCount} in {sw.Elapsed.TotalSeconds:F2}s = {result.MigratedCount / sw.Elapsed.TotalSeconds:F0} rows/s, errors {result.ErrorCount}, peak WS {Process.GetCurrentProcess().PeakWorkingSet64 / 1048576} MiB");
-sw.Restart();
-Console.WriteLine(LifeOS.Memory.Timing.Report());
-var rerun = await migrator.MigrateAsync(new MigrationOptions());
-Console.WriteLine($"no-op rerun: {sw.Elapsed.TotalSeconds:F2}s skipped {rerun.SkippedCount}");
-sw.Restart();
-var status = await migrator.GetStatusAsync();
-Console.WriteLine($"status: {sw.Elapsed.TotalSeconds:F2}s pending {status.PendingCount}");
-sw.Restart();
-var v = await migrator.VerifyAsync();
-Console.WriteLine($"verify: {sw.Elapsed.TotalSeconds:F2}s complete {v.IsComplete}");
-if (Environment.GetEnvironmentVariable("BENCH_KEEP") == null) Directory.Delete(root, true); else Console.WriteLine(root);
+var rerun = Median(Enumerable.Range(0, options.Runs).Select(_ => session.Time("Invoke-ArchivalMigration -MemoryPath $ws -ErrorAction Stop", workspace).Seconds));
+var status = Median(Enumerable.Range(0, options.Runs).Select(_ => session.Time("Get-MigrationStatus -MemoryPath $ws", workspace).Seconds));
+var verifications = Enumerable.Range(0, options.Runs).Select(_ => session.Time("Test-Migration -MemoryPath $ws", workspace)).ToList();
+var complete = verifications.All(v => v.Result?.Properties["IsComplete"].Value is true);
+var verify = Median(verifications.Select(v => v.Seconds));
+var incremental = new List<double>();
+for (var i = 0; i < options.Runs; i++)
+{
+    await DataGenerator.InsertAsync(cs, options.Rows + i * 1000, 1000, options.Dims);
+    incremental.Add(session.Time("Invoke-ArchivalMigration -MemoryPath $ws -ErrorAction Stop", workspace).Seconds);
+}
+var startup = Median(Enumerable.Range(0, options.Runs).Select(_ => session.Time("Get-MigrationStatus -MemoryPath $ws -SourceTable archival_memory", workspace).Seconds));
+if (Environment.GetEnvironmentVariable("BENCH_KEEP") == null) Directory.Delete(workspace, true);
+else Console.WriteLine("workspace kept: " + workspace);
+
+var migration = Median(migrations);
+var floorCopy = Median(copyFloor);
+var floorSqlite = Median(sqliteFloor);
+var withEmbeddings = options.Dims > 0;
+Console.WriteLine();
+Console.WriteLine("| measure | median | target |");
+Console.WriteLine("| --- | --- | --- |");
+Row("migration, end to end (Invoke-ArchivalMigration)", $"{migration:F2} s, {options.Rows / migration:N0} rows/s", options.Rows == 100_000 ? (withEmbeddings ? "<= 10 s, >= 10k rows/s" : "<= 5 s, >= 20k rows/s") : "");
+Row("peak RSS of the process during the migration", $"{Median(peaks):F0} MiB", "");
+Row("memory the migration adds to the idle session", $"{Median(growth):F0} MiB", "<= 150 MiB");
+Row("no-op rerun", $"{rerun:F2} s", "< 1 s");
+Row("incremental run (+1,000 rows)", $"{Median(incremental):F2} s", "< 1 s");
+Row("Get-MigrationStatus", $"{status:F2} s", "< 1 s");
+Row("Test-Migration, exhaustive" + (complete ? "" : " (NOT COMPLETE)"), $"{verify:F2} s", withEmbeddings ? "< 5 s" : "< 2 s");
+Row("floor: binary COPY export to nothing", $"{floorCopy:F2} s", "");
+Row("floor: bare SQLite bulk load + FTS rebuild", $"{floorSqlite:F2} s", "");
+Row("ratio: migration / (COPY + SQLite floors)", $"{migration / (floorCopy + floorSqlite):F2}x", "");
+Console.WriteLine($"\nruns: migration {string.Join(", ", migrations.Select(m => m.ToString("F2")))} s; COPY {string.Join(", ", copyFloor.Select(m => m.ToString("F2")))} s; SQLite {string.Join(", ", sqliteFloor.Select(m => m.ToString("F2")))} s");
+return 0;
+
+static void Row(string name, string value, string target) => Console.WriteLine($"| {name} | {value} | {target} |");
+static double Median(IEnumerable<double> values)
+{
+    var sorted = values.OrderBy(v => v).ToList();
+    return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+}

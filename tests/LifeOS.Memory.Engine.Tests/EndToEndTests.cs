@@ -463,6 +463,43 @@ INSERT INTO fact_embeddings(fact_id, postgres_id) VALUES (1, NULL);
         }
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void The_full_text_index_matches_the_facts_whether_indexed_in_bulk_or_by_a_foreign_trigger(bool foreignTrigger)
+    {
+        using var s = new Scenario();
+        s.Generate(10);
+        s.Migrate(); // creates the database
+        using (var c = new SqliteConnection($"Data Source={s.DbPath};Pooling=False"))
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            // Another program's extra insert trigger: bulk indexing must step aside and the triggers do the work.
+            cmd.CommandText = foreignTrigger
+                ? "CREATE TABLE audit (fact_id INTEGER); CREATE TRIGGER audit_ai AFTER INSERT ON facts BEGIN INSERT INTO audit VALUES (new.id); END;"
+                : "SELECT 1";
+            cmd.ExecuteNonQuery();
+        }
+        s.Generate(2500, start: 10);
+        var result = s.Migrate(new MigrationOptions { BatchSize = 700 });
+        Assert.Equal(2500, result.MigratedCount);
+        Assert.Equal(2510, s.Scalar<long>("SELECT count(*) FROM facts_fts WHERE facts_fts MATCH 'entry'"));
+        Assert.Equal(s.Scalar<long>("SELECT count(*) FROM facts WHERE content LIKE '%tag3%'"),
+            s.Scalar<long>("SELECT count(*) FROM facts_fts WHERE facts_fts MATCH 'tag3'"));
+        if (foreignTrigger) Assert.Equal(2500, s.Scalar<long>("SELECT count(*) FROM audit"));
+        using (var c = new SqliteConnection($"Data Source={s.DbPath};Pooling=False"))
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            // The triggers are still in force for every other writer.
+            cmd.CommandText = "INSERT INTO facts (content, source) VALUES ('written by jarvis zebra', 'user'); SELECT count(*) FROM facts_fts WHERE facts_fts MATCH 'zebra';";
+            Assert.Equal(1L, cmd.ExecuteScalar());
+            cmd.CommandText = "INSERT INTO facts_fts(facts_fts) VALUES('integrity-check'); PRAGMA integrity_check;";
+            Assert.Equal("ok", cmd.ExecuteScalar());
+        }
+    }
+
     [Fact]
     public void Bad_arguments_are_rejected_before_anything_is_touched()
     {

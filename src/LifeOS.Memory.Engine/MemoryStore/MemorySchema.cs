@@ -102,10 +102,14 @@ CREATE VIRTUAL TABLE IF NOT EXISTS facts_fts USING fts5(
 );
 """;
 
-    public const string FullTextTriggers = """
+    public const string FullTextInsertTrigger = """
 CREATE TRIGGER IF NOT EXISTS facts_ai AFTER INSERT ON facts BEGIN
     INSERT INTO facts_fts(rowid, content, context) VALUES (new.id, new.content, new.context);
 END;
+""";
+
+    public const string FullTextTriggers = FullTextInsertTrigger + """
+
 CREATE TRIGGER IF NOT EXISTS facts_ad AFTER DELETE ON facts BEGIN
     INSERT INTO facts_fts(facts_fts, rowid, content, context) VALUES ('delete', old.id, old.content, old.context);
 END;

@@ -109,9 +109,11 @@ internal sealed class MemoryStore : IDisposable
         {
             connection.Open();
             var store = new MemoryStore(connection, path);
+            // A 16 MiB page cache holds the hot index pages of a batch; more only adds memory. Checkpoints every
+            // 64 MiB of WAL instead of 4 MiB: each one is an fsync, and closing the last connection checkpoints the rest.
             store.Execute(!setJournalMode
-                ? "PRAGMA busy_timeout = 30000; PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;"
-                : "PRAGMA busy_timeout = 30000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;");
+                ? "PRAGMA busy_timeout = 30000; PRAGMA foreign_keys = ON; PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;"
+                : "PRAGMA busy_timeout = 30000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 16384;");
             return store;
         }
         catch (SqliteException ex)
@@ -175,6 +177,28 @@ internal sealed class MemoryStore : IDisposable
         }
         var mentionColumns = Columns("entity_mentions");
         _mentionsHaveLegacyColumns = mentionColumns.Contains("entity_name") && mentionColumns.Contains("entity_type");
+        _ftsBulkIndexing = InsertTriggersAreOnlyOurFullTextTrigger();
+    }
+
+    /// <summary>
+    /// Bulk indexing replaces the insert trigger's work with one statement per batch, so it is only allowed
+    /// when that trigger is the one insert trigger on facts and does exactly what our schema defines.
+    /// </summary>
+    private bool InsertTriggersAreOnlyOurFullTextTrigger()
+    {
+        var triggers = new List<string>();
+        using (var cmd = _connection.CreateCommand())
+        {
+            cmd.CommandText = "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'facts'";
+            using var reader = cmd.ExecuteReader();
+            while (reader.Read()) triggers.Add(reader.GetString(0));
+        }
+        var inserts = triggers.Where(t => Normalize(t).Contains(" AFTER INSERT ON FACTS ", StringComparison.Ordinal) || Normalize(t).Contains(" INSERT ON FACTS ", StringComparison.Ordinal)).ToList();
+        return inserts.Count == 1 && Normalize(inserts[0]) == Normalize(MemorySchema.FullTextInsertTrigger);
+
+        static string Normalize(string sql) =>
+            " " + string.Join(' ', sql.Replace("IF NOT EXISTS", "", StringComparison.OrdinalIgnoreCase)
+                .Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)).ToUpperInvariant().TrimEnd(';', ' ') + " ";
     }
 
     private void RequireJarvisTables()
@@ -377,15 +401,41 @@ internal sealed class MemoryStore : IDisposable
         "SELECT max(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'facts'), 0), COALESCE((SELECT max(id) FROM facts), 0)) + 1");
 
     /// <summary>Inserts facts with ids firstId, firstId+1, … in list order.</summary>
+    /// <summary>
+    /// Inserts a batch of new facts with consecutive ids. The full-text index is fed by one INSERT … SELECT for
+    /// the batch rather than the per-row trigger (about 4x faster in FTS5); both run in the caller's transaction,
+    /// so the index is never behind the facts at any commit.
+    /// </summary>
     public void BulkInsertFacts(long firstId, IReadOnlyList<MappedFact> facts)
     {
+        if (facts.Count == 0) return;
         var stmt = Raw("facts",
             "INSERT INTO facts (id, content, context, timestamp, source, confidence, session_id) VALUES (?1, ?2, ?3, ?4, 'archival_memory', ?5, ?6)");
-        for (var i = 0; i < facts.Count; i++)
+        if (_ftsBulkIndexing) SetTriggers(false);
+        try
         {
-            var f = facts[i];
-            stmt.Bind(1, firstId + i).Bind(2, f.Content).Bind(3, f.Context).Bind(4, f.Timestamp).Bind(5, f.Confidence).Bind(6, f.SessionId).Execute();
+            for (var i = 0; i < facts.Count; i++)
+            {
+                var f = facts[i];
+                stmt.Bind(1, firstId + i).Bind(2, f.Content).Bind(3, f.Context).Bind(4, f.Timestamp).Bind(5, f.Confidence).Bind(6, f.SessionId).Execute();
+            }
         }
+        finally
+        {
+            if (_ftsBulkIndexing) SetTriggers(true);
+        }
+        if (_ftsBulkIndexing)
+            Raw("fts", "INSERT INTO facts_fts(rowid, content, context) SELECT id, content, context FROM facts WHERE id BETWEEN ?1 AND ?2")
+                .Bind(1, firstId).Bind(2, firstId + facts.Count - 1).Execute();
+    }
+
+    /// <summary>Triggers on or off for this connection only (SQLITE_DBCONFIG_ENABLE_TRIGGER); other connections are unaffected.</summary>
+    private void SetTriggers(bool enabled)
+    {
+        const int EnableTrigger = 1003;
+        var rc = SQLitePCL.raw.sqlite3_db_config(_connection.Handle!, EnableTrigger, enabled ? 1 : 0, out var now);
+        if (rc != SQLitePCL.raw.SQLITE_OK || now != (enabled ? 1 : 0))
+            throw new InvalidOperationException($"SQLite refused to {(enabled ? "enable" : "disable")} triggers (rc {rc}).");
     }
 
     public void BulkInsertMentions(IEnumerable<(long FactId, EntityMention Mention)> mentions)
@@ -416,6 +466,7 @@ internal sealed class MemoryStore : IDisposable
     }
 
     private readonly Dictionary<string, RawStatement> _raw = new(StringComparer.Ordinal);
+    private bool _ftsBulkIndexing;
 
     private RawStatement Raw(string key, string sql)
     {

@@ -57,6 +57,7 @@ public sealed partial class ArchivalMigrator
             WithStoreErrors(() => run.Finish());
         }
         result.Duration = clock.Elapsed;
+        if (Environment.GetEnvironmentVariable("LIFEOS_TIMING") != null) Console.Error.WriteLine(Timing.Report());
         return result;
     }
 
@@ -257,8 +258,9 @@ public sealed partial class ArchivalMigrator
                     ct.ThrowIfCancellationRequested();
                     var page = await _source.NextIdsAsync(last, IdPageSize, ct).ConfigureAwait(false);
                     if (page.Count == 0) break;
+                    var pageAfter = last;
                     last = page[^1];
-                    await ProducePageAsync(writer, reader, page, sorted: true, reportMissing: false, ct).ConfigureAwait(false);
+                    await ProducePageAsync(writer, reader, page, sorted: true, reportMissing: false, ct, pageAfter).ConfigureAwait(false);
                     if (page.Count < IdPageSize) break;
                 }
             }
@@ -291,7 +293,7 @@ public sealed partial class ArchivalMigrator
         }
 
         private async Task ProducePageAsync(System.Threading.Channels.ChannelWriter<Batch> writer, Store reader, List<object> page,
-            bool sorted, bool reportMissing, CancellationToken ct)
+            bool sorted, bool reportMissing, CancellationToken ct, object? pageAfter = null)
         {
             var links = _owner.WithStoreErrors(() => reader.LinksAmong(page, _source.KeyKind, sorted));
             var work = new List<object>(page.Count);
@@ -311,7 +313,10 @@ public sealed partial class ArchivalMigrator
                 ct.ThrowIfCancellationRequested();
                 var chunk = work.GetRange(i, Math.Min(_options.BatchSize, work.Count - i));
                 var t0 = Stopwatch.GetTimestamp();
-                var rows = await _source.RowsAsync(chunk, ct).ConfigureAwait(false);
+                // A page wanted whole (a first run, -Force) is read by key range; otherwise by id list.
+                var rows = sorted && skipped == 0 && !reportMissing
+                    ? await _source.RangeRowsAsync(i == 0 ? pageAfter : work[i - 1], chunk[^1], chunk.Count, ct).ConfigureAwait(false)
+                    : await _source.RowsAsync(chunk, ct).ConfigureAwait(false);
                 Timing.Fetch += Stopwatch.GetElapsedTime(t0);
                 var batch = new Batch { RowCount = chunk.Count + (i == 0 ? skipped : 0), SkippedBefore = i == 0 ? skipped : 0 };
                 if (reportMissing && rows.Count < chunk.Count)

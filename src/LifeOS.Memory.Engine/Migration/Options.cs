@@ -20,7 +20,7 @@ public sealed class SourceOptions
 /// <summary>What one migration run does.</summary>
 public sealed class MigrationOptions
 {
-    public const int DefaultBatchSize = 5000;
+    public const int DefaultBatchSize = 1000;
     public const int MinBatchSize = 1;
     public const int MaxBatchSize = 100_000;
 
