@@ -166,6 +166,12 @@ public sealed partial class ArchivalMigrator
         // Log entries appended by the last batch: cleared from the pending table in the next transaction.
         private List<long> _appendedLast = new();
         private Dictionary<string, LogFileStamp> _stampsLast = new(StringComparer.Ordinal);
+        // Daily logs are appended by a third stage, overlapping the next batch's commit; what it finished is
+        // recorded by the consumer's next transaction, exactly as if it had been written inline.
+        private readonly System.Collections.Concurrent.BlockingCollection<List<Item>> _logQueue = new(boundedCapacity: 2);
+        private readonly System.Collections.Concurrent.ConcurrentQueue<(List<long> Ids, Dictionary<string, LogFileStamp> Stamps)> _logsDone = new();
+        private Task? _logWriter;
+        private volatile Exception? _logFailure;
         private bool _refreshed;
         private long _processed;
         private long _total;
@@ -210,6 +216,7 @@ public sealed partial class ArchivalMigrator
                 SingleReader = true, SingleWriter = true, FullMode = System.Threading.Channels.BoundedChannelFullMode.Wait,
             });
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            _logWriter = Task.Run(WriteLogsInOrder, CancellationToken.None);
             var producer = Task.Run(() => ProduceAsync(queue.Writer, stop.Token), CancellationToken.None);
             try
             {
@@ -422,6 +429,7 @@ public sealed partial class ArchivalMigrator
         private List<Item>? Commit(List<Item> items, bool isolateRows)
         {
             var written = new List<Item>(items.Count);
+            CollectWrittenLogs();
             _store.Begin();
             try
             {
@@ -507,26 +515,64 @@ public sealed partial class ArchivalMigrator
             }
         }
 
-        /// <summary>New entries are appended now, grouped by day; refreshed ones are placed by the repair pass at the end.</summary>
+        /// <summary>New entries go to the log stage, grouped by day; refreshed ones are placed by the repair pass at the end.</summary>
         private void AppendLogs(List<Item> written)
         {
             var fresh = written.Where(i => !i.ExistingFactId.HasValue).ToList();
             if (written.Count != fresh.Count) _refreshed = true;
             if (fresh.Count == 0) return;
-            _logs.EnsureDirectory();
-            foreach (var item in fresh.OrderBy(i => i.Fact.Day, StringComparer.Ordinal).ThenBy(i => i.FactId))
-            {
-                _logs.AppendEntry(item.Fact.Day, item.FactId, item.LogBody);
-                _appendedLast.Add(item.FactId);
-            }
-            foreach (var (day, stamp) in _logs.FlushTouched())
-                _stampsLast[day] = stamp;
+            fresh.Sort((a, b) => string.CompareOrdinal(a.Fact.Day, b.Fact.Day) is var c && c != 0 ? c : a.FactId.CompareTo(b.FactId));
+            _logQueue.Add(fresh);
         }
 
-        /// <summary>Records the last batch's log writes and places refreshed entries.</summary>
+        /// <summary>The log stage: appends each committed batch's entries in commit order.</summary>
+        private void WriteLogsInOrder()
+        {
+            foreach (var items in _logQueue.GetConsumingEnumerable())
+            {
+                // After a failure the rest is only drained: the pending rows make the next run write it.
+                if (_logFailure != null) continue;
+                try
+                {
+                    _logs.EnsureDirectory();
+                    var ids = new List<long>(items.Count);
+                    foreach (var item in items)
+                    {
+                        _logs.AppendEntry(item.Fact.Day, item.FactId, item.LogBody);
+                        ids.Add(item.FactId);
+                    }
+                    _logsDone.Enqueue((ids, _logs.FlushTouched().ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal)));
+                }
+                catch (Exception ex)
+                {
+                    _logFailure = ex;
+                }
+            }
+        }
+
+        /// <summary>Takes what the log stage has finished into the next transaction's bookkeeping.</summary>
+        private void CollectWrittenLogs()
+        {
+            while (_logsDone.TryDequeue(out var done))
+            {
+                _appendedLast.AddRange(done.Ids);
+                foreach (var (day, stamp) in done.Stamps) _stampsLast[day] = stamp;
+            }
+            if (_logFailure is { } failure)
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+        }
+
+        /// <summary>Waits for the log stage, records its last writes and places refreshed entries.</summary>
         public void Finish()
         {
+            _logQueue.CompleteAdding();
+            _logWriter?.Wait();
             _logs.CloseAll();
+            while (_logsDone.TryDequeue(out var done))
+            {
+                _appendedLast.AddRange(done.Ids);
+                foreach (var (day, stamp) in done.Stamps) _stampsLast[day] = stamp;
+            }
             if (_appendedLast.Count > 0 || _stampsLast.Count > 0)
             {
                 _store.Begin();
@@ -536,6 +582,8 @@ public sealed partial class ArchivalMigrator
                 _appendedLast = new List<long>();
                 _stampsLast = new Dictionary<string, LogFileStamp>(StringComparer.Ordinal);
             }
+            if (_logFailure is { } failure)
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
             if (_refreshed)
                 _result.RepairedLogEntries += RepairLogs(_store, _logs);
         }
