@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
+using System.Text.RegularExpressions;
 using LifeOS.Memory.Testing;
 using Microsoft.Data.Sqlite;
 using Xunit;
@@ -178,6 +179,60 @@ FROM generate_series(1, 1500) g");
         Assert.Equal(1500 - kept, next.MigratedCount);
         if (full == "logs") Assert.True(next.RepairedLogEntries > 0);
         WorkspaceAudit.AssertExactlyOnce(s, 1500);
+    }
+
+    [Fact]
+    public void Daily_logs_deleted_or_edited_by_hand_are_reported_exactly_then_repaired_keeping_the_owners_notes()
+    {
+        using var s = new Scenario();
+        s.GenerateVaried(400);
+        Assert.True(s.Migrate().Success);
+        var files = s.LogFiles();
+        Assert.True(files.Length >= 4);
+        long PgId(long factId) => s.Scalar<long>($"SELECT postgres_id FROM fact_embeddings WHERE fact_id = {factId}");
+        List<long> FactIds(string file) => Regex.Matches(File.ReadAllText(file), @"^<!-- fact:(\d+) -->$", RegexOptions.Multiline)
+            .Select(m => long.Parse(m.Groups[1].Value)).ToList();
+        static (int Start, int End) Block(string text, long factId)
+        {
+            var start = text.IndexOf($"<!-- fact:{factId} -->\n", StringComparison.Ordinal);
+            var next = text.IndexOf("<!-- fact:", start + 10, StringComparison.Ordinal);
+            return (start, next < 0 ? text.Length : next);
+        }
+
+        // The first day: one entry cut out by hand, and a note of the owner's own added at the end.
+        var removed = FactIds(files[0])[3];
+        var text = File.ReadAllText(files[0]);
+        var (a, b) = Block(text, removed);
+        File.WriteAllText(files[0], text[..a] + text[b..] + "\nMy own note: call the bank.\n");
+        // The second day: an entry's heading mangled, so the entry no longer reads as one.
+        var mangled = FactIds(files[1])[5];
+        text = File.ReadAllText(files[1]);
+        (a, _) = Block(text, mangled);
+        var heading = text.IndexOf("## ", a, StringComparison.Ordinal);
+        File.WriteAllText(files[1], text[..heading] + "## at some point" + text[text.IndexOf('\n', heading)..]);
+        // The third day: an entry pasted twice.
+        var doubled = FactIds(files[2])[1];
+        text = File.ReadAllText(files[2]);
+        (a, b) = Block(text, doubled);
+        File.WriteAllText(files[2], text[..b] + text[a..b] + text[b..]);
+        // The last day: the file deleted.
+        var deleted = FactIds(files[^1]);
+        File.Delete(files[^1]);
+
+        var v = s.Verify();
+        Assert.Equal(2 + deleted.Count, v.LogMissingCount);
+        Assert.Equal(new object[] { PgId(removed), PgId(mangled) }, v.LogMissingIds.Take(2));
+        Assert.Equal(deleted.Take(18).Select(PgId).Cast<object>(), v.LogMissingIds.Skip(2));
+        Assert.Equal(1, v.LogDuplicateCount);
+        Assert.Equal(PgId(doubled), Assert.Single(v.LogDuplicateIds));
+        Assert.Equal(0, v.MissingCount + v.ChangedCount + v.DuplicateCount + v.OrphanedCount);
+
+        var repair = s.Migrate();
+        Assert.Equal(0, repair.MigratedCount);
+        // Every missing entry written back, and the repeated one removed (counted as one repair).
+        Assert.Equal(2 + deleted.Count + 1, repair.RepairedLogEntries);
+        Assert.Single(Regex.Matches(File.ReadAllText(files[0]), "^My own note: call the bank\\.$", RegexOptions.Multiline));
+        WorkspaceAudit.AssertExactlyOnce(s, 400, "My own note: call the bank.");
     }
 
     [Fact]
