@@ -515,10 +515,4 @@ INSERT INTO fact_embeddings(fact_id, postgres_id) VALUES (1, NULL);
         Assert.DoesNotContain("ss w0rd", uri.Message);
         Assert.False(Directory.Exists(s.Root));
     }
-
-    /// <summary>IProgress that reports synchronously on the engine thread.</summary>
-    private sealed class SyncProgress(Action<MigrationProgress> action) : IProgress<MigrationProgress>
-    {
-        public void Report(MigrationProgress value) => action(value);
-    }
 }

@@ -7,9 +7,10 @@ namespace LifeOS.Memory.Tests;
 /// <summary>A fresh source database and a fresh memory workspace per test.</summary>
 public sealed class Scenario : IDisposable
 {
-    public Scenario(string table = "archival_memory", string idType = "bigserial", string? embeddingType = "real[]", bool metadata = true, bool createdAt = true)
+    public Scenario(string table = "archival_memory", string idType = "bigserial", string? embeddingType = "real[]", bool metadata = true, bool createdAt = true,
+        PostgresCluster? cluster = null)
     {
-        Cluster = PostgresCluster.Shared;
+        Cluster = cluster ?? PostgresCluster.Shared;
         Database = Cluster.CreateDatabase();
         ConnectionString = Cluster.ConnectionString(Database);
         Root = Path.Combine(Path.GetTempPath(), "lifeos-ws-" + Guid.NewGuid().ToString("N")[..10]);
@@ -106,4 +107,10 @@ FROM generate_series({start + 1}, {start + n}) g");
     {
         if (Environment.GetEnvironmentVariable("KEEP_WS") == null) try { Directory.Delete(Root, true); } catch { }
     }
+}
+
+/// <summary>IProgress that reports synchronously on the engine thread.</summary>
+internal sealed class SyncProgress(Action<MigrationProgress> action) : IProgress<MigrationProgress>
+{
+    public void Report(MigrationProgress value) => action(value);
 }

@@ -18,7 +18,12 @@ public sealed class PostgresCluster : IDisposable
 
     public const string SuperUser = "postgres";
 
-    public PostgresCluster()
+    /// <param name="ssl">
+    /// Serve TLS only: a throwaway root CA signs a server certificate for 127.0.0.1 and localhost, and pg_hba
+    /// accepts TCP connections over TLS alone (plain ones are rejected). <see cref="CaCertificatePath"/> is the
+    /// root to trust; <see cref="OtherCaCertificatePath"/> a second CA that signed nothing here.
+    /// </param>
+    public PostgresCluster(bool ssl = false)
     {
         BinDirectory = FindBinDirectory();
         RemoveStaleClusters();
@@ -35,11 +40,16 @@ public sealed class PostgresCluster : IDisposable
             "-E", "UTF8", "--locale=C.UTF-8", "--no-sync");
         File.AppendAllText(Path.Combine(data, "postgresql.conf"),
             "\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 200\nshared_buffers = 256MB\n");
+        if (ssl) EnableSsl(data);
         Start();
         AppDomain.CurrentDomain.ProcessExit += (_, _) => Dispose();
     }
 
     public int Port { get; }
+    /// <summary>The root CA that signed the server certificate (TLS clusters only).</summary>
+    public string? CaCertificatePath { get; private set; }
+    /// <summary>A root CA that signed nothing this server presents (TLS clusters only).</summary>
+    public string? OtherCaCertificatePath { get; private set; }
     public string Password { get; }
     public string BinDirectory { get; }
     public string DataDirectory { get; }
@@ -83,6 +93,30 @@ public sealed class PostgresCluster : IDisposable
         _disposed = true;
         try { Stop("immediate"); } catch { /* already stopped */ }
         try { Directory.Delete(DataDirectory, recursive: true); } catch { /* best effort */ }
+    }
+
+    private void EnableSsl(string data)
+    {
+        var dir = DataDirectory;
+        string F(string name) => Path.Combine(dir, name);
+        foreach (var ca in new[] { "ca", "other-ca" })
+            Run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", F(ca + ".key"), "-out", F(ca + ".crt"),
+                "-subj", "/CN=LifeOS test " + ca, "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+        File.WriteAllText(F("server.ext"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n");
+        Run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", Path.Combine(data, "server.key"), "-out", F("server.csr"), "-subj", "/CN=localhost");
+        Run("openssl", "x509", "-req", "-in", F("server.csr"), "-CA", F("ca.crt"), "-CAkey", F("ca.key"), "-CAcreateserial",
+            "-days", "2", "-extfile", F("server.ext"), "-out", Path.Combine(data, "server.crt"));
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(Path.Combine(data, "server.key"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        if (IsRoot) Run("chown", "postgres:postgres", Path.Combine(data, "server.key"), Path.Combine(data, "server.crt"));
+        File.AppendAllText(Path.Combine(data, "postgresql.conf"), "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        var hba = Path.Combine(data, "pg_hba.conf");
+        var lines = File.ReadAllLines(hba).Select(l => l.StartsWith("host ", StringComparison.Ordinal) ? "hostssl" + l[4..] : l).ToList();
+        lines.Add("hostnossl all all 0.0.0.0/0 reject");
+        lines.Add("hostnossl all all ::/0 reject");
+        File.WriteAllLines(hba, lines);
+        CaCertificatePath = F("ca.crt");
+        OtherCaCertificatePath = F("other-ca.crt");
     }
 
     private string RunPg(string tool, params string[] args)

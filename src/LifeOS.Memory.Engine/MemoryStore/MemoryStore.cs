@@ -77,15 +77,28 @@ internal sealed class MemoryStore : IDisposable
         if (!File.Exists(path)) return null;
         // Opened read-write but only read: the last connection to close then removes the -wal and -shm files,
         // where a read-only connection would leave them behind. A read-only file falls back to read-only mode.
-        MemoryStore store;
+        // On a read-only folder or file system SQLite cannot create the -shm file a WAL database needs even to
+        // read; nobody can be writing there, so the file is then read as immutable.
         try
         {
-            store = Open(path, SqliteOpenMode.ReadWrite, setJournalMode: false);
+            return OpenChecked(path, SqliteOpenMode.ReadWrite, immutable: false);
         }
         catch (MemoryMigrationException ex) when (ex.ErrorId == ErrorIds.WorkspaceNotWritable)
         {
-            store = Open(path, SqliteOpenMode.ReadOnly, setJournalMode: false);
+            try
+            {
+                return OpenChecked(path, SqliteOpenMode.ReadOnly, immutable: false);
+            }
+            catch (MemoryMigrationException again) when (again.ErrorId == ErrorIds.WorkspaceNotWritable)
+            {
+                return OpenChecked(path, SqliteOpenMode.ReadOnly, immutable: true);
+            }
         }
+    }
+
+    private static MemoryStore OpenChecked(string path, SqliteOpenMode mode, bool immutable)
+    {
+        var store = Open(path, mode, setJournalMode: false, immutable);
         try
         {
             store.RequireJarvisTables();
@@ -98,11 +111,11 @@ internal sealed class MemoryStore : IDisposable
         }
     }
 
-    private static MemoryStore Open(string path, SqliteOpenMode mode, bool setJournalMode = true)
+    private static MemoryStore Open(string path, SqliteOpenMode mode, bool setJournalMode = true, bool immutable = false)
     {
         var cs = new SqliteConnectionStringBuilder
         {
-            DataSource = path, Mode = mode, Pooling = false, DefaultTimeout = 60,
+            DataSource = immutable ? new Uri(path).AbsoluteUri + "?immutable=1" : path, Mode = mode, Pooling = false, DefaultTimeout = 60,
         }.ToString();
         var connection = new SqliteConnection(cs);
         try

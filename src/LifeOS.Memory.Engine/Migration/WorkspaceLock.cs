@@ -13,7 +13,15 @@ internal sealed class WorkspaceLock : IDisposable
 
     public static WorkspaceLock Acquire(Workspace workspace, TimeSpan timeout, CancellationToken ct)
     {
-        Workspace.CreatePrivateDirectory(workspace.Root);
+        try
+        {
+            Workspace.CreatePrivateDirectory(workspace.Root);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new MemoryMigrationException(ErrorIds.WorkspaceNotWritable, FailureKind.PermissionDenied,
+                $"The memory workspace {workspace.Root} cannot be created: {ex.Message}", ex);
+        }
         var path = Path.Combine(workspace.Root, FileName);
         var deadline = DateTime.UtcNow + timeout;
         while (true)
@@ -24,15 +32,21 @@ internal sealed class WorkspaceLock : IDisposable
                 if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
                 return new WorkspaceLock(new FileStream(path, options));
             }
-            catch (IOException) when (DateTime.UtcNow < deadline)
+            catch (IOException ex) when (IsHeldByAnother(ex) && DateTime.UtcNow < deadline)
             {
                 ct.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(200));
                 ct.ThrowIfCancellationRequested();
             }
-            catch (IOException)
+            catch (IOException ex) when (IsHeldByAnother(ex))
             {
                 throw new MemoryMigrationException(ErrorIds.WorkspaceBusy, FailureKind.ResourceBusy,
                     $"Another migration is writing to {workspace.Root}; waited {timeout.TotalSeconds:0.#} s for it to finish. Run again when it is done.");
+            }
+            catch (IOException ex)
+            {
+                // A read-only file system, a full disk, an I/O error: nobody holds the lock, waiting cannot help.
+                throw new MemoryMigrationException(ErrorIds.WorkspaceNotWritable, FailureKind.PermissionDenied,
+                    $"The memory workspace {workspace.Root} is not writable: {ex.Message}", ex);
             }
             catch (UnauthorizedAccessException ex)
             {
@@ -40,6 +54,17 @@ internal sealed class WorkspaceLock : IDisposable
                     $"The memory workspace {workspace.Root} is not writable: {ex.Message}", ex);
             }
         }
+    }
+
+    /// <summary>
+    /// Whether opening failed because another process holds the lock (flock EWOULDBLOCK on Unix, a sharing or
+    /// lock violation on Windows), as opposed to the file system refusing the file.
+    /// </summary>
+    private static bool IsHeldByAnother(IOException ex)
+    {
+        var code = ex.HResult & 0xFFFF;
+        if (OperatingSystem.IsWindows()) return code is 32 or 33;
+        return OperatingSystem.IsLinux() ? code == 11 : code == 35;
     }
 
     public void Dispose() => _stream.Dispose();

@@ -1,0 +1,128 @@
+using LifeOS.Memory.Testing;
+using Npgsql;
+using Xunit;
+
+namespace LifeOS.Memory.Tests;
+
+/// <summary>The PostgreSQL side failing in the middle of a run: stopped, timing out, its table dropped.</summary>
+public class SourceFaultTests
+{
+    private const int Rows = 6000;
+
+    internal static void AssertNoSecret(Exception ex, params string[] secrets)
+    {
+        var texts = new List<string> { ex.ToString() };
+        for (var e = ex; e != null; e = e.InnerException) texts.Add(e.Message);
+        foreach (var text in texts)
+            foreach (var secret in secrets.Where(x => !string.IsNullOrEmpty(x)))
+                Assert.DoesNotContain(secret, text);
+    }
+
+    private static long Pending(Scenario s) => s.Scalar<long>("SELECT count(*) FROM lifeos_log_pending");
+
+    /// <summary>A failed run keeps its committed batches whole, each with its one log entry.</summary>
+    private static long AssertCommittedWorkKept(Scenario s, int batchSize, int atLeastBatches)
+    {
+        var facts = WorkspaceAudit.AssertConsistent(s, "after the failed run");
+        Assert.Equal(0, Pending(s));
+        Assert.InRange(facts, atLeastBatches * batchSize, Rows - 1);
+        Assert.Equal(0, facts % batchSize);
+        return facts;
+    }
+
+    [Fact]
+    public void PostgreSQL_stopped_mid_run_fails_clearly_keeps_committed_batches_and_the_next_run_completes()
+    {
+        using var cluster = new PostgresCluster();
+        using var s = new Scenario(cluster: cluster);
+        s.GenerateVaried(Rows);
+        var ex = Assert.Throws<MemoryMigrationException>(() => s.Migrate(new MigrationOptions
+        {
+            BatchSize = 250,
+            Progress = new SyncProgress(p => { if (p.BatchNumber == 3) cluster.Stop("fast"); }),
+        }));
+        Assert.Equal(ErrorIds.PostgresUnavailable, ex.ErrorId);
+        Assert.Equal(FailureKind.ConnectionError, ex.Kind);
+        Assert.Contains($"127.0.0.1:{cluster.Port}", ex.Message);
+        AssertNoSecret(ex, cluster.Password, s.ConnectionString);
+        var kept = AssertCommittedWorkKept(s, 250, atLeastBatches: 3);
+
+        // While it is down, status still reports the memory side.
+        var status = s.Status();
+        Assert.False(status.PostgresAvailable);
+        Assert.Equal(kept, status.MigratedCount);
+
+        cluster.Start();
+        var next = s.Migrate(new MigrationOptions { BatchSize = 250 });
+        Assert.True(next.Success, string.Join("; ", next.Errors));
+        Assert.Equal(Rows - kept, next.MigratedCount);
+        WorkspaceAudit.AssertExactlyOnce(s, Rows);
+    }
+
+    [Fact]
+    public void A_source_query_that_times_out_behind_a_lock_fails_clearly_and_the_next_run_completes()
+    {
+        using var s = new Scenario();
+        s.GenerateVaried(Rows);
+        NpgsqlConnection? holder = null;
+        NpgsqlTransaction? tx = null;
+        try
+        {
+            var migrator = new ArchivalMigrator(new SourceOptions { ConnectionString = s.ConnectionString, CommandTimeoutSeconds = 1 }, s.Root);
+            var ex = Assert.Throws<MemoryMigrationException>(() => migrator.MigrateAsync(new MigrationOptions
+            {
+                BatchSize = 250,
+                Progress = new SyncProgress(p =>
+                {
+                    if (holder != null) return;
+                    // Another session takes the table away from readers, as a long ALTER or VACUUM FULL would.
+                    holder = new NpgsqlConnection(s.ConnectionString);
+                    holder.Open();
+                    tx = holder.BeginTransaction();
+                    using var cmd = new NpgsqlCommand($"LOCK TABLE {s.Table} IN ACCESS EXCLUSIVE MODE", holder, tx);
+                    cmd.ExecuteNonQuery();
+                }),
+            }).GetAwaiter().GetResult());
+            Assert.Equal(ErrorIds.SourceQueryFailed, ex.ErrorId);
+            Assert.Equal(FailureKind.OperationTimeout, ex.Kind);
+            Assert.Contains("timed out", ex.Message);
+            AssertNoSecret(ex, s.Cluster.Password, s.ConnectionString);
+            AssertCommittedWorkKept(s, 250, atLeastBatches: 1);
+        }
+        finally
+        {
+            tx?.Rollback();
+            holder?.Dispose();
+        }
+        Assert.True(s.Migrate().Success);
+        WorkspaceAudit.AssertExactlyOnce(s, Rows);
+    }
+
+    [Fact]
+    public void The_source_table_dropped_mid_run_fails_clearly_and_a_run_after_it_is_restored_completes()
+    {
+        using var s = new Scenario();
+        s.GenerateVaried(Rows);
+        var dropped = false;
+        var ex = Assert.Throws<MemoryMigrationException>(() => s.Migrate(new MigrationOptions
+        {
+            BatchSize = 250,
+            Progress = new SyncProgress(p =>
+            {
+                if (dropped) return;
+                dropped = true;
+                s.Sql($"DROP TABLE {s.Table}");
+            }),
+        }));
+        Assert.Equal(ErrorIds.SourceTableNotFound, ex.ErrorId);
+        Assert.Equal(FailureKind.ObjectNotFound, ex.Kind);
+        AssertNoSecret(ex, s.Cluster.Password, s.ConnectionString);
+        AssertCommittedWorkKept(s, 250, atLeastBatches: 1);
+
+        // Restored from a backup: the same rows under the same ids.
+        s.Sql($"CREATE TABLE {s.Table} (id bigserial PRIMARY KEY, content text, metadata jsonb, created_at timestamptz, embedding real[])");
+        s.GenerateVaried(Rows);
+        Assert.True(s.Migrate().Success);
+        WorkspaceAudit.AssertExactlyOnce(s, Rows);
+    }
+}
