@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark: bash bench/run.sh [--rows N] [--dims D] [--runs R]
+# The benchmark: bash bench/run.sh [--rows N] [--dims D] [--runs R] [--batch-size B]
 # Starts a throwaway PostgreSQL, generates N rows (default 100000; --dims 1024 adds real[] embeddings),
 # migrates them through Invoke-ArchivalMigration and prints times, peak memory and the reference floors.
 set -euo pipefail

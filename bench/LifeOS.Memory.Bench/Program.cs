@@ -36,23 +36,25 @@ GC.Collect();
 
 var manifest = Path.Combine(Repo.Root, "out", "LifeOS.Memory", "LifeOS.Memory.psd1");
 using var session = new BenchSession(manifest, cs);
+var batchArgument = options.BatchSize is { } size ? " -BatchSize " + size : "";
 var migrations = new List<double>();
 var peaks = new List<double>();
 var growth = new List<double>();
 string workspace = "";
+GC.Collect();
+var idle = Machine.ResetPeak();
 for (var i = 0; i < options.Runs; i++)
 {
     if (workspace.Length > 0) Directory.Delete(workspace, true);
     workspace = Path.Combine(Path.GetTempPath(), "lifeos-bench-" + Guid.NewGuid().ToString("N")[..8]);
     GC.Collect();
-    var before = Machine.ResetPeak();
-    var batchArgument = Environment.GetEnvironmentVariable("BENCH_BATCH_SIZE") is { Length: > 0 } b ? " -BatchSize " + int.Parse(b) : "";
+    Machine.ResetPeak();
     var (seconds, result) = session.Time("Invoke-ArchivalMigration -MemoryPath $ws -ErrorAction Stop" + batchArgument, workspace);
     var peak = Machine.PeakMiB();
     migrations.Add(seconds);
     peaks.Add(peak);
-    growth.Add(peak - before);
-    Console.WriteLine($"  migration run {i + 1}: {seconds:F2} s, {result?.Properties["MigratedCount"].Value} migrated, peak RSS {peak:F0} MiB (+{peak - before:F0} over the idle session)");
+    growth.Add(peak - idle);
+    Console.WriteLine($"  migration run {i + 1}: {seconds:F2} s, {result?.Properties["MigratedCount"].Value} migrated, peak RSS {peak:F0} MiB (+{peak - idle:F0} over the idle session)");
 }
 var rerun = Median(Enumerable.Range(0, options.Runs).Select(_ => session.Time("Invoke-ArchivalMigration -MemoryPath $ws -ErrorAction Stop", workspace).Seconds));
 var status = Median(Enumerable.Range(0, options.Runs).Select(_ => session.Time("Get-MigrationStatus -MemoryPath $ws", workspace).Seconds));

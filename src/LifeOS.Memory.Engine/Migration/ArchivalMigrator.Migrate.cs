@@ -57,7 +57,6 @@ public sealed partial class ArchivalMigrator
             WithStoreErrors(() => run.Finish());
         }
         result.Duration = clock.Elapsed;
-        if (Environment.GetEnvironmentVariable("LIFEOS_TIMING") != null) Console.Error.WriteLine(Timing.Report());
         return result;
     }
 
@@ -319,12 +318,10 @@ public sealed partial class ArchivalMigrator
             {
                 ct.ThrowIfCancellationRequested();
                 var chunk = work.GetRange(i, Math.Min(_options.BatchSize, work.Count - i));
-                var t0 = Stopwatch.GetTimestamp();
                 // A page wanted whole (a first run, -Force) is read by key range; otherwise by id list.
                 var rows = sorted && skipped == 0 && !reportMissing
                     ? await _source.RangeRowsAsync(i == 0 ? pageAfter : work[i - 1], chunk[^1], chunk.Count, ct).ConfigureAwait(false)
                     : await _source.RowsAsync(chunk, ct).ConfigureAwait(false);
-                Timing.Fetch += Stopwatch.GetElapsedTime(t0);
                 var batch = new Batch { RowCount = chunk.Count + (i == 0 ? skipped : 0), SkippedBefore = i == 0 ? skipped : 0 };
                 if (reportMissing && rows.Count < chunk.Count)
                 {
@@ -332,9 +329,7 @@ public sealed partial class ArchivalMigrator
                     foreach (var key in chunk.Where(k => !found.Contains(k)))
                         batch.Errors.Add(new MigrationError { PostgresId = key, Reason = $"no row with this id in {_source.TableName}" });
                 }
-                t0 = Stopwatch.GetTimestamp();
                 Prepare(batch, rows, links);
-                Timing.Map += Stopwatch.GetElapsedTime(t0);
                 await writer.WriteAsync(batch, ct).ConfigureAwait(false);
             }
         }
@@ -390,13 +385,9 @@ public sealed partial class ArchivalMigrator
                     foreach (var item in items.Where(i => i.ExistingFactId.HasValue))
                         item.OldDay = oldDays.TryGetValue(item.ExistingFactId!.Value, out var d) ? d : null;
                 }
-                var tc = Stopwatch.GetTimestamp();
                 written = _owner.WithStoreErrors(() => Commit(items, isolateRows: false) ?? Commit(items, isolateRows: true)!);
-                Timing.Commit += Stopwatch.GetElapsedTime(tc);
-                tc = Stopwatch.GetTimestamp();
                 failed += items.Count - written.Count;
                 _owner.WithStoreErrors(() => AppendLogs(written));
-                Timing.Logs += Stopwatch.GetElapsedTime(tc);
             }
             var migrated = written.Count(i => !i.ExistingFactId.HasValue);
             _result.MigratedCount += migrated;
@@ -442,14 +433,10 @@ public sealed partial class ArchivalMigrator
                     {
                         var first = _store.NextFactId();
                         for (var k = 0; k < fresh.Count; k++) fresh[k].FactId = first + k;
-                        var q = Stopwatch.GetTimestamp();
                         _store.BulkInsertFacts(first, fresh.Select(i => i.Fact).ToList());
-                        Timing.Facts += Stopwatch.GetElapsedTime(q); q = Stopwatch.GetTimestamp();
                         _store.BulkInsertMentions(fresh.SelectMany(i => i.Fact.Entities.Select(m => (i.FactId, m))));
-                        Timing.Mentions += Stopwatch.GetElapsedTime(q); q = Stopwatch.GetTimestamp();
                         _store.BulkInsertLinks(fresh.Select(i => (i.FactId, i.Row.Id, i.Row.Embedding)), _syncedAt);
                         _store.BulkAddPendingLogs(fresh.Select(i => (i.FactId, i.Fact.Day)));
-                        Timing.Links += Stopwatch.GetElapsedTime(q);
                     }
                     foreach (var item in items.Where(i => i.ExistingFactId.HasValue)) WriteItem(item);
                     written.AddRange(items);
@@ -473,9 +460,7 @@ public sealed partial class ArchivalMigrator
                         }
                     }
                 }
-                var qc = Stopwatch.GetTimestamp();
                 _store.Commit();
-                Timing.TxCommit += Stopwatch.GetElapsedTime(qc);
             }
             catch (SqliteException ex) when (IsRowLevel(ex) && !isolateRows)
             {
@@ -588,10 +573,4 @@ public sealed partial class ArchivalMigrator
                 _result.RepairedLogEntries += RepairLogs(_store, _logs);
         }
     }
-}
-
-internal static class Timing
-{
-    public static TimeSpan Fetch, Map, Commit, Logs, Facts, Mentions, Links, TxCommit;
-    public static string Report() => $"fetch {Fetch.TotalSeconds:F2} map {Map.TotalSeconds:F2} commit {Commit.TotalSeconds:F2} (facts {Facts.TotalSeconds:F2} mentions {Mentions.TotalSeconds:F2} links {Links.TotalSeconds:F2} tx {TxCommit.TotalSeconds:F2}) logs {Logs.TotalSeconds:F2}";
 }
