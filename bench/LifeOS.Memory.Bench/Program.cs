@@ -26,14 +26,6 @@ var clock = Stopwatch.StartNew();
 var contentBytes = await DataGenerator.InsertAsync(cs, 0, options.Rows, options.Dims);
 Console.WriteLine($"generated in {clock.Elapsed.TotalSeconds:F1} s: mean content {contentBytes / (double)options.Rows:F0} chars");
 
-var copyFloor = new List<double>();
-var sqliteFloor = new List<double>();
-for (var i = 0; i < options.Runs; i++) copyFloor.Add(await Floors.CopyExportAsync(cs));
-var rows = await Floors.ReadRowsAsync(cs);
-for (var i = 0; i < options.Runs; i++) sqliteFloor.Add(Floors.SqliteLoad(rows, options.Dims));
-rows = null;
-GC.Collect();
-
 var manifest = Path.Combine(Repo.Root, "out", "LifeOS.Memory", "LifeOS.Memory.psd1");
 using var session = new BenchSession(manifest, cs);
 var batchArgument = options.BatchSize is { } size ? " -BatchSize " + size : "";
@@ -61,6 +53,15 @@ var status = Median(Enumerable.Range(0, options.Runs).Select(_ => session.Time("
 var verifications = Enumerable.Range(0, options.Runs).Select(_ => session.Time("Test-Migration -MemoryPath $ws", workspace)).ToList();
 var complete = verifications.All(v => v.Result?.Properties["IsComplete"].Value is true);
 var verify = Median(verifications.Select(v => v.Seconds));
+// The floors come after the migrations: their rows held in memory must not inflate the migration's figures.
+var copyFloor = new List<double>();
+var sqliteFloor = new List<double>();
+for (var i = 0; i < options.Runs; i++) copyFloor.Add(await Floors.CopyExportAsync(cs));
+var rows = await Floors.ReadRowsAsync(cs);
+for (var i = 0; i < options.Runs; i++) sqliteFloor.Add(Floors.SqliteLoad(rows, options.Dims));
+rows = null;
+GC.Collect();
+
 var incremental = new List<double>();
 for (var i = 0; i < options.Runs; i++)
 {
@@ -75,16 +76,18 @@ var migration = Median(migrations);
 var floorCopy = Median(copyFloor);
 var floorSqlite = Median(sqliteFloor);
 var withEmbeddings = options.Dims > 0;
+// The issue states its targets for 100,000 rows; other sizes are reported without them.
+string T(string target) => options.Rows == 100_000 ? target : "";
 Console.WriteLine();
 Console.WriteLine("| measure | median | target |");
 Console.WriteLine("| --- | --- | --- |");
-Row("migration, end to end (Invoke-ArchivalMigration)", $"{migration:F2} s, {options.Rows / migration:N0} rows/s", options.Rows == 100_000 ? (withEmbeddings ? "<= 10 s, >= 10k rows/s" : "<= 5 s, >= 20k rows/s") : "");
+Row("migration, end to end (Invoke-ArchivalMigration)", $"{migration:F2} s, {options.Rows / migration:N0} rows/s", T(withEmbeddings ? "<= 10 s, >= 10k rows/s" : "<= 5 s, >= 20k rows/s"));
 Row("peak RSS of the process during the migration", $"{Median(peaks):F0} MiB", "");
-Row("memory the migration adds to the idle session", $"{Median(growth):F0} MiB", "<= 150 MiB");
-Row("no-op rerun", $"{rerun:F2} s", "< 1 s");
-Row("incremental run (+1,000 rows)", $"{Median(incremental):F2} s", "< 1 s");
-Row("Get-MigrationStatus", $"{status:F2} s", "< 1 s");
-Row("Test-Migration, exhaustive" + (complete ? "" : " (NOT COMPLETE)"), $"{verify:F2} s", withEmbeddings ? "< 5 s" : "< 2 s");
+Row("memory the migration adds to the idle session", $"{Median(growth):F0} MiB", T("<= 150 MiB"));
+Row("no-op rerun", $"{rerun:F2} s", T("< 1 s"));
+Row("incremental run (+1,000 rows)", $"{Median(incremental):F2} s", T("< 1 s"));
+Row("Get-MigrationStatus", $"{status:F2} s", T("< 1 s"));
+Row("Test-Migration, exhaustive" + (complete ? "" : " (NOT COMPLETE)"), $"{verify:F2} s", T(withEmbeddings ? "< 5 s" : "< 2 s"));
 Row("floor: binary COPY export to nothing", $"{floorCopy:F2} s", "");
 Row("floor: bare SQLite bulk load + FTS rebuild", $"{floorSqlite:F2} s", "");
 Row("ratio: migration / (COPY + SQLite floors)", $"{migration / (floorCopy + floorSqlite):F2}x", "");
