@@ -41,12 +41,13 @@ for (var i = 0; i < options.Runs; i++)
     workspace = Path.Combine(Path.GetTempPath(), "lifeos-bench-" + Guid.NewGuid().ToString("N")[..8]);
     GC.Collect();
     Machine.ResetPeak();
+    var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
     var (seconds, result) = session.Time("Invoke-ArchivalMigration -MemoryPath $ws -ErrorAction Stop" + batchArgument, workspace);
     var peak = Machine.PeakMiB();
     migrations.Add(seconds);
     peaks.Add(peak);
     growth.Add(peak - idle);
-    Console.WriteLine($"  migration run {i + 1}: {seconds:F2} s, {result?.Properties["MigratedCount"].Value} migrated, peak RSS {peak:F0} MiB (+{peak - idle:F0} over the idle session)");
+    Console.WriteLine($"  migration run {i + 1}: {seconds:F2} s, {result?.Properties["MigratedCount"].Value} migrated, peak RSS {peak:F0} MiB (+{peak - idle:F0} over the idle session), {(Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds:F1} CPU-s in this process");
 }
 var rerun = Median(Enumerable.Range(0, options.Runs).Select(_ => session.Time("Invoke-ArchivalMigration -MemoryPath $ws -ErrorAction Stop", workspace).Seconds));
 var status = Median(Enumerable.Range(0, options.Runs).Select(_ => session.Time("Get-MigrationStatus -MemoryPath $ws", workspace).Seconds));

@@ -116,7 +116,13 @@ internal static class DataGenerator
                 await writer.StartRowAsync();
                 await writer.WriteAsync(content, NpgsqlDbType.Text);
                 await writer.WriteAsync(metadata, NpgsqlDbType.Jsonb);
-                await writer.WriteAsync(origin.AddSeconds(-random.NextDouble() * 730 * 86400), NpgsqlDbType.TimestampTz);
+                // Rows arrive over time, so created_at mostly follows the id (a few hours of jitter); one in ten
+                // is a backfill from anywhere in the two years.
+                var position = (start + i) / (double)Math.Max(1, start + count);
+                var createdAt = random.Next(10) == 0
+                    ? origin.AddSeconds(-random.NextDouble() * 730 * 86400)
+                    : origin.AddDays(-730 * (1 - position)).AddHours(random.NextDouble() * 6 - 3);
+                await writer.WriteAsync(createdAt, NpgsqlDbType.TimestampTz);
                 if (embedding != null)
                 {
                     for (var d = 0; d < dims; d++) embedding[d] = (float)(random.NextDouble() * 2 - 1);
