@@ -142,14 +142,29 @@ internal sealed partial class DailyLogStore : IDisposable
         }
     }
 
+    /// <summary>Closes every file even when one fails to flush (a full disk), then reports the first failure.</summary>
     public void CloseAll()
     {
-        foreach (var s in _open.Values) s.Dispose();
+        Exception? first = null;
+        foreach (var s in _open.Values)
+        {
+            try { s.Dispose(); }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { first ??= ex; }
+        }
         _open.Clear();
         _recent.Clear();
+        if (first != null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
     }
 
-    public void Dispose() => CloseAll();
+    /// <summary>
+    /// Never throws: the run has already reported (or is reporting) its failure, and entries whose bytes did
+    /// not reach the file are still pending in the database, so the next run writes them.
+    /// </summary>
+    public void Dispose()
+    {
+        try { CloseAll(); }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
+    }
 
     private static void Write(FileStream stream, string text)
     {

@@ -35,6 +35,7 @@ public sealed partial class ArchivalMigrator
         result.RepairedLogEntries = WithStoreErrors(() => RepairLogs(store, logs));
 
         var run = new MigrationRun(this, source, store, logs, options, result, clock);
+        Exception? failure = null;
         try
         {
             await run.ExecuteAsync(ct).ConfigureAwait(false);
@@ -43,19 +44,31 @@ public sealed partial class ArchivalMigrator
         {
             result.Cancelled = true;
         }
-        catch (MemoryMigrationException ex)
+        catch (Exception ex)
         {
-            result.FailureId = ex.ErrorId;
-            result.FailureMessage = ex.Message;
-            result.Duration = clock.Elapsed;
-            ex.PartialResult ??= result;
-            throw;
+            failure = ex;
         }
-        finally
+        // Committed batches keep their log entries whatever stopped the run. A second failure while finishing
+        // (the same full disk, say) must not hide the first; what it left undone stays pending for the next run.
+        try
         {
-            // Committed batches keep their log entries whatever stopped the run.
             WithStoreErrors(() => run.Finish());
         }
+        catch (MemoryMigrationException ex) when (failure == null)
+        {
+            failure = ex;
+        }
+        catch (MemoryMigrationException)
+        {
+        }
+        if (failure is MemoryMigrationException mme)
+        {
+            result.FailureId = mme.ErrorId;
+            result.FailureMessage = mme.Message;
+            result.Duration = clock.Elapsed;
+            mme.PartialResult ??= result;
+        }
+        if (failure != null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
         result.Duration = clock.Elapsed;
         return result;
     }
