@@ -24,41 +24,63 @@ public sealed partial class ArchivalMigrator
         await using var source = await ArchivalSource.OpenAsync(new SourceConnection(Source), Source.Table, ct).ConfigureAwait(false);
         v.SourceTable = source.TableName;
         using var store = WithStoreErrors(() => Store.OpenForReading(Workspace.DatabasePath));
-        var logIndex = store == null ? new Dictionary<long, LogOccurrences>() : ReadLogIndex();
+        // The daily logs are parsed while the first page is fetched, and each next page is fetched while the
+        // current one is compared: the source, the logs and the comparison overlap on separate cores.
+        var logIndexing = store == null ? Task.FromResult(new Dictionary<long, LogOccurrences>()) : Task.Run(ReadLogIndex, ct);
         var verifyTime = DateTime.UtcNow;
 
-        object? last = null;
-        while (true)
+        var fetching = source.NextRowsAsync(null, VerifyPageSize, ct);
+        Dictionary<long, LogOccurrences> logIndex;
+        try
         {
-            var rows = await source.NextRowsAsync(last, VerifyPageSize, ct).ConfigureAwait(false);
-            if (rows.Count == 0) break;
-            last = rows[^1].Id;
-            v.SourceCount += rows.Count;
-            var linked = store?.LinkedFactsAmong(rows.Select(r => r.Id).ToList(), source.KeyKind, sorted: true);
-            foreach (var row in rows)
+            logIndex = await logIndexing.ConfigureAwait(false);
+        }
+        catch
+        {
+            await Quietly(fetching).ConfigureAwait(false);
+            throw;
+        }
+        try
+        {
+            while (true)
             {
-                if (linked == null || !linked.TryGetValue(row.Id, out var fact) || !fact.Exists)
+                var rows = await fetching.ConfigureAwait(false);
+                if (rows.Count == 0) break;
+                var more = rows.Count == VerifyPageSize;
+                if (more) fetching = source.NextRowsAsync(rows[^1].Id, VerifyPageSize, ct);
+                v.SourceCount += rows.Count;
+                var linked = store?.LinkedFactsAmong(rows.Select(r => r.Id).ToList(), source.KeyKind, sorted: true);
+                foreach (var row in rows)
                 {
-                    Count(v.MissingIds, row.Id, () => v.MissingCount++);
-                    continue;
+                    if (linked == null || !linked.TryGetValue(row.Id, out var fact) || !fact.Exists)
+                    {
+                        Count(v.MissingIds, row.Id, () => v.MissingCount++);
+                        continue;
+                    }
+                    v.MigratedCount++;
+                    if (row.Problem == null)
+                    {
+                        var expected = FactMapper.Map(row, verifyTime);
+                        var timestampDiffers = row.CreatedAt.HasValue && expected.Timestamp != fact.Timestamp;
+                        if (expected.Content != fact.Content || expected.Context != fact.Context || timestampDiffers)
+                            Count(v.ChangedIds, row.Id, () => v.ChangedCount++);
+                    }
+                    if (!EmbeddingsEqual(row.Embedding, fact.Embedding))
+                        Count(v.EmbeddingMismatchIds, row.Id, () => v.EmbeddingMismatchCount++);
+                    var day = fact.Timestamp is { Length: >= 10 } ts ? ts[..10] : "";
+                    if (!logIndex.TryGetValue(fact.FactId, out var occ) || !occ.Days.Contains(day))
+                        Count(v.LogMissingIds, row.Id, () => v.LogMissingCount++);
+                    else if (occ.Days.Count > 1)
+                        Count(v.LogDuplicateIds, row.Id, () => v.LogDuplicateCount++);
                 }
-                v.MigratedCount++;
-                if (row.Problem == null)
-                {
-                    var expected = FactMapper.Map(row, verifyTime);
-                    var timestampDiffers = row.CreatedAt.HasValue && expected.Timestamp != fact.Timestamp;
-                    if (expected.Content != fact.Content || expected.Context != fact.Context || timestampDiffers)
-                        Count(v.ChangedIds, row.Id, () => v.ChangedCount++);
-                }
-                if (!EmbeddingsEqual(row.Embedding, fact.Embedding))
-                    Count(v.EmbeddingMismatchIds, row.Id, () => v.EmbeddingMismatchCount++);
-                var day = fact.Timestamp is { Length: >= 10 } ts ? ts[..10] : "";
-                if (!logIndex.TryGetValue(fact.FactId, out var occ) || !occ.Days.Contains(day))
-                    Count(v.LogMissingIds, row.Id, () => v.LogMissingCount++);
-                else if (occ.Days.Count > 1)
-                    Count(v.LogDuplicateIds, row.Id, () => v.LogDuplicateCount++);
+                if (!more) break;
             }
-            if (rows.Count < VerifyPageSize) break;
+        }
+        catch
+        {
+            // Never leave a read in flight on the connection being disposed.
+            await Quietly(fetching).ConfigureAwait(false);
+            throw;
         }
 
         if (store != null)
@@ -71,6 +93,12 @@ public sealed partial class ArchivalMigrator
         }
         v.Duration = clock.Elapsed;
         return v;
+    }
+
+    private static async Task Quietly(Task task)
+    {
+        try { await task.ConfigureAwait(false); }
+        catch (Exception) { /* the caller's exception is the one that matters */ }
     }
 
     private static void Count(List<object> firstIds, object id, Action increment)
