@@ -15,7 +15,7 @@ internal sealed class SourceRow
     public string? Metadata { get; init; }
     public DateTime? CreatedAt { get; init; }
     /// <summary>Little-endian float32 bytes, null when the row has none.</summary>
-    public byte[]? Embedding { get; init; }
+    public byte[]? Embedding { get; set; }
     public bool HasEmbedding { get; init; }
     /// <summary>Why the row cannot be migrated, found while reading it.</summary>
     public string? Problem { get; init; }
@@ -244,6 +244,9 @@ WHERE a.attrelid = @oid AND a.attnum > 0 AND NOT a.attisdropped"))
         return rows;
     }
 
+    /// <summary>One read at a time runs on the connection, so one buffer serves every row.</summary>
+    private byte[] _payloadBuffer = new byte[16 * 1024];
+
     private SourceRow ReadRow(NpgsqlDataReader r)
     {
         var id = ReadKey(r, 0);
@@ -272,7 +275,11 @@ WHERE a.attrelid = @oid AND a.attnum > 0 AND NOT a.attisdropped"))
         {
             try
             {
-                embedding = EmbeddingFromArraySend(r.GetFieldValue<byte[]>(4));
+                // Copied into a reused buffer: a fresh payload array per row would double the garbage per embedding.
+                var length = checked((int)r.GetBytes(4, 0, null, 0, 0));
+                if (_payloadBuffer.Length < length) _payloadBuffer = new byte[length];
+                r.GetBytes(4, 0, _payloadBuffer, 0, length);
+                embedding = EmbeddingFromArraySend(_payloadBuffer.AsSpan(0, length));
             }
             catch (FormatException ex)
             {
@@ -290,26 +297,28 @@ WHERE a.attrelid = @oid AND a.attnum > 0 AND NOT a.attisdropped"))
     /// Converts PostgreSQL's binary array form (array_send) of a one-dimensional float4/float8 array into
     /// little-endian float32 bytes. An empty array is no embedding.
     /// </summary>
-    internal static byte[]? EmbeddingFromArraySend(byte[] payload)
+    internal static byte[]? EmbeddingFromArraySend(ReadOnlySpan<byte> payload)
     {
         if (payload.Length < 12) throw new FormatException("is not a binary array");
-        var ndim = BinaryPrimitives.ReadInt32BigEndian(payload.AsSpan(0));
-        var elementType = BinaryPrimitives.ReadUInt32BigEndian(payload.AsSpan(8));
+        var ndim = BinaryPrimitives.ReadInt32BigEndian(payload);
+        var elementType = BinaryPrimitives.ReadUInt32BigEndian(payload[8..]);
         if (ndim == 0) return null;
         if (ndim != 1) throw new FormatException($"has {ndim} dimensions; a one-dimensional vector is expected");
-        var count = BinaryPrimitives.ReadInt32BigEndian(payload.AsSpan(12));
+        if (payload.Length < 20) throw new FormatException("is truncated");
+        var count = BinaryPrimitives.ReadInt32BigEndian(payload[12..]);
         var width = elementType switch { 700 => 4, 701 => 8, _ => throw new FormatException($"has element type oid {elementType}; real or double precision is expected") };
         var result = new byte[count * 4];
         var pos = 20;
         for (var i = 0; i < count; i++)
         {
-            var len = BinaryPrimitives.ReadInt32BigEndian(payload.AsSpan(pos));
+            if (pos + 4 > payload.Length) throw new FormatException("is truncated");
+            var len = BinaryPrimitives.ReadInt32BigEndian(payload[pos..]);
             pos += 4;
             if (len < 0) throw new FormatException($"has a NULL element at position {i + 1}");
             if (len != width || pos + len > payload.Length) throw new FormatException("is truncated");
             var value = width == 4
-                ? BinaryPrimitives.ReadSingleBigEndian(payload.AsSpan(pos))
-                : (float)BinaryPrimitives.ReadDoubleBigEndian(payload.AsSpan(pos));
+                ? BinaryPrimitives.ReadSingleBigEndian(payload[pos..])
+                : (float)BinaryPrimitives.ReadDoubleBigEndian(payload[pos..]);
             BinaryPrimitives.WriteSingleLittleEndian(result.AsSpan(i * 4), value);
             pos += len;
         }

@@ -399,6 +399,8 @@ public sealed partial class ArchivalMigrator
                         item.OldDay = oldDays.TryGetValue(item.ExistingFactId!.Value, out var d) ? d : null;
                 }
                 written = _owner.WithStoreErrors(() => Commit(items, isolateRows: false) ?? Commit(items, isolateRows: true)!);
+                // Committed: the log stage and the callbacks never need the vectors, so they are not kept alive.
+                foreach (var item in items) item.Row.Embedding = null;
                 failed += items.Count - written.Count;
                 _owner.WithStoreErrors(() => AppendLogs(written));
             }
