@@ -228,16 +228,15 @@ public sealed partial class ArchivalMigrator
                 SingleReader = true, SingleWriter = true, FullMode = System.Threading.Channels.BoundedChannelFullMode.Wait,
             });
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            _logWriter = Task.Run(WriteLogsInOrder, CancellationToken.None);
+            // The log stage and the consumer block for the whole run, so they get threads of their own: on
+            // the shared pool (two threads on two cores) they would starve the producer's async reads until the
+            // pool injected more threads, which cost about a second whenever its idle threads had retired.
+            _logWriter = Task.Factory.StartNew(WriteLogsInOrder, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            var consumer = Task.Factory.StartNew(() => ConsumeAll(queue.Reader, ct), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             var producer = Task.Run(() => ProduceAsync(queue.Writer, stop.Token), CancellationToken.None);
             try
             {
-                await foreach (var batch in queue.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
-                {
-                    // Stop between batches only: a started batch is committed whole or not at all.
-                    ct.ThrowIfCancellationRequested();
-                    Consume(batch);
-                }
+                await consumer.ConfigureAwait(false);
             }
             finally
             {
@@ -246,6 +245,20 @@ public sealed partial class ArchivalMigrator
                 catch (OperationCanceledException) when (stop.IsCancellationRequested) { }
             }
             await producer.ConfigureAwait(false);
+        }
+
+        private void ConsumeAll(System.Threading.Channels.ChannelReader<Batch> reader, CancellationToken ct)
+        {
+            // Blocking is right here: this is a dedicated thread. A producer failure surfaces from WaitToReadAsync.
+            while (reader.WaitToReadAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult())
+            {
+                while (reader.TryRead(out var batch))
+                {
+                    // Stop between batches only: a started batch is committed whole or not at all.
+                    ct.ThrowIfCancellationRequested();
+                    Consume(batch);
+                }
+            }
         }
 
         private async Task ProduceAsync(System.Threading.Channels.ChannelWriter<Batch> writer, CancellationToken ct)
