@@ -31,4 +31,28 @@ public class MigrationTests
         Assert.Equal(1200, status.MigratedCount);
         Assert.Equal(0, status.OrphanedCount);
     }
+    [Fact]
+    public void Verification_compares_every_embedding_across_pages_and_page_halves()
+    {
+        // More rows than one verification page, so page ends and the split between the two source connections
+        // are crossed; the tampered ids sit on both sides of those seams.
+        using var s = new Scenario();
+        s.Generate(12_001, embeddings: true);
+        Assert.True(s.Migrate().Success);
+        var clean = s.Verify();
+        Assert.True(clean.IsComplete);
+        Assert.Equal(12_001, clean.SourceCount);
+        Assert.Equal(12_001, clean.MigratedCount);
+
+        long[] tampered = { 1, 2500, 2501, 5000, 5001, 9999, 12_001 };
+        s.Sql($"UPDATE archival_memory SET embedding = ARRAY[0.25, 0.25, 0.25]::real[] WHERE id IN ({string.Join(",", tampered)})");
+        s.Sql("DELETE FROM archival_memory WHERE id = 7000");
+        var v = s.Verify();
+        Assert.False(v.IsComplete);
+        Assert.Equal(12_000, v.SourceCount);
+        Assert.Equal(tampered.Length, v.EmbeddingMismatchCount);
+        Assert.Equal(tampered.Select(i => (object)i), v.EmbeddingMismatchIds);
+        Assert.Equal(7000L, Assert.Single(v.OrphanedIds));
+        Assert.Equal(0, v.MissingCount + v.ChangedCount + v.DuplicateCount + v.LogMissingCount);
+    }
 }

@@ -26,10 +26,15 @@ public sealed partial class ArchivalMigrator
         using var store = WithStoreErrors(() => Store.OpenForReading(Workspace.DatabasePath));
         // The daily logs are parsed while the first page is fetched, and each next page is fetched while the
         // current one is compared: the source, the logs and the comparison overlap on separate cores.
-        var logIndexing = store == null ? Task.FromResult(new Dictionary<long, LogOccurrences>()) : Task.Run(ReadLogIndex, ct);
+        var logIndexing = store == null ? Task.FromResult(new Dictionary<long, LogOccurrences>()) : Task.Factory.StartNew(ReadLogIndex, ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         var verifyTime = DateTime.UtcNow;
+        // With embeddings PostgreSQL's encoding of the arrays bounds the run (array_send: about 3.7 CPU-s per
+        // 100k real[1024]), so a second connection reads half of every page on the server's other core.
+        await using var second = source.EmbeddingKind == EmbeddingKind.None
+            ? null
+            : await ArchivalSource.OpenAsync(new SourceConnection(Source), Source.Table, ct).ConfigureAwait(false);
 
-        var fetching = source.NextRowsAsync(null, VerifyPageSize, ct);
+        var fetching = FetchPageAsync(source, second, null, ct);
         Dictionary<long, LogOccurrences> logIndex;
         try
         {
@@ -44,12 +49,10 @@ public sealed partial class ArchivalMigrator
         {
             while (true)
             {
-                var rows = await fetching.ConfigureAwait(false);
-                if (rows.Count == 0) break;
-                var more = rows.Count == VerifyPageSize;
-                if (more) fetching = source.NextRowsAsync(rows[^1].Id, VerifyPageSize, ct);
+                var (rows, more, last) = await fetching.ConfigureAwait(false);
+                if (more) fetching = FetchPageAsync(source, second, last, ct);
                 v.SourceCount += rows.Count;
-                var linked = store?.LinkedFactsAmong(rows.Select(r => r.Id).ToList(), source.KeyKind, sorted: true);
+                var linked = rows.Count == 0 ? null : store?.LinkedFactsAmong(rows.Select(r => r.Id).ToList(), source.KeyKind, sorted: true);
                 foreach (var row in rows)
                 {
                     if (linked == null || !linked.TryGetValue(row.Id, out var fact) || !fact.Exists)
@@ -93,6 +96,30 @@ public sealed partial class ArchivalMigrator
         }
         v.Duration = clock.Elapsed;
         return v;
+    }
+
+    private readonly record struct SourcePage(List<SourceRow> Rows, bool More, object? Last);
+
+    /// <summary>The next page of source rows after <paramref name="after"/>, split over two connections when there are two.</summary>
+    private static async Task<SourcePage> FetchPageAsync(ArchivalSource source, ArchivalSource? second, object? after, CancellationToken ct)
+    {
+        if (second == null)
+        {
+            var page = await source.NextRowsAsync(after, VerifyPageSize, ct).ConfigureAwait(false);
+            return new SourcePage(page, page.Count == VerifyPageSize, page.Count > 0 ? page[^1].Id : after);
+        }
+        var ids = await source.NextIdsAsync(after, VerifyPageSize, ct).ConfigureAwait(false);
+        if (ids.Count == 0) return new SourcePage(new List<SourceRow>(), false, after);
+        var middle = ids[(ids.Count - 1) / 2];
+        var firstHalf = source.RangeRowsAsync(after, middle, ids.Count / 2 + 1, ct);
+        var secondHalf = ids.Count > 1
+            ? second.RangeRowsAsync(middle, ids[^1], ids.Count / 2, ct)
+            : Task.FromResult(new List<SourceRow>());
+        // WhenAll waits for both halves even when one fails, so no read is left running on either connection.
+        await Task.WhenAll(firstHalf, secondHalf).ConfigureAwait(false);
+        var rows = firstHalf.Result;
+        rows.AddRange(secondHalf.Result);
+        return new SourcePage(rows, ids.Count == VerifyPageSize, ids[^1]);
     }
 
     private static async Task Quietly(Task task)
