@@ -57,6 +57,15 @@ internal static class Machine
 
     public static double PeakMiB() => Status("VmHWM");
 
+    /// <summary>CPU seconds used by every process on the machine so far (user + system, from /proc/stat).</summary>
+    public static double MachineCpuSeconds()
+    {
+        var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        // user nice system (idle and iowait excluded) irq softirq steal; clock ticks are 100 per second on Linux.
+        long ticks = long.Parse(fields[1]) + long.Parse(fields[2]) + long.Parse(fields[3]) + long.Parse(fields[6]) + long.Parse(fields[7]) + long.Parse(fields[8]);
+        return ticks / 100.0;
+    }
+
     private static double Status(string key)
     {
         foreach (var line in File.ReadLines("/proc/self/status"))
