@@ -11,12 +11,13 @@ internal static class FactMapper
     public const string DefaultContext = "migrated from archival_memory";
 
     /// <param name="migrationTime">Used only when the row has no created_at.</param>
-    public static MappedFact Map(SourceRow row, DateTime migrationTime)
+    /// <param name="withEntities">False when only the fact's columns are wanted (verification compares no entities).</param>
+    public static MappedFact Map(SourceRow row, DateTime migrationTime, bool withEntities = true)
     {
         var content = row.Content ?? throw new ArgumentException("content is NULL");
         var meta = ParseMetadata(row.Metadata);
         var context = FirstText(meta, "context", "session_id", "type") ?? DefaultContext;
-        var tags = meta is { } m ? ReadTags(m) : Array.Empty<string>();
+        var tags = withEntities && meta is { } m ? ReadTags(m) : Array.Empty<string>();
         return new MappedFact
         {
             Content = content,
@@ -25,7 +26,7 @@ internal static class FactMapper
             Confidence = meta is { } mc && mc.TryGetProperty("confidence", out var c) && c.ValueKind == JsonValueKind.Number
                          && c.TryGetDouble(out var d) && d >= 0 && d <= 1 ? d : 1.0,
             SessionId = meta is { } ms ? TextOf(ms, "session_id") : null,
-            Entities = EntityExtractor.Extract(content, tags),
+            Entities = withEntities ? EntityExtractor.Extract(content, tags) : Array.Empty<EntityMention>(),
         };
     }
 

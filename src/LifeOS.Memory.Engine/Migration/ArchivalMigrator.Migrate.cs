@@ -533,9 +533,7 @@ public sealed partial class ArchivalMigrator
         {
             var fresh = written.Where(i => !i.ExistingFactId.HasValue).ToList();
             if (written.Count != fresh.Count) _refreshed = true;
-            if (fresh.Count == 0) return;
-            fresh.Sort((a, b) => string.CompareOrdinal(a.Fact.Day, b.Fact.Day) is var c && c != 0 ? c : a.FactId.CompareTo(b.FactId));
-            _logQueue.Add(fresh);
+            if (fresh.Count > 0) _logQueue.Add(fresh);
         }
 
         /// <summary>The log stage: appends each committed batch's entries in commit order.</summary>
@@ -548,6 +546,8 @@ public sealed partial class ArchivalMigrator
                 try
                 {
                     _logs.EnsureDirectory();
+                    // Grouped by day here rather than on the consumer, whose thread bounds the whole run.
+                    items.Sort((a, b) => string.CompareOrdinal(a.Fact.Day, b.Fact.Day) is var c && c != 0 ? c : a.FactId.CompareTo(b.FactId));
                     var ids = new List<long>(items.Count);
                     foreach (var item in items)
                     {

@@ -63,7 +63,7 @@ public sealed partial class ArchivalMigrator
                     v.MigratedCount++;
                     if (row.Problem == null)
                     {
-                        var expected = FactMapper.Map(row, verifyTime);
+                        var expected = FactMapper.Map(row, verifyTime, withEntities: false);
                         var timestampDiffers = row.CreatedAt.HasValue && expected.Timestamp != fact.Timestamp;
                         if (expected.Content != fact.Content || expected.Context != fact.Context || timestampDiffers)
                             Count(v.ChangedIds, row.Id, () => v.ChangedCount++);
