@@ -15,7 +15,9 @@ internal static class FactMapper
     public static MappedFact Map(SourceRow row, DateTime migrationTime, bool withEntities = true)
     {
         var content = row.Content ?? throw new ArgumentException("content is NULL");
-        var meta = ParseMetadata(row.Metadata);
+        // The document lives only for this call: its values are read out before it is returned to the pool.
+        using var document = OpenMetadata(row.Metadata);
+        JsonElement? meta = document?.RootElement;
         var context = FirstText(meta, "context", "session_id", "type") ?? DefaultContext;
         var tags = withEntities && meta is { } m ? ReadTags(m) : Array.Empty<string>();
         return new MappedFact
@@ -40,22 +42,36 @@ internal static class FactMapper
             : utc.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) + "." + micros.ToString("D6", CultureInfo.InvariantCulture);
     }
 
-    /// <summary>The metadata object, or null when the metadata is absent or of a shape that cannot be used.</summary>
-    internal static JsonElement? ParseMetadata(string? text)
+    /// <summary>
+    /// The metadata as a document whose root is an object (the caller disposes it), or null when the metadata
+    /// is absent or of a shape that cannot be used.
+    /// </summary>
+    internal static JsonDocument? OpenMetadata(string? text)
     {
         if (string.IsNullOrWhiteSpace(text)) return null;
+        JsonDocument? doc = null;
         try
         {
-            using var doc = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = 256 });
+            doc = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = 256 });
             var root = doc.RootElement;
+            if (root.ValueKind == JsonValueKind.Object)
+            {
+                var kept = doc;
+                doc = null;
+                return kept;
+            }
             // A JSON string that itself holds a JSON object (double-encoded metadata) is unwrapped once.
-            if (root.ValueKind == JsonValueKind.String)
-                return ParseMetadata(root.GetString() is { } inner && inner.TrimStart().StartsWith('{') ? inner : null);
-            return root.ValueKind == JsonValueKind.Object ? root.Clone() : null;
+            return root.ValueKind == JsonValueKind.String && root.GetString() is { } inner && inner.TrimStart().StartsWith('{')
+                ? OpenMetadata(inner)
+                : null;
         }
         catch (JsonException)
         {
             return null;
+        }
+        finally
+        {
+            doc?.Dispose();
         }
     }
 

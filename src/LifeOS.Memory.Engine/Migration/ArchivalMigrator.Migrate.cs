@@ -363,6 +363,7 @@ public sealed partial class ArchivalMigrator
         private void Prepare(Batch batch, List<SourceRow> rows, Dictionary<object, long> links)
         {
             var sb = new System.Text.StringBuilder(4096);
+            var chars = new char[4096];
             foreach (var row in rows)
             {
                 if (row.Problem != null)
@@ -377,7 +378,7 @@ public sealed partial class ArchivalMigrator
                     DailyLogFormat.AppendBody(sb, fact.Time, fact.Content, fact.Context, fact.Entities.Select(e => e.Name));
                     batch.Items.Add(new Item
                     {
-                        Row = row, Fact = fact, LogBody = Utf8.GetBytes(sb.ToString()),
+                        Row = row, Fact = fact, LogBody = EncodeUtf8(sb, ref chars),
                         ExistingFactId = links.TryGetValue(row.Id, out var f) ? f : null,
                     });
                 }
@@ -386,6 +387,17 @@ public sealed partial class ArchivalMigrator
                     batch.Errors.Add(new MigrationError { PostgresId = row.Id, Reason = ex.Message });
                 }
             }
+        }
+
+        /// <summary>The builder's text as UTF-8, through a reused char buffer rather than an intermediate string.</summary>
+        private static byte[] EncodeUtf8(System.Text.StringBuilder sb, ref char[] chars)
+        {
+            if (chars.Length < sb.Length) chars = new char[Math.Max(sb.Length, chars.Length * 2)];
+            sb.CopyTo(0, chars, 0, sb.Length);
+            var text = chars.AsSpan(0, sb.Length);
+            var bytes = new byte[Utf8.GetByteCount(text)];
+            Utf8.GetBytes(text, bytes);
+            return bytes;
         }
 
         private void Report(MigrationError error)
