@@ -13,6 +13,8 @@ internal sealed class MappedFact
     public required double Confidence { get; init; }
     public string? SessionId { get; init; }
     public required IReadOnlyList<EntityMention> Entities { get; init; }
-    public string Day => Timestamp[..10];
+    private string? _day;
+    /// <summary>Computed once: the log stage sorts and groups by it.</summary>
+    public string Day => _day ??= Timestamp[..10];
     public string Time => Timestamp.Substring(11, 8);
 }
