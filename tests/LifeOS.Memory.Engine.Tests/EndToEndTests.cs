@@ -86,19 +86,20 @@ public class EndToEndTests
     public void A_row_the_database_refuses_fails_alone_inside_its_batch()
     {
         using var s = new Scenario();
-        s.Generate(10);
+        // 100 rows: the refused one sits inside a group of rows written by one multi-row statement.
+        s.Generate(100);
         s.Migrate(new MigrationOptions { Ids = new[] { "1" } });
         // A trigger standing in for any row-level refusal (a CHECK, a constraint) from the memory database.
         using (var c = new SqliteConnection($"Data Source={s.DbPath};Pooling=False"))
         {
             c.Open();
             using var cmd = c.CreateCommand();
-            cmd.CommandText = "CREATE TRIGGER refuse BEFORE INSERT ON facts WHEN new.content LIKE 'Entry 5 %' BEGIN SELECT RAISE(ABORT, 'refused for the test'); END;";
+            cmd.CommandText = "CREATE TRIGGER refuse BEFORE INSERT ON facts WHEN new.content LIKE 'Entry 50 %' BEGIN SELECT RAISE(ABORT, 'refused for the test'); END;";
             cmd.ExecuteNonQuery();
         }
         var result = s.Migrate(new MigrationOptions { BatchSize = 100 });
-        Assert.Equal(8, result.MigratedCount);
-        Assert.Equal(5L, Assert.Single(result.Errors).PostgresId);
+        Assert.Equal(98, result.MigratedCount);
+        Assert.Equal(50L, Assert.Single(result.Errors).PostgresId);
         Assert.Contains("refused", result.Errors[0].Reason);
         var v = s.Verify();
         Assert.Equal(1, v.MissingCount);
@@ -407,7 +408,8 @@ public class EndToEndTests
     public void An_existing_jarvis_database_is_used_without_breaking_it()
     {
         using var s = new Scenario();
-        s.Generate(25);
+        // More rows than one multi-row insert statement takes, so both statement shapes write into this schema.
+        s.Generate(40);
         Directory.CreateDirectory(s.Root);
         // A version-1-upgraded database written by another program, with facts of its own.
         using (var c = new SqliteConnection($"Data Source={s.DbPath};Pooling=False"))
@@ -426,13 +428,14 @@ INSERT INTO fact_embeddings(fact_id, postgres_id) VALUES (1, NULL);
             cmd.ExecuteNonQuery();
         }
         var result = s.Migrate();
-        Assert.Equal(25, result.MigratedCount);
-        Assert.Equal(26, s.Scalar<long>("SELECT count(*) FROM facts"));
+        Assert.Equal(40, result.MigratedCount);
+        Assert.Equal(41, s.Scalar<long>("SELECT count(*) FROM facts"));
         Assert.Equal("telegram fact", s.Scalar<string>("SELECT content FROM facts WHERE id = 1"));
-        Assert.Equal(26, s.Scalar<long>("SELECT count(*) FROM facts_fts"));
+        Assert.Equal(41, s.Scalar<long>("SELECT count(*) FROM facts_fts"));
         Assert.Equal(2, s.Scalar<long>("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'facts'"));
         Assert.Equal(2, s.Scalar<long>("SELECT count(*) FROM schema_info"));
-        Assert.True(s.Scalar<long>("SELECT count(*) FROM entity_mentions WHERE entity_name IS NOT NULL") > 0);
+        Assert.Equal(s.Scalar<long>("SELECT count(*) FROM entity_mentions"), s.Scalar<long>("SELECT count(*) FROM entity_mentions m JOIN entities e ON e.id = m.entity_id WHERE m.entity_name = e.name AND m.entity_type = e.type"));
+        Assert.True(s.Scalar<long>("SELECT count(*) FROM entity_mentions") > 40);
         Assert.True(s.Verify().IsComplete);
     }
 

@@ -15,6 +15,11 @@ public class MigrationTests
         Assert.Equal(1200, result.MigratedCount);
         Assert.Equal(1200, s.Scalar<long>("SELECT count(*) FROM facts WHERE source = 'archival_memory'"));
         Assert.Equal(1200, s.Scalar<long>("SELECT count(*) FROM fact_embeddings"));
+        // Rows are written by multi-row statements: every value must land in its own row.
+        Assert.Equal(0, s.Scalar<long>("SELECT count(*) FROM facts f JOIN fact_embeddings l ON l.fact_id = f.id WHERE f.content NOT LIKE 'Entry ' || l.postgres_id || ' about %'"));
+        Assert.Equal(0, s.Scalar<long>("SELECT count(*) FROM entity_mentions m JOIN facts f ON f.id = m.fact_id WHERE m.position IS NOT NULL AND substr(f.content, m.position + 1, length(m.mention_text)) <> m.mention_text"));
+        Assert.Equal(1200, s.Scalar<long>("SELECT count(DISTINCT m.fact_id) FROM entity_mentions m JOIN entities e ON e.id = m.entity_id WHERE e.name = '#shared'"));
+        Assert.Equal(0, s.Scalar<long>("SELECT count(*) FROM lifeos_log_pending"));
         var v = s.Verify();
         Assert.True(v.IsComplete, $"ids {string.Join(",", v.LogMissingIds)} missing {v.MissingCount} changed {v.ChangedCount} log {v.LogMissingCount} emb {v.EmbeddingMismatchCount}");
         Assert.Equal(1200, v.MigratedCount);

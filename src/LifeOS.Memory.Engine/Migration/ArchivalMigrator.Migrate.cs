@@ -474,9 +474,9 @@ public sealed partial class ArchivalMigrator
                         var first = _store.NextFactId();
                         for (var k = 0; k < fresh.Count; k++) fresh[k].FactId = first + k;
                         _store.BulkInsertFacts(first, fresh.Select(i => i.Fact).ToList());
-                        _store.BulkInsertMentions(fresh.SelectMany(i => i.Fact.Entities.Select(m => (i.FactId, m))));
-                        _store.BulkInsertLinks(fresh.Select(i => (i.FactId, i.Row.Id, i.Row.Embedding)), _syncedAt);
-                        _store.BulkAddPendingLogs(fresh.Select(i => (i.FactId, i.Fact.Day)));
+                        _store.BulkInsertMentions(fresh.SelectMany(i => i.Fact.Entities.Select(m => (i.FactId, m))).ToList());
+                        _store.BulkInsertLinks(fresh.Select(i => (i.FactId, i.Row.Id, i.Row.Embedding)).ToList(), _syncedAt);
+                        _store.BulkAddPendingLogs(fresh.Select(i => (i.FactId, i.Fact.Day)).ToList());
                     }
                     foreach (var item in items.Where(i => i.ExistingFactId.HasValue)) WriteItem(item);
                     written.AddRange(items);
