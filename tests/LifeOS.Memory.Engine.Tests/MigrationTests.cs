@@ -1,3 +1,4 @@
+using Microsoft.Data.Sqlite;
 using System.Text.RegularExpressions;
 using Xunit;
 
@@ -59,5 +60,37 @@ public class MigrationTests
         Assert.Equal(tampered.Select(i => (object)i), v.EmbeddingMismatchIds);
         Assert.Equal(7000L, Assert.Single(v.OrphanedIds));
         Assert.Equal(0, v.MissingCount + v.ChangedCount + v.DuplicateCount + v.LogMissingCount);
+    }
+    [Fact]
+    public void The_full_text_index_gets_its_own_merge_setting_back_after_a_run_and_after_a_crash()
+    {
+        using var s = new Scenario();
+        s.Generate(300);
+        Assert.True(s.Migrate(new MigrationOptions { BatchSize = 50 }).Success);
+        // It had none: FTS5's default is written back.
+        Assert.Equal(4L, s.Scalar<long>("SELECT v FROM facts_fts_config WHERE k = 'automerge'"));
+        Assert.Equal(0L, s.Scalar<long>("SELECT count(*) FROM lifeos_settings"));
+
+        // Another program's own setting, then a run that died with the bulk setting in place and 8 saved.
+        using (var c = new SqliteConnection($"Data Source={s.DbPath};Pooling=False"))
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "INSERT INTO facts_fts(facts_fts, rank) VALUES ('automerge', 8); INSERT INTO lifeos_settings (key, value) VALUES ('fts_automerge', 8); INSERT INTO facts_fts(facts_fts, rank) VALUES ('automerge', 16);";
+            cmd.ExecuteNonQuery();
+        }
+        s.Generate(300, start: 300);
+        var duringRun = new List<long>();
+        var options = new MigrationOptions
+        {
+            BatchSize = 50,
+            OnEntry = _ => { if (duringRun.Count == 0) duringRun.Add(s.Scalar<long>("SELECT v FROM facts_fts_config WHERE k = 'automerge'")); },
+        };
+        Assert.True(s.Migrate(options).Success);
+        Assert.Equal(16L, Assert.Single(duringRun));
+        Assert.Equal(8L, s.Scalar<long>("SELECT v FROM facts_fts_config WHERE k = 'automerge'"));
+        Assert.Equal(0L, s.Scalar<long>("SELECT count(*) FROM lifeos_settings"));
+        Assert.Equal(600L, s.Scalar<long>("SELECT count(*) FROM facts_fts WHERE facts_fts MATCH 'entry'"));
+        Assert.True(s.Verify().IsComplete);
     }
 }

@@ -150,6 +150,10 @@ CREATE TABLE IF NOT EXISTS lifeos_log_files (
     size INTEGER NOT NULL,
     modified_ticks INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS lifeos_settings (
+    key TEXT PRIMARY KEY,
+    value
+);
 """;
 
     /// <summary>Columns the migration writes or reads, by table.</summary>

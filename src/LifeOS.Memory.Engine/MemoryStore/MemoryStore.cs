@@ -191,6 +191,7 @@ internal sealed class MemoryStore : IDisposable
         var mentionColumns = Columns("entity_mentions");
         _mentionsHaveLegacyColumns = mentionColumns.Contains("entity_name") && mentionColumns.Contains("entity_type");
         _ftsBulkIndexing = InsertTriggersAreOnlyOurFullTextTrigger();
+        _fts5 = Scalar<long>("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'facts_fts' AND lower(sql) LIKE '%using fts5%'") > 0;
     }
 
     /// <summary>
@@ -505,6 +506,71 @@ internal sealed class MemoryStore : IDisposable
             bind(single!, 0, i);
             single!.Execute();
         }
+    }
+
+    // ---- the full-text index's merge setting during a migration -------------------------------------
+
+    /// <summary>
+    /// FTS5 merges its segments once 16 of them share a level instead of the index's own setting (4 by
+    /// default): the same index, built with about half the merge work, and left with a segment or two more.
+    /// </summary>
+    private const int BulkAutomerge = 16;
+    private const string SavedAutomergeKey = "fts_automerge";
+    private bool _fts5;
+
+    /// <summary>
+    /// Sets the bulk merge setting for this run, having saved the index's own one in our table first, in the
+    /// same transaction: a run that dies leaves the saved value for the next run to put back.
+    /// </summary>
+    public void BeginBulkIndexing()
+    {
+        if (!_fts5) return;
+        Begin();
+        try
+        {
+            // The saved value of a run that died is the index's own; never replace it with the bulk setting.
+            Execute($"INSERT INTO lifeos_settings (key, value) SELECT '{SavedAutomergeKey}', (SELECT v FROM facts_fts_config WHERE k = 'automerge') ON CONFLICT(key) DO NOTHING");
+            SetAutomerge(BulkAutomerge);
+            Commit();
+        }
+        catch
+        {
+            Rollback();
+            throw;
+        }
+    }
+
+    /// <summary>Puts the index's own merge setting back (its default, 4, when it had none) and forgets the saved one.</summary>
+    public void EndBulkIndexing()
+    {
+        if (!_fts5) return;
+        Begin();
+        try
+        {
+            object? saved;
+            using (var read = Command($"SELECT coalesce(value, 4) FROM lifeos_settings WHERE key = '{SavedAutomergeKey}'"))
+                saved = read.ExecuteScalar();
+            if (saved == null)
+            {
+                Rollback();
+                return;
+            }
+            SetAutomerge(Convert.ToInt64(saved, CultureInfo.InvariantCulture));
+            Execute($"DELETE FROM lifeos_settings WHERE key = '{SavedAutomergeKey}'");
+            Commit();
+        }
+        catch
+        {
+            Rollback();
+            throw;
+        }
+    }
+
+    private void SetAutomerge(long value)
+    {
+        using var cmd = Command("INSERT INTO facts_fts(facts_fts, rank) VALUES ('automerge', $v)");
+        cmd.Parameters.AddWithValue("$v", value);
+        cmd.ExecuteNonQuery();
     }
 
     private readonly Dictionary<string, RawStatement> _raw = new(StringComparer.Ordinal);

@@ -34,6 +34,7 @@ public sealed partial class ArchivalMigrator
         using var logs = new DailyLogStore(Workspace.LogDirectory);
         result.RepairedLogEntries = WithStoreErrors(() => RepairLogs(store, logs));
 
+        WithStoreErrors(store.BeginBulkIndexing);
         var run = new MigrationRun(this, source, store, logs, options, result, clock);
         Exception? failure = null;
         try
@@ -48,18 +49,19 @@ public sealed partial class ArchivalMigrator
         {
             failure = ex;
         }
-        // Committed batches keep their log entries whatever stopped the run. A second failure while finishing
-        // (the same full disk, say) must not hide the first; what it left undone stays pending for the next run.
-        try
+        // Committed batches keep their log entries, and the index its own merge setting, whatever stopped the
+        // run. A second failure while finishing (the same full disk, say) must not hide the first; what it left
+        // undone stays pending for the next run.
+        foreach (var step in new Action[] { run.Finish, store.EndBulkIndexing })
         {
-            WithStoreErrors(() => run.Finish());
-        }
-        catch (MemoryMigrationException ex) when (failure == null)
-        {
-            failure = ex;
-        }
-        catch (MemoryMigrationException)
-        {
+            try
+            {
+                WithStoreErrors(step);
+            }
+            catch (MemoryMigrationException ex)
+            {
+                failure ??= ex;
+            }
         }
         if (failure is MemoryMigrationException mme)
         {
