@@ -25,7 +25,8 @@ internal sealed class LinkedFact
     public string? Content { get; init; }
     public string? Context { get; init; }
     public string? Timestamp { get; init; }
-    public byte[]? Embedding { get; init; }
+    /// <summary>Whether the stored embedding has exactly the bytes the source row's has (both absent counts).</summary>
+    public bool EmbeddingMatches { get; init; }
 }
 
 /// <summary>The SQLite side of the dual-layer memory: jarvis.db.</summary>
@@ -714,55 +715,92 @@ internal sealed class MemoryStore : IDisposable
     /// range scan of the unique index; other pages key by key.
     /// </summary>
     public Dictionary<object, long> LinksAmong(IReadOnlyList<object> keys, KeyKind kind, bool sorted) =>
-        LinkedAmong(keys, kind, sorted, withFacts: false).ToDictionary(p => p.Key, p => p.Value.FactId);
+        LinkedAmong(keys, kind, sorted).ToDictionary(p => p.Key, p => p.Value.FactId);
 
-    /// <summary>The facts linked to a page of source keys, with what verification compares.</summary>
-    public Dictionary<object, LinkedFact> LinkedFactsAmong(IReadOnlyList<object> keys, KeyKind kind, bool sorted) =>
-        LinkedAmong(keys, kind, sorted, withFacts: true);
-
-    private Dictionary<object, LinkedFact> LinkedAmong(IReadOnlyList<object> keys, KeyKind kind, bool sorted, bool withFacts)
+    /// <summary>
+    /// The facts linked to a page of source keys, with what verification compares. Read through SQLite's own
+    /// buffers, and stored embeddings compared with the source's in place: copying each into an array of its
+    /// own would double the garbage of a verification with embeddings.
+    /// </summary>
+    public Dictionary<object, LinkedFact> LinkedFactsAmong(IReadOnlyList<object> keys, KeyKind kind, bool sorted,
+        IReadOnlyDictionary<object, byte[]?> expectedEmbeddings)
     {
         var result = new Dictionary<object, LinkedFact>(keys.Count);
         if (keys.Count == 0) return result;
-        var select = withFacts
-            ? "SELECT l.postgres_id, l.fact_id, f.content, f.context, f.timestamp, l.embedding FROM fact_embeddings l LEFT JOIN facts f ON f.id = l.fact_id"
-            : "SELECT l.postgres_id, l.fact_id FROM fact_embeddings l";
-        var suffix = withFacts ? "-facts" : "";
+        const string select = "SELECT l.postgres_id, l.fact_id, f.content, f.context, f.timestamp, l.embedding FROM fact_embeddings l LEFT JOIN facts f ON f.id = l.fact_id";
         if (sorted && kind != KeyKind.Text && keys.Count > 32)
         {
             var wanted = new HashSet<object>(keys);
-            var cmd = Prepared("links-range" + suffix, select + " WHERE l.postgres_id >= $a AND l.postgres_id <= $b", "$a", "$b");
+            var range = Raw("links-range-facts", select + " WHERE l.postgres_id >= ?1 AND l.postgres_id <= ?2")
+                .BindKey(1, SourceKey.ToSqlite(keys[0])).BindKey(2, SourceKey.ToSqlite(keys[^1]));
+            try
+            {
+                while (range.Step())
+                {
+                    var key = SourceKey.FromSqlite(range.Value(0) ?? "", kind);
+                    if (wanted.Contains(key)) result[key] = ReadLinkedFact(range, expectedEmbeddings.GetValueOrDefault(key));
+                }
+            }
+            finally
+            {
+                range.Reset();
+            }
+            return result;
+        }
+        var one = Raw("link-one-facts", select + " WHERE l.postgres_id = ?1");
+        foreach (var key in keys)
+        {
+            one.BindKey(1, SourceKey.ToSqlite(key));
+            try
+            {
+                if (one.Step()) result[key] = ReadLinkedFact(one, expectedEmbeddings.GetValueOrDefault(key));
+            }
+            finally
+            {
+                one.Reset();
+            }
+        }
+        return result;
+    }
+
+    private static LinkedFact ReadLinkedFact(RawStatement row, byte[]? expectedEmbedding) => new()
+    {
+        FactId = row.Int64(1),
+        Exists = !row.IsNull(2),
+        Content = row.Text(2),
+        Context = row.Text(3),
+        Timestamp = row.Value(4) is { } t ? Convert.ToString(t, CultureInfo.InvariantCulture) : null,
+        EmbeddingMatches = row.IsNull(5) ? expectedEmbedding == null : expectedEmbedding != null && row.Blob(5).SequenceEqual(expectedEmbedding),
+    };
+
+    private Dictionary<object, LinkedFact> LinkedAmong(IReadOnlyList<object> keys, KeyKind kind, bool sorted)
+    {
+        var result = new Dictionary<object, LinkedFact>(keys.Count);
+        if (keys.Count == 0) return result;
+        const string select = "SELECT l.postgres_id, l.fact_id FROM fact_embeddings l";
+        if (sorted && kind != KeyKind.Text && keys.Count > 32)
+        {
+            var wanted = new HashSet<object>(keys);
+            var cmd = Prepared("links-range", select + " WHERE l.postgres_id >= $a AND l.postgres_id <= $b", "$a", "$b");
             cmd.Parameters["$a"].Value = SourceKey.ToSqlite(keys[0]);
             cmd.Parameters["$b"].Value = SourceKey.ToSqlite(keys[^1]);
             using var r = cmd.ExecuteReader();
             while (r.Read())
             {
                 var key = SourceKey.FromSqlite(r.GetValue(0), kind);
-                if (wanted.Contains(key)) result[key] = ReadLinked(r, withFacts);
+                if (wanted.Contains(key)) result[key] = new LinkedFact { FactId = r.GetInt64(1), Exists = true };
             }
             return result;
         }
-        var one = Prepared("link-one" + suffix, select + " WHERE l.postgres_id = $p", "$p");
+        var one = Prepared("link-one", select + " WHERE l.postgres_id = $p", "$p");
         foreach (var key in keys)
         {
             one.Parameters["$p"].Value = SourceKey.ToSqlite(key);
             using var r = one.ExecuteReader();
-            if (r.Read()) result[key] = ReadLinked(r, withFacts);
+            if (r.Read()) result[key] = new LinkedFact { FactId = r.GetInt64(1), Exists = true };
         }
         return result;
     }
-
-    private static LinkedFact ReadLinked(SqliteDataReader r, bool withFacts) => withFacts
-        ? new LinkedFact
-        {
-            FactId = r.GetInt64(1),
-            Exists = !r.IsDBNull(2),
-            Content = r.IsDBNull(2) ? null : r.GetString(2),
-            Context = r.IsDBNull(3) ? null : r.GetString(3),
-            Timestamp = r.IsDBNull(4) ? null : Convert.ToString(r.GetValue(4), CultureInfo.InvariantCulture),
-            Embedding = r.IsDBNull(5) ? null : (byte[])r.GetValue(5),
-        }
-        : new LinkedFact { FactId = r.GetInt64(1), Exists = true };
 
     /// <summary>Facts from the archive that no link points to: left behind by a duplicating writer.</summary>
     public (long Count, List<long> First) UnlinkedArchivalFacts(int sample)

@@ -55,6 +55,38 @@ internal sealed class RawStatement : IDisposable
             SqliteException.ThrowExceptionForRC(rc, _db);
     }
 
+    /// <summary>Steps to the next result row; false, with the statement reset, when there is none.</summary>
+    public bool Step()
+    {
+        var rc = raw.sqlite3_step(_stmt);
+        if (rc == raw.SQLITE_ROW) return true;
+        raw.sqlite3_reset(_stmt);
+        if (rc != raw.SQLITE_DONE) SqliteException.ThrowExceptionForRC(rc, _db);
+        return false;
+    }
+
+    /// <summary>Ends a read early, releasing what the statement holds.</summary>
+    public void Reset() => raw.sqlite3_reset(_stmt);
+
+    public bool IsNull(int column) => raw.sqlite3_column_type(_stmt, column) == raw.SQLITE_NULL;
+
+    public long Int64(int column) => raw.sqlite3_column_int64(_stmt, column);
+
+    public string? Text(int column) => IsNull(column) ? null : raw.sqlite3_column_text(_stmt, column).utf8_to_string();
+
+    /// <summary>The column's bytes where SQLite holds them: valid until the next step or reset.</summary>
+    public ReadOnlySpan<byte> Blob(int column) => raw.sqlite3_column_blob(_stmt, column);
+
+    /// <summary>The column as ADO.NET would give it: long, double, string, byte[] or null.</summary>
+    public object? Value(int column) => raw.sqlite3_column_type(_stmt, column) switch
+    {
+        raw.SQLITE_INTEGER => raw.sqlite3_column_int64(_stmt, column),
+        raw.SQLITE_FLOAT => raw.sqlite3_column_double(_stmt, column),
+        raw.SQLITE_TEXT => raw.sqlite3_column_text(_stmt, column).utf8_to_string(),
+        raw.SQLITE_BLOB => raw.sqlite3_column_blob(_stmt, column).ToArray(),
+        _ => null,
+    };
+
     private void Check(int rc)
     {
         if (rc != raw.SQLITE_OK) SqliteException.ThrowExceptionForRC(rc, _db);

@@ -52,7 +52,8 @@ public sealed partial class ArchivalMigrator
                 var (rows, more, last) = await fetching.ConfigureAwait(false);
                 if (more) fetching = FetchPageAsync(source, second, last, ct);
                 v.SourceCount += rows.Count;
-                var linked = rows.Count == 0 ? null : store?.LinkedFactsAmong(rows.Select(r => r.Id).ToList(), source.KeyKind, sorted: true);
+                var linked = rows.Count == 0 ? null : store?.LinkedFactsAmong(rows.Select(r => r.Id).ToList(), source.KeyKind, sorted: true,
+                    rows.ToDictionary(r => r.Id, r => r.Embedding));
                 foreach (var row in rows)
                 {
                     if (linked == null || !linked.TryGetValue(row.Id, out var fact) || !fact.Exists)
@@ -68,7 +69,7 @@ public sealed partial class ArchivalMigrator
                         if (expected.Content != fact.Content || expected.Context != fact.Context || timestampDiffers)
                             Count(v.ChangedIds, row.Id, () => v.ChangedCount++);
                     }
-                    if (!EmbeddingsEqual(row.Embedding, fact.Embedding))
+                    if (!fact.EmbeddingMatches)
                         Count(v.EmbeddingMismatchIds, row.Id, () => v.EmbeddingMismatchCount++);
                     var day = fact.Timestamp is { Length: >= 10 } ts ? ts[..10] : "";
                     if (!logIndex.TryGetValue(fact.FactId, out var occ) || !occ.Days.Contains(day))
@@ -133,9 +134,6 @@ public sealed partial class ArchivalMigrator
         increment();
         if (firstIds.Count < MigrationVerification.IdSampleSize) firstIds.Add(id);
     }
-
-    private static bool EmbeddingsEqual(byte[]? source, byte[]? stored) =>
-        source == null ? stored == null : stored != null && source.AsSpan().SequenceEqual(stored);
 
     private sealed class LogOccurrences
     {
