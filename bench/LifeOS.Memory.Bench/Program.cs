@@ -49,14 +49,14 @@ for (var i = 0; i < options.Runs; i++)
     workspace = Path.Combine(Path.GetTempPath(), "lifeos-bench-" + Guid.NewGuid().ToString("N")[..8]);
     GC.Collect();
     Machine.ResetPeak();
-    var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
-    var machineBefore = Machine.MachineCpuSeconds();
+    var cpu = Machine.StartCpuMeter();
     var (seconds, result) = session.Time("Invoke-ArchivalMigration -MemoryPath $ws -ErrorAction Stop" + batchArgument, workspace);
     var peak = Machine.PeakMiB();
     migrations.Add(seconds);
     peaks.Add(peak);
     growth.Add(peak - idle);
-    Console.WriteLine($"  migration run {i + 1}: {seconds:F2} s, {result?.Properties["MigratedCount"].Value} migrated, peak RSS {peak:F0} MiB (+{peak - idle:F0} over the idle session), {(Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds:F1} CPU-s in this process, {Machine.MachineCpuSeconds() - machineBefore - (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds:F1} elsewhere");
+    var (own, elsewhere) = cpu();
+    Console.WriteLine($"  migration run {i + 1}: {seconds:F2} s, {result?.Properties["MigratedCount"].Value} migrated, peak RSS {peak:F0} MiB (+{peak - idle:F0} over the idle session), {own:F1} CPU-s in this process, {elsewhere:F1} elsewhere");
 }
 var reruns = Enumerable.Range(0, options.Runs).Select(_ => session.Time("Invoke-ArchivalMigration -MemoryPath $ws -ErrorAction Stop", workspace).Seconds).ToList();
 var statuses = Enumerable.Range(0, options.Runs).Select(_ => session.Time("Get-MigrationStatus -MemoryPath $ws", workspace).Seconds).ToList();
@@ -65,10 +65,10 @@ var status = Median(statuses);
 var verifications = new List<(double Seconds, PSObject? Result)>();
 for (var i = 0; i < options.Runs; i++)
 {
-    var (cpu, machineCpu) = (Process.GetCurrentProcess().TotalProcessorTime, Machine.MachineCpuSeconds());
+    var cpu = Machine.StartCpuMeter();
     verifications.Add(session.Time("Test-Migration -MemoryPath $ws", workspace));
-    var own = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
-    Console.WriteLine($"  Test-Migration run {i + 1}: {verifications[^1].Seconds:F2} s, {own:F1} CPU-s in this process, {Machine.MachineCpuSeconds() - machineCpu - own:F1} CPU-s elsewhere (PostgreSQL)");
+    var (own, elsewhere) = cpu();
+    Console.WriteLine($"  Test-Migration run {i + 1}: {verifications[^1].Seconds:F2} s, {own:F1} CPU-s in this process, {elsewhere:F1} CPU-s elsewhere (PostgreSQL)");
 }
 var complete = verifications.All(v => v.Result?.Properties["IsComplete"].Value is true);
 var verify = Median(verifications.Select(v => v.Seconds));

@@ -57,8 +57,19 @@ internal static class Machine
 
     public static double PeakMiB() => Status("VmHWM");
 
+    /// <summary>Starts counting CPU seconds: this process's own, and the rest of the machine's (PostgreSQL here).</summary>
+    public static Func<(double Own, double Elsewhere)> StartCpuMeter()
+    {
+        var (own, machine) = (Process.GetCurrentProcess().TotalProcessorTime, MachineCpuSeconds());
+        return () =>
+        {
+            var used = (Process.GetCurrentProcess().TotalProcessorTime - own).TotalSeconds;
+            return (used, MachineCpuSeconds() - machine - used);
+        };
+    }
+
     /// <summary>CPU seconds used by every process on the machine so far (user + system, from /proc/stat).</summary>
-    public static double MachineCpuSeconds()
+    private static double MachineCpuSeconds()
     {
         var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
         // user nice system (idle and iowait excluded) irq softirq steal; clock ticks are 100 per second on Linux.

@@ -526,38 +526,33 @@ internal sealed class MemoryStore : IDisposable
     public void BeginBulkIndexing()
     {
         if (!_fts5) return;
-        Begin();
-        try
+        InTransaction(() =>
         {
             // The saved value of a run that died is the index's own; never replace it with the bulk setting.
             Execute($"INSERT INTO lifeos_settings (key, value) SELECT '{SavedAutomergeKey}', (SELECT v FROM facts_fts_config WHERE k = 'automerge') ON CONFLICT(key) DO NOTHING");
             SetAutomerge(BulkAutomerge);
-            Commit();
-        }
-        catch
-        {
-            Rollback();
-            throw;
-        }
+        });
     }
 
     /// <summary>Puts the index's own merge setting back (its default, 4, when it had none) and forgets the saved one.</summary>
     public void EndBulkIndexing()
     {
         if (!_fts5) return;
+        InTransaction(() =>
+        {
+            using var read = Command($"SELECT coalesce(value, 4) FROM lifeos_settings WHERE key = '{SavedAutomergeKey}'");
+            if (read.ExecuteScalar() is not { } saved) return;
+            SetAutomerge(Convert.ToInt64(saved, CultureInfo.InvariantCulture));
+            Execute($"DELETE FROM lifeos_settings WHERE key = '{SavedAutomergeKey}'");
+        });
+    }
+
+    private void InTransaction(Action work)
+    {
         Begin();
         try
         {
-            object? saved;
-            using (var read = Command($"SELECT coalesce(value, 4) FROM lifeos_settings WHERE key = '{SavedAutomergeKey}'"))
-                saved = read.ExecuteScalar();
-            if (saved == null)
-            {
-                Rollback();
-                return;
-            }
-            SetAutomerge(Convert.ToInt64(saved, CultureInfo.InvariantCulture));
-            Execute($"DELETE FROM lifeos_settings WHERE key = '{SavedAutomergeKey}'");
+            work();
             Commit();
         }
         catch
@@ -710,96 +705,80 @@ internal sealed class MemoryStore : IDisposable
         return result;
     }
 
-    /// <summary>
-    /// Links among a page of source keys, by key. A sorted page of integer or uuid keys is looked up with one
-    /// range scan of the unique index; other pages key by key.
-    /// </summary>
-    public Dictionary<object, long> LinksAmong(IReadOnlyList<object> keys, KeyKind kind, bool sorted) =>
-        LinkedAmong(keys, kind, sorted).ToDictionary(p => p.Key, p => p.Value.FactId);
+    /// <summary>Links among a page of source keys, by key.</summary>
+    public Dictionary<object, long> LinksAmong(IReadOnlyList<object> keys, KeyKind kind, bool sorted)
+    {
+        var result = new Dictionary<object, long>(keys.Count);
+        var wanted = new HashSet<object>(keys);
+        ReadLinks("links", "SELECT l.postgres_id, l.fact_id FROM fact_embeddings l", keys, kind, sorted, (key, row) =>
+        {
+            if (wanted.Contains(key)) result[key] = row.Int64(1);
+        });
+        return result;
+    }
 
     /// <summary>
-    /// The facts linked to a page of source keys, with what verification compares. Read through SQLite's own
-    /// buffers, and stored embeddings compared with the source's in place: copying each into an array of its
-    /// own would double the garbage of a verification with embeddings.
+    /// The facts linked to a page of source keys, with what verification compares; <paramref name="expectedEmbeddings"/>
+    /// holds every key of the page with its source embedding. Stored embeddings are compared in SQLite's own
+    /// buffers: copying each into an array of its own would double the garbage of a verification with embeddings.
     /// </summary>
     public Dictionary<object, LinkedFact> LinkedFactsAmong(IReadOnlyList<object> keys, KeyKind kind, bool sorted,
         IReadOnlyDictionary<object, byte[]?> expectedEmbeddings)
     {
         var result = new Dictionary<object, LinkedFact>(keys.Count);
-        if (keys.Count == 0) return result;
-        const string select = "SELECT l.postgres_id, l.fact_id, f.content, f.context, f.timestamp, l.embedding FROM fact_embeddings l LEFT JOIN facts f ON f.id = l.fact_id";
+        ReadLinks("links-facts",
+            "SELECT l.postgres_id, l.fact_id, f.content, f.context, f.timestamp, l.embedding FROM fact_embeddings l LEFT JOIN facts f ON f.id = l.fact_id",
+            keys, kind, sorted, (key, row) =>
+            {
+                if (!expectedEmbeddings.TryGetValue(key, out var expected)) return;
+                result[key] = new LinkedFact
+                {
+                    FactId = row.Int64(1),
+                    Exists = !row.IsNull(2),
+                    Content = row.Text(2),
+                    Context = row.Text(3),
+                    Timestamp = row.Value(4) is { } t ? Convert.ToString(t, CultureInfo.InvariantCulture) : null,
+                    EmbeddingMatches = row.IsNull(5) ? expected == null : expected != null && row.Blob(5).SequenceEqual(expected),
+                };
+            });
+        return result;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="select"/> (postgres_id first) for the links of a page of keys and hands each row
+    /// to <paramref name="read"/> with its key. A sorted page of integer or uuid keys is read with one range
+    /// scan of the unique index, which may also yield keys outside the page; other pages key by key.
+    /// </summary>
+    private void ReadLinks(string name, string select, IReadOnlyList<object> keys, KeyKind kind, bool sorted, Action<object, RawStatement> read)
+    {
+        if (keys.Count == 0) return;
         if (sorted && kind != KeyKind.Text && keys.Count > 32)
         {
-            var wanted = new HashSet<object>(keys);
-            var range = Raw("links-range-facts", select + " WHERE l.postgres_id >= ?1 AND l.postgres_id <= ?2")
+            var range = Raw(name + "-range", select + " WHERE l.postgres_id >= ?1 AND l.postgres_id <= ?2")
                 .BindKey(1, SourceKey.ToSqlite(keys[0])).BindKey(2, SourceKey.ToSqlite(keys[^1]));
             try
             {
-                while (range.Step())
-                {
-                    var key = SourceKey.FromSqlite(range.Value(0) ?? "", kind);
-                    if (wanted.Contains(key)) result[key] = ReadLinkedFact(range, expectedEmbeddings.GetValueOrDefault(key));
-                }
+                while (range.Step()) read(SourceKey.FromSqlite(range.Value(0) ?? "", kind), range);
             }
             finally
             {
                 range.Reset();
             }
-            return result;
+            return;
         }
-        var one = Raw("link-one-facts", select + " WHERE l.postgres_id = ?1");
+        var one = Raw(name + "-one", select + " WHERE l.postgres_id = ?1");
         foreach (var key in keys)
         {
             one.BindKey(1, SourceKey.ToSqlite(key));
             try
             {
-                if (one.Step()) result[key] = ReadLinkedFact(one, expectedEmbeddings.GetValueOrDefault(key));
+                if (one.Step()) read(key, one);
             }
             finally
             {
                 one.Reset();
             }
         }
-        return result;
-    }
-
-    private static LinkedFact ReadLinkedFact(RawStatement row, byte[]? expectedEmbedding) => new()
-    {
-        FactId = row.Int64(1),
-        Exists = !row.IsNull(2),
-        Content = row.Text(2),
-        Context = row.Text(3),
-        Timestamp = row.Value(4) is { } t ? Convert.ToString(t, CultureInfo.InvariantCulture) : null,
-        EmbeddingMatches = row.IsNull(5) ? expectedEmbedding == null : expectedEmbedding != null && row.Blob(5).SequenceEqual(expectedEmbedding),
-    };
-
-    private Dictionary<object, LinkedFact> LinkedAmong(IReadOnlyList<object> keys, KeyKind kind, bool sorted)
-    {
-        var result = new Dictionary<object, LinkedFact>(keys.Count);
-        if (keys.Count == 0) return result;
-        const string select = "SELECT l.postgres_id, l.fact_id FROM fact_embeddings l";
-        if (sorted && kind != KeyKind.Text && keys.Count > 32)
-        {
-            var wanted = new HashSet<object>(keys);
-            var cmd = Prepared("links-range", select + " WHERE l.postgres_id >= $a AND l.postgres_id <= $b", "$a", "$b");
-            cmd.Parameters["$a"].Value = SourceKey.ToSqlite(keys[0]);
-            cmd.Parameters["$b"].Value = SourceKey.ToSqlite(keys[^1]);
-            using var r = cmd.ExecuteReader();
-            while (r.Read())
-            {
-                var key = SourceKey.FromSqlite(r.GetValue(0), kind);
-                if (wanted.Contains(key)) result[key] = new LinkedFact { FactId = r.GetInt64(1), Exists = true };
-            }
-            return result;
-        }
-        var one = Prepared("link-one", select + " WHERE l.postgres_id = $p", "$p");
-        foreach (var key in keys)
-        {
-            one.Parameters["$p"].Value = SourceKey.ToSqlite(key);
-            using var r = one.ExecuteReader();
-            if (r.Read()) result[key] = new LinkedFact { FactId = r.GetInt64(1), Exists = true };
-        }
-        return result;
     }
 
     /// <summary>Facts from the archive that no link points to: left behind by a duplicating writer.</summary>

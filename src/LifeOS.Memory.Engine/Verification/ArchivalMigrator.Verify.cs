@@ -32,7 +32,7 @@ public sealed partial class ArchivalMigrator
         // 100k real[1024]), so a second connection reads half of every page on the server's other core.
         await using var second = source.EmbeddingKind == EmbeddingKind.None
             ? null
-            : await ArchivalSource.OpenAsync(new SourceConnection(Source), Source.Table, ct).ConfigureAwait(false);
+            : await ArchivalSource.OpenAsync(source.Settings, Source.Table, ct).ConfigureAwait(false);
 
         var fetching = FetchPageAsync(source, second, null, ct);
         Dictionary<long, LogOccurrences> logIndex;
