@@ -26,6 +26,27 @@ public class DailyLogTests
 
     [Theory]
     [MemberData(nameof(AwkwardContents))]
+    public void The_entry_scan_judges_every_entry_as_the_parser_does(string content)
+    {
+        var sb = new StringBuilder(DailyLogFormat.Header("2024-02-29"));
+        DailyLogFormat.AppendEntry(sb, 1, "01:02:03", content, "ctx", new[] { "SOL" });
+        sb.Append("a line another program wrote\n");
+        DailyLogFormat.AppendEntry(sb, 2, "04:05:06", content, "ctx", Array.Empty<string>());
+        var torn = sb.Length;
+        DailyLogFormat.AppendEntry(sb, 3, "07:08:09", content + "tail", "ctx", Array.Empty<string>());
+        DailyLogFormat.AppendEntry(sb, 4, "10:11:12", content, "ctx", Array.Empty<string>());
+        var whole = sb.ToString();
+        // Entry 3 loses its closing rule, entry 4 its last byte (a rule without its newline still counts).
+        var text = whole[..(torn + (whole.IndexOf("<!-- fact:4", torn, StringComparison.Ordinal) - torn) - 6)] + "\n" + whole[whole.IndexOf("<!-- fact:4", torn, StringComparison.Ordinal)..^1];
+        var parsed = DailyLogParser.Parse(text).Where(p => p.IsEntry).Select(p => (p.FactId!.Value, p.Complete)).ToList();
+        var scanned = new List<(long, bool)>();
+        DailyLogParser.ForEachEntry(text, (id, complete) => scanned.Add((id, complete)));
+        Assert.Equal(parsed, scanned);
+        Assert.Equal(new[] { (1L, true), (2L, true), (3L, false), (4L, true) }, scanned);
+    }
+
+    [Theory]
+    [MemberData(nameof(AwkwardContents))]
     public void Entries_round_trip_through_the_parser(string content)
     {
         var sb = new StringBuilder(DailyLogFormat.Header("2024-02-29"));

@@ -118,10 +118,43 @@ public class MappingTests
     {
         // array_send of '{1.5,-2}'::real[]
         var payload = new byte[] { 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 2, 188, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 4, 63, 192, 0, 0, 0, 0, 0, 4, 192, 0, 0, 0 };
-        var blob = ArchivalSource.EmbeddingFromArraySend(payload)!;
+        var blob = ArchivalSource.EmbeddingFromArraySend(payload)!.Value.ToArray();
         Assert.Equal(new[] { 1.5f, -2f }, new[] { BitConverter.ToSingle(blob, 0), BitConverter.ToSingle(blob, 4) });
         var withNull = new byte[] { 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 2, 188, 0, 0, 0, 1, 0, 0, 0, 1, 255, 255, 255, 255 };
         Assert.Contains("NULL", Assert.Throws<FormatException>(() => ArchivalSource.EmbeddingFromArraySend(withNull)).Message);
+    }
+
+    [Fact]
+    public void Long_embeddings_convert_exactly_into_arrays_or_arena_slices_and_a_bad_element_is_named()
+    {
+        // An odd count exercises the two-at-a-time conversion and the element left after it; the special
+        // values check that bits are copied, not values.
+        var values = Enumerable.Range(0, 1025).Select(i => (float)Math.Sin(i) * 1000).ToArray();
+        values[3] = -0f;
+        values[4] = float.NaN;
+        values[5] = BitConverter.Int32BitsToSingle(0x7F800001); // a signalling NaN's payload must survive
+        values[6] = float.Epsilon;
+        var payload = ArraySend(values);
+        var expected = values.SelectMany(BitConverter.GetBytes).ToArray();
+        Assert.Equal(expected, ArchivalSource.EmbeddingFromArraySend(payload)!.Value.ToArray());
+        var arena = new EmbeddingArena();
+        var slices = Enumerable.Range(0, 300).Select(_ => ArchivalSource.EmbeddingFromArraySend(payload, arena)!.Value).ToList();
+        Assert.All(slices, slice => Assert.Equal(expected, slice.ToArray())); // chunk ends crossed, nothing overwritten
+
+        var withNull = payload.ToList();
+        withNull.RemoveRange(20 + 700 * 8, 8);
+        withNull.InsertRange(20 + 700 * 8, new byte[] { 255, 255, 255, 255 });
+        Assert.Contains("NULL element at position 701", Assert.Throws<FormatException>(() => ArchivalSource.EmbeddingFromArraySend(withNull.ToArray())).Message);
+        Assert.Contains("truncated", Assert.Throws<FormatException>(() => ArchivalSource.EmbeddingFromArraySend(payload[..^3])).Message);
+    }
+
+    private static byte[] ArraySend(float[] values)
+    {
+        var bytes = new List<byte>();
+        void Int(int v) => bytes.AddRange(new[] { (byte)(v >> 24), (byte)(v >> 16), (byte)(v >> 8), (byte)v });
+        Int(1); Int(0); Int(700); Int(values.Length); Int(1);
+        foreach (var v in values) { Int(4); Int(BitConverter.SingleToInt32Bits(v)); }
+        return bytes.ToArray();
     }
 
     [Theory]

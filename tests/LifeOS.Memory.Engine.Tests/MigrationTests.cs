@@ -62,6 +62,37 @@ public class MigrationTests
         Assert.Equal(0, v.MissingCount + v.ChangedCount + v.DuplicateCount + v.LogMissingCount);
     }
     [Fact]
+    public void Verification_compares_text_byte_for_byte_in_the_store_and_reads_entries_from_every_log()
+    {
+        using var s = new Scenario();
+        string[] contents = { "plain ascii", "emoji \U0001F680 and ümlaut", "日本語のメモ", "x", "same length A", "tail" };
+        for (var i = 0; i < contents.Length; i++)
+            s.Insert(contents[i], "{\"context\": \"ctx é " + i + "\"}", new DateTime(2024, 3, 1 + i, 10, 0, 0, DateTimeKind.Utc));
+        Assert.True(s.Migrate().Success);
+        Assert.True(s.Verify().IsComplete);
+
+        using (var c = WorkspaceAudit.Open(s))
+        {
+            void Exec(string sql) { using var cmd = c.CreateCommand(); cmd.CommandText = sql; cmd.ExecuteNonQuery(); }
+            // Same length, one byte different; a dropped last character; a changed context; a changed timestamp.
+            Exec("UPDATE facts SET content = 'same length B' WHERE content = 'same length A'");
+            Exec("UPDATE facts SET content = 'emoji \U0001F680 and umlaut' WHERE content LIKE 'emoji%'");
+            Exec("UPDATE facts SET content = 'tai' WHERE content = 'tail'");
+            Exec("UPDATE facts SET context = 'ctx e 2' WHERE content = '日本語のメモ'");
+            Exec("UPDATE facts SET timestamp = '2024-03-04 10:00:01' WHERE content = 'x'");
+        }
+        var v = s.Verify();
+        Assert.Equal(new object[] { 2L, 3L, 4L, 5L, 6L }, v.ChangedIds.OrderBy(i => (long)i).ToArray());
+        Assert.Equal(0, v.MissingCount + v.DuplicateCount + v.EmbeddingMismatchCount);
+
+        // A torn entry (its rule gone) no longer counts as written; the day of the changed timestamp still matches.
+        var log = Path.Combine(s.LogDir, "2024-03-01.md");
+        File.WriteAllText(log, File.ReadAllText(log).TrimEnd().TrimEnd('-'));
+        v = s.Verify();
+        Assert.Equal(1L, Assert.Single(v.LogMissingIds));
+    }
+
+    [Fact]
     public void The_full_text_index_gets_its_own_merge_setting_back_after_a_run_and_after_a_crash()
     {
         using var s = new Scenario();

@@ -1,5 +1,8 @@
 using System.Buffers.Binary;
 using System.Data;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -14,11 +17,36 @@ internal sealed class SourceRow
     public string? Content { get; init; }
     public string? Metadata { get; init; }
     public DateTime? CreatedAt { get; init; }
-    /// <summary>Little-endian float32 bytes, null when the row has none.</summary>
-    public byte[]? Embedding { get; set; }
+    /// <summary>Little-endian float32 bytes, null when the row has none: an array of its own, or a slice of an <see cref="EmbeddingArena"/>.</summary>
+    public ReadOnlyMemory<byte>? Embedding { get; set; }
     public bool HasEmbedding { get; init; }
     /// <summary>Why the row cannot be migrated, found while reading it.</summary>
     public string? Problem { get; init; }
+}
+
+/// <summary>
+/// Keeps the embeddings of a page of rows end to end in reused chunks instead of an array per row: a page's
+/// worth of 4 KB arrays outlives the young generation, so the collector would copy every vector twice.
+/// </summary>
+internal sealed class EmbeddingArena
+{
+    private const int ChunkSize = 1 << 20;
+    private readonly List<byte[]> _chunks = new();
+    private int _chunk;
+    private int _used;
+
+    /// <summary>Makes every chunk available again: the slices handed out before must no longer be in use.</summary>
+    public void Reset() => (_chunk, _used) = (0, 0);
+
+    public Memory<byte> Take(int length)
+    {
+        if (length > ChunkSize) return new byte[length];
+        if (_chunk < _chunks.Count && _used + length > ChunkSize) (_chunk, _used) = (_chunk + 1, 0);
+        if (_chunk == _chunks.Count) _chunks.Add(new byte[ChunkSize]);
+        var slice = _chunks[_chunk].AsMemory(_used, length);
+        _used += length;
+        return slice;
+    }
 }
 
 /// <summary>
@@ -212,14 +240,14 @@ WHERE a.attrelid = @oid AND a.attnum > 0 AND NOT a.attisdropped"))
     /// The rows with after &lt; id &lt;= upTo, in key order: a range scan, much cheaper than looking up a list of
     /// ids when every row of the range is wanted.
     /// </summary>
-    public async Task<List<SourceRow>> RangeRowsAsync(object? after, object upTo, int expected, CancellationToken ct)
+    public async Task<List<SourceRow>> RangeRowsAsync(object? after, object upTo, int expected, CancellationToken ct, EmbeddingArena? embeddings = null)
     {
         await using var cmd = Command(after == null
             ? $"{_rowSelect} WHERE id <= @hi ORDER BY id"
             : $"{_rowSelect} WHERE id > @after AND id <= @hi ORDER BY id");
         if (after != null) cmd.Parameters.Add(KeyParameter("after", after));
         cmd.Parameters.Add(KeyParameter("hi", upTo));
-        return await ReadRowsAsync(cmd, expected, ct).ConfigureAwait(false);
+        return await ReadRowsAsync(cmd, expected, ct, embeddings).ConfigureAwait(false);
     }
 
     /// <summary>Which of these ids exist in the source.</summary>
@@ -235,19 +263,19 @@ WHERE a.attrelid = @oid AND a.attnum > 0 AND NOT a.attisdropped"))
         return found;
     }
 
-    private async Task<List<SourceRow>> ReadRowsAsync(NpgsqlCommand cmd, int capacity, CancellationToken ct)
+    private async Task<List<SourceRow>> ReadRowsAsync(NpgsqlCommand cmd, int capacity, CancellationToken ct, EmbeddingArena? embeddings = null)
     {
         var rows = new List<SourceRow>(Math.Min(capacity, 100_000));
         await using var r = await Run(() => cmd.ExecuteReaderAsync(ct)).ConfigureAwait(false);
         while (await Run(() => r.ReadAsync(ct)).ConfigureAwait(false))
-            rows.Add(ReadRow(r));
+            rows.Add(ReadRow(r, embeddings));
         return rows;
     }
 
     /// <summary>One read at a time runs on the connection, so one buffer serves every row.</summary>
     private byte[] _payloadBuffer = new byte[16 * 1024];
 
-    private SourceRow ReadRow(NpgsqlDataReader r)
+    private SourceRow ReadRow(NpgsqlDataReader r, EmbeddingArena? embeddings)
     {
         var id = ReadKey(r, 0);
         string? problem = null;
@@ -270,7 +298,7 @@ WHERE a.attrelid = @oid AND a.attnum > 0 AND NOT a.attisdropped"))
                 problem ??= "created_at cannot be represented: " + ex.Message;
             }
         }
-        byte[]? embedding = null;
+        ReadOnlyMemory<byte>? embedding = null;
         if (!r.IsDBNull(4))
         {
             try
@@ -279,7 +307,7 @@ WHERE a.attrelid = @oid AND a.attnum > 0 AND NOT a.attisdropped"))
                 var length = checked((int)r.GetBytes(4, 0, null, 0, 0));
                 if (_payloadBuffer.Length < length) _payloadBuffer = new byte[length];
                 r.GetBytes(4, 0, _payloadBuffer, 0, length);
-                embedding = EmbeddingFromArraySend(_payloadBuffer.AsSpan(0, length));
+                embedding = EmbeddingFromArraySend(_payloadBuffer.AsSpan(0, length), embeddings);
             }
             catch (FormatException ex)
             {
@@ -295,9 +323,9 @@ WHERE a.attrelid = @oid AND a.attnum > 0 AND NOT a.attisdropped"))
 
     /// <summary>
     /// Converts PostgreSQL's binary array form (array_send) of a one-dimensional float4/float8 array into
-    /// little-endian float32 bytes. An empty array is no embedding.
+    /// little-endian float32 bytes, in a new array or taken from <paramref name="arena"/>. An empty array is no embedding.
     /// </summary>
-    internal static byte[]? EmbeddingFromArraySend(ReadOnlySpan<byte> payload)
+    internal static ReadOnlyMemory<byte>? EmbeddingFromArraySend(ReadOnlySpan<byte> payload, EmbeddingArena? arena = null)
     {
         if (payload.Length < 12) throw new FormatException("is not a binary array");
         var ndim = BinaryPrimitives.ReadInt32BigEndian(payload);
@@ -307,9 +335,12 @@ WHERE a.attrelid = @oid AND a.attnum > 0 AND NOT a.attisdropped"))
         if (payload.Length < 20) throw new FormatException("is truncated");
         var count = BinaryPrimitives.ReadInt32BigEndian(payload[12..]);
         var width = elementType switch { 700 => 4, 701 => 8, _ => throw new FormatException($"has element type oid {elementType}; real or double precision is expected") };
-        var result = new byte[count * 4];
-        var pos = 20;
-        for (var i = 0; i < count; i++)
+        // Every element takes at least its 4-byte length (a NULL has nothing more).
+        if (count < 0 || count > (payload.Length - 20) / 4) throw new FormatException("is truncated");
+        var result = arena?.Take(count * 4) ?? new byte[count * 4];
+        var done = width == 4 && payload.Length - 20 >= count * 8L ? ConvertRealPairs(payload[20..], count, result.Span) : 0;
+        var pos = 20 + done * 8;
+        for (var i = done; i < count; i++)
         {
             if (pos + 4 > payload.Length) throw new FormatException("is truncated");
             var len = BinaryPrimitives.ReadInt32BigEndian(payload[pos..]);
@@ -319,10 +350,35 @@ WHERE a.attrelid = @oid AND a.attnum > 0 AND NOT a.attisdropped"))
             var value = width == 4
                 ? BinaryPrimitives.ReadSingleBigEndian(payload[pos..])
                 : (float)BinaryPrimitives.ReadDoubleBigEndian(payload[pos..]);
-            BinaryPrimitives.WriteSingleLittleEndian(result.AsSpan(i * 4), value);
+            BinaryPrimitives.WriteSingleLittleEndian(result.Span[(i * 4)..], value);
             pos += len;
         }
         return result;
+    }
+
+    // Two real elements as array_send writes them: each a big-endian length of 4, then the big-endian value.
+    private static readonly Vector128<byte> LengthBytes = Vector128.Create((byte)0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0);
+    private static readonly Vector128<byte> LengthsOfFour = Vector128.Create((byte)0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0);
+    private static readonly Vector128<byte> ValuesReversed = Vector128.Create((byte)7, 6, 5, 4, 15, 14, 13, 12, 7, 6, 5, 4, 15, 14, 13, 12);
+
+    /// <summary>
+    /// Converts real elements two at a time with one byte shuffle, up to the first element that is not a plain
+    /// 4-byte value (the scalar loop then reports it). Returns how many elements were converted.
+    /// </summary>
+    private static int ConvertRealPairs(ReadOnlySpan<byte> elements, int count, Span<byte> destination)
+    {
+        if (!Vector128.IsHardwareAccelerated) return 0;
+        ref var source = ref MemoryMarshal.GetReference(elements);
+        ref var target = ref MemoryMarshal.GetReference(destination);
+        var i = 0;
+        // The caller checked that count * 8 bytes of elements are there.
+        for (; i + 2 <= count; i += 2)
+        {
+            var pair = Vector128.LoadUnsafe(ref source, (nuint)i * 8);
+            if (!Vector128.EqualsAll(pair & LengthBytes, LengthsOfFour)) break;
+            Unsafe.WriteUnaligned(ref Unsafe.Add(ref target, i * 4), Vector128.Shuffle(pair, ValuesReversed).AsUInt64().ToScalar());
+        }
+        return i;
     }
 
     private object ReadKey(NpgsqlDataReader r, int ordinal) => KeyKind switch

@@ -29,41 +29,81 @@ internal static partial class DailyLogParser
     public static List<LogPiece> Parse(string text)
     {
         var pieces = new List<LogPiece>();
-        var markers = new List<(int Start, int BodyStart, long Id)>();
-        var pos = 0;
-        while (pos < text.Length)
-        {
-            var nl = text.IndexOf('\n', pos);
-            var end = nl < 0 ? text.Length : nl;
-            // Cheap prefix test before the regex: almost no line is a marker.
-            if (end - pos >= 15 && text[pos] == '<' && string.CompareOrdinal(text, pos, "<!-- fact:", 0, 10) == 0)
-            {
-                var m = MarkerLine().Match(text, pos, end - pos);
-                if (m.Success && long.TryParse(m.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var id))
-                    markers.Add((pos, nl < 0 ? text.Length : nl + 1, id));
-            }
-            if (nl < 0) break;
-            pos = nl + 1;
-        }
+        var markers = FindMarkers(text);
         var firstStart = markers.Count > 0 ? markers[0].Start : text.Length;
         if (firstStart > 0) pieces.Add(new LogPiece { Raw = text[..firstStart] });
         for (var i = 0; i < markers.Count; i++)
         {
+            var (start, bodyStart, id) = markers[i];
             var chunkEnd = i + 1 < markers.Count ? markers[i + 1].Start : text.Length;
-            ParseEntry(text, markers[i].Start, markers[i].BodyStart, chunkEnd, markers[i].Id, pieces);
+            if (Measure(text, bodyStart, chunkEnd) is not { } entry)
+            {
+                pieces.Add(new LogPiece { FactId = id, Raw = text[start..chunkEnd], Complete = false });
+                continue;
+            }
+            pieces.Add(new LogPiece
+            {
+                FactId = id,
+                Raw = text[start..entry.End],
+                Complete = true,
+                Time = text.Substring(bodyStart + 3, 8),
+                Content = DailyLogFormat.Unescape(text[entry.ContentStart..entry.ContentEnd]),
+                Footer = text[entry.FooterAt..entry.FooterEnd],
+            });
+            if (entry.End < chunkEnd) pieces.Add(new LogPiece { Raw = text[entry.End..chunkEnd] });
         }
         return pieces;
     }
 
-    private static void ParseEntry(string text, int start, int bodyStart, int chunkEnd, long id, List<LogPiece> pieces)
+    /// <summary>
+    /// Every entry's fact id and whether it is complete, in file order, judged exactly as <see cref="Parse"/>
+    /// judges them but without copying any text: verification reads every log of the workspace.
+    /// </summary>
+    public static void ForEachEntry(ReadOnlySpan<char> text, Action<long, bool> entry)
     {
-        LogPiece Incomplete() => new() { FactId = id, Raw = text[start..chunkEnd], Complete = false };
+        var markers = FindMarkers(text);
+        for (var i = 0; i < markers.Count; i++)
+        {
+            var chunkEnd = i + 1 < markers.Count ? markers[i + 1].Start : text.Length;
+            entry(markers[i].Id, Measure(text, markers[i].BodyStart, chunkEnd) != null);
+        }
+    }
 
-        var headingEnd = text.IndexOf('\n', bodyStart, chunkEnd - bodyStart);
-        if (headingEnd < 0 || headingEnd + 1 >= chunkEnd) { pieces.Add(Incomplete()); return; }
-        var heading = HeadingLine().Match(text, bodyStart, headingEnd - bodyStart);
+    private static int IndexOf(ReadOnlySpan<char> text, char c, int from, int to)
+    {
+        var at = text[from..to].IndexOf(c);
+        return at < 0 ? -1 : from + at;
+    }
+
+    private static List<(int Start, int BodyStart, long Id)> FindMarkers(ReadOnlySpan<char> text)
+    {
+        var markers = new List<(int Start, int BodyStart, long Id)>();
+        var pos = 0;
+        while (pos < text.Length)
+        {
+            var nl = IndexOf(text, '\n', pos, text.Length);
+            var end = nl < 0 ? text.Length : nl;
+            var line = text[pos..end];
+            // Cheap prefix test before the regex: almost no line is a marker.
+            if (line.Length >= 15 && line.StartsWith("<!-- fact:") && MarkerLine().IsMatch(line)
+                && long.TryParse(line[10..(10 + line[10..].IndexOf(' '))], NumberStyles.None, CultureInfo.InvariantCulture, out var id))
+                markers.Add((pos, nl < 0 ? text.Length : nl + 1, id));
+            if (nl < 0) break;
+            pos = nl + 1;
+        }
+        return markers;
+    }
+
+    /// <summary>Where the parts of a complete entry lie; <see cref="End"/> is past its closing rule.</summary>
+    private readonly record struct EntryLayout(int ContentStart, int ContentEnd, int FooterAt, int FooterEnd, int End);
+
+    /// <summary>The layout of the entry whose body (heading on) runs from bodyStart to chunkEnd, or null when it is incomplete.</summary>
+    private static EntryLayout? Measure(ReadOnlySpan<char> text, int bodyStart, int chunkEnd)
+    {
+        var headingEnd = IndexOf(text, '\n', bodyStart, chunkEnd);
+        if (headingEnd < 0 || headingEnd + 1 >= chunkEnd) return null;
         // After the heading: one blank line, then the content.
-        if (!heading.Success || text[headingEnd + 1] != '\n') { pieces.Add(Incomplete()); return; }
+        if (!HeadingLine().IsMatch(text[bodyStart..headingEnd]) || text[headingEnd + 1] != '\n') return null;
         var contentStart = headingEnd + 2;
 
         // The first Source line at a line start after a blank line closes the content: content lines that
@@ -71,34 +111,22 @@ internal static partial class DailyLogParser
         var footerAt = -1;
         for (var search = contentStart; search < chunkEnd;)
         {
-            var p = text.IndexOf(DailyLogFormat.FooterStart, search, chunkEnd - search, StringComparison.Ordinal);
-            if (p < 0) break;
+            var at = text[search..chunkEnd].IndexOf(DailyLogFormat.FooterStart);
+            if (at < 0) break;
+            var p = search + at;
             if (p - 2 >= contentStart && text[p - 1] == '\n' && text[p - 2] == '\n') { footerAt = p; break; }
             search = p + 1;
         }
-        if (footerAt < 0) { pieces.Add(Incomplete()); return; }
-        var footerEnd = text.IndexOf('\n', footerAt, chunkEnd - footerAt);
+        if (footerAt < 0) return null;
+        var footerEnd = IndexOf(text, '\n', footerAt, chunkEnd);
         // Then a blank line and the closing rule; a rule without its final newline (end of file) still counts.
         var rule = footerEnd + 2;
         if (footerEnd < 0 || rule + 3 > chunkEnd || text[footerEnd + 1] != '\n'
-            || string.CompareOrdinal(text, rule, "---", 0, 3) != 0
+            || !text.Slice(rule, 3).SequenceEqual("---")
             || (rule + 3 < chunkEnd && text[rule + 3] != '\n'))
-        {
-            pieces.Add(Incomplete());
-            return;
-        }
+            return null;
         var end = Math.Min(rule + 4, chunkEnd);
         if (end < chunkEnd && text[end] == '\n') end++;
-        var contentEnd = footerAt - 2;
-        pieces.Add(new LogPiece
-        {
-            FactId = id,
-            Raw = text[start..end],
-            Complete = true,
-            Time = heading.Groups[1].Value,
-            Content = DailyLogFormat.Unescape(text[contentStart..contentEnd]),
-            Footer = text[footerAt..footerEnd],
-        });
-        if (end < chunkEnd) pieces.Add(new LogPiece { Raw = text[end..chunkEnd] });
+        return new EntryLayout(contentStart, footerAt - 2, footerAt, footerEnd, end);
     }
 }

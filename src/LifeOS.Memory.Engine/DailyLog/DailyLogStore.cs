@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.RegularExpressions;
+using Microsoft.Win32.SafeHandles;
 
 namespace LifeOS.Memory.DailyLog;
 
@@ -89,6 +90,42 @@ internal sealed partial class DailyLogStore : IDisposable
     {
         var path = PathOf(day);
         return File.Exists(path) ? File.ReadAllText(path, Utf8) : null;
+    }
+
+    /// <summary>
+    /// Reads a day's file into <paramref name="chars"/> (grown as needed) and returns how many it holds, or -1
+    /// when there is no such file. The buffers are the caller's to reuse: verification reads every log, and a
+    /// string per file (most above the large-object threshold) would cost a full collection every few files.
+    /// </summary>
+    public int ReadInto(string day, ref byte[] bytes, ref char[] chars)
+    {
+        SafeFileHandle file;
+        try
+        {
+            file = File.OpenHandle(PathOf(day));
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return -1;
+        }
+        using (file)
+        {
+            var length = checked((int)RandomAccess.GetLength(file));
+            if (bytes.Length < length) bytes = new byte[length];
+            var read = 0;
+            while (read < length)
+            {
+                var n = RandomAccess.Read(file, bytes.AsSpan(read, length - read), read);
+                if (n == 0) break;
+                read += n;
+            }
+            var data = bytes.AsSpan(0, read);
+            // A byte-order mark is not text; ReadText drops it too.
+            if (data.StartsWith(Utf8.Preamble)) data = data[Utf8.Preamble.Length..];
+            var needed = Utf8.GetMaxCharCount(data.Length);
+            if (chars.Length < needed) chars = new char[needed];
+            return Utf8.GetChars(data, chars);
+        }
     }
 
     /// <summary>

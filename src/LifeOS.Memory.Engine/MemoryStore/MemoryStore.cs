@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
 using LifeOS.Memory.Archival;
 using LifeOS.Memory.DailyLog;
 using LifeOS.Memory.Mapping;
@@ -17,13 +19,18 @@ internal sealed class StoredFact
     public string Time => Timestamp.Length >= 19 ? Timestamp.Substring(11, 8) : "00:00:00";
 }
 
-/// <summary>A link and, when asked for, its fact.</summary>
+/// <summary>What verification expects of the fact linked to a source row.</summary>
+/// <param name="Content">The fact's content, or null when the row's text is not to be compared.</param>
+/// <param name="Embedding">The row's embedding as little-endian float32 bytes, null when it has none.</param>
+internal readonly record struct ExpectedFact(string? Content, string? Context, ReadOnlyMemory<byte>? Embedding);
+
+/// <summary>A link and its fact, compared with what was expected of them.</summary>
 internal sealed class LinkedFact
 {
     public required long FactId { get; init; }
     public bool Exists { get; init; }
-    public string? Content { get; init; }
-    public string? Context { get; init; }
+    /// <summary>Whether content and context are exactly the expected ones (true when they were not to be compared).</summary>
+    public bool TextMatches { get; init; }
     public string? Timestamp { get; init; }
     /// <summary>Whether the stored embedding has exactly the bytes the source row's has (both absent counts).</summary>
     public bool EmbeddingMatches { get; init; }
@@ -386,7 +393,7 @@ internal sealed class MemoryStore : IDisposable
         return id;
     }
 
-    public void InsertLink(long factId, object sourceKey, byte[]? embedding, string syncedAt)
+    public void InsertLink(long factId, object sourceKey, ReadOnlyMemory<byte>? embedding, string syncedAt)
     {
         var cmd = Prepared("insert-link",
             "INSERT INTO fact_embeddings (fact_id, postgres_id, embedding_synced_at, embedding) VALUES ($f, $p, $s, $e)",
@@ -394,20 +401,24 @@ internal sealed class MemoryStore : IDisposable
         cmd.Parameters["$f"].Value = factId;
         cmd.Parameters["$p"].Value = SourceKey.ToSqlite(sourceKey);
         cmd.Parameters["$s"].Value = embedding == null ? DBNull.Value : syncedAt;
-        cmd.Parameters["$e"].Value = (object?)embedding ?? DBNull.Value;
+        cmd.Parameters["$e"].Value = BlobValue(embedding);
         cmd.ExecuteNonQuery();
     }
 
-    public void UpdateLink(long factId, byte[]? embedding, string syncedAt)
+    public void UpdateLink(long factId, ReadOnlyMemory<byte>? embedding, string syncedAt)
     {
         var cmd = Prepared("update-link",
             "UPDATE fact_embeddings SET embedding = $e, embedding_synced_at = $s WHERE fact_id = $f",
             "$f", "$s", "$e");
         cmd.Parameters["$f"].Value = factId;
         cmd.Parameters["$s"].Value = embedding == null ? DBNull.Value : syncedAt;
-        cmd.Parameters["$e"].Value = (object?)embedding ?? DBNull.Value;
+        cmd.Parameters["$e"].Value = BlobValue(embedding);
         cmd.ExecuteNonQuery();
     }
+
+    /// <summary>A blob as an ADO.NET parameter value: the array itself when the memory is a whole array.</summary>
+    private static object BlobValue(ReadOnlyMemory<byte>? blob) => blob is not { } b ? DBNull.Value
+        : MemoryMarshal.TryGetArray(b, out var whole) && whole.Offset == 0 && whole.Count == whole.Array!.Length ? whole.Array : b.ToArray();
 
     // ---- bulk writes: prepared multi-row statements driven through SQLitePCLRaw ---------------------
 
@@ -468,7 +479,7 @@ internal sealed class MemoryStore : IDisposable
             });
     }
 
-    public void BulkInsertLinks(IReadOnlyList<(long FactId, object Key, byte[]? Embedding)> links, string syncedAt) =>
+    public void BulkInsertLinks(IReadOnlyList<(long FactId, object Key, ReadOnlyMemory<byte>? Embedding)> links, string syncedAt) =>
         InsertRows("links", "INSERT INTO fact_embeddings (fact_id, postgres_id, embedding_synced_at, embedding) VALUES ",
             "(?, ?, ?, ?)", 4, links.Count, (stmt, at, i) =>
             {
@@ -718,30 +729,44 @@ internal sealed class MemoryStore : IDisposable
     }
 
     /// <summary>
-    /// The facts linked to a page of source keys, with what verification compares; <paramref name="expectedEmbeddings"/>
-    /// holds every key of the page with its source embedding. Stored embeddings are compared in SQLite's own
-    /// buffers: copying each into an array of its own would double the garbage of a verification with embeddings.
+    /// The facts linked to a page of source keys, compared with <paramref name="expected"/>, which holds every key
+    /// of the page. Text and embeddings are compared in SQLite's own buffers: a string or an array per stored
+    /// value would double the garbage of a verification.
     /// </summary>
     public Dictionary<object, LinkedFact> LinkedFactsAmong(IReadOnlyList<object> keys, KeyKind kind, bool sorted,
-        IReadOnlyDictionary<object, byte[]?> expectedEmbeddings)
+        IReadOnlyDictionary<object, ExpectedFact> expected)
     {
         var result = new Dictionary<object, LinkedFact>(keys.Count);
         ReadLinks("links-facts",
             "SELECT l.postgres_id, l.fact_id, f.content, f.context, f.timestamp, l.embedding FROM fact_embeddings l LEFT JOIN facts f ON f.id = l.fact_id",
             keys, kind, sorted, (key, row) =>
             {
-                if (!expectedEmbeddings.TryGetValue(key, out var expected)) return;
+                if (!expected.TryGetValue(key, out var want)) return;
                 result[key] = new LinkedFact
                 {
                     FactId = row.Int64(1),
                     Exists = !row.IsNull(2),
-                    Content = row.Text(2),
-                    Context = row.Text(3),
+                    TextMatches = want.Content == null || (TextEquals(row, 2, want.Content) && TextEquals(row, 3, want.Context)),
                     Timestamp = row.Value(4) is { } t ? Convert.ToString(t, CultureInfo.InvariantCulture) : null,
-                    EmbeddingMatches = row.IsNull(5) ? expected == null : expected != null && row.Blob(5).SequenceEqual(expected),
+                    EmbeddingMatches = row.IsNull(5) ? want.Embedding == null : want.Embedding is { } e && row.Blob(5).SequenceEqual(e.Span),
                 };
             });
         return result;
+    }
+
+    private byte[] _utf8Scratch = new byte[8 * 1024];
+
+    /// <summary>Whether a column holds exactly this text, compared as the UTF-8 SQLite keeps it.</summary>
+    private bool TextEquals(RawStatement row, int column, string? value)
+    {
+        if (row.IsNull(column) || value == null) return row.IsNull(column) && value == null;
+        // A text value's blob is its UTF-8 bytes; any other value is converted to text first, as Text() would.
+        var stored = row.Blob(column);
+        if (stored.Length < value.Length || stored.Length > 3L * value.Length) return false;
+        var needed = Encoding.UTF8.GetMaxByteCount(value.Length);
+        if (_utf8Scratch.Length < needed) _utf8Scratch = new byte[needed];
+        var length = Encoding.UTF8.GetBytes(value, _utf8Scratch);
+        return stored.SequenceEqual(_utf8Scratch.AsSpan(0, length));
     }
 
     /// <summary>

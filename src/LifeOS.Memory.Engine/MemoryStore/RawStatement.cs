@@ -35,6 +35,12 @@ internal sealed class RawStatement : IDisposable
         return this;
     }
 
+    public RawStatement Bind(int index, ReadOnlyMemory<byte>? value)
+    {
+        Check(value is { } blob ? raw.sqlite3_bind_blob(_stmt, index, blob.Span) : raw.sqlite3_bind_null(_stmt, index));
+        return this;
+    }
+
     public RawStatement BindNull(int index) { Check(raw.sqlite3_bind_null(_stmt, index)); return this; }
 
     /// <summary>Binds a source key in its SQLite storage form.</summary>

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using LifeOS.Memory.Archival;
 using LifeOS.Memory.DailyLog;
 using LifeOS.Memory.Mapping;
+using LifeOS.Memory.MemoryStore;
 using Store = LifeOS.Memory.MemoryStore.MemoryStore;
 
 namespace LifeOS.Memory;
@@ -34,7 +35,11 @@ public sealed partial class ArchivalMigrator
             ? null
             : await ArchivalSource.OpenAsync(source.Settings, Source.Table, ct).ConfigureAwait(false);
 
-        var fetching = FetchPageAsync(source, second, null, ct);
+        // A page's embeddings live in its arenas until the page after next reuses them: one page is compared
+        // while the next is fetched, and each half of a page is read on its own connection.
+        var arenas = new[] { new PageArenas(), new PageArenas() };
+        var page = 0;
+        var fetching = FetchPageAsync(source, second, null, arenas[page++ % 2], ct);
         Dictionary<long, LogOccurrences> logIndex;
         try
         {
@@ -50,23 +55,31 @@ public sealed partial class ArchivalMigrator
             while (true)
             {
                 var (rows, more, last) = await fetching.ConfigureAwait(false);
-                if (more) fetching = FetchPageAsync(source, second, last, ct);
+                if (more) fetching = FetchPageAsync(source, second, last, arenas[page++ % 2], ct);
                 v.SourceCount += rows.Count;
-                var linked = rows.Count == 0 ? null : store?.LinkedFactsAmong(rows.Select(r => r.Id).ToList(), source.KeyKind, sorted: true,
-                    rows.ToDictionary(r => r.Id, r => r.Embedding));
-                foreach (var row in rows)
+                // Mapped before the store is read, so that content and context are compared where SQLite keeps them.
+                var mapped = new MappedFact?[rows.Count];
+                var expected = new Dictionary<object, ExpectedFact>(rows.Count);
+                for (var i = 0; i < rows.Count; i++)
                 {
+                    var row = rows[i];
+                    var m = mapped[i] = row.Problem == null ? FactMapper.Map(row, verifyTime, withEntities: false) : null;
+                    expected[row.Id] = new ExpectedFact(m?.Content, m?.Context, row.Embedding);
+                }
+                var linked = rows.Count == 0 ? null : store?.LinkedFactsAmong(rows.Select(r => r.Id).ToList(), source.KeyKind, sorted: true, expected);
+                for (var i = 0; i < rows.Count; i++)
+                {
+                    var row = rows[i];
                     if (linked == null || !linked.TryGetValue(row.Id, out var fact) || !fact.Exists)
                     {
                         Count(v.MissingIds, row.Id, () => v.MissingCount++);
                         continue;
                     }
                     v.MigratedCount++;
-                    if (row.Problem == null)
+                    if (mapped[i] is { } m)
                     {
-                        var expected = FactMapper.Map(row, verifyTime, withEntities: false);
-                        var timestampDiffers = row.CreatedAt.HasValue && expected.Timestamp != fact.Timestamp;
-                        if (expected.Content != fact.Content || expected.Context != fact.Context || timestampDiffers)
+                        var timestampDiffers = row.CreatedAt.HasValue && m.Timestamp != fact.Timestamp;
+                        if (!fact.TextMatches || timestampDiffers)
                             Count(v.ChangedIds, row.Id, () => v.ChangedCount++);
                     }
                     if (!fact.EmbeddingMatches)
@@ -101,8 +114,14 @@ public sealed partial class ArchivalMigrator
 
     private readonly record struct SourcePage(List<SourceRow> Rows, bool More, object? Last);
 
+    private sealed class PageArenas
+    {
+        public EmbeddingArena First { get; } = new();
+        public EmbeddingArena Second { get; } = new();
+    }
+
     /// <summary>The next page of source rows after <paramref name="after"/>, split over two connections when there are two.</summary>
-    private static async Task<SourcePage> FetchPageAsync(ArchivalSource source, ArchivalSource? second, object? after, CancellationToken ct)
+    private static async Task<SourcePage> FetchPageAsync(ArchivalSource source, ArchivalSource? second, object? after, PageArenas arenas, CancellationToken ct)
     {
         if (second == null)
         {
@@ -112,9 +131,11 @@ public sealed partial class ArchivalMigrator
         var ids = await source.NextIdsAsync(after, VerifyPageSize, ct).ConfigureAwait(false);
         if (ids.Count == 0) return new SourcePage(new List<SourceRow>(), false, after);
         var middle = ids[(ids.Count - 1) / 2];
-        var firstHalf = source.RangeRowsAsync(after, middle, ids.Count / 2 + 1, ct);
+        arenas.First.Reset();
+        arenas.Second.Reset();
+        var firstHalf = source.RangeRowsAsync(after, middle, ids.Count / 2 + 1, ct, arenas.First);
         var secondHalf = ids.Count > 1
-            ? second.RangeRowsAsync(middle, ids[^1], ids.Count / 2, ct)
+            ? second.RangeRowsAsync(middle, ids[^1], ids.Count / 2, ct, arenas.Second)
             : Task.FromResult(new List<SourceRow>());
         // WhenAll waits for both halves even when one fails, so no read is left running on either connection.
         await Task.WhenAll(firstHalf, secondHalf).ConfigureAwait(false);
@@ -145,16 +166,18 @@ public sealed partial class ArchivalMigrator
     {
         var index = new Dictionary<long, LogOccurrences>();
         var logs = new DailyLogStore(Workspace.LogDirectory);
+        byte[] bytes = [];
+        char[] chars = [];
         foreach (var day in logs.ListFiles().Keys)
         {
-            var text = logs.ReadText(day);
-            if (text == null) continue;
-            foreach (var piece in DailyLogParser.Parse(text))
+            var length = logs.ReadInto(day, ref bytes, ref chars);
+            if (length < 0) continue;
+            DailyLogParser.ForEachEntry(chars.AsSpan(0, length), (factId, complete) =>
             {
-                if (!piece.IsEntry || !piece.Complete) continue;
-                if (!index.TryGetValue(piece.FactId!.Value, out var occ)) index[piece.FactId.Value] = occ = new LogOccurrences();
+                if (!complete) return;
+                if (!index.TryGetValue(factId, out var occ)) index[factId] = occ = new LogOccurrences();
                 occ.Days.Add(day);
-            }
+            });
         }
         return index;
     }
