@@ -40,8 +40,9 @@ public class MigrationTests
     [Fact]
     public void Verification_compares_every_embedding_across_pages_and_page_halves()
     {
-        // More rows than one verification page, so page ends and the split between the two source connections
-        // are crossed; the tampered ids sit on both sides of those seams.
+        // More rows than one verification page, so page ends (every 2,000 rows from each half's start) and the
+        // split between the two source connections (after id 6,001, the middle key) are crossed; the tampered
+        // ids sit on both sides of those seams.
         using var s = new Scenario();
         s.Generate(12_001, embeddings: true);
         Assert.True(s.Migrate().Success);
@@ -50,16 +51,20 @@ public class MigrationTests
         Assert.Equal(12_001, clean.SourceCount);
         Assert.Equal(12_001, clean.MigratedCount);
 
-        long[] tampered = { 1, 2500, 2501, 5000, 5001, 9999, 12_001 };
+        long[] tampered = { 1, 2000, 2001, 6000, 6001, 6002, 8001, 8002, 12_001 };
         s.Sql($"UPDATE archival_memory SET embedding = ARRAY[0.25, 0.25, 0.25]::real[] WHERE id IN ({string.Join(",", tampered)})");
         s.Sql("DELETE FROM archival_memory WHERE id = 7000");
+        // More changed rows than the sample holds, on both sides of the split: the sample is the lowest ids.
+        s.Sql("UPDATE archival_memory SET content = content || ' (edited)' WHERE id BETWEEN 5990 AND 6019");
         var v = s.Verify();
         Assert.False(v.IsComplete);
         Assert.Equal(12_000, v.SourceCount);
         Assert.Equal(tampered.Length, v.EmbeddingMismatchCount);
         Assert.Equal(tampered.Select(i => (object)i), v.EmbeddingMismatchIds);
+        Assert.Equal(30, v.ChangedCount);
+        Assert.Equal(Enumerable.Range(5990, MigrationVerification.IdSampleSize).Select(i => (object)(long)i), v.ChangedIds);
         Assert.Equal(7000L, Assert.Single(v.OrphanedIds));
-        Assert.Equal(0, v.MissingCount + v.ChangedCount + v.DuplicateCount + v.LogMissingCount);
+        Assert.Equal(0, v.MissingCount + v.DuplicateCount + v.LogMissingCount);
     }
     [Fact]
     public void Verification_compares_text_byte_for_byte_in_the_store_and_reads_entries_from_every_log()

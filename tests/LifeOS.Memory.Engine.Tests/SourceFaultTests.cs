@@ -101,6 +101,27 @@ public class SourceFaultTests
         WorkspaceAudit.AssertExactlyOnce(s, Rows);
     }
 
+    [Theory]
+    [InlineData(3000)] // in the lower half of the keys, read on the first connection
+    [InlineData(9000)] // in the upper half, read on the second
+    public void A_source_row_failing_in_either_half_of_a_verification_fails_it_clearly(int failingId)
+    {
+        using var s = new Scenario();
+        s.Generate(12_001, embeddings: true);
+        Assert.True(s.Migrate().Success);
+        // The same rows through a view whose embedding cannot be computed for one of them.
+        s.Sql($"CREATE VIEW failing AS SELECT id, content, metadata, created_at, " +
+              $"CASE WHEN id = {failingId} THEN ARRAY[1 / (id - {failingId})]::real[] ELSE embedding END AS embedding FROM {s.Table}");
+        var migrator = new ArchivalMigrator(new SourceOptions { ConnectionString = s.ConnectionString, Table = "failing" }, s.Root);
+        var ex = Assert.Throws<MemoryMigrationException>(() => migrator.VerifyAsync().GetAwaiter().GetResult());
+        Assert.Equal(ErrorIds.SourceQueryFailed, ex.ErrorId);
+        Assert.Contains("division by zero", ex.Message);
+        AssertNoSecret(ex, s.Cluster.Password, s.ConnectionString);
+
+        s.Sql($"CREATE OR REPLACE VIEW failing AS SELECT id, content, metadata, created_at, embedding FROM {s.Table}");
+        Assert.True(migrator.VerifyAsync().GetAwaiter().GetResult().IsComplete);
+    }
+
     [Fact]
     public void The_source_table_dropped_mid_run_fails_clearly_and_a_run_after_it_is_restored_completes()
     {

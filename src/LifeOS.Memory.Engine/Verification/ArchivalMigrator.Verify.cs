@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Threading.Channels;
 using LifeOS.Memory.Archival;
 using LifeOS.Memory.DailyLog;
 using LifeOS.Memory.Mapping;
@@ -10,6 +11,9 @@ namespace LifeOS.Memory;
 public sealed partial class ArchivalMigrator
 {
     private const int VerifyPageSize = 5000;
+    // With embeddings every row carries a vector: smaller pages keep the pages in flight (three per connection)
+    // near 50 MB at 1024 dimensions.
+    private const int VerifyEmbeddingPageSize = 2000;
 
     public partial Task<MigrationVerification> VerifyAsync(CancellationToken cancellationToken) =>
         Task.Run(() => VerifyCoreAsync(cancellationToken), CancellationToken.None);
@@ -25,80 +29,53 @@ public sealed partial class ArchivalMigrator
         await using var source = await ArchivalSource.OpenAsync(new SourceConnection(Source), Source.Table, ct).ConfigureAwait(false);
         v.SourceTable = source.TableName;
         using var store = WithStoreErrors(() => Store.OpenForReading(Workspace.DatabasePath));
-        // The daily logs are parsed while the first page is fetched, and each next page is fetched while the
-        // current one is compared: the source, the logs and the comparison overlap on separate cores.
+        // The daily logs are parsed while the first pages are fetched, and the source is read ahead of the
+        // comparison: the source, the logs and the comparison overlap on separate cores.
         var logIndexing = store == null ? Task.FromResult(new Dictionary<long, LogOccurrences>()) : Task.Factory.StartNew(ReadLogIndex, ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         var verifyTime = DateTime.UtcNow;
-        // With embeddings PostgreSQL's encoding of the arrays bounds the run (array_send: about 3.7 CPU-s per
-        // 100k real[1024]), so a second connection reads half of every page on the server's other core.
-        await using var second = source.EmbeddingKind == EmbeddingKind.None
-            ? null
-            : await ArchivalSource.OpenAsync(source.Settings, Source.Table, ct).ConfigureAwait(false);
-
-        // A page's embeddings live in its arenas until the page after next reuses them: one page is compared
-        // while the next is fetched, and each half of a page is read on its own connection.
-        var arenas = new[] { new PageArenas(), new PageArenas() };
-        var page = 0;
-        var fetching = FetchPageAsync(source, second, null, arenas[page++ % 2], ct);
-        Dictionary<long, LogOccurrences> logIndex;
+        var withEmbeddings = source.EmbeddingKind != EmbeddingKind.None;
+        var pageSize = withEmbeddings ? VerifyEmbeddingPageSize : VerifyPageSize;
+        // With embeddings PostgreSQL's encoding of the arrays bounds the run (array_send: about 4.5 CPU-s per
+        // 100k real[1024]), so a second connection reads the upper half of the keys on the server's other
+        // core. Each half streams on its own, so neither waits for the other at page ends.
+        var middle = withEmbeddings ? await source.MiddleKeyAsync(2L * pageSize, ct).ConfigureAwait(false) : null;
+        await using var second = middle == null ? null : await ArchivalSource.OpenAsync(source.Settings, Source.Table, ct).ConfigureAwait(false);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var readers = middle == null
+            ? new[] { PageReader.Start(source, null, null, pageSize, stop.Token) }
+            : new[] { PageReader.Start(source, null, middle, pageSize, stop.Token), PageReader.Start(second!, middle, null, pageSize, stop.Token) };
         try
         {
-            logIndex = await logIndexing.ConfigureAwait(false);
-        }
-        catch
-        {
-            await Quietly(fetching).ConfigureAwait(false);
-            throw;
-        }
-        try
-        {
-            while (true)
+            var logIndex = await logIndexing.ConfigureAwait(false);
+            // Pages are compared taking turns between the halves; each half keeps its own first ids, and the
+            // lower half's come first, so the samples are the lowest ids as with one reader.
+            var finished = new bool[readers.Length];
+            while (finished.Contains(false))
             {
-                var (rows, more, last) = await fetching.ConfigureAwait(false);
-                if (more) fetching = FetchPageAsync(source, second, last, arenas[page++ % 2], ct);
-                v.SourceCount += rows.Count;
-                // Mapped before the store is read, so that content and context are compared where SQLite keeps them.
-                var mapped = new MappedFact?[rows.Count];
-                var expected = new Dictionary<object, ExpectedFact>(rows.Count);
-                for (var i = 0; i < rows.Count; i++)
+                for (var k = 0; k < readers.Length; k++)
                 {
-                    var row = rows[i];
-                    var m = mapped[i] = row.Problem == null ? FactMapper.Map(row, verifyTime, withEntities: false) : null;
-                    expected[row.Id] = new ExpectedFact(m?.Content, m?.Context, row.Embedding);
-                }
-                var linked = rows.Count == 0 ? null : store?.LinkedFactsAmong(rows.Select(r => r.Id).ToList(), source.KeyKind, sorted: true, expected);
-                for (var i = 0; i < rows.Count; i++)
-                {
-                    var row = rows[i];
-                    if (linked == null || !linked.TryGetValue(row.Id, out var fact) || !fact.Exists)
+                    if (finished[k]) continue;
+                    if (await readers[k].NextAsync(stop.Token).ConfigureAwait(false) is not { } page)
                     {
-                        Count(v.MissingIds, row.Id, () => v.MissingCount++);
+                        finished[k] = true;
                         continue;
                     }
-                    v.MigratedCount++;
-                    if (mapped[i] is { } m)
-                    {
-                        var timestampDiffers = row.CreatedAt.HasValue && m.Timestamp != fact.Timestamp;
-                        if (!fact.TextMatches || timestampDiffers)
-                            Count(v.ChangedIds, row.Id, () => v.ChangedCount++);
-                    }
-                    if (!fact.EmbeddingMatches)
-                        Count(v.EmbeddingMismatchIds, row.Id, () => v.EmbeddingMismatchCount++);
-                    var day = fact.Timestamp is { Length: >= 10 } ts ? ts[..10] : "";
-                    if (!logIndex.TryGetValue(fact.FactId, out var occ) || !occ.Days.Contains(day))
-                        Count(v.LogMissingIds, row.Id, () => v.LogMissingCount++);
-                    else if (occ.Days.Count > 1)
-                        Count(v.LogDuplicateIds, row.Id, () => v.LogDuplicateCount++);
+                    ComparePage(page.Rows, readers[k].Samples, v, store, source.KeyKind, logIndex, verifyTime);
+                    readers[k].Recycle(page);
                 }
-                if (!more) break;
             }
         }
-        catch
+        finally
         {
-            // Never leave a read in flight on the connection being disposed.
-            await Quietly(fetching).ConfigureAwait(false);
-            throw;
+            // Never leave a read in flight on a connection being disposed.
+            stop.Cancel();
+            foreach (var reader in readers) await Quietly(reader.Completion).ConfigureAwait(false);
         }
+        v.MissingIds.AddRange(readers.SelectMany(r => r.Samples.Missing).Take(MigrationVerification.IdSampleSize));
+        v.ChangedIds.AddRange(readers.SelectMany(r => r.Samples.Changed).Take(MigrationVerification.IdSampleSize));
+        v.EmbeddingMismatchIds.AddRange(readers.SelectMany(r => r.Samples.EmbeddingMismatch).Take(MigrationVerification.IdSampleSize));
+        v.LogMissingIds.AddRange(readers.SelectMany(r => r.Samples.LogMissing).Take(MigrationVerification.IdSampleSize));
+        v.LogDuplicateIds.AddRange(readers.SelectMany(r => r.Samples.LogDuplicate).Take(MigrationVerification.IdSampleSize));
 
         if (store != null)
         {
@@ -112,36 +89,109 @@ public sealed partial class ArchivalMigrator
         return v;
     }
 
-    private readonly record struct SourcePage(List<SourceRow> Rows, bool More, object? Last);
-
-    private sealed class PageArenas
+    /// <summary>Compares one page of source rows (in key order) with the store and the daily logs.</summary>
+    private static void ComparePage(List<SourceRow> rows, IdSamples samples, MigrationVerification v, Store? store, KeyKind kind,
+        Dictionary<long, LogOccurrences> logIndex, DateTime verifyTime)
     {
-        public EmbeddingArena First { get; } = new();
-        public EmbeddingArena Second { get; } = new();
+        v.SourceCount += rows.Count;
+        if (rows.Count == 0) return;
+        // Mapped before the store is read, so that content and context are compared where SQLite keeps them.
+        var mapped = new MappedFact?[rows.Count];
+        var expected = new Dictionary<object, ExpectedFact>(rows.Count);
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var row = rows[i];
+            var m = mapped[i] = row.Problem == null ? FactMapper.Map(row, verifyTime, withEntities: false) : null;
+            expected[row.Id] = new ExpectedFact(m?.Content, m?.Context, row.Embedding);
+        }
+        var linked = store?.LinkedFactsAmong(rows.Select(r => r.Id).ToList(), kind, sorted: true, expected);
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var row = rows[i];
+            if (linked == null || !linked.TryGetValue(row.Id, out var fact) || !fact.Exists)
+            {
+                Count(samples.Missing, row.Id, () => v.MissingCount++);
+                continue;
+            }
+            v.MigratedCount++;
+            if (mapped[i] is { } m)
+            {
+                var timestampDiffers = row.CreatedAt.HasValue && m.Timestamp != fact.Timestamp;
+                if (!fact.TextMatches || timestampDiffers)
+                    Count(samples.Changed, row.Id, () => v.ChangedCount++);
+            }
+            if (!fact.EmbeddingMatches)
+                Count(samples.EmbeddingMismatch, row.Id, () => v.EmbeddingMismatchCount++);
+            var day = fact.Timestamp is { Length: >= 10 } ts ? ts[..10] : "";
+            if (!logIndex.TryGetValue(fact.FactId, out var occ) || !occ.Days.Contains(day))
+                Count(samples.LogMissing, row.Id, () => v.LogMissingCount++);
+            else if (occ.Days.Count > 1)
+                Count(samples.LogDuplicate, row.Id, () => v.LogDuplicateCount++);
+        }
     }
 
-    /// <summary>The next page of source rows after <paramref name="after"/>, split over two connections when there are two.</summary>
-    private static async Task<SourcePage> FetchPageAsync(ArchivalSource source, ArchivalSource? second, object? after, PageArenas arenas, CancellationToken ct)
+    /// <summary>The first ids found in each category by one reader, in its key order.</summary>
+    private sealed class IdSamples
     {
-        if (second == null)
+        public List<object> Missing { get; } = new();
+        public List<object> Changed { get; } = new();
+        public List<object> EmbeddingMismatch { get; } = new();
+        public List<object> LogMissing { get; } = new();
+        public List<object> LogDuplicate { get; } = new();
+    }
+
+    private sealed record SourcePage(List<SourceRow> Rows, EmbeddingArena Arena);
+
+    /// <summary>
+    /// Reads one key range of the source in pages on a connection of its own, ahead of the comparison: a page
+    /// waiting and one being read while the comparison holds a third, each with its own embedding arena.
+    /// </summary>
+    private sealed class PageReader
+    {
+        private readonly Channel<SourcePage> _pages = Channel.CreateBounded<SourcePage>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
+        private readonly Channel<EmbeddingArena> _arenas = Channel.CreateUnbounded<EmbeddingArena>();
+
+        private PageReader() { }
+
+        public Task Completion { get; private set; } = Task.CompletedTask;
+        public IdSamples Samples { get; } = new();
+
+        public static PageReader Start(ArchivalSource source, object? after, object? upTo, int pageSize, CancellationToken ct)
         {
-            var page = await source.NextRowsAsync(after, VerifyPageSize, ct).ConfigureAwait(false);
-            return new SourcePage(page, page.Count == VerifyPageSize, page.Count > 0 ? page[^1].Id : after);
+            var reader = new PageReader();
+            for (var i = 0; i < 3; i++) reader._arenas.Writer.TryWrite(new EmbeddingArena());
+            reader.Completion = Task.Run(() => reader.ReadAsync(source, after, upTo, pageSize, ct), CancellationToken.None);
+            return reader;
         }
-        var ids = await source.NextIdsAsync(after, VerifyPageSize, ct).ConfigureAwait(false);
-        if (ids.Count == 0) return new SourcePage(new List<SourceRow>(), false, after);
-        var middle = ids[(ids.Count - 1) / 2];
-        arenas.First.Reset();
-        arenas.Second.Reset();
-        var firstHalf = source.RangeRowsAsync(after, middle, ids.Count / 2 + 1, ct, arenas.First);
-        var secondHalf = ids.Count > 1
-            ? second.RangeRowsAsync(middle, ids[^1], ids.Count / 2, ct, arenas.Second)
-            : Task.FromResult(new List<SourceRow>());
-        // WhenAll waits for both halves even when one fails, so no read is left running on either connection.
-        await Task.WhenAll(firstHalf, secondHalf).ConfigureAwait(false);
-        var rows = firstHalf.Result;
-        rows.AddRange(secondHalf.Result);
-        return new SourcePage(rows, ids.Count == VerifyPageSize, ids[^1]);
+
+        private async Task ReadAsync(ArchivalSource source, object? after, object? upTo, int pageSize, CancellationToken ct)
+        {
+            try
+            {
+                while (true)
+                {
+                    var arena = await _arenas.Reader.ReadAsync(ct).ConfigureAwait(false);
+                    arena.Reset();
+                    var rows = await source.PageRowsAsync(after, upTo, pageSize, ct, embeddings: arena).ConfigureAwait(false);
+                    await _pages.Writer.WriteAsync(new SourcePage(rows, arena), ct).ConfigureAwait(false);
+                    if (rows.Count < pageSize) break;
+                    after = rows[^1].Id;
+                }
+                _pages.Writer.TryComplete();
+            }
+            catch (Exception ex)
+            {
+                _pages.Writer.TryComplete(ex);
+                throw;
+            }
+        }
+
+        /// <summary>The next page, or null after the last; throws what the read failed with.</summary>
+        public async Task<SourcePage?> NextAsync(CancellationToken ct) =>
+            await _pages.Reader.WaitToReadAsync(ct).ConfigureAwait(false) && _pages.Reader.TryRead(out var page) ? page : null;
+
+        /// <summary>Gives a compared page's arena back for a later page.</summary>
+        public void Recycle(SourcePage page) => _arenas.Writer.TryWrite(page.Arena);
     }
 
     private static async Task Quietly(Task task)
