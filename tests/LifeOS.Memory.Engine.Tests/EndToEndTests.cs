@@ -143,19 +143,23 @@ public class EndToEndTests
     {
         using var u = new Scenario(idType: "uuid");
         var ids = Enumerable.Range(0, 60).Select(_ => Guid.NewGuid()).ToList();
-        foreach (var id in ids) u.Insert("uuid row " + id, id: id);
+        // Embeddings too: they are read grouped and matched back to their rows by key.
+        for (var i = 0; i < ids.Count; i++) u.Insert("uuid row " + ids[i], id: ids[i], embedding: new[] { i, 0.5f });
         Assert.Equal(60, u.Migrate().MigratedCount);
         Assert.True(u.Verify().IsComplete);
+        Assert.Equal(60, u.Scalar<long>("SELECT count(*) FROM fact_embeddings WHERE length(embedding) = 8"));
         Assert.Equal(0, u.Migrate().MigratedCount);
         Assert.Equal(ids.Select(i => i.ToString()).OrderBy(x => x, StringComparer.Ordinal),
             u.Rows("SELECT postgres_id FROM fact_embeddings").Select(r => (string)r[0]!).OrderBy(x => x, StringComparer.Ordinal));
 
         using var t = new Scenario(idType: "text");
         var keys = new[] { "alpha", "007", "7", "1e3", " 5", "ünï", "b'quote", "a\"b" };
-        foreach (var k in keys) t.Insert("text row " + k, id: k);
+        foreach (var k in keys) t.Insert("text row " + k, id: k, embedding: new[] { k.Length, 0.25f });
         Assert.Equal(keys.Length, t.Migrate().MigratedCount);
         var v = t.Verify();
-        Assert.True(v.IsComplete, $"missing {string.Join(",", v.MissingIds)}");
+        Assert.True(v.IsComplete, $"missing {string.Join(",", v.MissingIds)} embedding {string.Join(",", v.EmbeddingMismatchIds)}");
+        t.Sql("UPDATE archival_memory SET embedding = '{9, 9}' WHERE id = '1e3'");
+        Assert.Equal("1e3", Assert.Single(t.Verify().EmbeddingMismatchIds));
         Assert.Equal(0, t.Migrate().MigratedCount);
         var status = t.Status();
         Assert.Equal(0, status.PendingCount);

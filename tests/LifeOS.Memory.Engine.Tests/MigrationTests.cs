@@ -67,6 +67,47 @@ public class MigrationTests
         Assert.Equal(0, v.MissingCount + v.DuplicateCount + v.LogMissingCount);
     }
     [Fact]
+    public void Embeddings_read_in_groups_stay_with_their_rows_whatever_their_shape()
+    {
+        // Groups of 256 rows: absent, empty and malformed vectors sit on and around a group seam.
+        using var s = new Scenario();
+        s.Generate(600, embeddings: true);
+        s.Sql("UPDATE archival_memory SET embedding = NULL WHERE id IN (5, 256, 257, 300)");
+        s.Sql("UPDATE archival_memory SET embedding = '{}' WHERE id = 258");
+        s.Sql("UPDATE archival_memory SET embedding = ARRAY[[1, 2], [3, 4]]::real[] WHERE id = 400");
+        s.Sql("UPDATE archival_memory SET embedding = ARRAY[1, NULL, 3]::real[] WHERE id = 401");
+        s.Sql("UPDATE archival_memory SET embedding = '{-0, NaN, Infinity, 1e-45}'::real[] WHERE id = 512");
+        var result = s.Migrate();
+        Assert.Equal(new object[] { 400L, 401L }, result.Errors.Select(e => e.PostgresId).OrderBy(x => x));
+        Assert.Contains("2 dimensions", result.Errors.First(e => (long)e.PostgresId == 400).Reason);
+        Assert.Contains("NULL element at position 2", result.Errors.First(e => (long)e.PostgresId == 401).Reason);
+        Assert.Equal(new object[] { 5L, 256L, 257L, 258L, 300L },
+            s.Rows("SELECT postgres_id FROM fact_embeddings WHERE embedding IS NULL ORDER BY postgres_id").Select(r => r[0]!));
+        var special = (byte[])s.Rows("SELECT embedding FROM fact_embeddings WHERE postgres_id = 512")[0][0]!;
+        // Bits, not values: PostgreSQL's NaN is 0x7FC00000 where .NET's float.NaN is 0xFFC00000.
+        Assert.Equal(new[] { -0f, BitConverter.Int32BitsToSingle(0x7FC00000), float.PositiveInfinity, float.Epsilon }.SelectMany(BitConverter.GetBytes), special);
+        // Every stored vector is the one of its own row.
+        using (var pg = new Npgsql.NpgsqlConnection(s.ConnectionString))
+        {
+            pg.Open();
+            using var cmd = new Npgsql.NpgsqlCommand("SELECT id, embedding FROM archival_memory WHERE id IN (1, 255, 259, 513, 600)", pg);
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                var stored = (byte[])s.Rows($"SELECT embedding FROM fact_embeddings WHERE postgres_id = {r.GetInt64(0)}")[0][0]!;
+                Assert.Equal(r.GetFieldValue<float[]>(1).SelectMany(BitConverter.GetBytes), stored);
+            }
+        }
+        var v = s.Verify();
+        Assert.Equal(new object[] { 400L, 401L }, v.MissingIds);
+        Assert.Equal(0, v.EmbeddingMismatchCount + v.ChangedCount + v.LogMissingCount);
+
+        // A vector changed at the seam is found, and only that one.
+        s.Sql("UPDATE archival_memory SET embedding = ARRAY[0.5]::real[] WHERE id = 256");
+        Assert.Equal(256L, Assert.Single(s.Verify().EmbeddingMismatchIds));
+    }
+
+    [Fact]
     public void Verification_compares_text_byte_for_byte_in_the_store_and_reads_entries_from_every_log()
     {
         using var s = new Scenario();

@@ -229,21 +229,28 @@ WHERE a.attrelid = @oid AND a.attnum > 0 AND NOT a.attisdropped"))
         PageRowsAsync(after, null, limit, ct, withEmbeddings);
 
     /// <summary>
-    /// Up to <paramref name="limit"/> full rows with after &lt; id &lt;= upTo in key order (a null bound is no
-    /// bound), their embeddings taken from <paramref name="embeddings"/> when given.
+    /// Every row with after &lt; id &lt;= upTo, in key order: a range scan, much cheaper than looking up a list of
+    /// ids when every row of the range is wanted.
     /// </summary>
-    public async Task<List<SourceRow>> PageRowsAsync(object? after, object? upTo, int limit, CancellationToken ct, bool withEmbeddings = true,
-        EmbeddingArena? embeddings = null)
+    public Task<List<SourceRow>> RangeRowsAsync(object? after, object upTo, int expected, CancellationToken ct) =>
+        PageRowsAsync(after, upTo, null, ct, expected: expected);
+
+    /// <summary>
+    /// Up to <paramref name="limit"/> (null: all) full rows with after &lt; id &lt;= upTo in key order (a null bound
+    /// is no bound), their embeddings taken from <paramref name="embeddings"/> when given.
+    /// </summary>
+    public async Task<List<SourceRow>> PageRowsAsync(object? after, object? upTo, int? limit, CancellationToken ct, bool withEmbeddings = true,
+        EmbeddingArena? embeddings = null, int expected = 1000)
     {
         var grouped = withEmbeddings && EmbeddingKind != EmbeddingKind.None;
         // One snapshot for the rows and their grouped embeddings, so each row gets the embedding of its own version.
         await using var snapshot = grouped
             ? await Run(() => _connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, ct).AsTask()).ConfigureAwait(false)
             : null;
-        await using var cmd = Command($"{_lightRowSelect}{Bounds(after, upTo)} ORDER BY id LIMIT @n");
+        await using var cmd = Command($"{_lightRowSelect}{Bounds(after, upTo)} ORDER BY id{(limit == null ? "" : " LIMIT @n")}");
         AddBounds(cmd, after, upTo);
-        cmd.Parameters.AddWithValue("n", limit);
-        var rows = await ReadRowsAsync(cmd, limit, ct).ConfigureAwait(false);
+        if (limit != null) cmd.Parameters.AddWithValue("n", limit.Value);
+        var rows = await ReadRowsAsync(cmd, limit ?? expected, ct).ConfigureAwait(false);
         if (grouped && rows.Count > 0)
         {
             await AttachEmbeddingsAsync(rows, after, embeddings, ct).ConfigureAwait(false);
@@ -274,14 +281,15 @@ WHERE a.attrelid = @oid AND a.attnum > 0 AND NOT a.attisdropped"))
     /// <summary>
     /// Reads the embeddings of <paramref name="rows"/> (the rows after <paramref name="after"/> up to the last
     /// of them, in key order) grouped: each result row carries the array_send payloads of up to
-    /// <see cref="EmbeddingGroupRows"/> rows. One 8 KB message per row costs a wake-up of this process per row,
-    /// about four times the CPU of converting and comparing the vector itself.
+    /// <see cref="EmbeddingGroupRows"/> rows end to end. One 8 KB message per row costs a wake-up of this
+    /// process per row, about four times the CPU of converting and comparing the vector itself.
     /// </summary>
     private async Task AttachEmbeddingsAsync(List<SourceRow> rows, object? after, EmbeddingArena? arena, CancellationToken ct)
     {
         var keyExpr = KeyKind switch { KeyKind.Integer => "id::bigint", KeyKind.Uuid => "id", _ => "id::text" };
+        // string_agg skips NULLs, and so does the key list beside it.
         await using var cmd = Command(
-            $"SELECT array_agg({keyExpr} ORDER BY id), array_send(array_agg({EmbeddingExpression()} ORDER BY id)) " +
+            $"SELECT array_agg({keyExpr} ORDER BY id) FILTER (WHERE embedding IS NOT NULL), string_agg({EmbeddingExpression()}, ''::bytea ORDER BY id) " +
             $"FROM (SELECT id, embedding, (row_number() OVER (ORDER BY id) - 1) / {EmbeddingGroupRows} AS g " +
             $"FROM {_quotedTable}{Bounds(after, rows[^1].Id)}) grouped GROUP BY g ORDER BY g");
         AddBounds(cmd, after, rows[^1].Id);
@@ -290,24 +298,21 @@ WHERE a.attrelid = @oid AND a.attnum > 0 AND NOT a.attisdropped"))
         await using var r = await Run(() => cmd.ExecuteReaderAsync(ct)).ConfigureAwait(false);
         while (await Run(() => r.ReadAsync(ct)).ConfigureAwait(false))
         {
+            if (r.IsDBNull(1)) continue;
             var keys = ReadKeys(r, 0);
             var length = checked((int)r.GetBytes(1, 0, null, 0, 0));
             if (_groupBuffer.Length < length) _groupBuffer = new byte[length];
             r.GetBytes(1, 0, _groupBuffer, 0, length);
             var payloads = _groupBuffer.AsSpan(0, length);
-            // array_send of a one-dimensional bytea[]: 20 header bytes, then each element's length (-1: NULL) and bytes.
-            var pos = 20;
+            var pos = 0;
             foreach (var key in keys)
             {
-                var elementLength = BinaryPrimitives.ReadInt32BigEndian(payloads[pos..]);
-                pos += 4;
-                if (elementLength < 0) continue;
-                var element = payloads.Slice(pos, elementLength);
-                pos += elementLength;
+                var payload = payloads[pos..(pos + ArraySendLength(payloads[pos..]))];
+                pos += payload.Length;
                 if (!byKey.TryGetValue(key, out var row)) continue;
                 try
                 {
-                    row.Embedding = EmbeddingFromArraySend(element, arena);
+                    row.Embedding = EmbeddingFromArraySend(payload, arena);
                 }
                 catch (FormatException ex)
                 {
@@ -315,6 +320,22 @@ WHERE a.attrelid = @oid AND a.attnum > 0 AND NOT a.attisdropped"))
                 }
             }
         }
+    }
+
+    /// <summary>How many bytes of <paramref name="data"/> the array_send payload at its start takes.</summary>
+    internal static int ArraySendLength(ReadOnlySpan<byte> data)
+    {
+        var ndim = BinaryPrimitives.ReadInt32BigEndian(data);
+        var pos = 12;
+        long count = ndim == 0 ? 0 : 1;
+        for (var d = 0; d < ndim; d++, pos += 8) count *= BinaryPrimitives.ReadInt32BigEndian(data[pos..]);
+        for (long i = 0; i < count; i++)
+        {
+            var length = BinaryPrimitives.ReadInt32BigEndian(data[pos..]);
+            pos += 4 + Math.Max(0, length);
+        }
+        if (pos > data.Length) throw new FormatException("is truncated");
+        return pos;
     }
 
     private object[] ReadKeys(NpgsqlDataReader r, int ordinal) => KeyKind switch
@@ -339,20 +360,6 @@ WHERE a.attrelid = @oid AND a.attnum > 0 AND NOT a.attisdropped"))
         return await r.ReadAsync(ct).ConfigureAwait(false) ? ReadKey(r, 0) : null;
     }
 
-    /// <summary>
-    /// The rows with after &lt; id &lt;= upTo, in key order: a range scan, much cheaper than looking up a list of
-    /// ids when every row of the range is wanted.
-    /// </summary>
-    public async Task<List<SourceRow>> RangeRowsAsync(object? after, object upTo, int expected, CancellationToken ct, EmbeddingArena? embeddings = null)
-    {
-        await using var cmd = Command(after == null
-            ? $"{_rowSelect} WHERE id <= @hi ORDER BY id"
-            : $"{_rowSelect} WHERE id > @after AND id <= @hi ORDER BY id");
-        if (after != null) cmd.Parameters.Add(KeyParameter("after", after));
-        cmd.Parameters.Add(KeyParameter("hi", upTo));
-        return await ReadRowsAsync(cmd, expected, ct, embeddings).ConfigureAwait(false);
-    }
-
     /// <summary>Which of these ids exist in the source.</summary>
     public async Task<HashSet<object>> ExistingAsync(IReadOnlyList<object> ids, CancellationToken ct)
     {
@@ -366,19 +373,19 @@ WHERE a.attrelid = @oid AND a.attnum > 0 AND NOT a.attisdropped"))
         return found;
     }
 
-    private async Task<List<SourceRow>> ReadRowsAsync(NpgsqlCommand cmd, int capacity, CancellationToken ct, EmbeddingArena? embeddings = null)
+    private async Task<List<SourceRow>> ReadRowsAsync(NpgsqlCommand cmd, int capacity, CancellationToken ct)
     {
         var rows = new List<SourceRow>(Math.Min(capacity, 100_000));
         await using var r = await Run(() => cmd.ExecuteReaderAsync(ct)).ConfigureAwait(false);
         while (await Run(() => r.ReadAsync(ct)).ConfigureAwait(false))
-            rows.Add(ReadRow(r, embeddings));
+            rows.Add(ReadRow(r));
         return rows;
     }
 
     /// <summary>One read at a time runs on the connection, so one buffer serves every row.</summary>
     private byte[] _payloadBuffer = new byte[16 * 1024];
 
-    private SourceRow ReadRow(NpgsqlDataReader r, EmbeddingArena? embeddings)
+    private SourceRow ReadRow(NpgsqlDataReader r)
     {
         var id = ReadKey(r, 0);
         string? problem = null;
@@ -410,7 +417,7 @@ WHERE a.attrelid = @oid AND a.attnum > 0 AND NOT a.attisdropped"))
                 var length = checked((int)r.GetBytes(4, 0, null, 0, 0));
                 if (_payloadBuffer.Length < length) _payloadBuffer = new byte[length];
                 r.GetBytes(4, 0, _payloadBuffer, 0, length);
-                embedding = EmbeddingFromArraySend(_payloadBuffer.AsSpan(0, length), embeddings);
+                embedding = EmbeddingFromArraySend(_payloadBuffer.AsSpan(0, length));
             }
             catch (FormatException ex)
             {
