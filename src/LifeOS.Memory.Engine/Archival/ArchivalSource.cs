@@ -325,17 +325,15 @@ WHERE a.attrelid = @oid AND a.attnum > 0 AND NOT a.attisdropped"))
     /// <summary>How many bytes of <paramref name="data"/> the array_send payload at its start takes.</summary>
     internal static int ArraySendLength(ReadOnlySpan<byte> data)
     {
-        var ndim = BinaryPrimitives.ReadInt32BigEndian(data);
-        var pos = 12;
+        static int Int32At(ReadOnlySpan<byte> data, long at) => at + 4 <= data.Length ? BinaryPrimitives.ReadInt32BigEndian(data[(int)at..])
+            : throw new FormatException("is truncated");
+        var ndim = Int32At(data, 0);
+        long pos = 12;
         long count = ndim == 0 ? 0 : 1;
-        for (var d = 0; d < ndim; d++, pos += 8) count *= BinaryPrimitives.ReadInt32BigEndian(data[pos..]);
-        for (long i = 0; i < count; i++)
-        {
-            var length = BinaryPrimitives.ReadInt32BigEndian(data[pos..]);
-            pos += 4 + Math.Max(0, length);
-        }
-        if (pos > data.Length) throw new FormatException("is truncated");
-        return pos;
+        for (var d = 0; d < ndim; d++, pos += 8) count *= Int32At(data, pos);
+        for (long i = 0; i < count && pos <= data.Length; i++)
+            pos += 4 + Math.Max(0, Int32At(data, pos));
+        return pos <= data.Length ? (int)pos : throw new FormatException("is truncated");
     }
 
     private object[] ReadKeys(NpgsqlDataReader r, int ordinal) => KeyKind switch
