@@ -251,7 +251,8 @@ WHERE a.attrelid = @oid AND a.attnum > 0 AND NOT a.attisdropped"))
         AddBounds(cmd, after, upTo);
         if (limit != null) cmd.Parameters.AddWithValue("n", limit.Value);
         var rows = await ReadRowsAsync(cmd, limit ?? expected, ct).ConfigureAwait(false);
-        if (grouped && rows.Count > 0)
+        // A table whose embedding column is there but empty (often so) needs no second query.
+        if (grouped && rows.Exists(r => r.HasEmbedding))
         {
             await AttachEmbeddingsAsync(rows, after, embeddings, ct).ConfigureAwait(false);
             await Run(async () => { await snapshot!.CommitAsync(ct).ConfigureAwait(false); return true; }).ConfigureAwait(false);
