@@ -46,6 +46,41 @@ public class DailyLogTests
     }
 
     [Theory]
+    [InlineData("utf-8")]
+    [InlineData("utf-8-bom")]
+    [InlineData("utf-16")]
+    public void Verification_reads_a_log_as_the_migration_does_whatever_its_byte_order_mark(string encoding)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "lifeos-bom-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        try
+        {
+            var sb = new StringBuilder(DailyLogFormat.Header("2024-01-01"));
+            DailyLogFormat.AppendEntry(sb, 42, "01:02:03", "first entry, ünïcode", "ctx", new[] { "SOL" });
+            DailyLogFormat.AppendEntry(sb, 43, "04:05:06", "second", "ctx", Array.Empty<string>());
+            // Without the header, the first entry's marker is the very first line, right after the mark.
+            var text = sb.ToString()[sb.ToString().IndexOf("<!-- fact:42", StringComparison.Ordinal)..];
+            Encoding enc = encoding switch { "utf-8" => new UTF8Encoding(false), "utf-8-bom" => new UTF8Encoding(true), _ => Encoding.Unicode };
+            File.WriteAllBytes(Path.Combine(dir, "2024-01-01.md"), enc.GetPreamble().Concat(enc.GetBytes(text)).ToArray());
+
+            var store = new DailyLogStore(dir);
+            var parsed = DailyLogParser.Parse(store.ReadText("2024-01-01")!).Where(p => p.IsEntry).Select(p => (p.FactId!.Value, p.Complete)).ToList();
+            byte[] bytes = [];
+            char[] chars = [];
+            var length = store.ReadInto("2024-01-01", ref bytes, ref chars);
+            var scanned = new List<(long, bool)>();
+            DailyLogParser.ForEachEntry(chars.AsSpan(0, length), (id, complete) => scanned.Add((id, complete)));
+            Assert.Equal(new[] { (42L, true), (43L, true) }, parsed);
+            Assert.Equal(parsed, scanned);
+            Assert.Equal(-1, store.ReadInto("2024-01-02", ref bytes, ref chars));
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Theory]
     [MemberData(nameof(AwkwardContents))]
     public void Entries_round_trip_through_the_parser(string content)
     {

@@ -288,11 +288,12 @@ WHERE a.attrelid = @oid AND a.attnum > 0 AND NOT a.attisdropped"))
     private async Task AttachEmbeddingsAsync(List<SourceRow> rows, object? after, EmbeddingArena? arena, CancellationToken ct)
     {
         var keyExpr = KeyKind switch { KeyKind.Integer => "id::bigint", KeyKind.Uuid => "id", _ => "id::text" };
-        // string_agg skips NULLs, and so does the key list beside it.
+        // string_agg skips NULLs, and so does the key list beside it; both follow the row number, which is
+        // unique where ids might tie (a view), so keys and payloads always pair up.
         await using var cmd = Command(
-            $"SELECT array_agg({keyExpr} ORDER BY id) FILTER (WHERE embedding IS NOT NULL), string_agg({EmbeddingExpression()}, ''::bytea ORDER BY id) " +
-            $"FROM (SELECT id, embedding, (row_number() OVER (ORDER BY id) - 1) / {EmbeddingGroupRows} AS g " +
-            $"FROM {_quotedTable}{Bounds(after, rows[^1].Id)}) grouped GROUP BY g ORDER BY g");
+            $"SELECT array_agg(k ORDER BY n) FILTER (WHERE e IS NOT NULL), string_agg(e, ''::bytea ORDER BY n) " +
+            $"FROM (SELECT {keyExpr} AS k, {EmbeddingExpression()} AS e, row_number() OVER (ORDER BY id) AS n " +
+            $"FROM {_quotedTable}{Bounds(after, rows[^1].Id)}) numbered GROUP BY (n - 1) / {EmbeddingGroupRows} ORDER BY min(n)");
         AddBounds(cmd, after, rows[^1].Id);
         var byKey = new Dictionary<object, SourceRow>(rows.Count);
         foreach (var row in rows) byKey[row.Id] = row;
@@ -308,7 +309,16 @@ WHERE a.attrelid = @oid AND a.attnum > 0 AND NOT a.attisdropped"))
             var pos = 0;
             foreach (var key in keys)
             {
-                var payload = payloads[pos..(pos + ArraySendLength(payloads[pos..]))];
+                int payloadLength;
+                try
+                {
+                    payloadLength = ArraySendLength(payloads[pos..]);
+                }
+                catch (FormatException ex)
+                {
+                    throw _settings.QueryFailed(new InvalidDataException($"The server's grouped embeddings are malformed: the payload {ex.Message}.", ex));
+                }
+                var payload = payloads.Slice(pos, payloadLength);
                 pos += payload.Length;
                 if (!byKey.TryGetValue(key, out var row)) continue;
                 try

@@ -120,8 +120,16 @@ internal sealed partial class DailyLogStore : IDisposable
                 read += n;
             }
             var data = bytes.AsSpan(0, read);
-            // A byte-order mark is not text; ReadText drops it too.
-            if (data.StartsWith(Utf8.Preamble)) data = data[Utf8.Preamble.Length..];
+            // Read as ReadText reads: a UTF-8 byte-order mark (editors and Windows PowerShell write one) is
+            // not text, and a UTF-16 or UTF-32 one says how to decode the rest.
+            if (data.StartsWith("\uFEFF"u8)) data = data[3..];
+            else if (data.StartsWith(new byte[] { 0xFF, 0xFE }) || data.StartsWith(new byte[] { 0xFE, 0xFF }) || data.StartsWith(new byte[] { 0, 0, 0xFE, 0xFF }))
+            {
+                var text = ReadText(day) ?? "";
+                if (chars.Length < text.Length) chars = new char[text.Length];
+                text.CopyTo(chars);
+                return text.Length;
+            }
             var needed = Utf8.GetMaxCharCount(data.Length);
             if (chars.Length < needed) chars = new char[needed];
             return Utf8.GetChars(data, chars);

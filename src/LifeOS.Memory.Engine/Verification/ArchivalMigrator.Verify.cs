@@ -38,8 +38,19 @@ public sealed partial class ArchivalMigrator
         // With embeddings PostgreSQL's encoding of the arrays bounds the run (array_send: about 4.5 CPU-s per
         // 100k real[1024]), so a second connection reads the upper half of the keys on the server's other
         // core. Each half streams on its own, so neither waits for the other at page ends.
-        var middle = withEmbeddings ? await source.MiddleKeyAsync(2L * pageSize, ct).ConfigureAwait(false) : null;
-        await using var second = middle == null ? null : await ArchivalSource.OpenAsync(source.Settings, Source.Table, ct).ConfigureAwait(false);
+        object? middle = null;
+        ArchivalSource? second = null;
+        try
+        {
+            middle = withEmbeddings ? await source.MiddleKeyAsync(2L * pageSize, ct).ConfigureAwait(false) : null;
+            if (middle != null) second = await ArchivalSource.OpenAsync(source.Settings, Source.Table, ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            await Quietly(logIndexing).ConfigureAwait(false);
+            throw;
+        }
+        await using var secondConnection = second;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var readers = middle == null
             ? new[] { PageReader.Start(source, null, null, pageSize, stop.Token) }
