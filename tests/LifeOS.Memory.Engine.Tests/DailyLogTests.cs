@@ -65,14 +65,13 @@ public class DailyLogTests
 
             var store = new DailyLogStore(dir);
             var parsed = DailyLogParser.Parse(store.ReadText("2024-01-01")!).Where(p => p.IsEntry).Select(p => (p.FactId!.Value, p.Complete)).ToList();
-            byte[] bytes = [];
             char[] chars = [];
-            var length = store.ReadInto("2024-01-01", ref bytes, ref chars);
+            var length = store.ReadInto("2024-01-01", ref chars);
             var scanned = new List<(long, bool)>();
             DailyLogParser.ForEachEntry(chars.AsSpan(0, length), (id, complete) => scanned.Add((id, complete)));
             Assert.Equal(new[] { (42L, true), (43L, true) }, parsed);
             Assert.Equal(parsed, scanned);
-            Assert.Equal(-1, store.ReadInto("2024-01-02", ref bytes, ref chars));
+            Assert.Equal(-1, store.ReadInto("2024-01-02", ref chars));
         }
         finally
         {

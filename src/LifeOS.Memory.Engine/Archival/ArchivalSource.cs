@@ -69,6 +69,8 @@ internal sealed class ArchivalSource : IAsyncDisposable
     }
 
     public KeyKind KeyKind { get; private set; }
+    /// <summary>The id as every query selects it: text keys of any text type read as text.</summary>
+    private string KeySelect => KeyKind == KeyKind.Text ? "id::text" : "id";
     public EmbeddingKind EmbeddingKind { get; private set; }
     public bool HasMetadata { get; private set; }
     public bool HasCreatedAt { get; private set; }
@@ -175,8 +177,7 @@ WHERE a.attrelid = @oid AND a.attnum > 0 AND NOT a.attisdropped"))
                 : emb.Base == "_float8" ? EmbeddingKind.Double
                 : EmbeddingKind.None;
         }
-        var idExpr = KeyKind == KeyKind.Text ? "id::text" : "id";
-        var head = $"SELECT {idExpr}, content::text, {(HasMetadata ? "metadata::text" : "NULL::text")}, {createdAt}";
+        var head = $"SELECT {KeySelect}, content::text, {(HasMetadata ? "metadata::text" : "NULL::text")}, {createdAt}";
         var hasEmbedding = EmbeddingKind == EmbeddingKind.None ? "false" : "embedding IS NOT NULL";
         _rowSelect = $"{head}, {EmbeddingExpression()}, {hasEmbedding} FROM {_quotedTable}";
         _lightRowSelect = $"{head}, NULL::bytea, {hasEmbedding} FROM {_quotedTable}";
@@ -203,10 +204,9 @@ WHERE a.attrelid = @oid AND a.attnum > 0 AND NOT a.attisdropped"))
     /// <summary>The next ids after <paramref name="after"/> in key order (keyset paging).</summary>
     public async Task<List<object>> NextIdsAsync(object? after, int limit, CancellationToken ct)
     {
-        var idExpr = KeyKind == KeyKind.Text ? "id::text" : "id";
         await using var cmd = Command(after == null
-            ? $"SELECT {idExpr} FROM {_quotedTable} ORDER BY id LIMIT @n"
-            : $"SELECT {idExpr} FROM {_quotedTable} WHERE id > @after ORDER BY id LIMIT @n");
+            ? $"SELECT {KeySelect} FROM {_quotedTable} ORDER BY id LIMIT @n"
+            : $"SELECT {KeySelect} FROM {_quotedTable} WHERE id > @after ORDER BY id LIMIT @n");
         if (after != null) cmd.Parameters.Add(KeyParameter("after", after));
         cmd.Parameters.AddWithValue("n", limit);
         var ids = new List<object>(limit);
@@ -364,8 +364,7 @@ WHERE a.attrelid = @oid AND a.attnum > 0 AND NOT a.attisdropped"))
     {
         var count = await CountAsync(ct).ConfigureAwait(false);
         if (count < minimumRows) return null;
-        var idExpr = KeyKind == KeyKind.Text ? "id::text" : "id";
-        await using var cmd = Command($"SELECT {idExpr} FROM {_quotedTable} ORDER BY id OFFSET @half LIMIT 1");
+        await using var cmd = Command($"SELECT {KeySelect} FROM {_quotedTable} ORDER BY id OFFSET @half LIMIT 1");
         cmd.Parameters.AddWithValue("half", count / 2);
         await using var r = await Run(() => cmd.ExecuteReaderAsync(ct)).ConfigureAwait(false);
         return await r.ReadAsync(ct).ConfigureAwait(false) ? ReadKey(r, 0) : null;
@@ -374,8 +373,7 @@ WHERE a.attrelid = @oid AND a.attnum > 0 AND NOT a.attisdropped"))
     /// <summary>Which of these ids exist in the source.</summary>
     public async Task<HashSet<object>> ExistingAsync(IReadOnlyList<object> ids, CancellationToken ct)
     {
-        var idExpr = KeyKind == KeyKind.Text ? "id::text" : "id";
-        await using var cmd = Command($"SELECT {idExpr} FROM {_quotedTable} WHERE id = ANY(@ids)");
+        await using var cmd = Command($"SELECT {KeySelect} FROM {_quotedTable} WHERE id = ANY(@ids)");
         cmd.Parameters.Add(KeyArrayParameter("ids", ids));
         var found = new HashSet<object>();
         await using var r = await Run(() => cmd.ExecuteReaderAsync(ct)).ConfigureAwait(false);

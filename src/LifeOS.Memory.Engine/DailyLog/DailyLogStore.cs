@@ -1,6 +1,5 @@
 using System.Text;
 using System.Text.RegularExpressions;
-using Microsoft.Win32.SafeHandles;
 
 namespace LifeOS.Memory.DailyLog;
 
@@ -94,45 +93,32 @@ internal sealed partial class DailyLogStore : IDisposable
 
     /// <summary>
     /// Reads a day's file into <paramref name="chars"/> (grown as needed) and returns how many it holds, or -1
-    /// when there is no such file. The buffers are the caller's to reuse: verification reads every log, and a
-    /// string per file (most above the large-object threshold) would cost a full collection every few files.
+    /// when there is no such file. Decoded as <see cref="ReadText"/> decodes (byte-order marks honoured), but
+    /// into the caller's reused buffer: verification reads every log, and a string per file (most above the
+    /// large-object threshold) would cost a full collection every few files.
     /// </summary>
-    public int ReadInto(string day, ref byte[] bytes, ref char[] chars)
+    public int ReadInto(string day, ref char[] chars)
     {
-        SafeFileHandle file;
+        FileStream stream;
         try
         {
-            file = File.OpenHandle(PathOf(day));
+            stream = new FileStream(PathOf(day), FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0);
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {
             return -1;
         }
-        using (file)
+        using var reader = new StreamReader(stream, Utf8, detectEncodingFromByteOrderMarks: true, bufferSize: 16 * 1024);
+        // No encoding yields more characters than bytes; a file that grows meanwhile grows the buffer.
+        var length = checked((int)stream.Length);
+        if (chars.Length < length) chars = new char[length];
+        var total = 0;
+        while (true)
         {
-            var length = checked((int)RandomAccess.GetLength(file));
-            if (bytes.Length < length) bytes = new byte[length];
-            var read = 0;
-            while (read < length)
-            {
-                var n = RandomAccess.Read(file, bytes.AsSpan(read, length - read), read);
-                if (n == 0) break;
-                read += n;
-            }
-            var data = bytes.AsSpan(0, read);
-            // Read as ReadText reads: a UTF-8 byte-order mark (editors and Windows PowerShell write one) is
-            // not text, and a UTF-16 or UTF-32 one says how to decode the rest.
-            if (data.StartsWith("\uFEFF"u8)) data = data[3..];
-            else if (data.StartsWith(new byte[] { 0xFF, 0xFE }) || data.StartsWith(new byte[] { 0xFE, 0xFF }) || data.StartsWith(new byte[] { 0, 0, 0xFE, 0xFF }))
-            {
-                var text = ReadText(day) ?? "";
-                if (chars.Length < text.Length) chars = new char[text.Length];
-                text.CopyTo(chars);
-                return text.Length;
-            }
-            var needed = Utf8.GetMaxCharCount(data.Length);
-            if (chars.Length < needed) chars = new char[needed];
-            return Utf8.GetChars(data, chars);
+            if (total == chars.Length) Array.Resize(ref chars, Math.Max(1024, chars.Length * 2));
+            var read = reader.Read(chars.AsSpan(total));
+            if (read == 0) return total;
+            total += read;
         }
     }
 

@@ -227,11 +227,10 @@ public sealed partial class ArchivalMigrator
     {
         var index = new Dictionary<long, LogOccurrences>();
         var logs = new DailyLogStore(Workspace.LogDirectory);
-        byte[] bytes = [];
         char[] chars = [];
         foreach (var day in logs.ListFiles().Keys)
         {
-            var length = logs.ReadInto(day, ref bytes, ref chars);
+            var length = logs.ReadInto(day, ref chars);
             if (length < 0) continue;
             DailyLogParser.ForEachEntry(chars.AsSpan(0, length), (factId, complete) =>
             {
