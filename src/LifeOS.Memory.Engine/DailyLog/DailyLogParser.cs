@@ -47,7 +47,7 @@ internal static partial class DailyLogParser
                 Raw = text[start..entry.End],
                 Complete = true,
                 Time = text.Substring(bodyStart + 3, 8),
-                Content = DailyLogFormat.Unescape(text[entry.ContentStart..entry.ContentEnd]),
+                Content = LegacyLogFormat.Unescape(text[entry.ContentStart..entry.ContentEnd]),
                 Footer = text[entry.FooterAt..entry.FooterEnd],
             });
             if (entry.End < chunkEnd) pieces.Add(new LogPiece { Raw = text[entry.End..chunkEnd] });
@@ -111,7 +111,7 @@ internal static partial class DailyLogParser
         var footerAt = -1;
         for (var search = contentStart; search < chunkEnd;)
         {
-            var at = text[search..chunkEnd].IndexOf(DailyLogFormat.FooterStart);
+            var at = text[search..chunkEnd].IndexOf(LegacyLogFormat.FooterStart);
             if (at < 0) break;
             var p = search + at;
             if (p - 2 >= contentStart && text[p - 1] == '\n' && text[p - 2] == '\n') { footerAt = p; break; }

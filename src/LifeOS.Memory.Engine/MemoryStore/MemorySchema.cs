@@ -2,8 +2,8 @@ namespace LifeOS.Memory.MemoryStore;
 
 /// <summary>
 /// The Jarvis memory database, schema_info version 4, written from its documented description; plus the
-/// additions older readers do not notice (a unique index on fact_embeddings.postgres_id, an embedding BLOB
-/// column, and lifeos_* bookkeeping tables).
+/// additions older readers do not notice (an embedding BLOB and a lifeos_link
+/// column on fact_embeddings, indexes, and lifeos_* bookkeeping tables).
 /// </summary>
 internal static class MemorySchema
 {
@@ -137,19 +137,35 @@ CREATE INDEX IF NOT EXISTS idx_user_identities_telegram ON user_identities(teleg
 CREATE INDEX IF NOT EXISTS idx_subagents_session ON subagents(session_id);
 """;
 
+    /// <summary>
+    /// The module's own tables. Its link rows are marked (fact_embeddings.lifeos_link = 1) and unique per source
+    /// id among themselves only: the assistant's migration script writes its links with INSERT OR REPLACE, and a
+    /// unique index over every link would let that REPLACE delete the module's row and its embedding.
+    /// </summary>
     public const string Additions = """
-CREATE UNIQUE INDEX IF NOT EXISTS ux_fact_embeddings_postgres_id ON fact_embeddings(postgres_id);
+DROP INDEX IF EXISTS ux_fact_embeddings_postgres_id;
+CREATE UNIQUE INDEX IF NOT EXISTS lifeos_own_links ON fact_embeddings(postgres_id) WHERE lifeos_link = 1;
+CREATE INDEX IF NOT EXISTS lifeos_links_by_source_id ON fact_embeddings(postgres_id);
 CREATE TABLE IF NOT EXISTS lifeos_log_pending (
     fact_id INTEGER PRIMARY KEY,
     day TEXT NOT NULL,
     old_day TEXT,
     replace INTEGER NOT NULL DEFAULT 0
 );
-CREATE TABLE IF NOT EXISTS lifeos_log_files (
+CREATE TABLE IF NOT EXISTS lifeos_log_entries (
+    day TEXT NOT NULL,
+    byte_offset INTEGER NOT NULL,
+    fact_id INTEGER NOT NULL,
+    byte_length INTEGER NOT NULL,
+    format INTEGER NOT NULL,
+    PRIMARY KEY (day, byte_offset)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS lifeos_log_entries_by_fact ON lifeos_log_entries(fact_id);
+CREATE TABLE IF NOT EXISTS lifeos_log_days (
     day TEXT PRIMARY KEY,
-    size INTEGER NOT NULL,
-    modified_ticks INTEGER NOT NULL
-);
+    signature TEXT NOT NULL
+) WITHOUT ROWID;
+DROP TABLE IF EXISTS lifeos_log_files;
 CREATE TABLE IF NOT EXISTS lifeos_settings (
     key TEXT PRIMARY KEY,
     value

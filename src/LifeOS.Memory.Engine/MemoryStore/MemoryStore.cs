@@ -19,6 +19,9 @@ internal sealed class StoredFact
     public string Time => Timestamp.Length >= 19 ? Timestamp.Substring(11, 8) : "00:00:00";
 }
 
+/// <summary>The fact linked to a source id, and whether the link row is the module's own.</summary>
+internal readonly record struct SourceLink(long FactId, bool Own);
+
 /// <summary>What verification expects of the fact linked to a source row.</summary>
 /// <param name="Content">The fact's content, or null when the row's text is not to be compared.</param>
 /// <param name="Embedding">The row's embedding as little-endian float32 bytes, null when it has none.</param>
@@ -28,6 +31,8 @@ internal readonly record struct ExpectedFact(string? Content, string? Context, R
 internal sealed class LinkedFact
 {
     public required long FactId { get; init; }
+    /// <summary>Whether the link is the module's own (else another program's, to be adopted by the next run).</summary>
+    public bool Own { get; init; }
     public bool Exists { get; init; }
     /// <summary>Whether content and context are exactly the expected ones (true when they were not to be compared).</summary>
     public bool TextMatches { get; init; }
@@ -179,13 +184,28 @@ internal sealed class MemoryStore : IDisposable
             if (Scalar<long>("SELECT count(*) FROM schema_info") == 0)
                 Execute($"INSERT INTO schema_info(version) VALUES ({MemorySchema.JarvisVersion})");
             RequireColumns();
-            if (!Columns("fact_embeddings").Contains("embedding"))
+            var linkColumns = Columns("fact_embeddings");
+            if (!linkColumns.Contains("embedding"))
                 Execute("ALTER TABLE fact_embeddings ADD COLUMN embedding BLOB");
-            var duplicates = Scalar<long>("SELECT count(*) FROM (SELECT postgres_id FROM fact_embeddings WHERE postgres_id IS NOT NULL GROUP BY postgres_id HAVING count(*) > 1)");
+            var moduleRanBefore = Has("table", "lifeos_log_pending");
+            if (!linkColumns.Contains("lifeos_link"))
+            {
+                Execute("ALTER TABLE fact_embeddings ADD COLUMN lifeos_link INTEGER");
+                // Before 0.2 the module's links were the only ones its unique index allowed per source id; links in
+                // a database it never wrote are another program's, adopted (and corrected) by the next migration.
+                if (moduleRanBefore)
+                    Execute("UPDATE fact_embeddings SET lifeos_link = 1 WHERE postgres_id IS NOT NULL");
+            }
+            var duplicates = Scalar<long>("SELECT count(*) FROM (SELECT postgres_id FROM fact_embeddings WHERE lifeos_link = 1 GROUP BY postgres_id HAVING count(*) > 1)");
             if (duplicates > 0)
                 throw new MemoryMigrationException(ErrorIds.WorkspaceInvalid, FailureKind.InvalidData,
                     $"{DatabasePath} links {duplicates} PostgreSQL id(s) to more than one fact; run Test-Migration to list them and remove the extra links before migrating.");
+            var ledgerIsNew = !Has("table", "lifeos_log_entries");
             Execute(MemorySchema.Additions);
+            // Entries written before the ledger existed are recognised (or written) by the next repair pass.
+            if (ledgerIsNew && moduleRanBefore)
+                Execute("INSERT OR IGNORE INTO lifeos_log_pending (fact_id, day) SELECT f.id, substr(f.timestamp, 1, 10) " +
+                        "FROM facts f JOIN fact_embeddings l ON l.fact_id = f.id AND l.lifeos_link = 1");
             tx.Commit();
         }
         catch (SqliteException ex)
@@ -196,6 +216,7 @@ internal sealed class MemoryStore : IDisposable
         {
             _transaction = null;
         }
+        DetectCapabilities();
         var mentionColumns = Columns("entity_mentions");
         _mentionsHaveLegacyColumns = mentionColumns.Contains("entity_name") && mentionColumns.Contains("entity_type");
         _ftsBulkIndexing = InsertTriggersAreOnlyOurFullTextTrigger();
@@ -223,11 +244,28 @@ internal sealed class MemoryStore : IDisposable
                 .Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)).ToUpperInvariant().TrimEnd(';', ' ') + " ";
     }
 
+    /// <summary>What a database written by an earlier version (opened read-only) lacks: the ownership mark, the ledger.</summary>
+    private void DetectCapabilities()
+    {
+        _hasLedger = Has("table", "lifeos_log_entries");
+        var own = Columns("fact_embeddings").Contains("lifeos_link");
+        _ownLink = own ? "l.lifeos_link = 1" : "l.postgres_id IS NOT NULL";
+        OwnFactsOrLegacy = own ? "facts f JOIN fact_embeddings l ON l.fact_id = f.id AND l.lifeos_link = 1"
+            : "facts f JOIN fact_embeddings l ON l.fact_id = f.id AND l.postgres_id IS NOT NULL AND f.source = 'archival_memory'";
+    }
+
+    private bool _hasLedger;
+    private string _ownLink = "l.lifeos_link = 1";
+
+    /// <summary>The module's facts, joined with their link as l: the ones its own link rows point at.</summary>
+    internal string OwnFactsOrLegacy { get; private set; } = "facts f JOIN fact_embeddings l ON l.fact_id = f.id AND l.lifeos_link = 1";
+
     private void RequireJarvisTables()
     {
         try
         {
             RequireColumns();
+            DetectCapabilities();
         }
         catch (SqliteException ex)
         {
@@ -396,7 +434,7 @@ internal sealed class MemoryStore : IDisposable
     public void InsertLink(long factId, object sourceKey, ReadOnlyMemory<byte>? embedding, string syncedAt)
     {
         var cmd = Prepared("insert-link",
-            "INSERT INTO fact_embeddings (fact_id, postgres_id, embedding_synced_at, embedding) VALUES ($f, $p, $s, $e)",
+            "INSERT INTO fact_embeddings (fact_id, postgres_id, embedding_synced_at, embedding, lifeos_link) VALUES ($f, $p, $s, $e, 1)",
             "$f", "$p", "$s", "$e");
         cmd.Parameters["$f"].Value = factId;
         cmd.Parameters["$p"].Value = SourceKey.ToSqlite(sourceKey);
@@ -408,7 +446,7 @@ internal sealed class MemoryStore : IDisposable
     public void UpdateLink(long factId, ReadOnlyMemory<byte>? embedding, string syncedAt)
     {
         var cmd = Prepared("update-link",
-            "UPDATE fact_embeddings SET embedding = $e, embedding_synced_at = $s WHERE fact_id = $f",
+            "UPDATE fact_embeddings SET embedding = $e, embedding_synced_at = $s, lifeos_link = 1 WHERE fact_id = $f",
             "$f", "$s", "$e");
         cmd.Parameters["$f"].Value = factId;
         cmd.Parameters["$s"].Value = embedding == null ? DBNull.Value : syncedAt;
@@ -480,8 +518,8 @@ internal sealed class MemoryStore : IDisposable
     }
 
     public void BulkInsertLinks(IReadOnlyList<(long FactId, object Key, ReadOnlyMemory<byte>? Embedding)> links, string syncedAt) =>
-        InsertRows("links", "INSERT INTO fact_embeddings (fact_id, postgres_id, embedding_synced_at, embedding) VALUES ",
-            "(?, ?, ?, ?)", 4, links.Count, (stmt, at, i) =>
+        InsertRows("links", "INSERT INTO fact_embeddings (fact_id, postgres_id, embedding_synced_at, embedding, lifeos_link) VALUES ",
+            "(?, ?, ?, ?, 1)", 4, links.Count, (stmt, at, i) =>
             {
                 var (factId, key, embedding) = links[i];
                 stmt.Bind(at + 1, factId).BindKey(at + 2, SourceKey.ToSqlite(key)).Bind(at + 3, embedding == null ? null : syncedAt).Bind(at + 4, embedding);
@@ -558,7 +596,7 @@ internal sealed class MemoryStore : IDisposable
         });
     }
 
-    private void InTransaction(Action work)
+    public void InTransaction(Action work)
     {
         Begin();
         try
@@ -589,18 +627,15 @@ internal sealed class MemoryStore : IDisposable
         return stmt;
     }
 
-    // ---- daily-log bookkeeping ----------------------------------------------------------------
+    // ---- daily-log bookkeeping: what must still be written, and the ledger of what was -------------------
 
-    public void AddPendingLog(long factId, string day, string? oldDay, bool replace)
+    public void AddPendingLog(long factId, string day)
     {
         var cmd = Prepared("add-pending",
-            "INSERT INTO lifeos_log_pending (fact_id, day, old_day, replace) VALUES ($f, $d, $o, $r) " +
-            "ON CONFLICT(fact_id) DO UPDATE SET day = excluded.day, old_day = COALESCE(lifeos_log_pending.old_day, excluded.old_day), replace = max(lifeos_log_pending.replace, excluded.replace)",
-            "$f", "$d", "$o", "$r");
+            "INSERT INTO lifeos_log_pending (fact_id, day) VALUES ($f, $d) ON CONFLICT(fact_id) DO UPDATE SET day = excluded.day",
+            "$f", "$d");
         cmd.Parameters["$f"].Value = factId;
         cmd.Parameters["$d"].Value = day;
-        cmd.Parameters["$o"].Value = (object?)oldDay ?? DBNull.Value;
-        cmd.Parameters["$r"].Value = replace ? 1 : 0;
         cmd.ExecuteNonQuery();
     }
 
@@ -613,43 +648,88 @@ internal sealed class MemoryStore : IDisposable
         cmd.ExecuteNonQuery();
     }
 
-    public List<(long FactId, string Day, string? OldDay, bool Replace)> PendingLogs()
+    /// <summary>Facts whose entry may still be missing from their day's log.</summary>
+    public HashSet<long> PendingLogFacts()
     {
-        var list = new List<(long, string, string?, bool)>();
-        using var cmd = Command("SELECT fact_id, day, old_day, replace FROM lifeos_log_pending ORDER BY fact_id");
+        var set = new HashSet<long>();
+        if (!_hasLedger) return set;
+        using var cmd = Command("SELECT fact_id FROM lifeos_log_pending");
         using var r = cmd.ExecuteReader();
-        while (r.Read()) list.Add((r.GetInt64(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2), r.GetInt64(3) != 0));
-        return list;
+        while (r.Read()) set.Add(r.GetInt64(0));
+        return set;
     }
 
-    public void RecordLogStamps(IReadOnlyDictionary<string, LogFileStamp> stamps)
+    /// <summary>The current days of the facts whose entries are pending.</summary>
+    public HashSet<string> PendingLogDays()
     {
-        var cmd = Prepared("stamp",
-            "INSERT INTO lifeos_log_files (day, size, modified_ticks) VALUES ($d, $s, $m) ON CONFLICT(day) DO UPDATE SET size = excluded.size, modified_ticks = excluded.modified_ticks",
-            "$d", "$s", "$m");
-        foreach (var (day, stamp) in stamps)
+        var days = new HashSet<string>(StringComparer.Ordinal);
+        if (!_hasLedger) return days;
+        using var cmd = Command("SELECT DISTINCT substr(f.timestamp, 1, 10) FROM lifeos_log_pending p JOIN facts f ON f.id = p.fact_id");
+        using var r = cmd.ExecuteReader();
+        while (r.Read()) if (!r.IsDBNull(0)) days.Add(r.GetString(0));
+        return days;
+    }
+
+    /// <summary>Pending rows of facts that no longer exist (deleted by another program): nothing to write for them.</summary>
+    public void ForgetPendingOfDeletedFacts() =>
+        Execute("DELETE FROM lifeos_log_pending WHERE fact_id NOT IN (SELECT id FROM facts)");
+
+    public void RecordLedger(IEnumerable<LedgerEntry> entries)
+    {
+        var cmd = Prepared("ledger",
+            "INSERT OR REPLACE INTO lifeos_log_entries (day, byte_offset, fact_id, byte_length, format) VALUES ($d, $o, $f, $l, $t)",
+            "$d", "$o", "$f", "$l", "$t");
+        foreach (var e in entries)
         {
-            cmd.Parameters["$d"].Value = day;
-            cmd.Parameters["$s"].Value = stamp.Size;
-            cmd.Parameters["$m"].Value = stamp.ModifiedTicks;
+            cmd.Parameters["$d"].Value = e.Day;
+            cmd.Parameters["$o"].Value = e.Offset;
+            cmd.Parameters["$f"].Value = e.FactId;
+            cmd.Parameters["$l"].Value = e.Length;
+            cmd.Parameters["$t"].Value = (int)e.Format;
             cmd.ExecuteNonQuery();
         }
     }
 
-    public Dictionary<string, LogFileStamp> LogStamps()
+    public List<LedgerEntry> LedgerForDay(string day)
     {
-        var result = new Dictionary<string, LogFileStamp>(StringComparer.Ordinal);
-        using var cmd = Command("SELECT day, size, modified_ticks FROM lifeos_log_files");
+        var list = new List<LedgerEntry>();
+        if (!_hasLedger) return list;
+        var cmd = Prepared("ledger-day", "SELECT fact_id, byte_offset, byte_length, format FROM lifeos_log_entries WHERE day = $d ORDER BY byte_offset", "$d");
+        cmd.Parameters["$d"].Value = day;
         using var r = cmd.ExecuteReader();
-        while (r.Read()) result[r.GetString(0)] = new LogFileStamp(r.GetInt64(1), r.GetInt64(2));
+        while (r.Read()) list.Add(new LedgerEntry(r.GetInt64(0), day, r.GetInt64(1), r.GetInt32(2), (EntryFormat)r.GetInt32(3)));
+        return list;
+    }
+
+    public void RecordDaySignatures(IReadOnlyDictionary<string, string> signatures)
+    {
+        var cmd = Prepared("signature",
+            "INSERT INTO lifeos_log_days (day, signature) VALUES ($d, $s) ON CONFLICT(day) DO UPDATE SET signature = excluded.signature",
+            "$d", "$s");
+        foreach (var (day, signature) in signatures)
+        {
+            cmd.Parameters["$d"].Value = day;
+            cmd.Parameters["$s"].Value = signature;
+            cmd.ExecuteNonQuery();
+        }
+    }
+
+    /// <summary>Each day's files as they were right after the module last wrote to them.</summary>
+    public Dictionary<string, string> DaySignatures()
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (!_hasLedger) return result;
+        using var cmd = Command("SELECT day, signature FROM lifeos_log_days");
+        using var r = cmd.ExecuteReader();
+        while (r.Read()) result[r.GetString(0)] = r.GetString(1);
         return result;
     }
 
-    /// <summary>Days that hold at least one migrated fact.</summary>
+    /// <summary>Days that hold at least one of the module's facts.</summary>
     public HashSet<string> DaysWithFacts()
     {
         var days = new HashSet<string>(StringComparer.Ordinal);
-        using var cmd = Command("SELECT DISTINCT substr(f.timestamp, 1, 10) FROM facts f JOIN fact_embeddings l ON l.fact_id = f.id WHERE f.source = 'archival_memory'");
+        using var cmd = Command($"SELECT DISTINCT substr(f.timestamp, 1, 10) FROM {OwnFactsOrLegacy}");
         using var r = cmd.ExecuteReader();
         while (r.Read()) if (!r.IsDBNull(0)) days.Add(r.GetString(0));
         return days;
@@ -657,27 +737,37 @@ internal sealed class MemoryStore : IDisposable
 
     // ---- reads --------------------------------------------------------------------------------
 
-    /// <summary>Migrated facts of one day, rendered as their daily log entries.</summary>
-    public List<RenderedEntry> EntriesForDay(string day)
+    /// <summary>
+    /// The module's facts of one day as their log entries show them, and which of them have no entry in the
+    /// ledger at all (written before the ledger existed, or whose only append was never recorded).
+    /// </summary>
+    public (List<LogFact> Facts, HashSet<long> Unrecorded) LogFactsForDay(string day)
     {
-        var facts = new List<StoredFact>();
-        using (var cmd = Command(
-            "SELECT f.id, f.content, f.context, f.timestamp FROM facts f JOIN fact_embeddings l ON l.fact_id = f.id " +
-            "WHERE f.source = 'archival_memory' AND f.timestamp >= $d AND f.timestamp < $next ORDER BY f.id"))
+        var facts = new List<LogFact>();
+        var unrecorded = new HashSet<long>();
+        var recorded = _hasLedger ? "EXISTS (SELECT 1 FROM lifeos_log_entries e WHERE e.fact_id = f.id)" : "0";
+        var cmd = Prepared("log-facts-day",
+            $"SELECT f.id, f.content, f.context, f.timestamp, f.confidence, {recorded} FROM {OwnFactsOrLegacy} " +
+            "WHERE f.timestamp >= $d AND f.timestamp < $next ORDER BY f.id", "$d", "$next");
+        cmd.Parameters["$d"].Value = day;
+        cmd.Parameters["$next"].Value = day + "\uffff";
+        var rows = new List<(long Id, string Content, string? Context, string Timestamp, double Confidence)>();
+        using (var r = cmd.ExecuteReader())
         {
-            cmd.Parameters.AddWithValue("$d", day);
-            cmd.Parameters.AddWithValue("$next", day + "\uffff");
-            using var r = cmd.ExecuteReader();
-            while (r.Read()) facts.Add(ReadStoredFact(r));
+            while (r.Read())
+            {
+                var id = r.GetInt64(0);
+                rows.Add((id, r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2),
+                    r.IsDBNull(3) ? "" : Convert.ToString(r.GetValue(3), CultureInfo.InvariantCulture) ?? "",
+                    r.IsDBNull(4) ? 1.0 : r.GetDouble(4)));
+                if (r.GetInt64(5) == 0) unrecorded.Add(id);
+            }
         }
-        return Render(facts);
-    }
-
-    public List<RenderedEntry> Render(IReadOnlyList<StoredFact> facts)
-    {
-        var names = EntityNames(facts.Select(f => f.FactId).ToList());
-        return facts.Select(f => new RenderedEntry(f.FactId, DailyLogFormat.Entry(f.FactId, f.Time, f.Content, f.Context,
-            names.TryGetValue(f.FactId, out var n) ? n : (IEnumerable<string>)Array.Empty<string>()))).ToList();
+        var names = EntityNames(rows.Select(f => f.Id).ToList());
+        foreach (var f in rows)
+            facts.Add(new LogFact(f.Id, f.Timestamp, f.Content, f.Context, f.Confidence,
+                names.TryGetValue(f.Id, out var n) ? n : Array.Empty<string>()));
+        return (facts, unrecorded);
     }
 
     public List<StoredFact> Facts(IReadOnlyCollection<long> factIds)
@@ -716,35 +806,53 @@ internal sealed class MemoryStore : IDisposable
         return result;
     }
 
-    /// <summary>Links among a page of source keys, by key.</summary>
-    public Dictionary<object, long> LinksAmong(IReadOnlyList<object> keys, KeyKind kind, bool sorted)
+    /// <summary>
+    /// The link of each of a page of source keys: the module's own, else (to be adopted) the lowest archival fact
+    /// that another program (the assistant's migration script) linked to it.
+    /// </summary>
+    public Dictionary<object, SourceLink> LinksAmong(IReadOnlyList<object> keys, KeyKind kind, bool sorted)
     {
-        var result = new Dictionary<object, long>(keys.Count);
+        var result = new Dictionary<object, SourceLink>(keys.Count);
         var wanted = new HashSet<object>(keys);
-        ReadLinks("links", "SELECT l.postgres_id, l.fact_id FROM fact_embeddings l", keys, kind, sorted, (key, row) =>
-        {
-            if (wanted.Contains(key)) result[key] = row.Int64(1);
-        });
+        ReadLinks("links", $"SELECT l.postgres_id, l.fact_id, {OwnColumn}, f.source FROM fact_embeddings l LEFT JOIN facts f ON f.id = l.fact_id",
+            keys, kind, sorted, (key, row) =>
+            {
+                if (!wanted.Contains(key)) return;
+                var link = new SourceLink(row.Int64(1), row.Int64(2) == 1);
+                if (!link.Own && row.Text(3) != FactMapper.Source) return;
+                if (!result.TryGetValue(key, out var seen) || Preferred(link, seen)) result[key] = link;
+            });
         return result;
     }
 
+    private static bool Preferred(SourceLink candidate, SourceLink current) =>
+        candidate.Own != current.Own ? candidate.Own : candidate.FactId < current.FactId;
+
+    /// <summary>1 for the module's own link rows; every link with a source id in a database from before 0.2.</summary>
+    private string OwnColumn => _ownLink == "l.lifeos_link = 1" ? "coalesce(l.lifeos_link, 0)" : "1";
+
     /// <summary>
-    /// The facts linked to a page of source keys, compared with <paramref name="expected"/>, which holds every key
-    /// of the page. Text and embeddings are compared in SQLite's own buffers: a string or an array per stored
-    /// value would double the garbage of a verification.
+    /// The facts linked to a page of source keys (as <see cref="LinksAmong"/> chooses them), compared with
+    /// <paramref name="expected"/>, which holds every key of the page. Text and embeddings are compared in
+    /// SQLite's own buffers: a string or an array per stored value would double the garbage of a verification.
     /// </summary>
     public Dictionary<object, LinkedFact> LinkedFactsAmong(IReadOnlyList<object> keys, KeyKind kind, bool sorted,
         IReadOnlyDictionary<object, ExpectedFact> expected)
     {
         var result = new Dictionary<object, LinkedFact>(keys.Count);
         ReadLinks("links-facts",
-            "SELECT l.postgres_id, l.fact_id, f.content, f.context, f.timestamp, l.embedding FROM fact_embeddings l LEFT JOIN facts f ON f.id = l.fact_id",
+            $"SELECT l.postgres_id, l.fact_id, f.content, f.context, f.timestamp, l.embedding, {OwnColumn}, f.source FROM fact_embeddings l LEFT JOIN facts f ON f.id = l.fact_id",
             keys, kind, sorted, (key, row) =>
             {
                 if (!expected.TryGetValue(key, out var want)) return;
+                var own = row.Int64(6) == 1;
+                if (!own && (row.IsNull(2) || row.Text(7) != FactMapper.Source)) return;
+                var link = new SourceLink(row.Int64(1), own);
+                if (result.TryGetValue(key, out var seen) && !Preferred(link, new SourceLink(seen.FactId, seen.Own))) return;
                 result[key] = new LinkedFact
                 {
                     FactId = row.Int64(1),
+                    Own = own,
                     Exists = !row.IsNull(2),
                     TextMatches = want.Content == null || (TextEquals(row, 2, want.Content) && TextEquals(row, 3, want.Context)),
                     Timestamp = row.Value(4) is { } t ? Convert.ToString(t, CultureInfo.InvariantCulture) : null,
@@ -772,7 +880,7 @@ internal sealed class MemoryStore : IDisposable
     /// <summary>
     /// Runs <paramref name="select"/> (postgres_id first) for the links of a page of keys and hands each row
     /// to <paramref name="read"/> with its key. A sorted page of integer or uuid keys is read with one range
-    /// scan of the unique index, which may also yield keys outside the page; other pages key by key.
+    /// scan of the index on postgres_id, which may also yield keys outside the page; other pages key by key.
     /// </summary>
     private void ReadLinks(string name, string select, IReadOnlyList<object> keys, KeyKind kind, bool sorted, Action<object, RawStatement> read)
     {
@@ -797,7 +905,7 @@ internal sealed class MemoryStore : IDisposable
             one.BindKey(1, SourceKey.ToSqlite(key));
             try
             {
-                if (one.Step()) read(key, one);
+                while (one.Step()) read(key, one);
             }
             finally
             {
@@ -806,12 +914,24 @@ internal sealed class MemoryStore : IDisposable
         }
     }
 
-    /// <summary>Facts from the archive that no link points to: left behind by a duplicating writer.</summary>
-    public (long Count, List<long> First) UnlinkedArchivalFacts(int sample)
+    /// <summary>
+    /// Archival facts that are not the module's fact of a source row: left unlinked by a duplicating writer, or
+    /// linked by another program (the assistant's migration script) to a source id that already has its fact.
+    /// A foreign link to a source id with no fact of the module's is not a duplicate: the next run adopts it.
+    /// </summary>
+    public (long Count, List<long> First) DuplicateArchivalFacts(int sample)
     {
         var first = new List<long>();
         long count = 0;
-        using var cmd = Command("SELECT f.id FROM facts f WHERE f.source = 'archival_memory' AND NOT EXISTS (SELECT 1 FROM fact_embeddings l WHERE l.fact_id = f.id) ORDER BY f.id");
+        var sql = _ownLink == "l.lifeos_link = 1"
+            ? "SELECT f.id FROM facts f WHERE f.source = 'archival_memory' " +
+              "AND NOT EXISTS (SELECT 1 FROM fact_embeddings l WHERE l.fact_id = f.id AND l.lifeos_link = 1) " +
+              "AND NOT EXISTS (SELECT 1 FROM fact_embeddings l WHERE l.fact_id = f.id AND l.postgres_id IS NOT NULL " +
+              "    AND NOT EXISTS (SELECT 1 FROM fact_embeddings o WHERE o.postgres_id = l.postgres_id AND o.lifeos_link = 1) " +
+              "    AND NOT EXISTS (SELECT 1 FROM fact_embeddings o JOIN facts g ON g.id = o.fact_id AND g.source = 'archival_memory' " +
+              "                    WHERE o.postgres_id = l.postgres_id AND o.fact_id < l.fact_id)) ORDER BY f.id"
+            : "SELECT f.id FROM facts f WHERE f.source = 'archival_memory' AND NOT EXISTS (SELECT 1 FROM fact_embeddings l WHERE l.fact_id = f.id) ORDER BY f.id";
+        using var cmd = Command(sql);
         using var r = cmd.ExecuteReader();
         while (r.Read())
         {
@@ -820,10 +940,35 @@ internal sealed class MemoryStore : IDisposable
         return (count, first);
     }
 
-    /// <summary>Every link, in chunks (for orphan detection), as (source key, fact id).</summary>
+    /// <summary>
+    /// Duplicates that are exact copies of the module's fact of the same source id (same content and context),
+    /// linked to that id by another program: safe to remove, the module's fact holds everything they hold.
+    /// </summary>
+    public List<(long FactId, object Key)> ExactCopyDuplicates(KeyKind kind)
+    {
+        var list = new List<(long, object)>();
+        if (_ownLink != "l.lifeos_link = 1") return list;
+        using var cmd = Command(
+            "SELECT d.id, l.postgres_id FROM facts d JOIN fact_embeddings l ON l.fact_id = d.id AND l.lifeos_link IS NOT 1 " +
+            "JOIN fact_embeddings o ON o.postgres_id = l.postgres_id AND o.lifeos_link = 1 JOIN facts g ON g.id = o.fact_id " +
+            "WHERE d.source = 'archival_memory' AND d.id <> g.id AND d.content = g.content AND d.context IS g.context ORDER BY d.id");
+        using var r = cmd.ExecuteReader();
+        while (r.Read()) list.Add((r.GetInt64(0), SourceKey.FromSqlite(r.GetValue(1), kind)));
+        return list;
+    }
+
+    /// <summary>Deletes facts (their mentions and links cascade; the full-text triggers drop their index entries).</summary>
+    public void DeleteFacts(IReadOnlyCollection<long> factIds)
+    {
+        using var cmd = Command("DELETE FROM facts WHERE id IN (SELECT value FROM json_each($ids))");
+        cmd.Parameters.AddWithValue("$ids", "[" + string.Join(',', factIds) + "]");
+        cmd.ExecuteNonQuery();
+    }
+
+    /// <summary>The module's links, in chunks (for orphan detection), as (source key, fact id).</summary>
     public IEnumerable<List<(object Key, long FactId)>> LinkChunks(KeyKind kind, int chunkSize)
     {
-        using var cmd = Command("SELECT postgres_id, fact_id FROM fact_embeddings WHERE postgres_id IS NOT NULL ORDER BY fact_id");
+        using var cmd = Command($"SELECT l.postgres_id, l.fact_id FROM fact_embeddings l WHERE {_ownLink} ORDER BY l.fact_id");
         using var r = cmd.ExecuteReader();
         var chunk = new List<(object, long)>(chunkSize);
         while (r.Read())
@@ -839,7 +984,7 @@ internal sealed class MemoryStore : IDisposable
     }
 
     public long FactCount() => Scalar<long>("SELECT count(*) FROM facts");
-    public long LinkCount() => Scalar<long>("SELECT count(*) FROM fact_embeddings WHERE postgres_id IS NOT NULL");
+    public long LinkCount() => Scalar<long>($"SELECT count(*) FROM fact_embeddings l WHERE {_ownLink}");
 
     // ---- plumbing -----------------------------------------------------------------------------
 

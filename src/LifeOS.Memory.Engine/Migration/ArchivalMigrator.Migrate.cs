@@ -31,8 +31,8 @@ public sealed partial class ArchivalMigrator
         result.SourceTable = source.TableName;
         using var workspaceLock = WorkspaceLock.Acquire(Workspace, options.LockTimeout, ct);
         using var store = WithStoreErrors(() => Store.OpenForWriting(Workspace.DatabasePath));
-        using var logs = new DailyLogStore(Workspace.LogDirectory);
-        result.RepairedLogEntries = WithStoreErrors(() => RepairLogs(store, logs));
+        using var logs = new DayFiles(Workspace.LogDirectory);
+        result.RepairedLogEntries = WithStoreErrors(() => LogRepair.Run(store, logs, ct: ct));
 
         WithStoreErrors(store.BeginBulkIndexing);
         var run = new MigrationRun(this, source, store, logs, options, result, clock);
@@ -118,80 +118,43 @@ public sealed partial class ArchivalMigrator
     internal void WithStoreErrors(Action action) => WithStoreErrors(() => { action(); return 0; });
 
     /// <summary>
-    /// Brings the daily logs in line with the database before new work: entries whose write was interrupted
-    /// (pending), files deleted or edited since we last wrote them, days with facts but no file.
-    /// </summary>
-    internal static long RepairLogs(Store store, DailyLogStore logs)
-    {
-        var pending = store.PendingLogs();
-        var stamps = store.LogStamps();
-        var files = logs.ListFiles();
-        var daysWithFacts = store.DaysWithFacts();
-        var days = new SortedSet<string>(StringComparer.Ordinal);
-        foreach (var p in pending)
-        {
-            days.Add(p.Day);
-            if (p.OldDay != null) days.Add(p.OldDay);
-        }
-        foreach (var (day, stamp) in stamps)
-            if (!files.TryGetValue(day, out var actual) || actual != stamp) days.Add(day);
-        foreach (var (day, _) in files)
-            if (!stamps.ContainsKey(day) && daysWithFacts.Contains(day)) days.Add(day);
-        foreach (var day in daysWithFacts)
-            if (!files.ContainsKey(day)) days.Add(day);
-        if (days.Count == 0) return 0;
-
-        long repaired = 0;
-        var newStamps = new Dictionary<string, LogFileStamp>(StringComparer.Ordinal);
-        foreach (var day in days)
-        {
-            var replace = pending.Where(p => p.Day == day && p.Replace).Select(p => p.FactId).ToHashSet();
-            var remove = pending.Where(p => p.OldDay == day && p.Day != day).Select(p => p.FactId).ToHashSet();
-            var required = store.EntriesForDay(day);
-            if (required.Count == 0 && remove.Count == 0 && logs.Stamp(day) == null) continue;
-            repaired += logs.Reconcile(day, required, replace, remove);
-            if (logs.Stamp(day) is { } s) newStamps[day] = s;
-        }
-        store.Begin();
-        store.ClearPendingLogs(pending.Select(p => p.FactId));
-        store.RecordLogStamps(newStamps);
-        store.Commit();
-        return repaired;
-    }
-
-    /// <summary>
     /// One migration run as a two-stage pipeline: a producer reads source pages, finds what is pending, fetches
     /// and maps rows and renders their log entries; the consumer (the calling thread) commits each batch to
     /// SQLite and appends its log entries. Exactly-once bookkeeping stays with the consumer.
     /// </summary>
     private sealed class MigrationRun
     {
-        private const int QueueDepth = 2;
+        // Deep enough that the producer keeps working through the consumer's pauses for other writers.
+        private const int QueueDepth = 4;
+        // Another program's write waits at most about HoldBudget + Pause: the assistant's SQLite client retries a
+        // busy write every 100 ms (after its first few quicker retries), so a pause longer than that always lets
+        // one retry in, and the budget bounds how long it can wait for the next pause.
+        internal static TimeSpan HoldBudget = TimeSpan.FromMilliseconds(500);
+        internal static TimeSpan Pause = TimeSpan.FromMilliseconds(110);
+        private TimeSpan _heldSincePause;
         private static readonly System.Text.UTF8Encoding Utf8 = new(false);
         private readonly ArchivalMigrator _owner;
         private readonly ArchivalSource _source;
         private readonly Store _store;
-        private readonly DailyLogStore _logs;
+        private readonly DayFiles _logs;
         private readonly MigrationOptions _options;
         private readonly MigrationResult _result;
         private readonly Stopwatch _clock;
         private readonly DateTime _migrationTime = DateTime.UtcNow;
         private readonly string _syncedAt;
-        // Log entries appended by the last batch: cleared from the pending table in the next transaction.
-        private List<long> _appendedLast = new();
-        private Dictionary<string, LogFileStamp> _stampsLast = new(StringComparer.Ordinal);
+        // What the log stage appended since the last commit: recorded (and cleared from pending) by the next one.
+        private LogWrites _logsLast = new();
         // Daily logs are appended by a third stage, overlapping the next batch's commit; what it finished is
         // recorded by the consumer's next transaction, exactly as if it had been written inline.
         private readonly System.Collections.Concurrent.BlockingCollection<List<Item>> _logQueue = new(boundedCapacity: 2);
-        private readonly System.Collections.Concurrent.ConcurrentQueue<(List<long> Ids, Dictionary<string, LogFileStamp> Stamps)> _logsDone = new();
+        private readonly System.Collections.Concurrent.ConcurrentQueue<LogWrites> _logsDone = new();
         private Task? _logWriter;
         private volatile Exception? _logFailure;
-        private bool _refreshed;
         private long _processed;
         private long _total;
         private int _batchNumber;
 
-        public MigrationRun(ArchivalMigrator owner, ArchivalSource source, Store store, DailyLogStore logs,
+        public MigrationRun(ArchivalMigrator owner, ArchivalSource source, Store store, DayFiles logs,
             MigrationOptions options, MigrationResult result, Stopwatch clock)
         {
             _owner = owner;
@@ -217,10 +180,30 @@ public sealed partial class ArchivalMigrator
         {
             public required SourceRow Row { get; init; }
             public required MappedFact Fact { get; init; }
+            /// <summary>The entry after its marker line (the marker needs the fact id, known at commit).</summary>
             public required byte[] LogBody { get; init; }
             public long? ExistingFactId { get; init; }
-            public string? OldDay { get; set; }
+            /// <summary>The existing fact is another program's (the assistant's migration script): adopted in place.</summary>
+            public bool Adopt { get; init; }
             public long FactId { get; set; }
+            public bool IsNew => !ExistingFactId.HasValue || Adopt;
+        }
+
+        /// <summary>Entries the log stage appended: their facts, ledger rows and the days' signatures after the appends.</summary>
+        private sealed class LogWrites
+        {
+            public List<long> FactIds { get; } = new();
+            public List<LedgerEntry> Ledger { get; } = new();
+            public Dictionary<string, string> Signatures { get; } = new(StringComparer.Ordinal);
+
+            public void Add(LogWrites other)
+            {
+                FactIds.AddRange(other.FactIds);
+                Ledger.AddRange(other.Ledger);
+                foreach (var (day, signature) in other.Signatures) Signatures[day] = signature;
+            }
+
+            public bool IsEmpty => FactIds.Count == 0 && Signatures.Count == 0;
         }
 
         public async Task ExecuteAsync(CancellationToken ct)
@@ -334,7 +317,8 @@ public sealed partial class ArchivalMigrator
             var skipped = 0;
             foreach (var key in page)
             {
-                if (!links.ContainsKey(key) || _options.Force) work.Add(key);
+                // A source id linked only by another program is adopted: its fact is corrected in place.
+                if (_options.Force || !links.TryGetValue(key, out var link) || !link.Own) work.Add(key);
                 else skipped++;
             }
             if (work.Count == 0)
@@ -362,7 +346,7 @@ public sealed partial class ArchivalMigrator
             }
         }
 
-        private void Prepare(Batch batch, List<SourceRow> rows, Dictionary<object, long> links)
+        private void Prepare(Batch batch, List<SourceRow> rows, Dictionary<object, SourceLink> links)
         {
             var sb = new System.Text.StringBuilder(4096);
             var chars = new char[4096];
@@ -376,12 +360,14 @@ public sealed partial class ArchivalMigrator
                 try
                 {
                     var fact = FactMapper.Map(row, _migrationTime);
+                    var linked = links.TryGetValue(row.Id, out var link);
                     sb.Clear();
-                    DailyLogFormat.AppendBody(sb, fact.Time, fact.Content, fact.Context, fact.Entities.Select(e => e.Name));
+                    // An undated row's entry is rendered by the consumer, once the existing fact's time is known.
+                    if (!linked || row.CreatedAt.HasValue) LogEntryFormat.AppendBody(sb, fact.ToLogFact(0));
                     batch.Items.Add(new Item
                     {
                         Row = row, Fact = fact, LogBody = EncodeUtf8(sb, ref chars),
-                        ExistingFactId = links.TryGetValue(row.Id, out var f) ? f : null,
+                        ExistingFactId = linked ? link.FactId : null, Adopt = linked && !link.Own,
                     });
                 }
                 catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidOperationException)
@@ -418,12 +404,13 @@ public sealed partial class ArchivalMigrator
             {
                 _batchNumber++;
                 var items = batch.Items;
-                var refreshIds = items.Where(i => i.ExistingFactId.HasValue).Select(i => i.ExistingFactId!.Value).ToList();
+                var refreshIds = items.Where(i => i.ExistingFactId.HasValue && !i.Row.CreatedAt.HasValue).Select(i => i.ExistingFactId!.Value).ToList();
                 if (refreshIds.Count > 0)
                 {
-                    var oldDays = _owner.WithStoreErrors(() => _store.Facts(refreshIds)).ToDictionary(f => f.FactId, f => f.Day);
-                    foreach (var item in items.Where(i => i.ExistingFactId.HasValue))
-                        item.OldDay = oldDays.TryGetValue(item.ExistingFactId!.Value, out var d) ? d : null;
+                    // An undated row keeps the time its fact already has: every -Force would otherwise move it to "now".
+                    var old = _owner.WithStoreErrors(() => _store.Facts(refreshIds)).ToDictionary(f => f.FactId, f => f.Timestamp);
+                    foreach (var item in items.Where(i => i.ExistingFactId.HasValue && !i.Row.CreatedAt.HasValue))
+                        if (old.TryGetValue(item.ExistingFactId!.Value, out var t) && t.Length >= 10) item.Fact.Timestamp = t;
                 }
                 written = _owner.WithStoreErrors(() => Commit(items, isolateRows: false) ?? Commit(items, isolateRows: true)!);
                 // Committed: the log stage and the callbacks never need the vectors, so they are not kept alive.
@@ -431,7 +418,7 @@ public sealed partial class ArchivalMigrator
                 failed += items.Count - written.Count;
                 _owner.WithStoreErrors(() => AppendLogs(written));
             }
-            var migrated = written.Count(i => !i.ExistingFactId.HasValue);
+            var migrated = written.Count(i => i.IsNew);
             _result.MigratedCount += migrated;
             _result.UpdatedCount += written.Count - migrated;
             _processed += batch.RowCount;
@@ -441,7 +428,7 @@ public sealed partial class ArchivalMigrator
                 {
                     PostgresId = item.Row.Id, FactId = item.FactId, Day = item.Fact.Day,
                     Entities = item.Fact.Entities.Select(e => e.Name).ToList(),
-                    Action = item.ExistingFactId.HasValue ? EntryAction.Updated : EntryAction.Migrated,
+                    Action = item.IsNew ? EntryAction.Migrated : EntryAction.Updated,
                 });
             }
             if (batch.Items.Count > 0 || failed > 0)
@@ -463,11 +450,12 @@ public sealed partial class ArchivalMigrator
         {
             var written = new List<Item>(items.Count);
             CollectWrittenLogs();
+            PauseForOtherWriters();
             _store.Begin();
+            var began = Stopwatch.GetTimestamp();
             try
             {
-                _store.ClearPendingLogs(_appendedLast);
-                _store.RecordLogStamps(_stampsLast);
+                RecordLogWrites();
                 if (!isolateRows)
                 {
                     var fresh = items.Where(i => !i.ExistingFactId.HasValue).ToList();
@@ -514,8 +502,11 @@ public sealed partial class ArchivalMigrator
                 _store.Rollback();
                 throw;
             }
-            _appendedLast = new List<long>();
-            _stampsLast = new Dictionary<string, LogFileStamp>(StringComparer.Ordinal);
+            finally
+            {
+                Held(Stopwatch.GetElapsedTime(began));
+            }
+            _logsLast = new LogWrites();
             return written;
         }
 
@@ -529,7 +520,8 @@ public sealed partial class ArchivalMigrator
                 _store.UpdateFact(existing, fact);
                 _store.InsertMentions(existing, fact.Entities);
                 _store.UpdateLink(existing, item.Row.Embedding, _syncedAt);
-                _store.AddPendingLog(existing, fact.Day, item.OldDay, replace: true);
+                // The repair pass at the end appends an entry only when the fact's current one is not already there.
+                _store.AddPendingLog(existing, fact.Day);
                 item.FactId = existing;
             }
             else
@@ -537,38 +529,59 @@ public sealed partial class ArchivalMigrator
                 var id = _store.InsertFact(fact);
                 _store.InsertMentions(id, fact.Entities);
                 _store.InsertLink(id, item.Row.Id, item.Row.Embedding, _syncedAt);
-                _store.AddPendingLog(id, fact.Day, null, replace: false);
+                _store.AddPendingLog(id, fact.Day);
                 item.FactId = id;
             }
         }
 
-        /// <summary>New entries go to the log stage, grouped by day; refreshed ones are placed by the repair pass at the end.</summary>
+        /// <summary>New facts' entries go to the log stage; refreshed and adopted ones are placed by the repair pass at the end.</summary>
         private void AppendLogs(List<Item> written)
         {
             var fresh = written.Where(i => !i.ExistingFactId.HasValue).ToList();
-            if (written.Count != fresh.Count) _refreshed = true;
             if (fresh.Count > 0) _logQueue.Add(fresh);
         }
 
-        /// <summary>The log stage: appends each committed batch's entries in commit order.</summary>
+        /// <summary>
+        /// The log stage: appends each committed batch's entries in commit order, all of a day's entries of the
+        /// batch in one write, and notes where each landed for the ledger.
+        /// </summary>
         private void WriteLogsInOrder()
         {
+            var buffer = new MemoryStream();
             foreach (var items in _logQueue.GetConsumingEnumerable())
             {
                 // After a failure the rest is only drained: the pending rows make the next run write it.
                 if (_logFailure != null) continue;
                 try
                 {
-                    _logs.EnsureDirectory();
                     // Grouped by day here rather than on the consumer, whose thread bounds the whole run.
                     items.Sort((a, b) => string.CompareOrdinal(a.Fact.Day, b.Fact.Day) is var c && c != 0 ? c : a.FactId.CompareTo(b.FactId));
-                    var ids = new List<long>(items.Count);
-                    foreach (var item in items)
+                    var done = new LogWrites();
+                    var starts = new List<(long FactId, long Start, int Length)>();
+                    for (var first = 0; first < items.Count;)
                     {
-                        _logs.AppendEntry(item.Fact.Day, item.FactId, item.LogBody);
-                        ids.Add(item.FactId);
+                        var day = items[first].Fact.Day;
+                        var last = first;
+                        while (last + 1 < items.Count && items[last + 1].Fact.Day == day) last++;
+                        buffer.SetLength(0);
+                        starts.Clear();
+                        for (var k = first; k <= last; k++)
+                        {
+                            var start = buffer.Length;
+                            buffer.Write(Utf8.GetBytes(LogEntryFormat.Marker(items[k].FactId) + "\n"));
+                            buffer.Write(items[k].LogBody);
+                            starts.Add((items[k].FactId, start, (int)(buffer.Length - start)));
+                        }
+                        var at = _logs.Append(day, buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
+                        foreach (var (factId, start, length) in starts)
+                        {
+                            done.FactIds.Add(factId);
+                            done.Ledger.Add(new LedgerEntry(factId, day, at.Offset + start, length, EntryFormat.Current));
+                        }
+                        done.Signatures[day] = at.Signature;
+                        first = last + 1;
                     }
-                    _logsDone.Enqueue((ids, _logs.FlushTouched().ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal)));
+                    _logsDone.Enqueue(done);
                 }
                 catch (Exception ex)
                 {
@@ -580,39 +593,56 @@ public sealed partial class ArchivalMigrator
         /// <summary>Takes what the log stage has finished into the next transaction's bookkeeping.</summary>
         private void CollectWrittenLogs()
         {
-            while (_logsDone.TryDequeue(out var done))
-            {
-                _appendedLast.AddRange(done.Ids);
-                foreach (var (day, stamp) in done.Stamps) _stampsLast[day] = stamp;
-            }
+            while (_logsDone.TryDequeue(out var done)) _logsLast.Add(done);
             if (_logFailure is { } failure)
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
         }
 
-        /// <summary>Waits for the log stage, records its last writes and places refreshed entries.</summary>
+        private void RecordLogWrites()
+        {
+            _store.RecordLedger(_logsLast.Ledger);
+            _store.ClearPendingLogs(_logsLast.FactIds);
+            _store.RecordDaySignatures(_logsLast.Signatures);
+        }
+
+        /// <summary>
+        /// Lets other programs write: once this run has held the write lock for <see cref="HoldBudget"/> since the
+        /// last pause, it waits <see cref="Pause"/> before taking it again (the producer and the log stage go on).
+        /// </summary>
+        private void PauseForOtherWriters()
+        {
+            if (_heldSincePause < HoldBudget) return;
+            Thread.Sleep(Pause);
+            _heldSincePause = TimeSpan.Zero;
+        }
+
+        private void Held(TimeSpan held)
+        {
+            _heldSincePause += held;
+            if (held > _result.LongestWriteLock) _result.LongestWriteLock = held;
+        }
+
+        /// <summary>Waits for the log stage, records its last writes and checks what other programs changed meanwhile.</summary>
         public void Finish()
         {
             _logQueue.CompleteAdding();
             _logWriter?.Wait();
-            _logs.CloseAll();
-            while (_logsDone.TryDequeue(out var done))
+            CollectPending();
+            if (!_logsLast.IsEmpty)
             {
-                _appendedLast.AddRange(done.Ids);
-                foreach (var (day, stamp) in done.Stamps) _stampsLast[day] = stamp;
-            }
-            if (_appendedLast.Count > 0 || _stampsLast.Count > 0)
-            {
-                _store.Begin();
-                _store.ClearPendingLogs(_appendedLast);
-                _store.RecordLogStamps(_stampsLast);
-                _store.Commit();
-                _appendedLast = new List<long>();
-                _stampsLast = new Dictionary<string, LogFileStamp>(StringComparer.Ordinal);
+                _store.InTransaction(RecordLogWrites);
+                _logsLast = new LogWrites();
             }
             if (_logFailure is { } failure)
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
-            if (_refreshed)
-                _result.RepairedLogEntries += RepairLogs(_store, _logs);
+            // Refreshed and adopted facts, and appends that a move or compression by the assistant's nightly
+            // maintenance cut off, are placed now: what a race cut off is found again by this run.
+            _result.RepairedLogEntries += LogRepair.Run(_store, _logs, _logs.DaysThatLostAppends());
+        }
+
+        private void CollectPending()
+        {
+            while (_logsDone.TryDequeue(out var done)) _logsLast.Add(done);
         }
     }
 }

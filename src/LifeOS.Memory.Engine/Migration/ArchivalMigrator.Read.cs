@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using LifeOS.Memory.Archival;
 using LifeOS.Memory.DailyLog;
+using LifeOS.Memory.MemoryStore;
 using LifeOS.Memory.Mapping;
 using Store = LifeOS.Memory.MemoryStore.MemoryStore;
 
@@ -91,23 +92,26 @@ public sealed partial class ArchivalMigrator
         await using var source = await ArchivalSource.OpenAsync(new SourceConnection(Source), Source.Table, ct).ConfigureAwait(false);
         using var store = WithStoreErrors(() => Store.OpenForReading(Workspace.DatabasePath));
         var today = DateTime.UtcNow;
+        var days = new DayFiles(Workspace.LogDirectory);
         IAsyncEnumerable<(List<object> Page, bool Sorted)> pages = options.Ids != null
             ? GivenIdPages(options.Ids, source.KeyKind)
             : SourceIdPages(source, ct);
         await foreach (var (page, sorted) in pages.ConfigureAwait(false))
         {
-            var links = store?.LinksAmong(page, source.KeyKind, sorted) ?? new Dictionary<object, long>();
-            var work = page.Where(k => options.Force || !links.ContainsKey(k)).ToList();
+            var links = store?.LinksAmong(page, source.KeyKind, sorted) ?? new Dictionary<object, SourceLink>();
+            var work = page.Where(k => options.Force || !links.TryGetValue(k, out var link) || !link.Own).ToList();
             for (var i = 0; i < work.Count; i += options.BatchSize)
             {
                 var chunk = work.GetRange(i, Math.Min(options.BatchSize, work.Count - i));
                 foreach (var row in await source.RowsAsync(chunk, ct, withEmbeddings: false).ConfigureAwait(false))
                 {
                     var day = FactMapper.FormatTimestamp(row.CreatedAt ?? today)[..10];
+                    // Entries go where the day lives now: the live file, else its archive.
+                    var location = days.LocationsOf(day) is { Count: > 0 } found ? found[0] : DayLocation.Live;
                     yield return new PlannedEntry
                     {
-                        PostgresId = row.Id, Day = day, LogFile = Workspace.LogPath(day),
-                        Action = links.ContainsKey(row.Id) ? EntryAction.Updated : EntryAction.Migrated,
+                        PostgresId = row.Id, Day = day, LogFile = days.PathOf(day, location),
+                        Action = links.TryGetValue(row.Id, out var link) && link.Own ? EntryAction.Updated : EntryAction.Migrated,
                     };
                 }
             }
@@ -179,10 +183,10 @@ public sealed partial class ArchivalMigrator
         }
     }
 
-    private static ArchivalEntry ToEntry(SourceRow row, Dictionary<object, long>? links) => new()
+    private static ArchivalEntry ToEntry(SourceRow row, Dictionary<object, SourceLink>? links) => new()
     {
         Id = row.Id, Content = row.Content, Metadata = row.Metadata, CreatedAt = row.CreatedAt,
-        HasEmbedding = row.HasEmbedding, IsMigrated = links?.ContainsKey(row.Id) ?? false,
+        HasEmbedding = row.HasEmbedding, IsMigrated = links != null && links.TryGetValue(row.Id, out var link) && link.Own,
     };
 
     public partial Task<IReadOnlyList<string>> ListSourceTablesAsync(CancellationToken cancellationToken) =>

@@ -43,7 +43,10 @@ public sealed class MigrationResult
     public long SkippedCount { get; set; }
     public long ErrorCount => Errors.Count;
     public List<MigrationError> Errors { get; } = new();
+    /// <summary>Daily-log entries appended to make up for missing ones (pending after a crash, lost to a file moved meanwhile, changed facts).</summary>
     public long RepairedLogEntries { get; set; }
+    /// <summary>The longest time one of the run's transactions held the database's write lock (other writers wait that long).</summary>
+    public TimeSpan LongestWriteLock { get; set; }
     public TimeSpan Duration { get; set; }
     public double RowsPerSecond => Duration.TotalSeconds > 0 ? (MigratedCount + UpdatedCount) / Duration.TotalSeconds : 0;
     public bool Cancelled { get; set; }

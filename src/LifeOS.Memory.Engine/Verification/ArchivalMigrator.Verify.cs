@@ -31,7 +31,7 @@ public sealed partial class ArchivalMigrator
         using var store = WithStoreErrors(() => Store.OpenForReading(Workspace.DatabasePath));
         // The daily logs are parsed while the first pages are fetched, and the source is read ahead of the
         // comparison: the source, the logs and the comparison overlap on separate cores.
-        var logIndexing = store == null ? Task.FromResult(new Dictionary<long, LogOccurrences>()) : Task.Factory.StartNew(ReadLogIndex, ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        var logIndexing = store == null ? Task.FromResult(new Dictionary<long, int>()) : Task.Factory.StartNew(() => AuditLogs(ct), ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         var verifyTime = DateTime.UtcNow;
         var withEmbeddings = source.EmbeddingKind != EmbeddingKind.None;
         var pageSize = withEmbeddings ? VerifyEmbeddingPageSize : VerifyPageSize;
@@ -91,7 +91,7 @@ public sealed partial class ArchivalMigrator
         if (store != null)
         {
             v.OrphanedCount = await CountOrphansAsync(store, source, v.OrphanedIds, ct).ConfigureAwait(false);
-            var (count, first) = store.UnlinkedArchivalFacts(MigrationVerification.IdSampleSize);
+            var (count, first) = store.DuplicateArchivalFacts(MigrationVerification.IdSampleSize);
             v.DuplicateCount = count;
             v.DuplicateIds.AddRange(first.Cast<object>());
             foreach (var sample in SampleFacts(store, source.KeyKind)) v.SampleFacts.Add(sample);
@@ -102,7 +102,7 @@ public sealed partial class ArchivalMigrator
 
     /// <summary>Compares one page of source rows (in key order) with the store and the daily logs.</summary>
     private static void ComparePage(List<SourceRow> rows, IdSamples samples, MigrationVerification v, Store? store, KeyKind kind,
-        Dictionary<long, LogOccurrences> logIndex, DateTime verifyTime)
+        Dictionary<long, int> logIndex, DateTime verifyTime)
     {
         v.SourceCount += rows.Count;
         if (rows.Count == 0) return;
@@ -133,10 +133,12 @@ public sealed partial class ArchivalMigrator
             }
             if (!fact.EmbeddingMatches)
                 Count(samples.EmbeddingMismatch, row.Id, () => v.EmbeddingMismatchCount++);
-            var day = fact.Timestamp is { Length: >= 10 } ts ? ts[..10] : "";
-            if (!logIndex.TryGetValue(fact.FactId, out var occ) || !occ.Days.Contains(day))
+            // Entries count only where the module's ledger says it wrote them, with exactly the fact's rendering;
+            // a fact linked by another program has no entry of the module's until the next run adopts it.
+            var entries = fact.Own ? logIndex.GetValueOrDefault(fact.FactId) : 0;
+            if (entries == 0)
                 Count(samples.LogMissing, row.Id, () => v.LogMissingCount++);
-            else if (occ.Days.Count > 1)
+            else if (entries > 1)
                 Count(samples.LogDuplicate, row.Id, () => v.LogDuplicateCount++);
         }
     }
@@ -217,29 +219,29 @@ public sealed partial class ArchivalMigrator
         if (firstIds.Count < MigrationVerification.IdSampleSize) firstIds.Add(id);
     }
 
-    private sealed class LogOccurrences
+    /// <summary>
+    /// How many whole entries each of the module's facts has in the daily logs, wherever each day lives now
+    /// (memory/, archives/, compressed archives), judged as the repair pass judges them. On a connection of
+    /// its own: it runs beside the source comparison.
+    /// </summary>
+    private Dictionary<long, int> AuditLogs(CancellationToken ct)
     {
-        // One day per complete entry found: a day listed twice is a repeated entry.
-        public List<string> Days { get; } = new(1);
-    }
-
-    private Dictionary<long, LogOccurrences> ReadLogIndex()
-    {
-        var index = new Dictionary<long, LogOccurrences>();
-        var logs = new DailyLogStore(Workspace.LogDirectory);
-        char[] chars = [];
-        foreach (var day in logs.ListFiles().Keys)
+        var counts = new Dictionary<long, int>();
+        using var store = Store.OpenForReading(Workspace.DatabasePath);
+        if (store == null) return counts;
+        var files = new DayFiles(Workspace.LogDirectory);
+        var pending = store.PendingLogFacts();
+        var rendered = new Dictionary<long, byte[]>();
+        foreach (var day in store.DaysWithFacts().Order(StringComparer.Ordinal))
         {
-            var length = logs.ReadInto(day, ref chars);
-            if (length < 0) continue;
-            DailyLogParser.ForEachEntry(chars.AsSpan(0, length), (factId, complete) =>
-            {
-                if (!complete) return;
-                if (!index.TryGetValue(factId, out var occ)) index[factId] = occ = new LogOccurrences();
-                occ.Days.Add(day);
-            });
+            ct.ThrowIfCancellationRequested();
+            var (facts, unrecorded) = store.LogFactsForDay(day);
+            rendered.Clear();
+            var audit = LogAudit.Audit(files, day, facts, store.LedgerForDay(day), pending, unrecorded, rendered);
+            foreach (var (factId, n) in audit.Intact) counts[factId] = n;
+            foreach (var found in audit.Adopted) counts[found.FactId] = counts.GetValueOrDefault(found.FactId) + 1;
         }
-        return index;
+        return counts;
     }
 
     private static IEnumerable<FactSample> SampleFacts(Store store, KeyKind kind)

@@ -1,0 +1,271 @@
+using System.IO.Compression;
+using System.Text;
+
+namespace LifeOS.Memory.DailyLog;
+
+/// <summary>Where a day's entries live: the assistant's nightly maintenance moves and compresses old days.</summary>
+internal enum DayLocation
+{
+    /// <summary>memory/DAY.md</summary>
+    Live,
+    /// <summary>memory/archives/DAY.md</summary>
+    Archived,
+    /// <summary>memory/archives/DAY.md.gz (gzip, possibly several members)</summary>
+    Compressed,
+}
+
+/// <summary>
+/// Where an append of entries landed: the location, the offset in the day's (uncompressed) text, and the size
+/// of the file right after the append (the day's signature as the module left it).
+/// </summary>
+internal readonly record struct AppendedAt(DayLocation Location, long Offset, long FileEnd)
+{
+    public string Signature => DayFiles.SignatureOf(Location, FileEnd);
+}
+
+/// <summary>
+/// The daily logs of a workspace, by day, wherever each day lives now. Nothing here rewrites, truncates or
+/// replaces a file: entries are appended at the end of the file that holds the day (a new gzip member for a
+/// compressed day), and a day file is created only for a day that has no file anywhere.
+/// </summary>
+internal sealed class DayFiles : IDisposable
+{
+    private const int MaxOpenFiles = 256;
+    private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
+    private readonly Dictionary<string, (DayLocation Location, AppendOnlyFile File)> _open = new(StringComparer.Ordinal);
+    private readonly LinkedList<string> _recent = new();
+    // The end of what was last appended to each day this run, to notice a file that lost it (moved away, replaced).
+    private readonly Dictionary<string, (DayLocation Location, long End)> _appended = new(StringComparer.Ordinal);
+
+    public DayFiles(string logDirectory)
+    {
+        LogDirectory = logDirectory;
+        ArchiveDirectory = System.IO.Path.Combine(logDirectory, "archives");
+    }
+
+    public string LogDirectory { get; }
+    public string ArchiveDirectory { get; }
+
+    public string PathOf(string day, DayLocation location) => location switch
+    {
+        DayLocation.Live => System.IO.Path.Combine(LogDirectory, day + ".md"),
+        DayLocation.Archived => System.IO.Path.Combine(ArchiveDirectory, day + ".md"),
+        _ => System.IO.Path.Combine(ArchiveDirectory, day + ".md.gz"),
+    };
+
+    /// <summary>The locations that hold the day now, most archived first (where new entries go).</summary>
+    public List<DayLocation> LocationsOf(string day)
+    {
+        var found = new List<DayLocation>(1);
+        foreach (var location in new[] { DayLocation.Compressed, DayLocation.Archived, DayLocation.Live })
+            if (File.Exists(PathOf(day, location))) found.Add(location);
+        return found;
+    }
+
+    /// <summary>
+    /// Every day that has a file, with a signature of its files (location and size): a day
+    /// whose signature differs from the one recorded after the module's last write was changed by someone.
+    /// </summary>
+    public Dictionary<string, string> Signatures()
+    {
+        var days = new SortedDictionary<string, StringBuilder>(StringComparer.Ordinal);
+        void Add(string directory, string suffix, char tag)
+        {
+            if (!Directory.Exists(directory)) return;
+            foreach (var info in new DirectoryInfo(directory).EnumerateFiles("*" + suffix))
+            {
+                var day = info.Name[..^suffix.Length];
+                if (!LogDay.IsDay(day)) continue;
+                if (!days.TryGetValue(day, out var sb)) days[day] = sb = new StringBuilder();
+                sb.Append(tag).Append(':').Append(info.Length).Append(';');
+            }
+        }
+        Add(LogDirectory, ".md", 'L');
+        Add(ArchiveDirectory, ".md", 'A');
+        Add(ArchiveDirectory, ".md.gz", 'C');
+        return days.ToDictionary(p => p.Key, p => p.Value.ToString(), StringComparer.Ordinal);
+    }
+
+    public string Signature(string day)
+    {
+        var sb = new StringBuilder();
+        foreach (var location in new[] { DayLocation.Live, DayLocation.Archived, DayLocation.Compressed })
+        {
+            var info = new FileInfo(PathOf(day, location));
+            if (info.Exists) sb.Append(SignatureOf(location, info.Length));
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// A day's signature is where its file is and how long: appends of other programs, a move to the archives, a
+    /// compression or a deletion all change it. Taken from the module's own write (not a later look at the file),
+    /// so that a change racing the write is never mistaken for the state the module left.
+    /// </summary>
+    public static string SignatureOf(DayLocation location, long size) =>
+        (location switch { DayLocation.Live => 'L', DayLocation.Archived => 'A', _ => 'C' }) + ":" + size.ToString(System.Globalization.CultureInfo.InvariantCulture) + ";";
+
+    /// <summary>
+    /// Appends whole entries (UTF-8) to the day where it lives now, in one write call: at the end of
+    /// archives/DAY.md.gz as a new gzip member, else of archives/DAY.md, else of memory/DAY.md, else in a new
+    /// memory/DAY.md that starts with the Jarvis header. Returns where the first entry's bytes start.
+    /// </summary>
+    public AppendedAt Append(string day, ReadOnlySpan<byte> entries)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            if (attempt > 8) throw new IOException($"The daily log of {day} kept moving while it was being appended to.");
+            var (location, file) = OpenDay(day);
+            if (file == null) continue; // moved or deleted meanwhile: find where it lives now
+            var at = location == DayLocation.Compressed ? AppendMember(file, entries, out var end) : AppendText(file, entries, out end);
+            _appended[day] = (location, end);
+            return new AppendedAt(location, at, end);
+        }
+    }
+
+    private static long AppendText(AppendOnlyFile file, ReadOnlySpan<byte> entries, out long end)
+    {
+        // Another writer's torn or unterminated last line must not swallow the marker line.
+        if (file.EndsWithNewline())
+        {
+            var at = file.Append(entries);
+            end = at + entries.Length;
+            return at;
+        }
+        var bytes = new byte[entries.Length + 1];
+        bytes[0] = (byte)'\n';
+        entries.CopyTo(bytes.AsSpan(1));
+        var start = file.Append(bytes);
+        end = start + bytes.Length;
+        return start + 1;
+    }
+
+    /// <summary>A new gzip member at the end of the file: readers of the file see the entries after the old text.</summary>
+    private static long AppendMember(AppendOnlyFile file, ReadOnlySpan<byte> entries, out long end)
+    {
+        var textLength = UncompressedLength(file.Path, out var endsWithNewline);
+        var member = new MemoryStream();
+        using (var gzip = new GZipStream(member, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            if (!endsWithNewline) gzip.WriteByte((byte)'\n');
+            gzip.Write(entries);
+        }
+        var memberAt = file.Append(member.GetBuffer().AsSpan(0, (int)member.Length));
+        end = memberAt + member.Length;
+        return textLength + (endsWithNewline ? 0 : 1);
+    }
+
+    private (DayLocation Location, AppendOnlyFile? File) OpenDay(string day)
+    {
+        if (_open.TryGetValue(day, out var cached))
+        {
+            // The nightly maintenance moves a live file to the archives and deletes an archived one once it is
+            // compressed, so a cached file still holds the day exactly while its path still exists.
+            if (File.Exists(cached.File.Path))
+            {
+                _recent.Remove(day);
+                _recent.AddFirst(day);
+                return cached;
+            }
+            Close(day);
+        }
+        var locations = LocationsOf(day);
+        if (locations.Count == 0)
+        {
+            Workspace.CreatePrivateDirectory(LogDirectory);
+            var path = PathOf(day, DayLocation.Live);
+            if (!AppendOnlyFile.TryCreate(path)) return (DayLocation.Live, null);
+            var created = AppendOnlyFile.OpenExisting(path);
+            if (created == null) return (DayLocation.Live, null);
+            created.Append(Utf8.GetBytes(LogEntryFormat.Header(day)));
+            return Remember(day, DayLocation.Live, created);
+        }
+        var location = locations[0];
+        var file = AppendOnlyFile.OpenExisting(PathOf(day, location));
+        return file == null ? (location, null) : Remember(day, location, file);
+    }
+
+    private (DayLocation, AppendOnlyFile?) Remember(string day, DayLocation location, AppendOnlyFile file)
+    {
+        if (_open.Count >= MaxOpenFiles) Close(_recent.Last!.Value);
+        _open[day] = (location, file);
+        _recent.AddFirst(day);
+        return (location, file);
+    }
+
+    /// <summary>
+    /// Days appended to in this run whose file no longer holds what was appended (moved, compressed or
+    /// replaced by another program meanwhile): their entries must be looked for again.
+    /// </summary>
+    public List<string> DaysThatLostAppends()
+    {
+        var lost = new List<string>();
+        foreach (var (day, (location, end)) in _appended)
+        {
+            var info = new FileInfo(PathOf(day, location));
+            if (!info.Exists || info.Length < end) lost.Add(day);
+        }
+        return lost;
+    }
+
+    public void ForgetAppends() => _appended.Clear();
+
+    /// <summary>The day's text from one location, uncompressed and streamed (the caller disposes it); null when absent.</summary>
+    public Stream? OpenRead(string day, DayLocation location)
+    {
+        FileStream stream;
+        try
+        {
+            stream = new FileStream(PathOf(day, location), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+        // GZipStream reads every member of a multi-member file in turn.
+        return location == DayLocation.Compressed ? new GZipStream(stream, CompressionMode.Decompress) : stream;
+    }
+
+    /// <summary>The day's whole text from one location as bytes; null when absent. For searches, not the common path.</summary>
+    public byte[]? ReadAll(string day, DayLocation location)
+    {
+        using var stream = OpenRead(day, location);
+        if (stream == null) return null;
+        var buffer = new MemoryStream();
+        stream.CopyTo(buffer);
+        return buffer.ToArray();
+    }
+
+    private static long UncompressedLength(string path, out bool endsWithNewline)
+    {
+        using var stream = new GZipStream(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024),
+            CompressionMode.Decompress);
+        var buffer = new byte[64 * 1024];
+        long total = 0;
+        var last = (byte)'\n';
+        int n;
+        while ((n = stream.Read(buffer)) > 0)
+        {
+            total += n;
+            last = buffer[n - 1];
+        }
+        endsWithNewline = last == '\n';
+        return total;
+    }
+
+    public void Close(string day)
+    {
+        if (_open.Remove(day, out var entry))
+        {
+            _recent.Remove(day);
+            entry.File.Dispose();
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var (_, file) in _open.Values) file.Dispose();
+        _open.Clear();
+        _recent.Clear();
+    }
+}

@@ -1,0 +1,204 @@
+using System.Text;
+
+namespace LifeOS.Memory.DailyLog;
+
+/// <summary>How an entry recorded in the ledger was rendered.</summary>
+internal enum EntryFormat
+{
+    /// <summary>Versions before 0.2 (escaped content, a Source line always present, a blank line after the rule).</summary>
+    Legacy = 1,
+    /// <summary>The assistant's own format preceded by the marker line.</summary>
+    Current = 2,
+}
+
+/// <summary>One entry the module wrote (or recognised as its own): where its bytes are in the day's text.</summary>
+internal readonly record struct LedgerEntry(long FactId, string Day, long Offset, int Length, EntryFormat Format)
+{
+    public long End => Offset + Length;
+}
+
+/// <summary>What a day's files hold of the module's facts of that day.</summary>
+internal sealed class DayAudit
+{
+    /// <summary>Per fact, how many whole entries with exactly its current rendering the ledger points at.</summary>
+    public Dictionary<long, int> Intact { get; } = new();
+    /// <summary>Entries found that the ledger did not know yet (an append whose record a crash lost; a legacy entry).</summary>
+    public List<LedgerEntry> Adopted { get; } = new();
+    /// <summary>Facts of the day with no entry: to be appended.</summary>
+    public List<LogFact> Missing { get; } = new();
+}
+
+/// <summary>
+/// Decides which of a day's facts have their entry, from the ledger of where the module wrote: an entry is the
+/// fact's only when the bytes at a recorded place are exactly what the module renders for the fact now.
+/// Text anywhere else (the assistant's entries, content that quotes markers or whole entries) is never
+/// counted, moved or removed. Only two searches look beyond the ledger, both for facts the ledger cannot
+/// know about yet: a pending fact's entry after the day's last recorded write (an append that a crash kept
+/// from being recorded), and, for a fact with no recorded entry at all, the exact entry an earlier version
+/// of the module wrote (recognised by its own marker-based parser).
+/// </summary>
+internal static class LogAudit
+{
+    private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
+
+    /// <param name="facts">The module's facts whose day this is.</param>
+    /// <param name="ledger">Every recorded entry of this day (of any fact).</param>
+    /// <param name="pending">Facts whose latest append may not have been recorded.</param>
+    /// <param name="unrecorded">Facts with no recorded entry on any day.</param>
+    /// <param name="rendered">The current rendering of each fact, filled here for the caller's appends.</param>
+    public static DayAudit Audit(DayFiles files, string day, IReadOnlyList<LogFact> facts, IReadOnlyList<LedgerEntry> ledger,
+        IReadOnlySet<long> pending, IReadOnlySet<long> unrecorded, Dictionary<long, byte[]> rendered)
+    {
+        var audit = new DayAudit();
+        var byId = new Dictionary<long, LogFact>(facts.Count);
+        foreach (var f in facts)
+        {
+            byId[f.FactId] = f;
+            rendered[f.FactId] = LogEntryFormat.EntryBytes(f);
+        }
+        var legacy = new Dictionary<long, byte[]>();
+        byte[] Expected(LedgerEntry e) => e.Format == EntryFormat.Current ? rendered[e.FactId]
+            : legacy.TryGetValue(e.FactId, out var b) ? b : legacy[e.FactId] = Utf8.GetBytes(LogEntryFormat.LegacyEntry(byId[e.FactId]));
+
+        // Entries of facts that now belong to another day (or to nobody) are the module's stale text: not checked.
+        var rows = ledger.Where(e => byId.ContainsKey(e.FactId)).OrderBy(e => e.Offset).ToList();
+        var intactRows = new HashSet<long>();
+        var locations = files.LocationsOf(day);
+        foreach (var location in locations)
+        {
+            using var stream = files.OpenRead(day, location);
+            if (stream != null) CompareAt(stream, rows, intactRows, Expected);
+        }
+        foreach (var e in rows)
+            if (intactRows.Contains(e.Offset)) audit.Intact[e.FactId] = audit.Intact.GetValueOrDefault(e.FactId) + 1;
+
+        var needed = facts.Where(f => !audit.Intact.ContainsKey(f.FactId) && (pending.Contains(f.FactId) || unrecorded.Contains(f.FactId))).ToList();
+        if (needed.Count > 0 && locations.Count > 0)
+        {
+            var searchFrom = ledger.Count == 0 ? 0 : ledger.Max(e => e.End);
+            var taken = rows.Where(e => intactRows.Contains(e.Offset)).Select(e => (e.Offset, e.End)).ToList();
+            var adopted = new HashSet<long>();
+            foreach (var location in locations)
+            {
+                var text = files.ReadAll(day, location);
+                if (text == null) continue;
+                Dictionary<long, long>? legacyAt = null;
+                Dictionary<long, List<int>>? markers = null;
+                foreach (var fact in needed)
+                {
+                    if (adopted.Contains(fact.FactId)) continue;
+                    if (unrecorded.Contains(fact.FactId))
+                    {
+                        legacyAt ??= LegacyEntries(text, byId);
+                        if (legacyAt.TryGetValue(fact.FactId, out var offset))
+                        {
+                            // The parser's entries never overlap one another, nor an entry the ledger knows (those
+                            // name other facts in their marker lines).
+                            var length = Expected(new LedgerEntry(fact.FactId, day, 0, 0, EntryFormat.Legacy)).Length;
+                            Adopt(new LedgerEntry(fact.FactId, day, offset, length, EntryFormat.Legacy));
+                            continue;
+                        }
+                    }
+                    markers ??= MarkerLines(text, searchFrom);
+                    if (!markers.TryGetValue(fact.FactId, out var candidates)) continue;
+                    var bytes = rendered[fact.FactId];
+                    foreach (var at in candidates)
+                    {
+                        if (text.AsSpan(at).StartsWith(bytes) && !Overlaps(taken, at, bytes.Length))
+                        {
+                            Adopt(new LedgerEntry(fact.FactId, day, at, bytes.Length, EntryFormat.Current));
+                            break;
+                        }
+                    }
+                }
+            }
+
+            void Adopt(LedgerEntry entry)
+            {
+                audit.Adopted.Add(entry);
+                adopted.Add(entry.FactId);
+                taken.Add((entry.Offset, entry.End));
+            }
+        }
+        var found = audit.Adopted.Select(a => a.FactId).ToHashSet();
+        foreach (var f in facts)
+            if (!audit.Intact.ContainsKey(f.FactId) && !found.Contains(f.FactId))
+                audit.Missing.Add(f);
+        return audit;
+    }
+
+    /// <summary>Streams the text once, comparing the bytes at each recorded place with what belongs there.</summary>
+    private static void CompareAt(Stream stream, List<LedgerEntry> rows, HashSet<long> intactRows, Func<LedgerEntry, byte[]> expected)
+    {
+        var buffer = new byte[64 * 1024];
+        long position = 0;
+        foreach (var e in rows)
+        {
+            if (intactRows.Contains(e.Offset) || e.Offset < position) continue;
+            if (!Skip(stream, e.Offset - position, buffer)) return;
+            position = e.Offset;
+            var want = expected(e);
+            if (want.Length != e.Length) { continue; }
+            if (buffer.Length < want.Length) buffer = new byte[want.Length];
+            var read = stream.ReadAtLeast(buffer.AsSpan(0, want.Length), want.Length, throwOnEndOfStream: false);
+            position += read;
+            if (read == want.Length && buffer.AsSpan(0, read).SequenceEqual(want)) intactRows.Add(e.Offset);
+            if (read < want.Length) return;
+        }
+    }
+
+    private static bool Skip(Stream stream, long count, byte[] buffer)
+    {
+        while (count > 0)
+        {
+            var n = stream.Read(buffer, 0, (int)Math.Min(buffer.Length, count));
+            if (n == 0) return false;
+            count -= n;
+        }
+        return true;
+    }
+
+    private static bool Overlaps(List<(long Start, long End)> taken, long start, long length) =>
+        taken.Any(t => start < t.End && start + length > t.Start);
+
+    /// <summary>Where marker lines start at or after <paramref name="from"/>, by the fact id they name.</summary>
+    private static Dictionary<long, List<int>> MarkerLines(byte[] text, long from)
+    {
+        var result = new Dictionary<long, List<int>>();
+        var marker = "<!-- fact:"u8;
+        var pos = (int)Math.Min(from, text.Length);
+        while (pos < text.Length)
+        {
+            var at = text.AsSpan(pos).IndexOf(marker);
+            if (at < 0) break;
+            var p = pos + at;
+            pos = p + 1;
+            if (p > 0 && text[p - 1] != '\n') continue;
+            var digits = p + marker.Length;
+            var end = digits;
+            while (end < text.Length && end - digits < 19 && text[end] >= '0' && text[end] <= '9') end++;
+            if (end == digits || !text.AsSpan(end).StartsWith(" -->\n"u8)) continue;
+            if (!long.TryParse(System.Text.Encoding.ASCII.GetString(text, digits, end - digits), out var id)) continue;
+            if (!result.TryGetValue(id, out var list)) result[id] = list = new List<int>(1);
+            list.Add(p);
+        }
+        return result;
+    }
+
+    /// <summary>Where each fact's exact legacy entry starts (the first one), as byte offsets in the text.</summary>
+    private static Dictionary<long, long> LegacyEntries(byte[] bytes, Dictionary<long, LogFact> facts)
+    {
+        var result = new Dictionary<long, long>();
+        var bom = bytes.AsSpan().StartsWith(Utf8.Preamble) ? Utf8.Preamble.Length : 0;
+        var text = Utf8.GetString(bytes, bom, bytes.Length - bom);
+        long byteOffset = bom;
+        foreach (var piece in DailyLogParser.Parse(text))
+        {
+            if (piece.IsEntry && piece.Complete && facts.TryGetValue(piece.FactId!.Value, out var fact) && !result.ContainsKey(fact.FactId)
+                && piece.Raw == LogEntryFormat.LegacyEntry(fact))
+                result[fact.FactId] = byteOffset;
+            byteOffset += Utf8.GetByteCount(piece.Raw);
+        }
+        return result;
+    }
+}
