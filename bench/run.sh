@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The benchmark: bash bench/run.sh [--rows N] [--dims D] [--runs R] [--batch-size B]
+# The benchmark: bash bench/run.sh [--rows N] [--dims D] [--runs R] [--batch-size B] [--neighbour]
 # Starts a throwaway PostgreSQL, generates N rows (default 100000; --dims 1024 adds real[] embeddings),
 # migrates them through Invoke-ArchivalMigration and prints times, peak memory and the reference floors.
+# --neighbour: during each timed migration the assistant's stand-in (tests/Neighbour/jarvis_neighbour.py)
+# inserts a fact every 20 ms into the migration's workspace; its write waits are printed beside the times.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then

@@ -18,6 +18,7 @@ CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 Console.WriteLine($"LifeOS.Memory benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
 Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {Machine.MemoryGiB():F0} GiB, {RuntimeInformation.OSDescription}, .NET {Environment.Version}");
 Console.WriteLine($"rows: {options.Rows:N0}, embedding dims: {options.Dims}, runs: {options.Runs} (medians reported)");
+if (options.Neighbour) Console.WriteLine("neighbour: " + NeighbourWriter.Description);
 
 using var cluster = new PostgresCluster();
 var database = cluster.CreateDatabase("bench");
@@ -40,6 +41,7 @@ var batchArgument = options.BatchSize is { } size ? " -BatchSize " + size : "";
 var migrations = new List<double>();
 var peaks = new List<double>();
 var growth = new List<double>();
+var neighbourWaits = new List<NeighbourWaits>();
 string workspace = "";
 GC.Collect();
 var idle = Machine.ResetPeak();
@@ -50,13 +52,17 @@ for (var i = 0; i < options.Runs; i++)
     GC.Collect();
     Machine.ResetPeak();
     var cpu = Machine.StartCpuMeter();
+    using var neighbour = options.Neighbour ? NeighbourWriter.Start(workspace) : null;
     var (seconds, result) = session.Time("Invoke-ArchivalMigration -MemoryPath $ws -ErrorAction Stop" + batchArgument, workspace);
     var peak = Machine.PeakMiB();
+    var waits = neighbour?.Stop();
+    if (waits != null) neighbourWaits.Add(waits);
     migrations.Add(seconds);
     peaks.Add(peak);
     growth.Add(peak - idle);
     var (own, elsewhere) = cpu();
-    Console.WriteLine($"  migration run {i + 1}: {seconds:F2} s, {result?.Properties["MigratedCount"].Value} migrated, peak RSS {peak:F0} MiB (+{peak - idle:F0} over the idle session), {own:F1} CPU-s in this process, {elsewhere:F1} elsewhere");
+    Console.WriteLine($"  migration run {i + 1}: {seconds:F2} s, {result?.Properties["MigratedCount"].Value} migrated, peak RSS {peak:F0} MiB (+{peak - idle:F0} over the idle session), {own:F1} CPU-s in this process, {elsewhere:F1} elsewhere" +
+        (waits != null ? $"; neighbour: {waits}" : ""));
 }
 var reruns = Enumerable.Range(0, options.Runs).Select(_ => session.Time("Invoke-ArchivalMigration -MemoryPath $ws -ErrorAction Stop", workspace).Seconds).ToList();
 var statuses = Enumerable.Range(0, options.Runs).Select(_ => session.Time("Get-MigrationStatus -MemoryPath $ws", workspace).Seconds).ToList();
@@ -102,6 +108,8 @@ Console.WriteLine();
 Console.WriteLine("| measure | median | target |");
 Console.WriteLine("| --- | --- | --- |");
 Row("migration, end to end (Invoke-ArchivalMigration)", $"{migration:F2} s, {options.Rows / migration:N0} rows/s", T(withEmbeddings ? "<= 10 s, >= 10k rows/s" : "<= 5 s, >= 20k rows/s"));
+if (options.Neighbour)
+    Row("neighbour's insert waits during the migrations (all runs)", NeighbourWaits.Pool(neighbourWaits).ToString(), "max <= 1 s, none failed");
 Row("peak RSS of the process during the migration", $"{Median(peaks):F0} MiB", "");
 Row("memory the migration adds to the idle session", $"{Median(growth):F0} MiB", T("<= 150 MiB"));
 Row("no-op rerun", $"{rerun:F2} s", T("< 1 s"));

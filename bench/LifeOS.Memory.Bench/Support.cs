@@ -8,12 +8,13 @@ using NpgsqlTypes;
 
 namespace LifeOS.Memory.Bench;
 
-internal sealed record BenchOptions(int Rows, int Dims, int Runs, int? BatchSize)
+internal sealed record BenchOptions(int Rows, int Dims, int Runs, int? BatchSize, bool Neighbour)
 {
     public static BenchOptions? Parse(string[] args)
     {
         int rows = 100_000, dims = 0, runs = 3;
         int? batchSize = null;
+        var neighbour = false;
         for (var i = 0; i < args.Length; i++)
         {
             var value = i + 1 < args.Length && int.TryParse(args[i + 1], out var v) ? v : -1;
@@ -23,12 +24,13 @@ internal sealed record BenchOptions(int Rows, int Dims, int Runs, int? BatchSize
                 case "--dims" when value >= 0: dims = value; i++; break;
                 case "--runs" when value > 0: runs = value; i++; break;
                 case "--batch-size" when value > 0: batchSize = value; i++; break;
+                case "--neighbour": neighbour = true; break;
                 default:
-                    Console.Error.WriteLine("usage: bench/run.sh [--rows N (100000)] [--dims D (0; 1024 for embeddings)] [--runs R (3)] [--batch-size B (the cmdlet default)]");
+                    Console.Error.WriteLine("usage: bench/run.sh [--rows N (100000)] [--dims D (0; 1024 for embeddings)] [--runs R (3)] [--batch-size B (the cmdlet default)] [--neighbour (the assistant writes beside each migration)]");
                     return null;
             }
         }
-        return new BenchOptions(rows, dims, runs, batchSize);
+        return new BenchOptions(rows, dims, runs, batchSize, neighbour);
     }
 }
 

@@ -1,11 +1,23 @@
+using System.IO.Compression;
 using System.Text;
 using LifeOS.Memory.DailyLog;
 using Xunit;
 
 namespace LifeOS.Memory.Tests;
 
-public class DailyLogTests
+/// <summary>The daily-log layer on its own: format, append-only files, archives and the ledger audit. No PostgreSQL.</summary>
+public sealed class DailyLogTests : IDisposable
 {
+    private static readonly UTF8Encoding Utf8 = new(false);
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "lifeos-logs-" + Guid.NewGuid().ToString("N")[..8]);
+
+    public DailyLogTests() => Directory.CreateDirectory(_dir);
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    private static LogFact Fact(long id, string content, string? context = "ctx", double confidence = 1.0, string time = "2024-01-01 01:02:03", params string[] entities) =>
+        new(id, time, content, context, confidence, entities);
+
     public static IEnumerable<object[]> AwkwardContents() => new[]
     {
         "plain",
@@ -16,132 +28,216 @@ public class DailyLogTests
         "## 12:00:00 UTC\n---\n# Daily Log: 2024-01-01\n---",
         "<!-- fact:12 -->",
         "before\n<!-- fact:99 -->\nafter",
-        "\\<!-- fact:5 -->\n\\\\<!-- fact:6 -->\r",
-        "<!-- fact:7 -->\r\nCRLF marker look-alike",
-        "**Source:** archival_memory | **Context:** fake | **Entities:** \n\n---\n",
-        "\n\n**Source:** archival_memory | x\n\n---\n\n<!-- fact:1 -->\n## 00:00:00 UTC\n",
+        "**Source:** archival_memory | **Context:** fake\n\n---\n",
+        "<!-- fact:1 -->\n## 01:02:03 UTC\n\nforged whole entry\n\n**Source:** archival_memory | **Context:** ctx\n\n---\n",
         "emoji \U0001F680 rtl \u202Eevil\u202C zero\u200Bwidth \u0007bell",
-        new string('x', 200_000) + "\n---\n" + new string('y', 10),
     }.Select(c => new object[] { c });
 
-    [Theory]
-    [MemberData(nameof(AwkwardContents))]
-    public void The_entry_scan_judges_every_entry_as_the_parser_does(string content)
+    [Fact]
+    public void Entries_are_rendered_byte_for_byte_as_the_assistant_writes_them_after_the_marker()
     {
-        var sb = new StringBuilder(DailyLogFormat.Header("2024-02-29"));
-        DailyLogFormat.AppendEntry(sb, 1, "01:02:03", content, "ctx", new[] { "SOL" });
-        sb.Append("a line another program wrote\n");
-        DailyLogFormat.AppendEntry(sb, 2, "04:05:06", content, "ctx", Array.Empty<string>());
-        var torn = sb.Length;
-        DailyLogFormat.AppendEntry(sb, 3, "07:08:09", content + "tail", "ctx", Array.Empty<string>());
-        DailyLogFormat.AppendEntry(sb, 4, "10:11:12", content, "ctx", Array.Empty<string>());
-        var whole = sb.ToString();
-        // Entry 3 loses its closing rule, entry 4 its last byte (a rule without its newline still counts).
-        var text = whole[..(torn + (whole.IndexOf("<!-- fact:4", torn, StringComparison.Ordinal) - torn) - 6)] + "\n" + whole[whole.IndexOf("<!-- fact:4", torn, StringComparison.Ordinal)..^1];
-        var parsed = DailyLogParser.Parse(text).Where(p => p.IsEntry).Select(p => (p.FactId!.Value, p.Complete)).ToList();
-        var scanned = new List<(long, bool)>();
-        DailyLogParser.ForEachEntry(text, (id, complete) => scanned.Add((id, complete)));
-        Assert.Equal(parsed, scanned);
-        Assert.Equal(new[] { (1L, true), (2L, true), (3L, false), (4L, true) }, scanned);
-    }
-
-    [Theory]
-    [InlineData("utf-8")]
-    [InlineData("utf-8-bom")]
-    [InlineData("utf-16")]
-    public void Verification_reads_a_log_as_the_migration_does_whatever_its_byte_order_mark(string encoding)
-    {
-        var dir = Path.Combine(Path.GetTempPath(), "lifeos-bom-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(dir);
-        try
-        {
-            var sb = new StringBuilder(DailyLogFormat.Header("2024-01-01"));
-            DailyLogFormat.AppendEntry(sb, 42, "01:02:03", "first entry, ünïcode", "ctx", new[] { "SOL" });
-            DailyLogFormat.AppendEntry(sb, 43, "04:05:06", "second", "ctx", Array.Empty<string>());
-            // Without the header, the first entry's marker is the very first line, right after the mark.
-            var text = sb.ToString()[sb.ToString().IndexOf("<!-- fact:42", StringComparison.Ordinal)..];
-            Encoding enc = encoding switch { "utf-8" => new UTF8Encoding(false), "utf-8-bom" => new UTF8Encoding(true), _ => Encoding.Unicode };
-            File.WriteAllBytes(Path.Combine(dir, "2024-01-01.md"), enc.GetPreamble().Concat(enc.GetBytes(text)).ToArray());
-
-            var store = new DailyLogStore(dir);
-            var parsed = DailyLogParser.Parse(store.ReadText("2024-01-01")!).Where(p => p.IsEntry).Select(p => (p.FactId!.Value, p.Complete)).ToList();
-            char[] chars = [];
-            var length = store.ReadInto("2024-01-01", ref chars);
-            var scanned = new List<(long, bool)>();
-            DailyLogParser.ForEachEntry(chars.AsSpan(0, length), (id, complete) => scanned.Add((id, complete)));
-            Assert.Equal(new[] { (42L, true), (43L, true) }, parsed);
-            Assert.Equal(parsed, scanned);
-            Assert.Equal(-1, store.ReadInto("2024-01-02", ref chars));
-        }
-        finally
-        {
-            Directory.Delete(dir, true);
-        }
+        // The documented examples (JARVIS-SCHEMA.md), with the Source part every archival fact has.
+        Assert.Equal("<!-- fact:7 -->\n## 01:02:03 UTC\n\nhello\n\n**Source:** archival_memory | **Context:** c | **Entities:** `#a`, `b` | **Confidence:** 0.80\n\n---\n",
+            LogEntryFormat.Entry(Fact(7, "hello", "c", 0.8, "2025-07-03 01:02:03", "#a", "b")));
+        Assert.Equal("<!-- fact:8 -->\n## 01:02:03 UTC\n\nhello\n\n**Source:** archival_memory\n\n---\n",
+            LogEntryFormat.Entry(Fact(8, "hello", null, 1.0, "2025-07-03 01:02:03")));
+        Assert.Equal("<!-- fact:9 -->\n## 23:59:59 UTC\n\nx\n\n**Source:** archival_memory | **Confidence:** 0.12\n\n---\n",
+            LogEntryFormat.Entry(Fact(9, "x", "", 0.125, "2025-07-03 23:59:59.123456")));
+        Assert.Equal("# Daily Log: 2025-07-03\n\n*Memory entries for Thursday, July 03, 2025*\n\n---\n\n", LogEntryFormat.Header("2025-07-03"));
     }
 
     [Theory]
     [MemberData(nameof(AwkwardContents))]
-    public void Entries_round_trip_through_the_parser(string content)
+    public void Content_is_written_as_stored_never_escaped(string content)
     {
-        var sb = new StringBuilder(DailyLogFormat.Header("2024-02-29"));
-        DailyLogFormat.AppendEntry(sb, 1, "01:02:03", "first", "ctx", new[] { "SOL" });
-        DailyLogFormat.AppendEntry(sb, 2, "04:05:06", content, "multi\nline context", new[] { "@a", "#b" });
-        DailyLogFormat.AppendEntry(sb, 3, "07:08:09", content + "tail", "ctx", Array.Empty<string>());
+        var entry = LogEntryFormat.Entry(Fact(3, content, "multi\nline context"));
+        Assert.Contains("\n\n" + content + "\n\n**Source:** archival_memory | **Context:** multi\nline context\n\n---\n", entry);
+    }
+
+    [Fact]
+    public void Appends_land_at_the_end_whoever_else_appends_meanwhile()
+    {
+        var files = new DayFiles(_dir);
+        var path = files.PathOf("2024-01-01", DayLocation.Live);
+        var first = files.Append("2024-01-01", "<!-- fact:1 -->\nA\n"u8);
+        // Another program appends through its own descriptor while ours stays open (the assistant's open(path, "a")).
+        File.AppendAllText(path, "foreign one\n");
+        var second = files.Append("2024-01-01", "<!-- fact:2 -->\nB\n"u8);
+        File.AppendAllText(path, "foreign two without newline");
+        var third = files.Append("2024-01-01", "<!-- fact:3 -->\nC\n"u8);
+        files.Dispose();
+        var text = File.ReadAllText(path);
+        Assert.Equal(LogEntryFormat.Header("2024-01-01") + "<!-- fact:1 -->\nA\nforeign one\n<!-- fact:2 -->\nB\nforeign two without newline\n<!-- fact:3 -->\nC\n", text);
+        var bytes = File.ReadAllBytes(path);
+        Assert.Equal("<!-- fact:1 -->"u8.ToArray(), bytes.AsSpan((int)first.Offset, 15).ToArray());
+        Assert.Equal("<!-- fact:2 -->"u8.ToArray(), bytes.AsSpan((int)second.Offset, 15).ToArray());
+        Assert.Equal("<!-- fact:3 -->"u8.ToArray(), bytes.AsSpan((int)third.Offset, 15).ToArray());
+        Assert.Equal(DayLocation.Live, third.Location);
+        Assert.Equal(DayFiles.SignatureOf(DayLocation.Live, bytes.Length), third.Signature);
+    }
+
+    [Fact]
+    public void Concurrent_appenders_never_overwrite_each_other()
+    {
+        var files = new DayFiles(_dir);
+        var path = files.PathOf("2024-01-02", DayLocation.Live);
+        files.Append("2024-01-02", "<!-- fact:0 -->\nstart\n"u8);
+        var foreign = new StringBuilder();
+        var writer = Task.Run(() =>
+        {
+            for (var i = 0; i < 2000; i++)
+            {
+                var line = $"foreign {i} {new string('f', i % 50)}\n";
+                foreign.Append(line);
+                File.AppendAllText(path, line);
+            }
+        });
+        var ours = new List<(long Offset, byte[] Bytes)>();
+        for (var i = 1; i <= 2000; i++)
+        {
+            var bytes = Utf8.GetBytes($"<!-- fact:{i} -->\nentry {i}\n");
+            ours.Add((files.Append("2024-01-02", bytes).Offset, bytes));
+        }
+        writer.Wait();
+        files.Dispose();
+        var all = File.ReadAllBytes(path);
+        foreach (var (offset, bytes) in ours) Assert.True(all.AsSpan((int)offset, bytes.Length).SequenceEqual(bytes));
+        // Every foreign line is there, whole and in order.
+        var foreignLines = Utf8.GetString(all).Split('\n').Where(l => l.StartsWith("foreign ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(foreign.ToString().TrimEnd('\n').Split('\n'), foreignLines);
+    }
+
+    [Fact]
+    public void A_day_is_appended_where_it_lives_and_never_recreated_beside_its_archive()
+    {
+        var files = new DayFiles(_dir);
+        Directory.CreateDirectory(files.ArchiveDirectory);
+        // Archived (moved by the nightly maintenance): appended there, no new memory/DAY.md.
+        File.WriteAllText(files.PathOf("2023-01-01", DayLocation.Archived), "archived text\n");
+        var archived = files.Append("2023-01-01", "<!-- fact:1 -->\nA\n"u8);
+        Assert.Equal(DayLocation.Archived, archived.Location);
+        Assert.Equal("archived text\n<!-- fact:1 -->\nA\n", File.ReadAllText(files.PathOf("2023-01-01", DayLocation.Archived)));
+        Assert.False(File.Exists(files.PathOf("2023-01-01", DayLocation.Live)));
+
+        // Compressed: a new gzip member at the end, the old members untouched.
+        var gz = files.PathOf("2022-01-01", DayLocation.Compressed);
+        using (var s = new GZipStream(File.Create(gz), CompressionLevel.Optimal)) s.Write("old archived entries\n"u8);
+        var before = File.ReadAllBytes(gz);
+        var compressed = files.Append("2022-01-01", "<!-- fact:2 -->\nB\n"u8);
+        Assert.Equal(DayLocation.Compressed, compressed.Location);
+        Assert.Equal(21, compressed.Offset);
+        var after = File.ReadAllBytes(gz);
+        Assert.True(after.AsSpan(0, before.Length).SequenceEqual(before));
+        Assert.Equal("old archived entries\n<!-- fact:2 -->\nB\n", Utf8.GetString(files.ReadAll("2022-01-01", DayLocation.Compressed)!));
+        Assert.False(File.Exists(files.PathOf("2022-01-01", DayLocation.Live)));
+        Assert.False(File.Exists(files.PathOf("2022-01-01", DayLocation.Archived)));
+        files.Dispose();
+    }
+
+    [Fact]
+    public void A_file_moved_away_while_open_is_followed_and_a_lost_append_is_noticed()
+    {
+        var files = new DayFiles(_dir);
+        files.Append("2023-02-02", "<!-- fact:1 -->\nA\n"u8);
+        Directory.CreateDirectory(files.ArchiveDirectory);
+        File.Move(files.PathOf("2023-02-02", DayLocation.Live), files.PathOf("2023-02-02", DayLocation.Archived));
+        var second = files.Append("2023-02-02", "<!-- fact:2 -->\nB\n"u8);
+        Assert.Equal(DayLocation.Archived, second.Location);
+        Assert.False(File.Exists(files.PathOf("2023-02-02", DayLocation.Live)));
+        Assert.Empty(files.DaysThatLostAppends());
+        // The nightly compression read the file before the append, then replaced it: the append is lost.
+        var text = File.ReadAllBytes(files.PathOf("2023-02-02", DayLocation.Archived));
+        using (var s = new GZipStream(File.Create(files.PathOf("2023-02-02", DayLocation.Compressed)), CompressionLevel.Optimal))
+            s.Write(text.AsSpan(0, text.Length - 19));
+        File.Delete(files.PathOf("2023-02-02", DayLocation.Archived));
+        Assert.Equal(new[] { "2023-02-02" }, files.DaysThatLostAppends());
+        files.Dispose();
+    }
+
+    [Theory]
+    [MemberData(nameof(AwkwardContents))]
+    public void Only_bytes_at_a_recorded_place_count_whatever_foreign_text_forges(string content)
+    {
+        var files = new DayFiles(_dir);
+        var day = "2024-01-01";
+        var ours = Fact(1, content);
+        var bytes = LogEntryFormat.EntryBytes(ours);
+        // The assistant quotes the module's exact entry inside one of its own, before and after the real one.
+        var forged = "## 09:00:00 UTC\n\n" + LogEntryFormat.Entry(ours) + "\n\n---\n";
+        File.WriteAllText(files.PathOf(day, DayLocation.Live), LogEntryFormat.Header(day) + forged);
+        var at = files.Append(day, bytes);
+        File.AppendAllText(files.PathOf(day, DayLocation.Live), forged);
+        var ledger = new[] { new LedgerEntry(1, day, at.Offset, bytes.Length, EntryFormat.Current) };
+        var audit = LogAudit.Audit(files, day, new[] { ours }, ledger, new HashSet<long>(), new HashSet<long>(), new());
+        Assert.Equal(1, audit.Intact[1]);
+        Assert.Empty(audit.Missing);
+        Assert.Empty(audit.Adopted);
+
+        // Without a recorded place (and not pending), forged copies are never adopted: the entry is missing.
+        var none = LogAudit.Audit(files, day, new[] { ours }, Array.Empty<LedgerEntry>(), new HashSet<long>(), new HashSet<long>(), new());
+        Assert.Single(none.Missing);
+        files.Dispose();
+    }
+
+    [Fact]
+    public void A_pending_append_is_found_only_after_the_days_last_recorded_write()
+    {
+        var files = new DayFiles(_dir);
+        var day = "2024-01-03";
+        var a = Fact(1, "first", time: day + " 01:00:00");
+        var b = Fact(2, "second", time: day + " 02:00:00");
+        var atA = files.Append(day, LogEntryFormat.EntryBytes(a));
+        // Quoted by the assistant before the module's own append of b, which a crash kept from being recorded.
+        File.AppendAllText(files.PathOf(day, DayLocation.Live), "## 03:00:00 UTC\n\nquote:\n" + LogEntryFormat.Entry(b) + "\n---\n");
+        var ledger = new List<LedgerEntry> { new(1, day, atA.Offset, LogEntryFormat.EntryBytes(a).Length, EntryFormat.Current) };
+        var beforeAppend = LogAudit.Audit(files, day, new[] { a, b }, ledger, new HashSet<long> { 2 }, new HashSet<long> { 2 }, new());
+        // The quote lies after the last recorded write: it is the one place it could have been written. This is the
+        // narrow case the ledger cannot tell apart (a crash between the module's write and its record, with the
+        // assistant quoting the exact entry in that instant); the test pins the rule down.
+        Assert.Single(beforeAppend.Adopted);
+
+        // Once b's real append is recorded, the quote before it is never counted.
+        var atB = files.Append(day, LogEntryFormat.EntryBytes(b));
+        ledger.Add(new LedgerEntry(2, day, atB.Offset, LogEntryFormat.EntryBytes(b).Length, EntryFormat.Current));
+        var audit = LogAudit.Audit(files, day, new[] { a, b }, ledger, new HashSet<long>(), new HashSet<long>(), new());
+        Assert.Equal(1, audit.Intact[1]);
+        Assert.Equal(1, audit.Intact[2]);
+        files.Dispose();
+    }
+
+    [Fact]
+    public void Entries_written_by_versions_before_the_ledger_are_recognised_exactly()
+    {
+        var files = new DayFiles(_dir);
+        var day = "2024-01-04";
+        var kept = Fact(5, "ours <!-- fact:6 -->", time: day + " 10:00:00", entities: "SOL");
+        var edited = Fact(6, "changed since", time: day + " 11:00:00");
+        var text = LegacyLogFormat.Header(day)
+            + "## 09:00:00 UTC\n\nwritten by Jarvis\n\n---\n"
+            + LogEntryFormat.LegacyEntry(kept)
+            + LogEntryFormat.LegacyEntry(edited with { Content = "as it was" });
+        File.WriteAllBytes(files.PathOf(day, DayLocation.Live), Utf8.GetPreamble().Concat(Utf8.GetBytes(text)).ToArray());
+        var audit = LogAudit.Audit(files, day, new[] { kept, edited }, Array.Empty<LedgerEntry>(), new HashSet<long>(), new HashSet<long> { 5, 6 }, new());
+        var found = Assert.Single(audit.Adopted);
+        Assert.Equal(EntryFormat.Legacy, found.Format);
+        var bytes = File.ReadAllBytes(files.PathOf(day, DayLocation.Live));
+        Assert.Equal(LogEntryFormat.LegacyEntry(kept), Utf8.GetString(bytes, (int)found.Offset, found.Length));
+        Assert.Equal(6, Assert.Single(audit.Missing).FactId);
+        files.Dispose();
+    }
+
+    [Theory]
+    [MemberData(nameof(AwkwardContents))]
+    public void Legacy_entries_round_trip_through_their_parser(string content)
+    {
+        var sb = new StringBuilder(LegacyLogFormat.Header("2024-02-29"));
+        LegacyLogFormat.AppendEntry(sb, 1, "01:02:03", "first", "ctx", new[] { "SOL" });
+        LegacyLogFormat.AppendEntry(sb, 2, "04:05:06", content, "multi\nline context", new[] { "@a", "#b" });
+        LegacyLogFormat.AppendEntry(sb, 3, "07:08:09", content + "tail", "ctx", Array.Empty<string>());
         var entries = DailyLogParser.Parse(sb.ToString()).Where(p => p.IsEntry).ToList();
         Assert.Equal(new long[] { 1, 2, 3 }, entries.Select(e => e.FactId!.Value));
         Assert.All(entries, e => Assert.True(e.Complete));
         Assert.Equal(content, entries[1].Content);
         Assert.Equal(content + "tail", entries[2].Content);
-        Assert.Equal("04:05:06", entries[1].Time);
-        // No line other than the three markers may look like one.
-        var markerLines = sb.ToString().Split('\n').Count(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^<!-- fact:\d+ -->$"));
-        Assert.Equal(3, markerLines);
-    }
-
-    [Fact]
-    public void Foreign_text_around_entries_is_kept_by_a_repair()
-    {
-        var header = DailyLogFormat.Header("2024-01-01");
-        var jarvis = "## 09:00:00 UTC\n\nwritten by Jarvis\n\n**Source:** telegram | **Context:** chat | **Entities:** \n\n---\n";
-        var ours = DailyLogFormat.Entry(5, "10:00:00", "ours", "ctx", Array.Empty<string>());
-        var text = header + jarvis + ours + jarvis;
-        var required = new[] { new RenderedEntry(5, ours), new RenderedEntry(6, DailyLogFormat.Entry(6, "11:00:00", "new", "ctx", Array.Empty<string>())) };
-        var plan = DailyLogReconciler.Plan("2024-01-01", text, required, new HashSet<long>(), new HashSet<long>());
-        Assert.Equal(text + "\n" + required[1].Text, plan.Text);
-        Assert.Null(DailyLogReconciler.Plan("2024-01-01", plan.Text, required, new HashSet<long>(), new HashSet<long>()).Text);
-    }
-
-    [Fact]
-    public void A_write_torn_at_any_byte_is_repaired_to_each_entry_exactly_once()
-    {
-        var day = "2024-05-05";
-        var entries = new[]
-        {
-            new RenderedEntry(10, DailyLogFormat.Entry(10, "01:00:00", "alpha\n---\n## 02:00:00 UTC", "c", new[] { "SOL" })),
-            new RenderedEntry(11, DailyLogFormat.Entry(11, "02:00:00", "<!-- fact:10 -->", "c", Array.Empty<string>())),
-            new RenderedEntry(12, DailyLogFormat.Entry(12, "03:00:00", "", "c", Array.Empty<string>())),
-        };
-        var full = DailyLogFormat.Header(day) + string.Concat(entries.Select(e => e.Text));
-        for (var cut = 0; cut <= full.Length; cut++)
-        {
-            var torn = full[..cut];
-            var plan = DailyLogReconciler.Plan(day, torn, entries, new HashSet<long>(), new HashSet<long>());
-            var repaired = plan.Text ?? torn;
-            Assert.Equal(full, repaired);
-        }
-    }
-
-    [Fact]
-    public void Duplicates_are_removed_and_replacements_placed_in_order()
-    {
-        var day = "2024-05-05";
-        var a = DailyLogFormat.Entry(1, "01:00:00", "a", "c", Array.Empty<string>());
-        var b = DailyLogFormat.Entry(2, "02:00:00", "b", "c", Array.Empty<string>());
-        var b2 = DailyLogFormat.Entry(2, "02:00:00", "b edited at the source", "c", Array.Empty<string>());
-        var text = DailyLogFormat.Header(day) + a + b + a;
-        var plan = DailyLogReconciler.Plan(day, text, new[] { new RenderedEntry(1, a), new RenderedEntry(2, b2) }, new HashSet<long> { 2 }, new HashSet<long>());
-        Assert.Equal(DailyLogFormat.Header(day) + a + b2, plan.Text);
-        var moved = DailyLogReconciler.Plan(day, plan.Text, new[] { new RenderedEntry(1, a) }, new HashSet<long>(), new HashSet<long> { 2 });
-        Assert.Equal(DailyLogFormat.Header(day) + a, moved.Text);
     }
 }

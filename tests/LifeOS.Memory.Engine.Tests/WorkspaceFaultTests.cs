@@ -189,7 +189,7 @@ FROM generate_series(1, 1500) g");
     }
 
     [Fact]
-    public void Daily_logs_still_buffered_when_the_disk_fills_are_all_closed_and_disposing_never_hides_the_first_failure()
+    public void An_append_that_meets_a_full_disk_fails_clearly_and_leaves_only_whole_entries_before_it()
     {
         var dir = Path.Combine(Path.GetTempPath(), "lifeos-full-logs-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(dir);
@@ -197,20 +197,23 @@ FROM generate_series(1, 1500) g");
         {
             using (new SmallDisk(dir, megabytes: 1))
             {
-                var body = System.Text.Encoding.UTF8.GetBytes(new string('x', 64 * 1024) + "\n");
-                var closing = new DailyLog.DailyLogStore(dir);
-                var disposing = new DailyLog.DailyLogStore(dir);
-                Assert.Throws<IOException>(() =>
+                using var files = new DailyLog.DayFiles(dir);
+                var ends = new List<long>();
+                var ex = Assert.Throws<IOException>(() =>
                 {
-                    for (var i = 0; i < 100; i++) closing.AppendEntry("2024-05-01", i, body);
+                    for (var i = 0; i < 100; i++)
+                    {
+                        var entry = System.Text.Encoding.UTF8.GetBytes($"<!-- fact:{i} -->\n" + new string('x', 64 * 1024) + "\n");
+                        var at = files.Append("2024-05-01", entry);
+                        ends.Add(at.Offset + entry.Length);
+                    }
                 });
-                // Small appends stay in the streams' buffers: they meet the full disk only when the files close.
-                closing.AppendEntry("2024-05-02", 1, "short\n"u8.ToArray());
-                closing.AppendEntry("2024-05-03", 2, "short\n"u8.ToArray());
-                disposing.AppendEntry("2024-05-04", 3, "short\n"u8.ToArray());
-                Assert.Throws<IOException>(closing.CloseAll);
-                closing.CloseAll(); // every file was closed by the first call, failing ones included
-                disposing.Dispose();
+                Assert.True(ends.Count > 5);
+                // Nothing is written unbuffered behind the caller's back: what the file holds is the whole entries
+                // reported as appended, then at most one fragment of the entry that met the full disk.
+                var bytes = File.ReadAllBytes(Path.Combine(dir, "2024-05-01.md"));
+                Assert.True(bytes.Length >= ends[^1]);
+                Assert.True(bytes.Length - ends[^1] < 64 * 1024 + 20);
             }
         }
         finally

@@ -17,7 +17,10 @@ internal sealed class LogPiece
     public bool IsEntry => FactId.HasValue;
 }
 
-/// <summary>Reads a daily log back into exactly its entries, whatever their content holds.</summary>
+/// <summary>
+/// Reads a daily log written by a version before 0.2 back into exactly its entries (their content was escaped),
+/// so that those entries are recognised as the module's instead of being written again.
+/// </summary>
 internal static partial class DailyLogParser
 {
     [GeneratedRegex(@"^<!-- fact:(\d{1,19}) -->\r?$", RegexOptions.CultureInvariant)]
@@ -53,20 +56,6 @@ internal static partial class DailyLogParser
             if (entry.End < chunkEnd) pieces.Add(new LogPiece { Raw = text[entry.End..chunkEnd] });
         }
         return pieces;
-    }
-
-    /// <summary>
-    /// Every entry's fact id and whether it is complete, in file order, judged exactly as <see cref="Parse"/>
-    /// judges them but without copying any text: verification reads every log of the workspace.
-    /// </summary>
-    public static void ForEachEntry(ReadOnlySpan<char> text, Action<long, bool> entry)
-    {
-        var markers = FindMarkers(text);
-        for (var i = 0; i < markers.Count; i++)
-        {
-            var chunkEnd = i + 1 < markers.Count ? markers[i + 1].Start : text.Length;
-            entry(markers[i].Id, Measure(text, markers[i].BodyStart, chunkEnd) != null);
-        }
     }
 
     private static int IndexOf(ReadOnlySpan<char> text, char c, int from, int to)
