@@ -174,7 +174,7 @@ class Archive(unittest.TestCase):
         with open(os.path.join(memory, "archives", names[31]), "w") as f:
             f.write("replaced\n")
 
-        r = run("archive", "--root", root, "--today", "2026-03-31")
+        r = run("archive", "--root", root, "--create-schema", "--today", "2026-03-31")
         self.assertEqual([f"memory/{names[a]}" for a in sorted(ages, reverse=True) if a >= 30],
                          [m["from"] for m in r["moved"]])
         self.assertEqual([f"memory/archives/{names[a]}" for a in sorted(ages, reverse=True) if a >= 90],
