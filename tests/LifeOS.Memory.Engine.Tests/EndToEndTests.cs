@@ -27,10 +27,10 @@ public class EndToEndTests
         var facts = s.Rows("SELECT content, timestamp FROM facts ORDER BY id");
         Assert.Equal(contents, facts.Select(f => (string)f[0]!));
         Assert.All(facts, f => Assert.Equal("2024-06-30 23:59:59.123456", f[1]));
+        // Each content written as stored, never escaped, under its time of day, exactly once.
         var log = File.ReadAllText(Path.Combine(s.LogDir, "2024-06-30.md"));
-        var parsed = DailyLogParser.Parse(log).Where(p => p.IsEntry).ToList();
-        Assert.Equal(contents, parsed.Select(p => p.Content));
-        Assert.All(parsed, p => Assert.Equal("23:59:59", p.Time));
+        foreach (var c in contents) Assert.Contains("## 23:59:59 UTC\n\n" + c + "\n\n**Source:** archival_memory", log);
+        Assert.All(s.EntryCounts().Values, n => Assert.Equal(1, n));
         Assert.True(s.Verify().IsComplete);
     }
 
@@ -109,7 +109,7 @@ public class EndToEndTests
     }
 
     [Fact]
-    public void Refresh_updates_in_place_and_moves_the_log_entry()
+    public void Refresh_updates_in_place_and_appends_the_changed_entry_where_its_day_lives()
     {
         using var s = new Scenario();
         s.Insert("original $SOL", "{\"context\":\"a\"}", new DateTime(2024, 1, 1, 12, 0, 0, DateTimeKind.Utc));
@@ -131,10 +131,16 @@ public class EndToEndTests
         Assert.Equal("@bob", s.Scalar<string>($"SELECT e.name FROM entity_mentions m JOIN entities e ON e.id = m.entity_id WHERE m.fact_id = {factId}"));
         Assert.Equal(1, s.Scalar<long>($"SELECT count(*) FROM facts_fts WHERE facts_fts MATCH 'edited'"));
         Assert.Equal(0, s.Scalar<long>($"SELECT count(*) FROM facts_fts WHERE facts_fts MATCH 'original'"));
-        Assert.DoesNotContain($"fact:{factId} ", File.ReadAllText(Path.Combine(s.LogDir, "2024-01-01.md")));
+        // Appends only: the old entry stays as text in its day, the fact's entry now is the new day's.
+        Assert.Contains("original $SOL", File.ReadAllText(Path.Combine(s.LogDir, "2024-01-01.md")));
         Assert.Contains("untouched", File.ReadAllText(Path.Combine(s.LogDir, "2024-01-01.md")));
         Assert.Contains("edited @bob", File.ReadAllText(Path.Combine(s.LogDir, "2024-02-02.md")));
-        Assert.Equal(1, MarkerCount(s, factId));
+        Assert.Equal(1, s.EntryCount(factId));
+        Assert.Equal(1, forced.RepairedLogEntries);
+        Assert.True(s.Verify().IsComplete);
+        // Refreshing what has not changed appends nothing.
+        var again = s.Migrate(new MigrationOptions { Force = true });
+        Assert.Equal(0, again.RepairedLogEntries);
         Assert.True(s.Verify().IsComplete);
     }
 
@@ -465,7 +471,9 @@ INSERT INTO fact_embeddings(fact_id, postgres_id) VALUES (1, NULL);
             Assert.Equal(1, s.Scalar<long>($"SELECT count(*) FROM sqlite_master WHERE name = '{table}'"));
         Assert.Contains("'assistant', NULL", s.Scalar<string>("SELECT sql FROM sqlite_master WHERE name = 'facts'"));
         Assert.Contains("porter unicode61", s.Scalar<string>("SELECT sql FROM sqlite_master WHERE name = 'facts_fts'"));
-        Assert.Equal(1, s.Scalar<long>("SELECT count(*) FROM sqlite_master WHERE name = 'ux_fact_embeddings_postgres_id'"));
+        // The module's links are unique per source id among themselves only (see the assistant's REPLACE).
+        Assert.Equal(0, s.Scalar<long>("SELECT count(*) FROM sqlite_master WHERE name = 'ux_fact_embeddings_postgres_id'"));
+        Assert.Contains("WHERE lifeos_link = 1", s.Scalar<string>("SELECT sql FROM sqlite_master WHERE name = 'lifeos_own_links'"));
         Assert.Equal(3, s.Scalar<long>("SELECT count(*) FROM facts_fts WHERE facts_fts MATCH 'entry'"));
         using var c = new SqliteConnection($"Data Source={s.DbPath};Pooling=False");
         c.Open();

@@ -168,6 +168,8 @@ internal static class WorkspaceAudit
     {
         if (!File.Exists(s.DbPath)) return 0;
         using var c = Open(s);
+        // Killed before its first transaction committed: a database file with no tables yet is an empty workspace.
+        if (IsEmpty(c)) return 0;
         AssertIntegrity(c);
         var facts = LogReader.ModuleFacts(c);
         var archival = Query(c, "SELECT count(*) FROM facts WHERE source = 'archival_memory'", r => r.GetInt64(0))[0];
@@ -193,6 +195,7 @@ internal static class WorkspaceAudit
     {
         if (!File.Exists(s.DbPath)) return new KillState(0, 0);
         using var c = Open(s);
+        if (IsEmpty(c)) return new KillState(0, 0);
         var pending = Query(c, "SELECT fact_id FROM lifeos_log_pending", r => r.GetInt64(0)).ToHashSet();
         var facts = LogReader.ModuleFacts(c);
         var (entries, torn) = ReadLogs(s, facts, "inspect", strict: false, Array.Empty<string>());
@@ -273,7 +276,8 @@ internal static class WorkspaceAudit
                     if (covered[i] || text[i] == '\n') { i++; continue; }
                     var end = i;
                     while (end < text.Length && !covered[end]) end++;
-                    var piece = text[i..end].TrimEnd('\n');
+                    // A write cut inside a multi-byte character reads back with a replacement character at its end.
+                    var piece = text[i..end].TrimEnd('\n').TrimEnd('\uFFFD');
                     var isFragment = header.StartsWith(piece, StringComparison.Ordinal)
                         || expected.Values.Any(e => e.StartsWith(piece, StringComparison.Ordinal))
                         || System.Text.RegularExpressions.Regex.IsMatch(piece, @"^<!-- fact:\d*");
@@ -287,6 +291,8 @@ internal static class WorkspaceAudit
     }
 
     private static string Shorten(string s) => s.Length > 200 ? s[..200] + "…" : s;
+
+    private static bool IsEmpty(SqliteConnection c) => Query(c, "SELECT count(*) FROM sqlite_master", r => r.GetInt64(0))[0] == 0;
 
     public static void AssertIntegrity(SqliteConnection c)
     {

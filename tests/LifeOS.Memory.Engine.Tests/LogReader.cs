@@ -87,3 +87,26 @@ internal static class LogReader
         return list;
     }
 }
+
+internal static class ScenarioLogExtensions
+{
+    /// <summary>How many exact entries (as the documented format renders the fact now) its day's files hold.</summary>
+    public static int EntryCount(this Scenario s, long factId)
+    {
+        using var c = new SqliteConnection($"Data Source={s.DbPath};Pooling=False");
+        c.Open();
+        var fact = LogReader.ModuleFacts(c)[factId];
+        var expected = LogReader.Expected(fact);
+        return LogReader.Days(s.LogDir).GetValueOrDefault(fact.Day)?.Sum(f => LogReader.Occurrences(f.Text, expected).Count) ?? 0;
+    }
+
+    /// <summary>Every module fact's exact entry count, by fact id.</summary>
+    public static Dictionary<long, int> EntryCounts(this Scenario s)
+    {
+        using var c = new SqliteConnection($"Data Source={s.DbPath};Pooling=False");
+        c.Open();
+        var days = LogReader.Days(s.LogDir);
+        return LogReader.ModuleFacts(c).Values.ToDictionary(f => f.Id,
+            f => days.GetValueOrDefault(f.Day)?.Sum(d => LogReader.Occurrences(d.Text, LogReader.Expected(f)).Count) ?? 0);
+    }
+}

@@ -58,7 +58,7 @@ public class PermissionTests
         File.SetUnixFileMode(s.LogDir, Folder | GroupRead | GroupExecute | OtherRead | OtherExecute);
         File.SetUnixFileMode(s.DbPath, Private | GroupRead);
         var appended = files[^1]; // the last day gets the next run's first entries appended
-        var repaired = files[0];  // the first day is rewritten by the repair below
+        var repaired = files[0];  // the first day gets the cut-out entry appended by the repair below
         File.SetUnixFileMode(appended, Private | GroupRead | OtherRead);
         // Stricter than ours: read-only for everybody (root can still write it, and must keep it read-only).
         var strict = PostgresCluster.IsRoot ? files[1] : null;
@@ -78,16 +78,17 @@ public class PermissionTests
         Assert.True(result.RepairedLogEntries > 0);
         if (strict != null)
         {
-            // Recreated by the repair as ours; then made read-only by its owner and repaired once more.
+            // Recreated by the repair as ours; then made read-only by its owner, with a line of theirs that
+            // looks like a torn marker: text of theirs, nothing to repair, and the file is left as they set it.
             Assert.Equal(Private, Mode(strict));
             File.SetUnixFileMode(strict, UserRead);
             File.WriteAllText(strict, File.ReadAllText(strict) + "<!-- fact:12");
             File.SetUnixFileMode(strict, UserRead);
             expected[strict] = UserRead;
-            Assert.True(s.Migrate().RepairedLogEntries > 0);
+            Assert.Equal(0, s.Migrate().RepairedLogEntries);
         }
         foreach (var (path, mode) in expected)
             Assert.True(mode == Mode(path), $"{path}: {Mode(path)} instead of {mode}");
-        WorkspaceAudit.AssertExactlyOnce(s, 600);
+        WorkspaceAudit.AssertExactlyOnce(s, 600, "<!-- fact:12");
     }
 }

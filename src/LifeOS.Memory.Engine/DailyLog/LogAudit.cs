@@ -32,10 +32,12 @@ internal sealed class DayAudit
 /// Decides which of a day's facts have their entry, from the ledger of where the module wrote: an entry is the
 /// fact's only when the bytes at a recorded place are exactly what the module renders for the fact now.
 /// Text anywhere else (the assistant's entries, content that quotes markers or whole entries) is never
-/// counted, moved or removed. Only two searches look beyond the ledger, both for facts the ledger cannot
-/// know about yet: a pending fact's entry after the day's last recorded write (an append that a crash kept
-/// from being recorded), and, for a fact with no recorded entry at all, the exact entry an earlier version
-/// of the module wrote (recognised by its own marker-based parser).
+/// counted, moved or removed. Three searches look beyond the recorded places, each only for a fact that has
+/// no entry where the ledger says: its entry after the module's previous entry still in place (the file was
+/// edited by hand before it); a pending fact's entry after the day's last recorded write (an append that a
+/// crash kept from being recorded); and, for a fact with no recorded entry at all, the exact entry an
+/// earlier version of the module wrote (recognised by its own marker-based parser). A fact whose entry is in
+/// place is never looked for, so a quoted copy elsewhere cannot count for it.
 /// </summary>
 internal static class LogAudit
 {
@@ -71,12 +73,15 @@ internal static class LogAudit
         }
         foreach (var e in rows)
             if (intactRows.Contains(e.Offset)) audit.Intact[e.FactId] = audit.Intact.GetValueOrDefault(e.FactId) + 1;
+        Resync(files, day, locations, rows, intactRows, audit, Expected);
 
-        var needed = facts.Where(f => !audit.Intact.ContainsKey(f.FactId) && (pending.Contains(f.FactId) || unrecorded.Contains(f.FactId))).ToList();
+        var relocatedFacts = audit.Adopted.Select(a => a.FactId).ToHashSet();
+        var needed = facts.Where(f => !audit.Intact.ContainsKey(f.FactId) && !relocatedFacts.Contains(f.FactId)
+            && (pending.Contains(f.FactId) || unrecorded.Contains(f.FactId))).ToList();
         if (needed.Count > 0 && locations.Count > 0)
         {
             var searchFrom = ledger.Count == 0 ? 0 : ledger.Max(e => e.End);
-            var taken = rows.Where(e => intactRows.Contains(e.Offset)).Select(e => (e.Offset, e.End)).ToList();
+            var taken = rows.Where(e => intactRows.Contains(e.Offset)).Select(e => (e.Offset, e.End)).Concat(audit.Adopted.Select(a => (a.Offset, a.End))).ToList();
             var adopted = new HashSet<long>();
             foreach (var location in locations)
             {
@@ -127,35 +132,96 @@ internal static class LogAudit
         return audit;
     }
 
-    /// <summary>Streams the text once, comparing the bytes at each recorded place with what belongs there.</summary>
-    private static void CompareAt(Stream stream, List<LedgerEntry> rows, HashSet<long> intactRows, Func<LedgerEntry, byte[]> expected)
+    /// <summary>
+    /// Text edited by hand before an entry (a line cut out, a note inserted) shifts the entries after it. For a
+    /// fact none of whose recorded places holds its entry any more, the entry is looked for after the end of the
+    /// module's previous entry that is still in place, in ledger order: the module's entries keep their order,
+    /// so an entry found there is the one it wrote, moved by the edit.
+    /// </summary>
+    private static void Resync(DayFiles files, string day, List<DayLocation> locations, List<LedgerEntry> rows, HashSet<long> intactRows,
+        DayAudit audit, Func<LedgerEntry, byte[]> expected)
     {
-        var buffer = new byte[64 * 1024];
-        long position = 0;
-        foreach (var e in rows)
+        var lost = rows.Where(e => !audit.Intact.ContainsKey(e.FactId)).Select(e => e.FactId).ToHashSet();
+        if (lost.Count == 0) return;
+        var relocated = new HashSet<long>();
+        foreach (var location in locations)
         {
-            if (intactRows.Contains(e.Offset) || e.Offset < position) continue;
-            if (!Skip(stream, e.Offset - position, buffer)) return;
-            position = e.Offset;
-            var want = expected(e);
-            if (want.Length != e.Length) { continue; }
-            if (buffer.Length < want.Length) buffer = new byte[want.Length];
-            var read = stream.ReadAtLeast(buffer.AsSpan(0, want.Length), want.Length, throwOnEndOfStream: false);
-            position += read;
-            if (read == want.Length && buffer.AsSpan(0, read).SequenceEqual(want)) intactRows.Add(e.Offset);
-            if (read < want.Length) return;
+            var text = files.ReadAll(day, location);
+            if (text == null) continue;
+            long cursor = 0;
+            foreach (var e in rows)
+            {
+                if (intactRows.Contains(e.Offset))
+                {
+                    cursor = Math.Max(cursor, e.End);
+                    continue;
+                }
+                if (!lost.Contains(e.FactId) || relocated.Contains(e.FactId)) continue;
+                var want = expected(e);
+                var at = FindAtLineStart(text, want, cursor);
+                if (at < 0) continue;
+                audit.Adopted.Add(new LedgerEntry(e.FactId, day, at, want.Length, e.Format));
+                relocated.Add(e.FactId);
+                cursor = at + want.Length;
+            }
         }
     }
 
-    private static bool Skip(Stream stream, long count, byte[] buffer)
+    private static long FindAtLineStart(byte[] text, byte[] entry, long from)
     {
-        while (count > 0)
+        for (var start = (int)Math.Min(from, text.Length); start < text.Length;)
         {
-            var n = stream.Read(buffer, 0, (int)Math.Min(buffer.Length, count));
-            if (n == 0) return false;
-            count -= n;
+            var at = text.AsSpan(start).IndexOf(entry);
+            if (at < 0) return -1;
+            var p = start + at;
+            if (p == 0 || text[p - 1] == '\n') return p;
+            start = p + 1;
         }
-        return true;
+        return -1;
+    }
+
+    /// <summary>
+    /// Streams the text once, comparing the bytes at each recorded place with what belongs there. Places may
+    /// overlap (a stale entry's place over text appended after a file was cut short), so the bytes from the
+    /// current place on are kept in a window until no later place needs them.
+    /// </summary>
+    private static void CompareAt(Stream stream, List<LedgerEntry> rows, HashSet<long> intactRows, Func<LedgerEntry, byte[]> expected)
+    {
+        var window = new byte[64 * 1024];
+        long windowStart = 0;
+        var filled = 0;
+        var ended = false;
+        foreach (var e in rows)
+        {
+            if (intactRows.Contains(e.Offset)) continue;
+            var want = expected(e);
+            if (want.Length != e.Length) continue;
+            // Drop what lies before this place: later places start at or after it.
+            if (e.Offset > windowStart)
+            {
+                var drop = (int)Math.Min(filled, e.Offset - windowStart);
+                Buffer.BlockCopy(window, drop, window, 0, filled - drop);
+                filled -= drop;
+                windowStart += drop;
+                while (windowStart < e.Offset && !ended)
+                {
+                    var n = stream.Read(window, 0, (int)Math.Min(window.Length, e.Offset - windowStart));
+                    if (n == 0) ended = true;
+                    windowStart += n;
+                }
+                if (windowStart < e.Offset) return;
+            }
+            var need = (int)(e.Offset - windowStart) + want.Length;
+            if (window.Length < need) Array.Resize(ref window, Math.Max(need, window.Length * 2));
+            while (filled < need && !ended)
+            {
+                var n = stream.Read(window, filled, window.Length - filled);
+                if (n == 0) ended = true;
+                filled += n;
+            }
+            var at = (int)(e.Offset - windowStart);
+            if (filled >= need && window.AsSpan(at, want.Length).SequenceEqual(want)) intactRows.Add(e.Offset);
+        }
     }
 
     private static bool Overlaps(List<(long Start, long End)> taken, long start, long length) =>

@@ -124,8 +124,7 @@ public sealed partial class ArchivalMigrator
     /// </summary>
     private sealed class MigrationRun
     {
-        // Deep enough that the producer keeps working through the consumer's pauses for other writers.
-        private const int QueueDepth = 4;
+        private const int QueueDepth = 2;
         // Another program's write waits at most about HoldBudget + Pause: the assistant's SQLite client retries a
         // busy write every 100 ms (after its first few quicker retries), so a pause longer than that always lets
         // one retry in, and the budget bounds how long it can wait for the next pause.

@@ -25,7 +25,7 @@ public sealed class MigrationOptions
     public const int MaxBatchSize = 100_000;
 
     public int BatchSize { get; init; } = DefaultBatchSize;
-    /// <summary>Refresh already-migrated entries in place (same fact id, log entry replaced).</summary>
+    /// <summary>Refresh already-migrated entries in place (same fact id; a changed entry is appended anew).</summary>
     public bool Force { get; init; }
     /// <summary>Only these source ids (as text); null means the whole table.</summary>
     public IReadOnlyCollection<string>? Ids { get; init; }

@@ -49,6 +49,8 @@ public sealed class MigrationResult
     public TimeSpan LongestWriteLock { get; set; }
     public TimeSpan Duration { get; set; }
     public double RowsPerSecond => Duration.TotalSeconds > 0 ? (MigratedCount + UpdatedCount) / Duration.TotalSeconds : 0;
+    /// <summary>Exact-copy duplicates of the module's facts removed (-Force, after confirmation).</summary>
+    public long RemovedDuplicateCount { get; set; }
     public bool Cancelled { get; set; }
     /// <summary>The error id of the failure that stopped the run part way, if any.</summary>
     public string? FailureId { get; set; }

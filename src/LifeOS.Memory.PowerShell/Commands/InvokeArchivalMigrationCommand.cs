@@ -100,12 +100,42 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
         {
             CloseProgress();
         }
+        if (Force && result.FailureId == null && !result.Cancelled)
+            result.RemovedDuplicateCount = RemoveDuplicates(migrator);
         if (result.RepairedLogEntries > 0)
             WriteVerbose($"Repaired {result.RepairedLogEntries} daily-log entries left incomplete by an earlier run or edited by hand.");
         if (result.Cancelled)
             WriteWarning($"Migration stopped after {result.MigratedCount + result.UpdatedCount} entries; committed batches are kept and the next run completes the rest.");
         WriteVerbose($"{result.Status}: {result.MigratedCount} migrated, {result.UpdatedCount} updated, {result.SkippedCount} skipped, {result.ErrorCount} failed in {result.Duration.TotalSeconds:F1} s.");
         WriteObject(result);
+    }
+
+    /// <summary>
+    /// -Force also removes facts that another program (the assistant's own migration script) made as exact
+    /// copies of the module's facts. Deleting is high impact: each removal goes through ShouldProcess, and it
+    /// prompts (once, with Yes to All) unless -Confirm:$false or $ConfirmPreference = 'None', as a High-impact
+    /// cmdlet would, though the migration itself stays Medium.
+    /// </summary>
+    private long RemoveDuplicates(ArchivalMigrator migrator)
+    {
+        var duplicates = RunOrThrow(ct => migrator.FindDuplicatesAsync(ct), SourceTable);
+        if (duplicates.Count == 0) return 0;
+        var confirmed = MyInvocation.BoundParameters.TryGetValue("Confirm", out var c) ? (bool?)LanguagePrimitives.IsTrue(c) : null;
+        var preference = SessionState.PSVariable.GetValue("ConfirmPreference") is ConfirmImpact p ? p : ConfirmImpact.High;
+        var mustAsk = confirmed != false && preference != ConfirmImpact.None && preference <= ConfirmImpact.High && confirmed != true;
+        bool yesToAll = false, noToAll = false;
+        var approved = new List<long>();
+        foreach (var d in duplicates)
+        {
+            var target = $"fact {d.FactId} (an exact copy of the fact of archival entry {d.PostgresId})";
+            if (!ShouldProcess(target, "Remove duplicate fact")) continue;
+            if (mustAsk && !ShouldContinue($"Remove {target}? Its daily-log text stays.", "Remove duplicate fact", ref yesToAll, ref noToAll)) continue;
+            approved.Add(d.FactId);
+        }
+        if (approved.Count == 0) return 0;
+        var removed = RunOrThrow(ct => migrator.RemoveDuplicatesAsync(approved, TimeSpan.FromSeconds(LockTimeoutSec), ct), SourceTable);
+        WriteVerbose($"Removed {removed} duplicate facts that copied migrated entries exactly.");
+        return removed;
     }
 
     private bool IsWhatIf()
@@ -132,6 +162,9 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
         }, SourceTable);
         if (planned == 0)
             ShouldProcess($"{SourceTable} -> {migrator.Workspace.Root}: nothing to migrate", "Migrate archival memory");
+        if (Force)
+            foreach (var d in RunOrThrow(ct => migrator.FindDuplicatesAsync(ct), SourceTable))
+                ShouldProcess($"fact {d.FactId} (an exact copy of the fact of archival entry {d.PostgresId})", "Remove duplicate fact");
     }
 
     private void ReportBatch(MigrationProgress p)

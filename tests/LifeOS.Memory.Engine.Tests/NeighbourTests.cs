@@ -1,0 +1,249 @@
+using System.IO.Compression;
+using System.Text.Json;
+using Npgsql;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace LifeOS.Memory.Tests;
+
+/// <summary>
+/// The module beside the running assistant (tests/Neighbour/jarvis_neighbour.py, a real second process writing
+/// as JARVIS-SCHEMA.md describes): every byte the assistant writes survives, the module's own entries stay
+/// exact, and what the assistant's documented writes change is reported and brought back.
+/// </summary>
+public class NeighbourTests(ITestOutputHelper output)
+{
+    private static string Today => DateTime.UtcNow.ToString("yyyy-MM-dd");
+
+    /// <summary>Rows dated today (so the module and the assistant append to the same day file) and on older days.</summary>
+    private static void GenerateAround(Scenario s, int n, int start = 0, string first = "now() - interval '5 minutes'", string step = "1 second")
+    {
+        s.Sql($@"INSERT INTO {s.Table} (content, metadata, created_at)
+SELECT 'Archived memory ' || g || ' about $SOL and @user' || (g % 7) || CASE WHEN g % 13 = 0 THEN E'\n---\n## 00:00:00 UTC' ELSE '' END,
+       jsonb_build_object('tags', jsonb_build_array('t' || (g % 3)), 'context', 'ctx ' || (g % 5), 'confidence', CASE WHEN g % 4 = 0 THEN 0.8 ELSE 1 END),
+       {first} + (g * interval '{step}')
+FROM generate_series({start + 1}, {start + n}) g");
+    }
+
+    private static void AssertExact(Scenario s)
+    {
+        var v = s.Verify();
+        Assert.True(v.IsComplete, $"missing {v.MissingCount}, changed {v.ChangedCount}, duplicate {v.DuplicateCount}, log missing {v.LogMissingCount} " +
+            $"({string.Join(",", v.LogMissingIds)}), log duplicate {v.LogDuplicateCount}, embedding {v.EmbeddingMismatchCount}");
+        // The independent audit agrees: each of the module's facts has exactly one entry across memory/ and archives/.
+        var counts = s.EntryCounts();
+        Assert.Equal(v.SourceCount, counts.Count);
+        Assert.All(counts, c => Assert.True(c.Value == 1, $"fact {c.Key} has {c.Value} entries"));
+    }
+
+    [Fact]
+    public void The_assistants_appends_to_the_same_day_file_survive_a_migration_a_rerun_and_a_refresh()
+    {
+        using var s = new Scenario(embeddingType: null);
+        GenerateAround(s, 3000);
+        using var neighbour = NeighbourProcess.StartWriter(s.Root, "--interval-ms", "2");
+        var first = s.Migrate(new MigrationOptions { BatchSize = 100 });
+        Assert.True(first.Success);
+        GenerateAround(s, 500, start: 3000);
+        Assert.Equal(500, s.Migrate(new MigrationOptions { BatchSize = 50 }).MigratedCount);
+        Assert.Equal(3500, s.Migrate(new MigrationOptions { Force = true, BatchSize = 250 }).UpdatedCount);
+        var report = neighbour.Stop();
+        output.WriteLine($"neighbour: {report.GetProperty("facts").GetArrayLength()} facts, waits p50 {report.GetProperty("p50_ms")} ms, " +
+            $"p99 {report.GetProperty("p99_ms")} ms, max {report.GetProperty("max_ms")} ms; module's longest write lock {first.LongestWriteLock.TotalMilliseconds:F0} ms");
+        Assert.Equal(0, report.GetProperty("failures").GetInt32());
+        Assert.True(report.GetProperty("facts").GetArrayLength() > 10);
+        ForeignBytes.AssertAllPresentInOrder(s.LogDir, new[] { report });
+        AssertExact(s);
+        // The assistant's facts are its own: not counted, not changed.
+        foreach (var f in report.GetProperty("facts").EnumerateArray())
+            Assert.Equal(f.GetProperty("content").GetString(), s.Scalar<string>($"SELECT content FROM facts WHERE id = {f.GetProperty("id").GetInt64()}"));
+    }
+
+    [Fact]
+    public void Markers_headings_and_whole_forged_entries_in_the_assistants_content_never_move_remove_or_count()
+    {
+        using var s = new Scenario(embeddingType: null);
+        GenerateAround(s, 40, first: "now() - interval '1 hour'");
+        Assert.True(s.Migrate().Success);
+        var dayFile = Path.Combine(s.LogDir, Today + ".md");
+        var before = File.ReadAllText(dayFile);
+        // The assistant stores facts quoting the module's markers and whole entries (of facts of this very day).
+        var report = NeighbourProcess.Run("writer", "--root", s.Root, "--count", "60", "--interval-ms", "0", "--tricky");
+        var v = s.Verify();
+        Assert.True(v.IsComplete);
+        var rerun = s.Migrate();
+        Assert.Equal(0, rerun.RepairedLogEntries);
+        var forced = s.Migrate(new MigrationOptions { Force = true });
+        Assert.Equal(0, forced.RepairedLogEntries);
+        var after = File.ReadAllText(dayFile);
+        Assert.StartsWith(before, after);
+        ForeignBytes.AssertAllPresentInOrder(s.LogDir, new[] { report });
+        var again = s.Verify();
+        Assert.Equal(v.LogMissingCount, again.LogMissingCount);
+        Assert.Equal(v.LogDuplicateCount, again.LogDuplicateCount);
+        AssertExact(s);
+    }
+
+    [Fact]
+    public void Days_moved_and_compressed_by_the_nightly_maintenance_verify_and_take_new_entries_where_they_live()
+    {
+        using var s = new Scenario(embeddingType: null);
+        GenerateAround(s, 600, first: "now() - interval '200 days'", step: "8 hours");
+        Assert.True(s.Migrate().Success);
+        var archived = NeighbourProcess.Run("archive", "--root", s.Root);
+        output.WriteLine(archived.ToString());
+        var gz = Directory.GetFiles(Path.Combine(s.LogDir, "archives"), "*.md.gz");
+        var moved = Directory.GetFiles(Path.Combine(s.LogDir, "archives"), "*.md");
+        Assert.NotEmpty(gz);
+        Assert.NotEmpty(moved);
+        AssertExact(s);
+        Assert.Equal(0, s.Migrate().RepairedLogEntries);
+
+        // New rows on archived and compressed days: appended where each day lives, never a new memory/DAY.md.
+        var gzBefore = gz.ToDictionary(f => f, File.ReadAllBytes);
+        var mdBefore = moved.ToDictionary(f => f, File.ReadAllText);
+        s.Sql($@"INSERT INTO {s.Table} (content, created_at) SELECT 'late arrival ' || id, created_at + interval '1 minute'
+                 FROM {s.Table} WHERE id % 50 = 0 ORDER BY id");
+        var late = s.Migrate();
+        Assert.True(late.MigratedCount >= 12);
+        foreach (var f in gz.Concat(moved))
+            Assert.False(File.Exists(Path.Combine(s.LogDir, Path.GetFileName(f)[..10] + ".md")), $"{Path.GetFileName(f)} was recreated in memory/");
+        foreach (var (f, bytes) in gzBefore) Assert.True(File.ReadAllBytes(f).AsSpan(0, bytes.Length).SequenceEqual(bytes), $"{f} was rewritten");
+        foreach (var (f, text) in mdBefore) Assert.StartsWith(text, File.ReadAllText(f));
+        Assert.Contains(gz, f => File.ReadAllBytes(f).Length > gzBefore[f].Length);
+        AssertExact(s);
+
+        // The next nights move and compress what is left, and the entries appended to archives go with them.
+        NeighbourProcess.Run("archive", "--root", s.Root, "--today", DateTime.UtcNow.AddDays(400).ToString("yyyy-MM-dd"));
+        Assert.Empty(Directory.GetFiles(s.LogDir, "*.md"));
+        AssertExact(s);
+        Assert.Equal(0, s.Migrate().RepairedLogEntries);
+    }
+
+    [Fact]
+    public void A_migration_racing_the_nightly_move_and_compression_loses_nothing()
+    {
+        using var s = new Scenario(embeddingType: null);
+        GenerateAround(s, 4000, first: "now() - interval '300 days'", step: "1 hour");
+        using var stop = new CancellationTokenSource();
+        var nights = 0;
+        var reports = new List<JsonElement>();
+        var maintenance = Task.Run(() =>
+        {
+            // Night after night, each one a day later, while the migration writes.
+            for (var day = -150; !stop.IsCancellationRequested; day += 7)
+            {
+                if (!File.Exists(s.DbPath)) { Thread.Sleep(5); continue; }
+                reports.Add(NeighbourProcess.Run("archive", "--root", s.Root, "--today", DateTime.UtcNow.AddDays(day).ToString("yyyy-MM-dd")));
+                nights++;
+            }
+        });
+        var run = s.Migrate(new MigrationOptions { BatchSize = 50 });
+        stop.Cancel();
+        maintenance.Wait();
+        output.WriteLine($"{nights} nightly runs during the migration; repaired in-run {run.RepairedLogEntries}");
+        Assert.True(run.Success);
+        Assert.True(nights > 0);
+        // What a race cut off is found by the same run (its end-of-run check) or the next one.
+        var next = s.Migrate();
+        output.WriteLine($"repaired by the next run: {next.RepairedLogEntries}");
+        AssertExact(s);
+        NeighbourProcess.Run("archive", "--root", s.Root, "--today", DateTime.UtcNow.AddDays(400).ToString("yyyy-MM-dd"));
+        AssertExact(s);
+    }
+
+    private static string ExportRows(Scenario s)
+    {
+        var path = Path.Combine(Path.GetTempPath(), "lifeos-rows-" + Guid.NewGuid().ToString("N")[..8] + ".json");
+        using var c = new NpgsqlConnection(s.ConnectionString);
+        c.Open();
+        using var cmd = new NpgsqlCommand($"SELECT id, content, metadata::text, created_at FROM {s.Table} ORDER BY id", c);
+        using var r = cmd.ExecuteReader();
+        var rows = new List<Dictionary<string, object?>>();
+        while (r.Read())
+            rows.Add(new Dictionary<string, object?>
+            {
+                ["id"] = r.GetInt64(0), ["content"] = r.GetString(1),
+                ["metadata"] = r.IsDBNull(2) ? null : JsonDocument.Parse(r.GetString(2)).RootElement.Clone(),
+                ["created_at"] = r.IsDBNull(3) ? null : r.GetDateTime(3).ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss"),
+            });
+        File.WriteAllText(path, JsonSerializer.Serialize(rows));
+        return path;
+    }
+
+    [Fact]
+    public void The_assistants_own_migration_script_with_force_loses_no_embedding_and_its_duplicates_are_removed_on_request()
+    {
+        using var s = new Scenario();
+        s.Generate(120, embeddings: true);
+        Assert.True(s.Migrate().Success);
+        var embeddings = s.Scalar<long>("SELECT count(*) FROM fact_embeddings WHERE embedding IS NOT NULL");
+        var rows = ExportRows(s);
+        try
+        {
+            var plain = NeighbourProcess.Run("legacy-migrate", "--root", s.Root, "--rows", rows);
+            Assert.Equal(0, plain.GetProperty("migrated").GetArrayLength()); // every row linked: nothing to do
+            var forced = NeighbourProcess.Run("legacy-migrate", "--root", s.Root, "--rows", rows, "--force");
+            Assert.Equal(0, forced.GetProperty("failures").GetInt32());
+            Assert.Equal(120, forced.GetProperty("migrated").GetArrayLength());
+            Assert.Equal(embeddings, s.Scalar<long>("SELECT count(*) FROM fact_embeddings WHERE embedding IS NOT NULL"));
+
+            var v = s.Verify();
+            Assert.Equal(120, v.DuplicateCount);
+            Assert.Equal(0, v.MissingCount + v.ChangedCount + v.LogMissingCount + v.EmbeddingMismatchCount);
+            var migrator = s.Migrator();
+            var duplicates = migrator.FindDuplicatesAsync().GetAwaiter().GetResult();
+            Assert.Equal(120, duplicates.Count);
+            var scriptFacts = forced.GetProperty("migrated").EnumerateArray().Select(m => m.GetProperty("fact_id").GetInt64()).ToHashSet();
+            Assert.Equal(scriptFacts, duplicates.Select(d => d.FactId).ToHashSet());
+            // A plain run and a refresh keep them: removing needs the caller's say-so (-Force and a confirmation).
+            s.Migrate();
+            s.Migrate(new MigrationOptions { Force = true });
+            Assert.Equal(240, s.Scalar<long>("SELECT count(*) FROM facts"));
+            Assert.Equal(120, migrator.RemoveDuplicatesAsync(duplicates.Select(d => d.FactId).ToList(), TimeSpan.FromSeconds(10)).GetAwaiter().GetResult());
+            Assert.Equal(120, s.Scalar<long>("SELECT count(*) FROM facts"));
+            Assert.Equal(embeddings, s.Scalar<long>("SELECT count(*) FROM fact_embeddings WHERE embedding IS NOT NULL"));
+            // Their log entries are the assistant's text and stay.
+            ForeignBytes.AssertAllPresentInOrder(s.LogDir, new[] { forced });
+            AssertExact(s);
+            WorkspaceAudit.AssertIntegrity(WorkspaceAudit.Open(s));
+        }
+        finally
+        {
+            File.Delete(rows);
+        }
+    }
+
+    [Fact]
+    public void Rows_the_assistants_script_migrated_first_are_reported_then_adopted_in_place()
+    {
+        using var s = new Scenario();
+        s.Generate(80, embeddings: true);
+        Assert.True(s.Migrate(new MigrationOptions { Ids = Enumerable.Range(1, 40).Select(i => i.ToString()).ToList() }).Success);
+        var rows = ExportRows(s);
+        try
+        {
+            var script = NeighbourProcess.Run("legacy-migrate", "--root", s.Root, "--rows", rows);
+            Assert.Equal(40, script.GetProperty("migrated").GetArrayLength());
+            var v = s.Verify();
+            // The script's facts carry "now" instead of created_at, no embedding and no entry of the module's.
+            Assert.Equal(0, v.MissingCount);
+            Assert.Equal(40, v.ChangedCount);
+            Assert.Equal(40, v.EmbeddingMismatchCount);
+            Assert.Equal(40, v.LogMissingCount);
+            Assert.Equal(0, v.DuplicateCount);
+
+            var adopted = s.Migrate();
+            Assert.Equal(40, adopted.MigratedCount);
+            Assert.Equal(80, s.Scalar<long>("SELECT count(*) FROM facts"));
+            foreach (var m in script.GetProperty("migrated").EnumerateArray())
+                Assert.Equal(1L, s.Scalar<long>($"SELECT lifeos_link FROM fact_embeddings WHERE fact_id = {m.GetProperty("fact_id").GetInt64()}"));
+            ForeignBytes.AssertAllPresentInOrder(s.LogDir, new[] { script });
+            AssertExact(s);
+        }
+        finally
+        {
+            File.Delete(rows);
+        }
+    }
+}
