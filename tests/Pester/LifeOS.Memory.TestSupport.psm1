@@ -18,6 +18,19 @@ function Get-BuiltModuleManifest {
     $manifest
 }
 
+# Npgsql 8.0.5, restored by build/BuildTools.csproj, for the test of the module beside an older copy.
+function Get-OldNpgsqlPath {
+    $path = $env:LIFEOS_OLD_NPGSQL
+    if (-not $path) {
+        $packages = if ($env:NUGET_PACKAGES) { $env:NUGET_PACKAGES } else { Join-Path $HOME '.nuget/packages' }
+        $path = Join-Path $packages 'npgsql/8.0.5/lib/net8.0/Npgsql.dll'
+    }
+    if (-not (Test-Path -LiteralPath $path)) {
+        throw "Npgsql 8.0.5 is missing at $path. Restore it with: dotnet restore build/BuildTools.csproj (build.ps1 does)."
+    }
+    $path
+}
+
 function Start-SharedTestPostgres { $script:Shared = Start-ThrowawayPostgres }
 
 function Stop-SharedTestPostgres {
@@ -131,6 +144,6 @@ function New-TestScript {
     $path
 }
 
-Export-ModuleMember -Function Get-RepoRoot, Get-BuiltModuleManifest, Start-SharedTestPostgres, Stop-SharedTestPostgres, Get-TestPostgres,
+Export-ModuleMember -Function Get-RepoRoot, Get-BuiltModuleManifest, Get-OldNpgsqlPath, Start-SharedTestPostgres, Stop-SharedTestPostgres, Get-TestPostgres,
     Stop-TestPostgres, New-TestSource, Add-TestRow, Invoke-TestSql, Remove-TestSource, Invoke-Pwsh, New-TestScript,
     Invoke-ThrowawayPsql
