@@ -171,6 +171,7 @@ internal static class WorkspaceAudit
         if (!File.Exists(s.DbPath)) return 0;
         using var c = Open(s);
         AssertIntegrity(c);
+        if (!HasSchema(c)) return 0;
         var facts = Facts(c);
         var links = Query(c, "SELECT fact_id, postgres_id FROM fact_embeddings WHERE postgres_id IS NOT NULL", r => (r.GetInt64(0), r.GetValue(1)));
         Assert.True(facts.Count == links.Count, $"{because}: {facts.Count} archival facts but {links.Count} links");
@@ -200,7 +201,10 @@ internal static class WorkspaceAudit
         if (!File.Exists(s.DbPath)) return new KillState(0, 0);
         HashSet<long> pending;
         using (var c = Open(s))
+        {
+            if (!HasSchema(c)) return new KillState(0, 0);
             pending = Query(c, "SELECT fact_id FROM lifeos_log_pending", r => r.GetInt64(0)).ToHashSet();
+        }
         var complete = new HashSet<long>();
         var torn = 0;
         foreach (var file in s.LogFiles())
@@ -324,6 +328,13 @@ internal static class WorkspaceAudit
         byte[] b => Encoding.UTF8.GetString(b),
         _ => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)!,
     };
+
+    /// <summary>
+    /// The schema is created in one transaction, so a kill before it committed leaves a database file with no
+    /// tables at all: an empty workspace, not an inconsistent one.
+    /// </summary>
+    private static bool HasSchema(SqliteConnection c) =>
+        Query(c, "SELECT count(*) FROM sqlite_master WHERE type = 'table'", r => r.GetInt64(0)).Single() > 0;
 
     public static SqliteConnection Open(Scenario s)
     {
