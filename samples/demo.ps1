@@ -1,12 +1,10 @@
-# The LifeOS.Memory walk-through, run by samples/demo.sh in the bundled host:
-#   dotnet out/lifeos-pwsh/lifeos-pwsh.dll -File samples/demo.ps1
+# The LifeOS.Memory walk-through, run by the README's main command in the pinned pwsh:
+#   dotnet pwsh ./build.ps1 -Task Demo        (or: dotnet pwsh -File samples/demo.ps1 with $env:DATABASE_URL set)
 # The source is $env:DATABASE_URL and the workspace $env:JARVIS_MEMORY_ROOT (else ~/.lifeos/memory).
-# Uses only the core language and $Host.UI, so it runs in the minimal host as well as in pwsh.
-# Exits 0 when the migration succeeded, verified complete and a rerun migrated nothing; 1 otherwise.
+# Imports the built module from out/LifeOS.Memory. Exits 0 when the migration succeeded, verified complete and
+# a rerun migrated nothing; 1 otherwise.
 
-# Write-Host lives in Microsoft.PowerShell.Utility, which the minimal host does not have.
-function Show-Line([string] $Text) { $Host.UI.WriteLine($Text) }
-
+function Show-Line([string] $Text) { Write-Host $Text }
 
 $ErrorActionPreference = 'Stop'
 
@@ -17,6 +15,8 @@ function Write-Heading {
 }
 
 try {
+    Import-Module ([System.IO.Path]::Combine($PSScriptRoot, '..', 'out', 'LifeOS.Memory', 'LifeOS.Memory.psd1'))
+
     Write-Heading 'Where things stand: Get-MigrationStatus'
     $status = Get-MigrationStatus
     $status | Out-Default

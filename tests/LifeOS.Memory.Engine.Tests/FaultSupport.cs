@@ -168,8 +168,7 @@ internal static class WorkspaceAudit
     {
         if (!File.Exists(s.DbPath)) return 0;
         using var c = Open(s);
-        // Killed before its first transaction committed: a database file with no tables yet is an empty workspace.
-        if (IsEmpty(c)) return 0;
+        if (!HasSchema(c)) return 0;
         AssertIntegrity(c);
         var facts = LogReader.ModuleFacts(c);
         var archival = Query(c, "SELECT count(*) FROM facts WHERE source = 'archival_memory'", r => r.GetInt64(0))[0];
@@ -195,7 +194,7 @@ internal static class WorkspaceAudit
     {
         if (!File.Exists(s.DbPath)) return new KillState(0, 0);
         using var c = Open(s);
-        if (IsEmpty(c)) return new KillState(0, 0);
+        if (!HasSchema(c)) return new KillState(0, 0);
         var pending = Query(c, "SELECT fact_id FROM lifeos_log_pending", r => r.GetInt64(0)).ToHashSet();
         var facts = LogReader.ModuleFacts(c);
         var (entries, torn) = ReadLogs(s, facts, "inspect", strict: false, Array.Empty<string>());
@@ -292,8 +291,6 @@ internal static class WorkspaceAudit
 
     private static string Shorten(string s) => s.Length > 200 ? s[..200] + "…" : s;
 
-    private static bool IsEmpty(SqliteConnection c) => Query(c, "SELECT count(*) FROM sqlite_master", r => r.GetInt64(0))[0] == 0;
-
     public static void AssertIntegrity(SqliteConnection c)
     {
         using var cmd = c.CreateCommand();
@@ -323,6 +320,13 @@ internal static class WorkspaceAudit
         byte[] b => Encoding.UTF8.GetString(b),
         _ => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)!,
     };
+
+    /// <summary>
+    /// The schema is created in one transaction, so a kill before it committed leaves a database file with no
+    /// tables at all: an empty workspace, not an inconsistent one.
+    /// </summary>
+    private static bool HasSchema(SqliteConnection c) =>
+        Query(c, "SELECT count(*) FROM sqlite_master WHERE type = 'table'", r => r.GetInt64(0)).Single() > 0;
 
     public static SqliteConnection Open(Scenario s)
     {

@@ -9,7 +9,7 @@ using System.Text;
 
 namespace LifeOS.Memory.ModuleTests;
 
-/// <summary>Where the built module and host are: the repository's out/ folder.</summary>
+/// <summary>Where the built module is: the repository's out/ folder.</summary>
 public static class Repo
 {
     public static string Root { get; } = FindRoot();
@@ -25,7 +25,6 @@ public static class Repo
         }
     }
 
-    public static string HostDll => Path.Combine(Root, "out", "lifeos-pwsh", "lifeos-pwsh.dll");
 
     private static string FindRoot()
     {

@@ -1,74 +1,69 @@
 #Requires -Version 7.4
-# Pester 5: the administrator's verification workflow, against a real PostgreSQL and a throwaway workspace.
-#
-#   $env:LIFEOS_TEST_DATABASE_URL = 'postgresql://user:password@localhost:5432/lifeos'
-#   Invoke-Pester tests/Pester -Output Detailed        # or: ./build.ps1 -Pester
-#
-# The database must hold an archival_memory table with rows (samples/archival_memory.sql creates and
-# seeds one); it is only read. The memory workspace is a new temporary folder, removed afterwards.
+# Pester 5: the administrator's workflow on the sample archival_memory (samples/archival_memory.sql) in a
+# throwaway PostgreSQL, with the built module from out/LifeOS.Memory:
+#   dotnet pwsh ./build.ps1 -Task Pester -PesterPath tests/Pester/LifeOS.Memory.Tests.ps1
 # The tests run in order and build on each other, as the workflow does: look, plan, migrate, verify, rerun.
 
 BeforeAll {
-    $connectionString = $env:LIFEOS_TEST_DATABASE_URL
-    if ([string]::IsNullOrWhiteSpace($connectionString)) { $connectionString = $env:DATABASE_URL }
-    if ([string]::IsNullOrWhiteSpace($connectionString)) {
-        throw ('Set $env:LIFEOS_TEST_DATABASE_URL (or $env:DATABASE_URL) to a PostgreSQL database that holds an ' +
-            'archival_memory table, for example one loaded with: psql -d <db> -f samples/archival_memory.sql. ' +
-            'These tests need a real PostgreSQL; they are not skipped.')
-    }
-
-    $manifest = [System.IO.Path]::GetFullPath([System.IO.Path]::Combine($PSScriptRoot, '..', '..', 'out', 'LifeOS.Memory', 'LifeOS.Memory.psd1'))
-    if (-not [System.IO.File]::Exists($manifest)) {
-        throw "The built module is missing: $manifest. Run 'dotnet build -c Release' (or ./build.ps1) in the repository root first."
-    }
-    Import-Module $manifest -Force -ErrorAction Stop
-
-    $memoryPath = [System.IO.Path]::Combine([System.IO.Path]::GetTempPath(), [guid]::NewGuid().ToString())
-    $common = @{ ConnectionString = $connectionString; MemoryPath = $memoryPath }
-    # Filled in by the first test, read by the later ones (a hashtable, so that every test block sees the same one).
+    Import-Module (Join-Path $PSScriptRoot 'LifeOS.Memory.TestSupport.psm1')
+    Import-Module (Get-BuiltModuleManifest) -ErrorAction Stop
+    $cluster = Get-TestPostgres
+    $source = New-TestSource -Cluster $cluster -Sample
+    $memoryPath = $source.Root
+    $common = @{ ConnectionString = $source.Uri(); MemoryPath = $memoryPath }
+    # Filled in by the first test, read by the later ones (a hashtable, so that every block sees the same one).
     $state = @{ SourceCount = $null }
 }
 
 AfterAll {
-    if ($memoryPath -and [System.IO.Directory]::Exists($memoryPath)) {
-        Remove-Item -LiteralPath $memoryPath -Recurse -Force
-    }
+    Remove-TestSource $source
+    Stop-TestPostgres $cluster
 }
 
-Describe 'Archival memory migration' {
-    It 'sees the source and counts every row as pending on an empty workspace' {
+Describe 'Archival memory migration of the sample data' {
+    It 'sees the source and counts every row as pending on an empty workspace, creating nothing' {
         $status = Get-MigrationStatus @common
 
+        $status.PSObject.TypeNames[0] | Should -Be 'LifeOS.Memory.MigrationStatus'
         $status.PostgresAvailable | Should -BeTrue
-        $status.SourceCount | Should -BeGreaterThan 0 -Because 'the test database must hold archival_memory rows (load samples/archival_memory.sql)'
+        $status.SourceCount | Should -Be 314 -Because 'samples/archival_memory.sql holds 314 entries'
         $status.FactCount | Should -Be 0
         $status.MigratedCount | Should -Be 0
         $status.PendingCount | Should -Be $status.SourceCount
+        Test-Path -LiteralPath $memoryPath | Should -BeFalse -Because 'status only reads'
         $state.SourceCount = $status.SourceCount
     }
 
-    It 'writes nothing with -WhatIf, not even the workspace folder' {
-        $null = Invoke-ArchivalMigration @common -WhatIf
+    It 'writes nothing with -WhatIf or $WhatIfPreference, not even the workspace folder, and says what it would do' {
+        # "What if:" lines go to the host, so a real pwsh process shows them (and keeps them out of this run's output).
+        $script = "Import-Module '$(Get-BuiltModuleManifest)'; Invoke-ArchivalMigration -WhatIf; `$WhatIfPreference = `$true; Invoke-ArchivalMigration"
+        $run = Invoke-Pwsh -ArgumentList '-Command', $script -Environment @{ DATABASE_URL = $source.Uri(); JARVIS_MEMORY_ROOT = $memoryPath }
 
-        [System.IO.Directory]::Exists($memoryPath) | Should -BeFalse
+        $run.ExitCode | Should -Be 0 -Because $run.Err
+        $run.Err | Should -BeNullOrEmpty
+        $run.Out | Should -Match 'What if: .*memory/\d{4}-\d{2}-\d{2}\.md'
+        Test-Path -LiteralPath $memoryPath | Should -BeFalse
     }
 
-    It 'migrates every row without errors' {
+    It 'migrates every row without errors and writes the database and daily logs' {
         $result = Invoke-ArchivalMigration @common -Confirm:$false
 
+        $result.PSObject.TypeNames[0] | Should -Be 'LifeOS.Memory.MigrationResult'
         $result.Success | Should -BeTrue
+        $result.Status | Should -Be 'Completed'
         $result.Cancelled | Should -BeFalse
         $result.ErrorCount | Should -Be 0
         @($result.Errors).Count | Should -Be 0
         $result.MigratedCount | Should -Be $state.SourceCount
-        [System.IO.File]::Exists([System.IO.Path]::Combine($memoryPath, 'jarvis.db')) | Should -BeTrue
-        [System.IO.Directory]::GetFiles([System.IO.Path]::Combine($memoryPath, 'memory'), '*.md').Count | Should -BeGreaterThan 0
+        Test-Path -LiteralPath (Join-Path $memoryPath 'jarvis.db') | Should -BeTrue
+        @(Get-ChildItem -LiteralPath (Join-Path $memoryPath 'memory') -Filter '*.md').Count | Should -BeGreaterThan 0
     }
 
     It 'verifies complete, row by row' {
         Test-Migration @common -Quiet | Should -BeTrue
 
         $verification = Test-Migration @common
+        $verification.PSObject.TypeNames[0] | Should -Be 'LifeOS.Memory.MigrationVerification'
         $verification.IsComplete | Should -BeTrue
         $verification.SourceCount | Should -Be $state.SourceCount
         $verification.MigratedCount | Should -Be $state.SourceCount
@@ -90,13 +85,17 @@ Describe 'Archival memory migration' {
         $status.MigratedCount | Should -Be $state.SourceCount
     }
 
-    It 'refreshes with -Force without adding facts' {
+    It 'reports a changed source row, and -Force refreshes it in place without adding facts' {
+        Invoke-TestSql $source "UPDATE archival_memory SET content = 'changed by the Pester suite' WHERE id = (SELECT min(id) FROM archival_memory)" | Out-Null
+        Test-Migration @common -Quiet | Should -BeFalse
+        (Test-Migration @common).ChangedCount | Should -Be 1
         $factsBefore = (Get-MigrationStatus @common).FactCount
 
         $forced = Invoke-ArchivalMigration @common -Force -Confirm:$false
 
         $forced.Success | Should -BeTrue
         $forced.MigratedCount | Should -Be 0
+        $forced.UpdatedCount | Should -Be $state.SourceCount
         (Get-MigrationStatus @common).FactCount | Should -Be $factsBefore
         Test-Migration @common -Quiet | Should -BeTrue
     }
@@ -104,13 +103,62 @@ Describe 'Archival memory migration' {
     It 'shows the entries as migrated, and piping them in again migrates nothing new' {
         $entries = @(Get-ArchivalMemory @common -First 3)
 
-        $entries.Count | Should -BeGreaterThan 0
+        $entries.Count | Should -Be 3
+        $entries[0].PSObject.TypeNames[0] | Should -Be 'LifeOS.Memory.ArchivalEntry'
         foreach ($entry in $entries) {
             $entry.IsMigrated | Should -BeTrue -Because "entry $($entry.Id) was migrated above"
         }
 
         $passThru = @($entries | Invoke-ArchivalMigration @common -PassThru -Confirm:$false)
-        @($passThru | Where-Object { $_.PSObject.Properties['Action'] -and "$($_.Action)" -eq 'Migrated' }).Count | Should -Be 0
+        @($passThru | Where-Object { $_.PSObject.TypeNames[0] -eq 'LifeOS.Memory.MigratedEntry' -and "$($_.Action)" -eq 'Migrated' }).Count | Should -Be 0
         (Get-MigrationStatus @common).MigratedCount | Should -Be $state.SourceCount
+    }
+}
+
+Describe 'Pipeline binding' {
+    BeforeAll {
+        $fresh = New-TestSource -Cluster $cluster -Rows 30
+        $freshCommon = @{ ConnectionString = $fresh.Uri(); MemoryPath = $fresh.Root }
+    }
+    AfterAll { Remove-TestSource $fresh }
+
+    It 'pages with -Skip and -First and marks nothing migrated yet' {
+        $page = @(Get-ArchivalMemory @freshCommon -Skip 5 -First 3)
+
+        $page.Id | Should -Be @(6, 7, 8)
+        $page.IsMigrated | Should -Be @($false, $false, $false)
+    }
+
+    It 'migrates exactly the piped entries, by Id, with one MigratedEntry each and the summary last' {
+        $output = @(Get-ArchivalMemory @freshCommon -Skip 5 -First 3 | Invoke-ArchivalMigration @freshCommon -PassThru -Confirm:$false)
+
+        $output.Count | Should -Be 4
+        $output[0..2].PostgresId | Should -Be @(6, 7, 8)
+        "$($output[0].Action)" | Should -Be 'Migrated'
+        $output[3].PSObject.TypeNames[0] | Should -Be 'LifeOS.Memory.MigrationResult'
+        $output[3].MigratedCount | Should -Be 3
+        (Get-ArchivalMemory @freshCommon -Id 6, 9).IsMigrated | Should -Be @($true, $false)
+        (Get-MigrationStatus @freshCommon).MigratedCount | Should -Be 3
+    }
+
+    It 'binds -Id by property name from any object that has an Id' {
+        $null = [pscustomobject]@{ Id = 10 }, [pscustomobject]@{ Id = 11 } | Invoke-ArchivalMigration @freshCommon -Confirm:$false
+
+        (Get-ArchivalMemory @freshCommon -Id 10, 11, 12).IsMigrated | Should -Be @($true, $true, $false)
+    }
+
+    It 'migrates none of the table when an empty set is piped in' {
+        $before = (Get-MigrationStatus @freshCommon).MigratedCount
+
+        $null = @() | Invoke-ArchivalMigration @freshCommon -Confirm:$false
+
+        (Get-MigrationStatus @freshCommon).MigratedCount | Should -Be $before -Because 'an empty pipe means no ids, never the whole table'
+    }
+
+    It 'counts the whole table with -IncludeTotalCount' {
+        $all = Get-ArchivalMemory @freshCommon -First 1 -IncludeTotalCount
+
+        $all.Count | Should -Be 2
+        "$($all[0])" | Should -Match '\b30\b'
     }
 }

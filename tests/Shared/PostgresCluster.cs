@@ -43,6 +43,7 @@ public sealed class PostgresCluster : IDisposable
         if (ssl) EnableSsl(data);
         Start();
         AppDomain.CurrentDomain.ProcessExit += (_, _) => Dispose();
+        StartWatchdog();
     }
 
     public int Port { get; }
@@ -93,6 +94,25 @@ public sealed class PostgresCluster : IDisposable
         _disposed = true;
         try { Stop("immediate"); } catch { /* already stopped */ }
         try { Directory.Delete(DataDirectory, recursive: true); } catch { /* best effort */ }
+    }
+
+    /// <summary>
+    /// The test host is often ended before ProcessExit handlers finish (dotnet test kills it once the results
+    /// are in), which left every cluster of a run running and on disk. A detached shell outside this process
+    /// tree waits for this process to go, then stops the server and deletes its folder.
+    /// </summary>
+    private void StartWatchdog()
+    {
+        var pgCtl = Path.Combine(BinDirectory, "pg_ctl");
+        var stop = IsRoot ? $"runuser -u postgres -- '{pgCtl}'" : $"'{pgCtl}'";
+        var watch = $"while kill -0 {Environment.ProcessId} 2>/dev/null && [ -d '{DataDirectory}' ]; do sleep 2; done; " +
+                    $"[ -f '{Data}/postmaster.pid' ] && {stop} -D '{Data}' -m immediate -w stop; rm -rf '{DataDirectory}'";
+        // The outer shell exits at once, so the watchdog is nobody's child here and survives a kill of the process tree.
+        var psi = new ProcessStartInfo("bash") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add($"setsid bash -c \"{watch}\" </dev/null >/dev/null 2>&1 &");
+        using var p = Process.Start(psi);
+        p?.WaitForExit(10_000);
     }
 
     private void EnableSsl(string data)
