@@ -82,29 +82,26 @@ public sealed class DailyLogTests : IDisposable
         var files = new DayFiles(_dir);
         var path = files.PathOf("2024-01-02", DayLocation.Live);
         files.Append("2024-01-02", "<!-- fact:0 -->\nstart\n"u8);
-        var foreign = new StringBuilder();
-        var writer = Task.Run(() =>
-        {
-            for (var i = 0; i < 2000; i++)
-            {
-                var line = $"foreign {i} {new string('f', i % 50)}\n";
-                foreign.Append(line);
-                File.AppendAllText(path, line);
-            }
-        });
+        // The foreign side is Python's append mode, as the assistant writes (.NET's FileMode.Append is not O_APPEND).
+        var psi = new System.Diagnostics.ProcessStartInfo("python3") { UseShellExecute = false };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add("import sys\nfor i in range(2000):\n    with open(sys.argv[1], 'a') as f: f.write('foreign %d %s\\n' % (i, 'f' * (i % 50)))");
+        psi.ArgumentList.Add(path);
+        using var writer = System.Diagnostics.Process.Start(psi)!;
         var ours = new List<(long Offset, byte[] Bytes)>();
         for (var i = 1; i <= 2000; i++)
         {
             var bytes = Utf8.GetBytes($"<!-- fact:{i} -->\nentry {i}\n");
             ours.Add((files.Append("2024-01-02", bytes).Offset, bytes));
         }
-        writer.Wait();
+        writer.WaitForExit();
+        Assert.Equal(0, writer.ExitCode);
         files.Dispose();
         var all = File.ReadAllBytes(path);
         foreach (var (offset, bytes) in ours) Assert.True(all.AsSpan((int)offset, bytes.Length).SequenceEqual(bytes));
         // Every foreign line is there, whole and in order.
         var foreignLines = Utf8.GetString(all).Split('\n').Where(l => l.StartsWith("foreign ", StringComparison.Ordinal)).ToList();
-        Assert.Equal(foreign.ToString().TrimEnd('\n').Split('\n'), foreignLines);
+        Assert.Equal(Enumerable.Range(0, 2000).Select(i => $"foreign {i} {new string('f', i % 50)}"), foreignLines);
     }
 
     [Fact]

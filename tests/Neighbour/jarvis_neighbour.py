@@ -2,7 +2,7 @@
 """A stand-in for the running Jarvis assistant that shares a memory workspace with LifeOS.Memory.
 
 It does what ../shared/JARVIS-SCHEMA.md says the assistant does, and nothing cleverer: Python's own sqlite3
-(autocommit, WAL, foreign keys on, the default 5 s busy timeout), one fact per short transaction, then a
+(autocommit, WAL, foreign keys on, the default 5 s busy timeout), one fact and its mentions at a time, then a
 plain append of the fact's entry to the day file of its timestamp; the nightly archive-and-compress step;
 and the assistant's old migration script with its INSERT OR REPLACE links. Standard library only, so it
 runs with Debian's python3 on any machine the tests run on.
@@ -268,9 +268,9 @@ class Neighbour:
 
     def insert_fact(self, content, context=None, source=None, entities=(), confidence=1.0,
                     is_assistant_output=False, moment=None, fraction=False):
-        """The fact and its mentions in one short transaction. Returns a dict with the fact, or with its error.
+        """The fact, then its mentions. Returns a dict with the fact, or with its error.
 
-        ms is the wall time from BEGIN to COMMIT returning: waiting for the write lock plus the write. A write
+        ms is the wall time of the statements: waiting for the write lock plus the writes. A write
         that waits past the busy timeout fails with "database is locked"; it is rolled back and reported.
         """
         if moment is None:
@@ -280,10 +280,11 @@ class Neighbour:
                 "is_assistant_output": 1 if is_assistant_output else 0,
                 "timestamp": format_timestamp(moment, fraction), "moment": moment}
         started = time.perf_counter()
+        # Autocommit, statement by statement, as the assistant's own code does (core/memory/database.py opens
+        # its connection with isolation_level=None and never issues BEGIN; its commit() is then a no-op). Each
+        # statement that finds the write lock taken waits on the busy timeout. An explicit deferred BEGIN would
+        # not: SQLite fails such a transaction's first write at once rather than risk a deadlock.
         try:
-            self.conn.execute("BEGIN")
-            # The fact first: the first statement takes the write lock, so the transaction never has to
-            # upgrade a stale read snapshot (which fails at once, without the busy timeout).
             fact["id"] = self.conn.execute(
                 "INSERT INTO facts (content, context, timestamp, source, confidence, is_assistant_output) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -294,12 +295,10 @@ class Neighbour:
                                       (fact["id"], self._entity_id(name), name))
                 except sqlite3.IntegrityError:
                     pass  # the assistant skips a mention it cannot store
-            self.conn.execute("COMMIT")
         except sqlite3.Error as e:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
+            fact["failed_after_insert"] = fact["id"] is not None
             fact["id"] = None
-            fact["error"] = str(e)
+            fact["error"] = str(e) + (f" ({e.sqlite_errorname})" if getattr(e, "sqlite_errorname", None) else "")
         fact["ms"] = (time.perf_counter() - started) * 1000
         return fact
 
@@ -604,6 +603,9 @@ def write_report(report, target):
     text = json.dumps(report, ensure_ascii=False, indent=1)
     if target in (None, "-"):
         sys.stdout.write(text + "\n")
+    elif os.path.exists(target) and not os.path.isfile(target):
+        with open(target, "w", encoding="utf-8") as f:  # a device such as /dev/null: never replaced
+            f.write(text)
     else:
         tmp = target + ".tmp"
         with open(tmp, "w", encoding="utf-8") as f:
