@@ -246,4 +246,33 @@ FROM generate_series({start + 1}, {start + n}) g");
             File.Delete(rows);
         }
     }
+
+    [Fact]
+    public void An_undated_row_the_assistants_script_migrated_first_keeps_its_entry_and_gets_no_second_one()
+    {
+        using var s = new Scenario(embeddingType: null);
+        // Undated, no tags, nothing an entity extractor would pick: the script writes exactly what the module would.
+        s.Sql($"INSERT INTO {s.Table} (content, metadata) SELECT 'a plain memory number ' || g, '{{\"context\": \"chat\"}}' FROM generate_series(1, 30) g");
+        Directory.CreateDirectory(s.Root);
+        var rows = ExportRows(s);
+        try
+        {
+            NeighbourProcess.Run("legacy-migrate", "--root", s.Root, "--rows", rows, "--create-schema");
+        }
+        finally
+        {
+            File.Delete(rows);
+        }
+        var dayFile = Directory.GetFiles(s.LogDir, "*.md").Single();
+        var before = File.ReadAllText(dayFile);
+        var adopted = s.Migrate();
+        Assert.Equal(30, adopted.MigratedCount);
+        Assert.Equal(0, adopted.RepairedLogEntries);
+        // Same fact ids, same times (an undated row keeps the time its fact has), no marked copy appended.
+        Assert.Equal(before, File.ReadAllText(dayFile));
+        Assert.True(s.Verify().IsComplete);
+        Assert.Equal(0, s.Migrate(new MigrationOptions { Force = true }).RepairedLogEntries);
+        Assert.Equal(before, File.ReadAllText(dayFile));
+        Assert.True(s.Verify().IsComplete);
+    }
 }

@@ -150,7 +150,8 @@ CREATE TABLE IF NOT EXISTS lifeos_log_pending (
     fact_id INTEGER PRIMARY KEY,
     day TEXT NOT NULL,
     old_day TEXT,
-    replace INTEGER NOT NULL DEFAULT 0
+    replace INTEGER NOT NULL DEFAULT 0,
+    adopted INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS lifeos_log_entries (
     day TEXT NOT NULL,

@@ -202,6 +202,8 @@ internal sealed class MemoryStore : IDisposable
                     $"{DatabasePath} links {duplicates} PostgreSQL id(s) to more than one fact; run Test-Migration to list them and remove the extra links before migrating.");
             var ledgerIsNew = !Has("table", "lifeos_log_entries");
             Execute(MemorySchema.Additions);
+            if (!Columns("lifeos_log_pending").Contains("adopted"))
+                Execute("ALTER TABLE lifeos_log_pending ADD COLUMN adopted INTEGER NOT NULL DEFAULT 0");
             // Entries written before the ledger existed are recognised (or written) by the next repair pass.
             if (ledgerIsNew && moduleRanBefore)
                 Execute("INSERT OR IGNORE INTO lifeos_log_pending (fact_id, day) SELECT f.id, substr(f.timestamp, 1, 10) " +
@@ -629,13 +631,17 @@ internal sealed class MemoryStore : IDisposable
 
     // ---- daily-log bookkeeping: what must still be written, and the ledger of what was -------------------
 
-    public void AddPendingLog(long factId, string day)
+    /// <param name="adopted">The fact was another program's (the assistant's migration script): the entry that
+    /// program already wrote for it, if it is exactly the module's rendering, is its entry.</param>
+    public void AddPendingLog(long factId, string day, bool adopted = false)
     {
         var cmd = Prepared("add-pending",
-            "INSERT INTO lifeos_log_pending (fact_id, day) VALUES ($f, $d) ON CONFLICT(fact_id) DO UPDATE SET day = excluded.day",
-            "$f", "$d");
+            "INSERT INTO lifeos_log_pending (fact_id, day, adopted) VALUES ($f, $d, $a) " +
+            "ON CONFLICT(fact_id) DO UPDATE SET day = excluded.day, adopted = max(adopted, excluded.adopted)",
+            "$f", "$d", "$a");
         cmd.Parameters["$f"].Value = factId;
         cmd.Parameters["$d"].Value = day;
+        cmd.Parameters["$a"].Value = adopted ? 1 : 0;
         cmd.ExecuteNonQuery();
     }
 
@@ -649,11 +655,18 @@ internal sealed class MemoryStore : IDisposable
     }
 
     /// <summary>Facts whose entry may still be missing from their day's log.</summary>
-    public HashSet<long> PendingLogFacts()
+    public HashSet<long> PendingLogFacts() => PendingLogFacts(adoptedOnly: false);
+
+    /// <summary>Pending facts adopted from another program, whose unmarked entry may already be there.</summary>
+    public HashSet<long> PendingAdoptedFacts() => PendingLogFacts(adoptedOnly: true);
+
+    private HashSet<long> PendingLogFacts(bool adoptedOnly)
     {
         var set = new HashSet<long>();
         if (!_hasLedger) return set;
-        using var cmd = Command("SELECT fact_id FROM lifeos_log_pending");
+        var adopted = Columns("lifeos_log_pending").Contains("adopted");
+        if (adoptedOnly && !adopted) return set;
+        using var cmd = Command("SELECT fact_id FROM lifeos_log_pending" + (adoptedOnly ? " WHERE adopted = 1" : ""));
         using var r = cmd.ExecuteReader();
         while (r.Read()) set.Add(r.GetInt64(0));
         return set;

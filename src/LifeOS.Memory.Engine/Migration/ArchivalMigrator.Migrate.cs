@@ -520,7 +520,7 @@ public sealed partial class ArchivalMigrator
                 _store.InsertMentions(existing, fact.Entities);
                 _store.UpdateLink(existing, item.Row.Embedding, _syncedAt);
                 // The repair pass at the end appends an entry only when the fact's current one is not already there.
-                _store.AddPendingLog(existing, fact.Day);
+                _store.AddPendingLog(existing, fact.Day, adopted: item.Adopt);
                 item.FactId = existing;
             }
             else

@@ -231,13 +231,14 @@ public sealed partial class ArchivalMigrator
         if (store == null) return counts;
         var files = new DayFiles(Workspace.LogDirectory);
         var pending = store.PendingLogFacts();
+        var adopted = store.PendingAdoptedFacts();
         var rendered = new Dictionary<long, byte[]>();
         foreach (var day in store.DaysWithFacts().Order(StringComparer.Ordinal))
         {
             ct.ThrowIfCancellationRequested();
             var (facts, unrecorded) = store.LogFactsForDay(day);
             rendered.Clear();
-            var audit = LogAudit.Audit(files, day, facts, store.LedgerForDay(day), pending, unrecorded, rendered);
+            var audit = LogAudit.Audit(files, day, facts, store.LedgerForDay(day), pending, unrecorded, rendered, adopted);
             foreach (var (factId, n) in audit.Intact) counts[factId] = n;
             foreach (var found in audit.Adopted) counts[found.FactId] = counts.GetValueOrDefault(found.FactId) + 1;
         }
