@@ -8,15 +8,13 @@ using Microsoft.Data.Sqlite;
 
 namespace LifeOS.Memory.MemoryStore;
 
-/// <summary>A fact as stored, with what its daily log entry needs.</summary>
+/// <summary>A fact as stored.</summary>
 internal sealed class StoredFact
 {
     public required long FactId { get; init; }
     public required string Content { get; init; }
     public required string Context { get; init; }
     public required string Timestamp { get; init; }
-    public string Day => Timestamp.Length >= 10 ? Timestamp[..10] : Timestamp;
-    public string Time => Timestamp.Length >= 19 ? Timestamp.Substring(11, 8) : "00:00:00";
 }
 
 /// <summary>The fact linked to a source id, and whether the link row is the module's own.</summary>
@@ -289,8 +287,6 @@ internal sealed class MemoryStore : IDisposable
                         $"{DatabasePath} is not a usable Jarvis memory database: table '{table}' has no column '{column}'.");
         }
     }
-
-    public bool HasTable(string name) => Has("table", name);
 
     private bool Has(string type, string name)
     {

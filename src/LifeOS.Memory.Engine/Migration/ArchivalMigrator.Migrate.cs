@@ -128,9 +128,10 @@ public sealed partial class ArchivalMigrator
         // Another program's write waits at most about HoldBudget + Pause: the assistant's SQLite client retries a
         // busy write every 100 ms (after its first few quicker retries), so a pause longer than that always lets
         // one retry in, and the budget bounds how long it can wait for the next pause.
-        internal static TimeSpan HoldBudget = TimeSpan.FromMilliseconds(500);
+        internal static TimeSpan HoldBudget = TimeSpan.FromMilliseconds(400);
         internal static TimeSpan Pause = TimeSpan.FromMilliseconds(110);
         private TimeSpan _heldSincePause;
+        private TimeSpan _lastHold;
         private static readonly System.Text.UTF8Encoding Utf8 = new(false);
         private readonly ArchivalMigrator _owner;
         private readonly ArchivalSource _source;
@@ -605,12 +606,13 @@ public sealed partial class ArchivalMigrator
         }
 
         /// <summary>
-        /// Lets other programs write: once this run has held the write lock for <see cref="HoldBudget"/> since the
-        /// last pause, it waits <see cref="Pause"/> before taking it again (the producer and the log stage go on).
+        /// Lets other programs write: when the next transaction (judged by the last one) would take the time this
+        /// run has held the write lock since its last pause past <see cref="HoldBudget"/>, it first waits
+        /// <see cref="Pause"/> (the producer and the log stage go on meanwhile).
         /// </summary>
         private void PauseForOtherWriters()
         {
-            if (_heldSincePause < HoldBudget) return;
+            if (_heldSincePause + _lastHold < HoldBudget) return;
             Thread.Sleep(Pause);
             _heldSincePause = TimeSpan.Zero;
         }
@@ -618,6 +620,7 @@ public sealed partial class ArchivalMigrator
         private void Held(TimeSpan held)
         {
             _heldSincePause += held;
+            _lastHold = held;
             if (held > _result.LongestWriteLock) _result.LongestWriteLock = held;
         }
 
