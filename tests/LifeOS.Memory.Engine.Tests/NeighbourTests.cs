@@ -43,11 +43,13 @@ FROM generate_series({start + 1}, {start + n}) g");
         GenerateAround(s, 3000);
         using var neighbour = NeighbourProcess.StartWriter(s.Root, "--interval-ms", "2");
         var first = s.Migrate(new MigrationOptions { BatchSize = 100 });
-        Assert.True(first.Success);
         GenerateAround(s, 500, start: 3000);
-        Assert.Equal(500, s.Migrate(new MigrationOptions { BatchSize = 50 }).MigratedCount);
-        Assert.Equal(3500, s.Migrate(new MigrationOptions { Force = true, BatchSize = 250 }).UpdatedCount);
+        var second = s.Migrate(new MigrationOptions { BatchSize = 50 });
+        var forced = s.Migrate(new MigrationOptions { Force = true, BatchSize = 250 });
         var report = neighbour.Stop();
+        Assert.True(first.Success, $"first run: {first.Status} {first.FailureMessage} {string.Join("; ", first.Errors)}");
+        Assert.Equal(500, second.MigratedCount);
+        Assert.Equal(3500, forced.UpdatedCount);
         output.WriteLine($"neighbour: {report.GetProperty("facts").GetArrayLength()} facts, waits p50 {report.GetProperty("p50_ms")} ms, " +
             $"p99 {report.GetProperty("p99_ms")} ms, max {report.GetProperty("max_ms")} ms; module's longest write lock {first.LongestWriteLock.TotalMilliseconds:F0} ms");
         Assert.True(report.GetProperty("failures").GetInt32() == 0, "the assistant's inserts failed: " + report.GetProperty("errors"));
