@@ -48,10 +48,20 @@ internal static class LogAudit
 {
     private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
 
+    /// <summary>
+    /// Facts of the day with no recorded entry in this day (written before the ledger existed, moved here from
+    /// another day, or whose only append was never recorded): the ones an earlier version's entry may stand for.
+    /// </summary>
+    public static HashSet<long> Unrecorded(IReadOnlyList<LogFact> facts, IReadOnlyList<LedgerEntry> ledger)
+    {
+        var recorded = ledger.Select(e => e.FactId).ToHashSet();
+        return facts.Where(f => !recorded.Contains(f.FactId)).Select(f => f.FactId).ToHashSet();
+    }
+
     /// <param name="facts">The module's facts whose day this is.</param>
     /// <param name="ledger">Every recorded entry of this day (of any fact).</param>
     /// <param name="pending">Facts whose latest append may not have been recorded.</param>
-    /// <param name="unrecorded">Facts with no recorded entry on any day.</param>
+    /// <param name="unrecorded">Facts with no recorded entry on this day (see <see cref="Unrecorded"/>).</param>
     /// <param name="rendered">The current rendering of each fact, filled here for the caller's appends.</param>
     /// <param name="adopted">Pending facts taken over from another program, whose unmarked entry may be there.</param>
     public static DayAudit Audit(DayFiles files, string day, IReadOnlyList<LogFact> facts, IReadOnlyList<LedgerEntry> ledger,

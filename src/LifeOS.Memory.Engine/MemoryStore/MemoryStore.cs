@@ -683,21 +683,13 @@ internal sealed class MemoryStore : IDisposable
     public void ForgetPendingOfDeletedFacts() =>
         Execute("DELETE FROM lifeos_log_pending WHERE fact_id NOT IN (SELECT id FROM facts)");
 
-    public void RecordLedger(IEnumerable<LedgerEntry> entries)
-    {
-        var cmd = Prepared("ledger",
-            "INSERT OR REPLACE INTO lifeos_log_entries (day, byte_offset, fact_id, byte_length, format) VALUES ($d, $o, $f, $l, $t)",
-            "$d", "$o", "$f", "$l", "$t");
-        foreach (var e in entries)
-        {
-            cmd.Parameters["$d"].Value = e.Day;
-            cmd.Parameters["$o"].Value = e.Offset;
-            cmd.Parameters["$f"].Value = e.FactId;
-            cmd.Parameters["$l"].Value = e.Length;
-            cmd.Parameters["$t"].Value = (int)e.Format;
-            cmd.ExecuteNonQuery();
-        }
-    }
+    public void RecordLedger(IReadOnlyList<LedgerEntry> entries) =>
+        InsertRows("ledger", "INSERT OR REPLACE INTO lifeos_log_entries (day, byte_offset, fact_id, byte_length, format) VALUES ",
+            "(?, ?, ?, ?, ?)", 5, entries.Count, (stmt, at, i) =>
+            {
+                var e = entries[i];
+                stmt.Bind(at + 1, e.Day).Bind(at + 2, e.Offset).Bind(at + 3, e.FactId).Bind(at + 4, (long)e.Length).Bind(at + 5, (long)e.Format);
+            });
 
     public List<LedgerEntry> LedgerForDay(string day)
     {
@@ -746,37 +738,31 @@ internal sealed class MemoryStore : IDisposable
 
     // ---- reads --------------------------------------------------------------------------------
 
-    /// <summary>
-    /// The module's facts of one day as their log entries show them, and which of them have no entry in the
-    /// ledger at all (written before the ledger existed, or whose only append was never recorded).
-    /// </summary>
-    public (List<LogFact> Facts, HashSet<long> Unrecorded) LogFactsForDay(string day)
+    /// <summary>The module's facts of one day as their log entries show them, in fact id order.</summary>
+    public List<LogFact> LogFactsForDay(string day)
     {
         var facts = new List<LogFact>();
-        var unrecorded = new HashSet<long>();
-        var recorded = _hasLedger ? "EXISTS (SELECT 1 FROM lifeos_log_entries e WHERE e.fact_id = f.id)" : "0";
+        // Entity names come with their fact, in mention order, each as the hex of its UTF-8 (a name may hold any
+        // character, tags come from the metadata), so a comma always separates two names.
         var cmd = Prepared("log-facts-day",
-            $"SELECT f.id, f.content, f.context, f.timestamp, f.confidence, {recorded} FROM {OwnFactsOrLegacy} " +
-            "WHERE f.timestamp >= $d AND f.timestamp < $next ORDER BY f.id", "$d", "$next");
+            "SELECT f.id, f.content, f.context, f.timestamp, f.confidence, " +
+            "(SELECT group_concat(hex(e.name), ',' ORDER BY m.id) FROM entity_mentions m JOIN entities e ON e.id = m.entity_id WHERE m.fact_id = f.id) " +
+            $"FROM {OwnFactsOrLegacy} WHERE f.timestamp >= $d AND f.timestamp < $next", "$d", "$next");
         cmd.Parameters["$d"].Value = day;
         cmd.Parameters["$next"].Value = day + "\uffff";
-        var rows = new List<(long Id, string Content, string? Context, string Timestamp, double Confidence)>();
         using (var r = cmd.ExecuteReader())
         {
             while (r.Read())
             {
                 var id = r.GetInt64(0);
-                rows.Add((id, r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2),
+                facts.Add(new LogFact(id,
                     r.IsDBNull(3) ? "" : Convert.ToString(r.GetValue(3), CultureInfo.InvariantCulture) ?? "",
-                    r.IsDBNull(4) ? 1.0 : r.GetDouble(4)));
-                if (r.GetInt64(5) == 0) unrecorded.Add(id);
+                    r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2), r.IsDBNull(4) ? 1.0 : r.GetDouble(4),
+                    r.IsDBNull(5) ? Array.Empty<string>() : DecodeNames(r.GetString(5))));
             }
         }
-        var names = EntityNames(rows.Select(f => f.Id).ToList());
-        foreach (var f in rows)
-            facts.Add(new LogFact(f.Id, f.Timestamp, f.Content, f.Context, f.Confidence,
-                names.TryGetValue(f.Id, out var n) ? n : Array.Empty<string>()));
-        return (facts, unrecorded);
+        facts.Sort((a, b) => a.FactId.CompareTo(b.FactId));
+        return facts;
     }
 
     public List<StoredFact> Facts(IReadOnlyCollection<long> factIds)
@@ -797,22 +783,12 @@ internal sealed class MemoryStore : IDisposable
         Timestamp = r.IsDBNull(3) ? "" : Convert.ToString(r.GetValue(3), CultureInfo.InvariantCulture) ?? "",
     };
 
-    private Dictionary<long, List<string>> EntityNames(IReadOnlyCollection<long> factIds)
+    private static string[] DecodeNames(string hexList)
     {
-        var result = new Dictionary<long, List<string>>();
-        if (factIds.Count == 0) return result;
-        using var cmd = Command(
-            "SELECT m.fact_id, e.name FROM entity_mentions m JOIN entities e ON e.id = m.entity_id " +
-            "WHERE m.fact_id IN (SELECT value FROM json_each($ids)) ORDER BY m.fact_id, m.id");
-        cmd.Parameters.AddWithValue("$ids", "[" + string.Join(',', factIds) + "]");
-        using var r = cmd.ExecuteReader();
-        while (r.Read())
-        {
-            var id = r.GetInt64(0);
-            if (!result.TryGetValue(id, out var list)) result[id] = list = new List<string>();
-            list.Add(r.GetString(1));
-        }
-        return result;
+        var parts = hexList.Split(',');
+        var names = new string[parts.Length];
+        for (var i = 0; i < parts.Length; i++) names[i] = Encoding.UTF8.GetString(Convert.FromHexString(parts[i]));
+        return names;
     }
 
     /// <summary>
@@ -889,36 +865,44 @@ internal sealed class MemoryStore : IDisposable
     /// <summary>
     /// Runs <paramref name="select"/> (postgres_id first) for the links of a page of keys and hands each row
     /// to <paramref name="read"/> with its key. A sorted page of integer or uuid keys is read with one range
-    /// scan of the index on postgres_id, which may also yield keys outside the page; other pages key by key.
+    /// scan of each index on postgres_id, which may also yield keys outside the page; other pages key by key.
     /// </summary>
     private void ReadLinks(string name, string select, IReadOnlyList<object> keys, KeyKind kind, bool sorted, Action<object, RawStatement> read)
     {
         if (keys.Count == 0) return;
-        if (sorted && kind != KeyKind.Text && keys.Count > 32)
+        // The module's links and other programs' links each have a partial index on postgres_id; a database from
+        // before 0.2 has neither the mark nor the indexes' split, and one unique index.
+        var filters = _ownLink == "l.lifeos_link = 1"
+            ? new[] { ("own", "l.lifeos_link = 1 AND "), ("foreign", "l.lifeos_link IS NOT 1 AND ") }
+            : new[] { ("all", "") };
+        foreach (var (part, filter) in filters)
         {
-            var range = Raw(name + "-range", select + " WHERE l.postgres_id >= ?1 AND l.postgres_id <= ?2")
-                .BindKey(1, SourceKey.ToSqlite(keys[0])).BindKey(2, SourceKey.ToSqlite(keys[^1]));
-            try
+            if (sorted && kind != KeyKind.Text && keys.Count > 32)
             {
-                while (range.Step()) read(SourceKey.FromSqlite(range.Value(0) ?? "", kind), range);
+                var range = Raw(name + "-range-" + part, select + " WHERE " + filter + "l.postgres_id >= ?1 AND l.postgres_id <= ?2")
+                    .BindKey(1, SourceKey.ToSqlite(keys[0])).BindKey(2, SourceKey.ToSqlite(keys[^1]));
+                try
+                {
+                    while (range.Step()) read(SourceKey.FromSqlite(range.Value(0) ?? "", kind), range);
+                }
+                finally
+                {
+                    range.Reset();
+                }
+                continue;
             }
-            finally
+            var one = Raw(name + "-one-" + part, select + " WHERE " + filter + "l.postgres_id = ?1");
+            foreach (var key in keys)
             {
-                range.Reset();
-            }
-            return;
-        }
-        var one = Raw(name + "-one", select + " WHERE l.postgres_id = ?1");
-        foreach (var key in keys)
-        {
-            one.BindKey(1, SourceKey.ToSqlite(key));
-            try
-            {
-                while (one.Step()) read(key, one);
-            }
-            finally
-            {
-                one.Reset();
+                one.BindKey(1, SourceKey.ToSqlite(key));
+                try
+                {
+                    while (one.Step()) read(key, one);
+                }
+                finally
+                {
+                    one.Reset();
+                }
             }
         }
     }
@@ -993,6 +977,9 @@ internal sealed class MemoryStore : IDisposable
     }
 
     public long FactCount() => Scalar<long>("SELECT count(*) FROM facts");
+
+    /// <summary>Changes whenever another connection commits (SQLite's data_version).</summary>
+    public long DataVersion() => Raw("data-version", "PRAGMA data_version").ScalarInt64();
     public long LinkCount() => Scalar<long>($"SELECT count(*) FROM fact_embeddings l WHERE {_ownLink}");
 
     // ---- plumbing -----------------------------------------------------------------------------

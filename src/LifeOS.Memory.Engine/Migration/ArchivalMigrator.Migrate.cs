@@ -125,13 +125,19 @@ public sealed partial class ArchivalMigrator
     private sealed class MigrationRun
     {
         private const int QueueDepth = 2;
-        // Another program's write waits at most about HoldBudget + Pause: the assistant's SQLite client retries a
-        // busy write every 100 ms (after its first few quicker retries), so a pause longer than that always lets
-        // one retry in, and the budget bounds how long it can wait for the next pause.
-        internal static TimeSpan HoldBudget = TimeSpan.FromMilliseconds(400);
-        internal static TimeSpan Pause = TimeSpan.FromMilliseconds(110);
+        // Another program's write waits at most about the hold budget + Pause: the assistant's SQLite client
+        // retries a busy write every 100 ms (after its first few quicker retries), so a pause longer than that
+        // always lets one retry in, and the budget bounds how long it can wait for the next pause. While another
+        // program has written recently the budget is short (its next writes are likely waiting); when none has,
+        // a longer one still lets a first write in within a second and costs the migration half the pauses.
+        private static readonly TimeSpan ActiveBudget = TimeSpan.FromMilliseconds(400);
+        private static readonly TimeSpan QuietBudget = TimeSpan.FromMilliseconds(750);
+        private static readonly TimeSpan ActiveFor = TimeSpan.FromSeconds(5);
+        private static readonly TimeSpan Pause = TimeSpan.FromMilliseconds(110);
         private TimeSpan _heldSincePause;
         private TimeSpan _lastHold;
+        private long _dataVersion = -1;
+        private long _lastForeignWrite = long.MinValue;
         private static readonly System.Text.UTF8Encoding Utf8 = new(false);
         private readonly ArchivalMigrator _owner;
         private readonly ArchivalSource _source;
@@ -607,12 +613,17 @@ public sealed partial class ArchivalMigrator
 
         /// <summary>
         /// Lets other programs write: when the next transaction (judged by the last one) would take the time this
-        /// run has held the write lock since its last pause past <see cref="HoldBudget"/>, it first waits
-        /// <see cref="Pause"/> (the producer and the log stage go on meanwhile).
+        /// run has held the write lock since its last pause past the budget, it first waits <see cref="Pause"/>
+        /// (the producer and the log stage go on meanwhile).
         /// </summary>
         private void PauseForOtherWriters()
         {
-            if (_heldSincePause + _lastHold < HoldBudget) return;
+            // data_version changes when another connection commits: the assistant wrote since the last look.
+            var version = _store.DataVersion();
+            if (_dataVersion >= 0 && version != _dataVersion) _lastForeignWrite = Stopwatch.GetTimestamp();
+            _dataVersion = version;
+            var active = _lastForeignWrite != long.MinValue && Stopwatch.GetElapsedTime(_lastForeignWrite) < ActiveFor;
+            if (_heldSincePause + _lastHold < (active ? ActiveBudget : QuietBudget)) return;
             Thread.Sleep(Pause);
             _heldSincePause = TimeSpan.Zero;
         }

@@ -37,8 +37,9 @@ internal static class LogRepair
 
     private static long RepairDay(Store store, DayFiles files, string day, HashSet<long> pending, HashSet<long> adopted)
     {
-        var (facts, unrecorded) = store.LogFactsForDay(day);
+        var facts = store.LogFactsForDay(day);
         var ledger = store.LedgerForDay(day);
+        var unrecorded = LogAudit.Unrecorded(facts, ledger);
         var rendered = new Dictionary<long, byte[]>();
         var audit = LogAudit.Audit(files, day, facts, ledger, pending, unrecorded, rendered, adopted);
         var rows = new List<LedgerEntry>(audit.Adopted);
