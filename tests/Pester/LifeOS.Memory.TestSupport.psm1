@@ -130,7 +130,12 @@ function Invoke-Pwsh {
     $start.UseShellExecute = $false
     $start.WorkingDirectory = $script:RepoRoot
     $start.Environment['NO_COLOR'] = '1'
-    foreach ($name in $Environment.Keys) { $start.Environment[$name] = $Environment[$name] }
+    # A $null value removes the variable (an empty one is not the same: an empty XDG_CONFIG_HOME makes .NET's
+    # ApplicationData folder relative to the working directory).
+    foreach ($name in $Environment.Keys) {
+        if ($null -eq $Environment[$name]) { $null = $start.Environment.Remove($name) }
+        else { $start.Environment[$name] = $Environment[$name] }
+    }
     $process = [System.Diagnostics.Process]::Start($start)
     try {
         $stdout = $process.StandardOutput.ReadToEndAsync()

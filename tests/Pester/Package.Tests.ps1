@@ -63,6 +63,9 @@ Describe 'Installed with PSResourceGet from a local repository' {
         # module folder live under it, so that the user's own repositories and modules stay untouched.
         $repository = New-Item -ItemType Directory -Path (Join-Path $scratch.FullName 'repository')
         $tempHome = New-Item -ItemType Directory -Path (Join-Path $scratch.FullName 'home')
+        # .NET's ApplicationData folder is '' when ~/.config does not exist, and NuGet (inside PSResourceGet) then
+        # writes NuGet/NuGet.Config relative to the working directory: a real home has the folder.
+        $null = New-Item -ItemType Directory -Path (Join-Path $tempHome.FullName '.config')
         $userModules = Join-Path $tempHome.FullName '.local/share/powershell/Modules'
         $realInstall = Join-Path $HOME '.local/share/powershell/Modules/LifeOS.Memory'
         $realInstallBefore = Test-Path -LiteralPath $realInstall
@@ -98,6 +101,11 @@ Import-Module LifeOS.Memory
         if ($script) { Remove-Item -LiteralPath (Split-Path $script) -Recurse -Force }
     }
 
+    It 'keeps everything it writes in the temporary home' {
+        # NuGet's configuration, PSResourceGet's repository list and the installed module all live under $HOME.
+        Test-Path -LiteralPath (Join-Path $tempHome.FullName '.config/NuGet/NuGet.Config') | Should -BeTrue
+        Test-Path -LiteralPath (Join-Path (Get-RepoRoot) 'NuGet') | Should -BeFalse -Because 'nothing lands in the working directory'
+    }
     It 'publishes, installs and imports by name without an error' {
         $run.ExitCode | Should -Be 0 -Because "the install script failed: $($run.Err)"
         $run.Err | Should -BeNullOrEmpty
