@@ -123,7 +123,7 @@ FROM generate_series({start + 1}, {start + n}) g");
     }
 
     [Fact]
-    public void A_migration_racing_the_nightly_move_and_compression_loses_nothing()
+    public async Task A_migration_racing_the_nightly_move_and_compression_loses_nothing()
     {
         using var s = new Scenario(embeddingType: null);
         GenerateAround(s, 4000, first: "now() - interval '300 days'", step: "1 hour");
@@ -142,7 +142,7 @@ FROM generate_series({start + 1}, {start + n}) g");
         });
         var run = s.Migrate(new MigrationOptions { BatchSize = 50 });
         stop.Cancel();
-        maintenance.Wait();
+        await maintenance;
         output.WriteLine($"{nights} nightly runs during the migration; repaired in-run {run.RepairedLogEntries}");
         Assert.True(run.Success);
         Assert.True(nights > 0);
@@ -174,7 +174,7 @@ FROM generate_series({start + 1}, {start + n}) g");
     }
 
     [Fact]
-    public void The_assistants_own_migration_script_with_force_loses_no_embedding_and_its_duplicates_are_removed_on_request()
+    public async Task The_assistants_own_migration_script_with_force_loses_no_embedding_and_its_duplicates_are_removed_on_request()
     {
         using var s = new Scenario();
         s.Generate(120, embeddings: true);
@@ -194,7 +194,7 @@ FROM generate_series({start + 1}, {start + n}) g");
             Assert.Equal(120, v.DuplicateCount);
             Assert.Equal(0, v.MissingCount + v.ChangedCount + v.LogMissingCount + v.EmbeddingMismatchCount);
             var migrator = s.Migrator();
-            var duplicates = migrator.FindDuplicatesAsync().GetAwaiter().GetResult();
+            var duplicates = await migrator.FindDuplicatesAsync();
             Assert.Equal(120, duplicates.Count);
             var scriptFacts = forced.GetProperty("migrated").EnumerateArray().Select(m => m.GetProperty("fact_id").GetInt64()).ToHashSet();
             Assert.Equal(scriptFacts, duplicates.Select(d => d.FactId).ToHashSet());
@@ -202,7 +202,7 @@ FROM generate_series({start + 1}, {start + n}) g");
             s.Migrate();
             s.Migrate(new MigrationOptions { Force = true });
             Assert.Equal(240, s.Scalar<long>("SELECT count(*) FROM facts"));
-            Assert.Equal(120, migrator.RemoveDuplicatesAsync(duplicates.Select(d => d.FactId).ToList(), TimeSpan.FromSeconds(10)).GetAwaiter().GetResult());
+            Assert.Equal(120, await migrator.RemoveDuplicatesAsync(duplicates.Select(d => d.FactId).ToList(), TimeSpan.FromSeconds(10)));
             Assert.Equal(120, s.Scalar<long>("SELECT count(*) FROM facts"));
             Assert.Equal(embeddings, s.Scalar<long>("SELECT count(*) FROM fact_embeddings WHERE embedding IS NOT NULL"));
             // Their log entries are the assistant's text and stay.
