@@ -147,14 +147,15 @@ public class MigrationTests
         Assert.True(s.Migrate(new MigrationOptions { BatchSize = 50 }).Success);
         // It had none: FTS5's default is written back.
         Assert.Equal(4L, s.Scalar<long>("SELECT v FROM facts_fts_config WHERE k = 'automerge'"));
+        Assert.Equal(16L, s.Scalar<long>("SELECT v FROM facts_fts_config WHERE k = 'crisismerge'"));
         Assert.Equal(0L, s.Scalar<long>("SELECT count(*) FROM lifeos_settings"));
 
-        // Another program's own setting, then a run that died with the bulk setting in place and 8 saved.
+        // Another program's own setting, then a run that died with the bulk setting in place and 6 saved.
         using (var c = new SqliteConnection($"Data Source={s.DbPath};Pooling=False"))
         {
             c.Open();
             using var cmd = c.CreateCommand();
-            cmd.CommandText = "INSERT INTO facts_fts(facts_fts, rank) VALUES ('automerge', 8); INSERT INTO lifeos_settings (key, value) VALUES ('fts_automerge', 8); INSERT INTO facts_fts(facts_fts, rank) VALUES ('automerge', 16);";
+            cmd.CommandText = "INSERT INTO facts_fts(facts_fts, rank) VALUES ('automerge', 6); INSERT INTO lifeos_settings (key, value) VALUES ('fts_automerge', 6); INSERT INTO facts_fts(facts_fts, rank) VALUES ('automerge', 8);";
             cmd.ExecuteNonQuery();
         }
         s.Generate(300, start: 300);
@@ -162,11 +163,17 @@ public class MigrationTests
         var options = new MigrationOptions
         {
             BatchSize = 50,
-            OnEntry = _ => { if (duringRun.Count == 0) duringRun.Add(s.Scalar<long>("SELECT v FROM facts_fts_config WHERE k = 'automerge'")); },
+            OnEntry = _ =>
+            {
+                if (duringRun.Count > 0) return;
+                duringRun.Add(s.Scalar<long>("SELECT v FROM facts_fts_config WHERE k = 'automerge'"));
+                duringRun.Add(s.Scalar<long>("SELECT v FROM facts_fts_config WHERE k = 'crisismerge'"));
+            },
         };
         Assert.True(s.Migrate(options).Success);
-        Assert.Equal(16L, Assert.Single(duringRun));
-        Assert.Equal(8L, s.Scalar<long>("SELECT v FROM facts_fts_config WHERE k = 'automerge'"));
+        Assert.Equal(new[] { 8L, 64L }, duringRun);
+        Assert.Equal(6L, s.Scalar<long>("SELECT v FROM facts_fts_config WHERE k = 'automerge'"));
+        Assert.Equal(16L, s.Scalar<long>("SELECT v FROM facts_fts_config WHERE k = 'crisismerge'"));
         Assert.Equal(0L, s.Scalar<long>("SELECT count(*) FROM lifeos_settings"));
         Assert.Equal(600L, s.Scalar<long>("SELECT count(*) FROM facts_fts WHERE facts_fts MATCH 'entry'"));
         Assert.True(s.Verify().IsComplete);
