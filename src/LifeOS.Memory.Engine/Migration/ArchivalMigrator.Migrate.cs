@@ -131,7 +131,7 @@ public sealed partial class ArchivalMigrator
         // program has written recently the budget is short (its next writes are likely waiting); when none has,
         // a longer one still lets a first write in within a second and costs the migration half the pauses.
         private static readonly TimeSpan ActiveBudget = TimeSpan.FromMilliseconds(400);
-        private static readonly TimeSpan QuietBudget = TimeSpan.FromMilliseconds(750);
+        private static readonly TimeSpan QuietBudget = TimeSpan.FromMilliseconds(600);
         private static readonly TimeSpan ActiveFor = TimeSpan.FromSeconds(5);
         private static readonly TimeSpan Pause = TimeSpan.FromMilliseconds(110);
         private TimeSpan _heldSincePause;
