@@ -19,6 +19,9 @@ internal sealed class StoredFact
     public string Time => Timestamp.Length >= 19 ? Timestamp.Substring(11, 8) : "00:00:00";
 }
 
+/// <summary>A mention as stored, with its entity's name and type (both null when the entity row is gone).</summary>
+internal readonly record struct StoredMention(string? Name, string? Type, string MentionText, long? Position);
+
 /// <summary>The fact linked to a source id, and whether the link row is the module's own.</summary>
 internal readonly record struct SourceLink(long FactId, bool Own);
 
@@ -625,6 +628,105 @@ internal sealed class MemoryStore : IDisposable
     {
         if (!_raw.TryGetValue(key, out var stmt)) _raw[key] = stmt = new RawStatement(_connection, sql);
         return stmt;
+    }
+
+    // ---- the full-text index entries and mentions of the module's facts: reads and repairs ----------------
+
+    /// <summary>The mentions of each of the given facts, with their entity's name and type (null when the entity is gone).</summary>
+    public Dictionary<long, List<StoredMention>> MentionsOf(IReadOnlyCollection<long> factIds)
+    {
+        var result = new Dictionary<long, List<StoredMention>>(factIds.Count);
+        if (factIds.Count == 0) return result;
+        var read = Raw("mentions-of",
+            "SELECT m.fact_id, e.name, e.type, m.mention_text, m.position FROM entity_mentions m LEFT JOIN entities e ON e.id = m.entity_id " +
+            "WHERE m.fact_id IN (SELECT value FROM json_each(?1))").Bind(1, "[" + string.Join(',', factIds) + "]");
+        try
+        {
+            while (read.Step())
+            {
+                var id = read.Int64(0);
+                if (!result.TryGetValue(id, out var list)) result[id] = list = new List<StoredMention>(4);
+                list.Add(new StoredMention(read.Text(1), read.Text(2), read.Text(3) ?? "", read.IsNull(4) ? null : read.Int64(4)));
+            }
+        }
+        finally
+        {
+            read.Reset();
+        }
+        return result;
+    }
+
+    /// <summary>The source id of each of the given facts, through the module's own links.</summary>
+    public Dictionary<long, object> SourceKeysOfFacts(IReadOnlyCollection<long> factIds, KeyKind kind)
+    {
+        var keys = new Dictionary<long, object>(factIds.Count);
+        if (factIds.Count == 0) return keys;
+        using var cmd = Command($"SELECT f.id, l.postgres_id FROM {OwnFactsOrLegacy} WHERE f.id IN (SELECT value FROM json_each($ids))");
+        cmd.Parameters.AddWithValue("$ids", "[" + string.Join(',', factIds) + "]");
+        using var r = cmd.ExecuteReader();
+        while (r.Read()) keys[r.GetInt64(0)] = SourceKey.FromSqlite(r.GetValue(1), kind);
+        return keys;
+    }
+
+    /// <summary>Replaces a fact's mentions with the given ones (entities found by name and type, created when missing).</summary>
+    public void ReplaceMentions(long factId, IReadOnlyList<EntityMention> mentions)
+    {
+        var del = Prepared("delete-mentions", "DELETE FROM entity_mentions WHERE fact_id = $f", "$f");
+        del.Parameters["$f"].Value = factId;
+        del.ExecuteNonQuery();
+        InsertMentions(factId, mentions);
+    }
+
+    /// <summary>Adds a fact the index does not hold (no docsize row: the check is repeated inside the write transaction).</summary>
+    public bool IndexMissingFact(long factId)
+    {
+        var cmd = Prepared("fts-add",
+            "INSERT INTO facts_fts(rowid, content, context) SELECT id, content, context FROM facts " +
+            "WHERE id = $id AND NOT EXISTS (SELECT 1 FROM facts_fts_docsize d WHERE d.id = $id)", "$id");
+        cmd.Parameters["$id"].Value = factId;
+        return cmd.ExecuteNonQuery() > 0;
+    }
+
+    /// <summary>
+    /// Replaces what the index holds for a fact: FTS5's 'delete' command with the values the index holds (so that
+    /// exactly its entries go, and its row count and token totals stay right), then the fact's current text.
+    /// </summary>
+    public void ReindexFact(long factId, string heldContent, string heldContext)
+    {
+        var del = Prepared("fts-delete",
+            "INSERT INTO facts_fts(facts_fts, rowid, content, context) VALUES ('delete', $id, $c, $x)", "$id", "$c", "$x");
+        del.Parameters["$id"].Value = factId;
+        del.Parameters["$c"].Value = heldContent;
+        del.Parameters["$x"].Value = heldContext;
+        del.ExecuteNonQuery();
+        var add = Prepared("fts-readd", "INSERT INTO facts_fts(rowid, content, context) SELECT id, content, context FROM facts WHERE id = $id", "$id");
+        add.Parameters["$id"].Value = factId;
+        add.ExecuteNonQuery();
+    }
+
+    /// <summary>The lowest and highest fact id (0, 0 without facts).</summary>
+    public (long First, long Last) FactIdRange()
+    {
+        using var cmd = Command("SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM facts");
+        using var r = cmd.ExecuteReader();
+        r.Read();
+        return (r.GetInt64(0), r.GetInt64(1));
+    }
+
+    /// <summary>
+    /// Rebuilds the whole index from the facts table in the caller's transaction, as FTS5's 'rebuild' does
+    /// ('delete-all', then every row), a range of ids at a time so that progress can be reported between them.
+    /// </summary>
+    public void RebuildFullText(long first, long last, int rangeSize, Action<long> rangeDone, CancellationToken ct)
+    {
+        Execute("INSERT INTO facts_fts(facts_fts) VALUES ('delete-all')");
+        var add = Raw("fts-rebuild-range", "INSERT INTO facts_fts(rowid, content, context) SELECT id, content, context FROM facts WHERE id BETWEEN ?1 AND ?2");
+        for (var from = first; from <= last; from += rangeSize)
+        {
+            ct.ThrowIfCancellationRequested();
+            add.Bind(1, from).Bind(2, Math.Min(last, from + rangeSize - 1)).Execute();
+            rangeDone(Math.Min(last, from + rangeSize - 1));
+        }
     }
 
     // ---- daily-log bookkeeping: what must still be written, and the ledger of what was -------------------

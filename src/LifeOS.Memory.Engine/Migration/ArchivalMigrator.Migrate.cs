@@ -36,10 +36,17 @@ public sealed partial class ArchivalMigrator
 
         WithStoreErrors(store.BeginBulkIndexing);
         var run = new MigrationRun(this, source, store, logs, options, result, clock);
+        var layers = new LayerRepair(store, options, result);
         Exception? failure = null;
         try
         {
+            // Index entries first: the batches' updates go through the update trigger, whose delete step corrupts
+            // the index where the entry it deletes is missing.
+            WithStoreErrors(() => layers.RepairFullText(source.KeyKind, ct));
             await run.ExecuteAsync(ct).ConfigureAwait(false);
+            // -Force rewrote every fact's mentions in its batches; a run for given ids looks at those ids only.
+            if (!options.Force && options.Ids == null)
+                await WithStoreErrorsAsync(() => layers.RepairMentionsAsync(source, ct)).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -116,6 +123,22 @@ public sealed partial class ArchivalMigrator
     }
 
     internal void WithStoreErrors(Action action) => WithStoreErrors(() => { action(); return 0; });
+
+    internal async Task WithStoreErrorsAsync(Func<Task> action)
+    {
+        try
+        {
+            await action().ConfigureAwait(false);
+        }
+        catch (SqliteException ex)
+        {
+            throw Store.Failure(ex, Workspace.DatabasePath);
+        }
+    }
+
+    /// <summary>How long a run may hold the write lock before it pauses for other writers (see <see cref="MigrationRun"/>).</summary>
+    internal static TimeSpan WriterHoldBudget => MigrationRun.HoldBudget;
+    internal static TimeSpan WriterPause => MigrationRun.Pause;
 
     /// <summary>
     /// One migration run as a two-stage pipeline: a producer reads source pages, finds what is pending, fetches
