@@ -12,6 +12,7 @@ namespace LifeOS.Memory.Commands;
 public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
 {
     private const int ProgressActivityId = 1;
+    private const int RebuildActivityId = 2;
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(250);
     private readonly List<string> _ids = new();
     private long _lastProgressTicks;
@@ -70,7 +71,9 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
             OnError = error => Post(() => WriteError(new ErrorRecord(
                 new InvalidDataException($"Entry {error.PostgresId} was not migrated: {error.Reason}"),
                 ErrorIds.MigrateEntryFailed, ErrorCategory.InvalidData, error.PostgresId))),
-            Progress = new CallbackProgress(p => Post(() => ReportBatch(p))),
+            Progress = new CallbackProgress<MigrationProgress>(p => Post(() => ReportBatch(p))),
+            ConfirmIndexRebuild = ConfirmRebuild,
+            IndexRebuildProgress = new CallbackProgress<IndexRebuildProgress>(p => Post(() => ReportRebuild(p))),
         };
         WriteVerbose($"Migrating {scope} into {migrator.Workspace.Root} in batches of {BatchSize}{(Force ? ", refreshing migrated entries" : "")}.");
         MigrationResult result;
@@ -104,6 +107,12 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
             result.RemovedDuplicateCount = RemoveDuplicates(migrator);
         if (result.RepairedLogEntries > 0)
             WriteVerbose($"Repaired {result.RepairedLogEntries} daily-log entries left incomplete by an earlier run or edited by hand.");
+        if (result.RepairedIndexEntries > 0)
+            WriteVerbose($"Repaired the full-text index entries of {result.RepairedIndexEntries} migrated facts (missing, or holding other text).");
+        if (result.RepairedMentions > 0)
+            WriteVerbose($"Rewrote the entity mentions of {result.RepairedMentions} migrated facts to what their archival entries give.");
+        if (result.IndexRebuildDeclined)
+            WriteWarning("The full-text index was not rebuilt: the assistant's search may miss migrated facts until a run is allowed to rebuild it.");
         if (result.Cancelled)
             WriteWarning($"Migration stopped after {result.MigratedCount + result.UpdatedCount} entries; committed batches are kept and the next run completes the rest.");
         WriteVerbose($"{result.Status}: {result.MigratedCount} migrated, {result.UpdatedCount} updated, {result.SkippedCount} skipped, {result.ErrorCount} failed in {result.Duration.TotalSeconds:F1} s.");
@@ -138,6 +147,45 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
         return removed;
     }
 
+    /// <summary>
+    /// A rebuild of the full-text index is the one repair that holds the write lock for long (one transaction
+    /// over every fact, the assistant's too), so it is said and confirmed on the pipeline thread while the engine waits.
+    /// </summary>
+    private bool ConfirmRebuild(IndexRebuildRequest request)
+    {
+        var answer = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Post(() =>
+        {
+            try
+            {
+                WriteWarning($"Only a full rebuild of the full-text index is safe: {request.Reason}. It indexes all {request.FactCount} facts " +
+                    $"in one transaction; the assistant's writes wait until it ends (about {RebuildEstimate(request.FactCount)}).");
+                answer.TrySetResult(ShouldProcess($"full-text index facts_fts in {request.DatabasePath} ({request.FactCount} facts)", "Rebuild the full-text index"));
+            }
+            catch (Exception ex)
+            {
+                answer.TrySetException(ex);
+            }
+        });
+        answer.Task.Wait(StopToken);
+        return answer.Task.GetAwaiter().GetResult();
+    }
+
+    /// <summary>The write lock a rebuild holds, from the rate measured on the benchmark machine (bench/RESULTS.md).</summary>
+    private static string RebuildEstimate(long facts) =>
+        TimeSpan.FromSeconds(Math.Max(1, facts / 60_000.0)) is var t && t.TotalSeconds < 90 ? $"{t.TotalSeconds:F0} s" : $"{t.TotalMinutes:F0} min";
+
+    private void ReportRebuild(IndexRebuildProgress p)
+    {
+        var rate = p.Elapsed.TotalSeconds > 0 ? p.Done / p.Elapsed.TotalSeconds : 0;
+        WriteProgress(new ProgressRecord(RebuildActivityId, "Rebuilding the full-text index", $"{p.Done} of {p.Total} fact ids, {rate:F0} ids/s")
+        {
+            PercentComplete = p.Total > 0 ? (int)Math.Min(100, p.Done * 100 / p.Total) : -1,
+            SecondsRemaining = rate > 0 ? (int)Math.Ceiling((p.Total - p.Done) / rate) : -1,
+            RecordType = p.Done >= p.Total ? ProgressRecordType.Completed : ProgressRecordType.Processing,
+        });
+    }
+
     private bool IsWhatIf()
     {
         if (MyInvocation.BoundParameters.TryGetValue("WhatIf", out var bound))
@@ -165,6 +213,15 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
         if (Force)
             foreach (var d in RunOrThrow(ct => migrator.FindDuplicatesAsync(ct), SourceTable))
                 ShouldProcess($"fact {d.FactId} (an exact copy of the fact of archival entry {d.PostgresId})", "Remove duplicate fact");
+        // The repairs a run would make to the module's index entries and mentions (-Force rewrites every mention anyway).
+        foreach (var r in RunOrThrow(ct => migrator.PlanRepairsAsync(includeMentions: !Force && ids == null, ct), SourceTable))
+        {
+            if (r.Kind == RepairKind.IndexRebuild)
+                ShouldProcess($"full-text index facts_fts in {migrator.Workspace.DatabasePath}: {r.Reason}", "Rebuild the full-text index");
+            else
+                ShouldProcess($"fact {r.FactId} (archival entry {r.PostgresId}): {r.Reason}",
+                    r.Kind == RepairKind.IndexEntry ? "Repair full-text index entry" : "Rewrite entity mentions");
+        }
     }
 
     private void ReportBatch(MigrationProgress p)
@@ -197,10 +254,10 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
     }
 
     /// <summary>Runs the callback on the reporting thread (Progress&lt;T&gt; would need a synchronisation context).</summary>
-    private sealed class CallbackProgress : IProgress<MigrationProgress>
+    private sealed class CallbackProgress<T> : IProgress<T>
     {
-        private readonly Action<MigrationProgress> _report;
-        public CallbackProgress(Action<MigrationProgress> report) => _report = report;
-        public void Report(MigrationProgress value) => _report(value);
+        private readonly Action<T> _report;
+        public CallbackProgress(Action<T> report) => _report = report;
+        public void Report(T value) => _report(value);
     }
 }
