@@ -656,6 +656,53 @@ internal sealed class MemoryStore : IDisposable
         return result;
     }
 
+    /// <summary>
+    /// The facts whose stored mentions are not exactly the expected ones. Read in the order they were written and
+    /// compared in SQLite's own buffers: a string per name, type and text of every mention would triple the cost
+    /// of a verification. Only a fact whose rows come in another order is compared again as a whole.
+    /// </summary>
+    public HashSet<long> FactsWithOtherMentions(IReadOnlyDictionary<long, IReadOnlyList<EntityMention>> expected)
+    {
+        var wrong = new HashSet<long>();
+        if (expected.Count == 0) return wrong;
+        var reordered = new HashSet<long>();
+        var seen = new Dictionary<long, int>(expected.Count);
+        var read = Raw("mentions-in-order",
+            "SELECT m.fact_id, e.name, e.type, m.mention_text, m.position FROM entity_mentions m LEFT JOIN entities e ON e.id = m.entity_id " +
+            "WHERE m.fact_id IN (SELECT value FROM json_each(?1)) ORDER BY m.fact_id, m.id").Bind(1, "[" + string.Join(',', expected.Keys) + "]");
+        try
+        {
+            while (read.Step())
+            {
+                var id = read.Int64(0);
+                ref var k = ref CollectionsMarshal.GetValueRefOrAddDefault(seen, id, out _);
+                var list = expected[id];
+                if (k < list.Count && !reordered.Contains(id))
+                {
+                    var m = list[k];
+                    var same = !read.IsNull(1) && TextEquals(read, 1, m.Name) && TextEquals(read, 2, m.Type) && TextEquals(read, 3, m.MentionText)
+                        && (read.IsNull(4) ? m.Position == null : m.Position == read.Int64(4));
+                    if (!same) reordered.Add(id);
+                }
+                k++;
+            }
+        }
+        finally
+        {
+            read.Reset();
+        }
+        foreach (var (id, list) in expected)
+            if (seen.GetValueOrDefault(id) != list.Count) wrong.Add(id);
+        reordered.ExceptWith(wrong);
+        if (reordered.Count > 0)
+        {
+            var stored = MentionsOf(reordered);
+            foreach (var id in reordered)
+                if (!MentionComparison.Same(expected[id], stored.GetValueOrDefault(id))) wrong.Add(id);
+        }
+        return wrong;
+    }
+
     /// <summary>The source id of each of the given facts, through the module's own links.</summary>
     public Dictionary<long, object> SourceKeysOfFacts(IReadOnlyCollection<long> factIds, KeyKind kind)
     {

@@ -37,16 +37,19 @@ public sealed partial class ArchivalMigrator
         WithStoreErrors(store.BeginBulkIndexing);
         var run = new MigrationRun(this, source, store, logs, options, result, clock);
         var layers = new LayerRepair(store, options, result);
+        // The index is read on a connection of its own while the mentions are compared (they need the source).
+        var indexAudit = Task.Factory.StartNew(() => WithStoreErrors(() => layers.AuditFullText(ct)), ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         Exception? failure = null;
         try
         {
-            // Index entries first: the batches' updates go through the update trigger, whose delete step corrupts
-            // the index where the entry it deletes is missing.
-            WithStoreErrors(() => layers.RepairFullText(source.KeyKind, ct));
-            await run.ExecuteAsync(ct).ConfigureAwait(false);
-            // -Force rewrote every fact's mentions in its batches; a run for given ids looks at those ids only.
+            // -Force rewrites every fact's mentions in its batches; a run for given ids looks at those ids only.
             if (!options.Force && options.Ids == null)
                 await WithStoreErrorsAsync(() => layers.RepairMentionsAsync(source, ct)).ConfigureAwait(false);
+            // Index entries before the batches: their updates go through the update trigger, whose delete step
+            // corrupts the index where the entry it deletes is missing.
+            var index = await indexAudit.ConfigureAwait(false);
+            WithStoreErrors(() => layers.RepairFullText(index, source.KeyKind, ct));
+            await run.ExecuteAsync(ct).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -56,6 +59,7 @@ public sealed partial class ArchivalMigrator
         {
             failure = ex;
         }
+        await Quietly(indexAudit).ConfigureAwait(false);
         // Committed batches keep their log entries, and the index its own merge setting, whatever stopped the
         // run. A second failure while finishing (the same full disk, say) must not hide the first; what it left
         // undone stays pending for the next run.

@@ -40,11 +40,17 @@ internal sealed class LayerRepair
     /// Brings the index entries of the module's facts in line with their text. Runs before any fact is updated:
     /// the update trigger's delete step corrupts the index when the entry it deletes is not there.
     /// </summary>
-    public void RepairFullText(KeyKind kind, CancellationToken ct)
+    public void RepairFullText(KeyKind kind, CancellationToken ct) => RepairFullText(AuditFullText(ct), kind, ct);
+
+    /// <summary>Reads what the index holds for the module's facts, on a connection of its own (it may run beside other work).</summary>
+    public FullTextState AuditFullText(CancellationToken ct)
     {
-        FullTextState state;
-        using (var reader = Store.OpenForReading(_store.DatabasePath)!)
-            state = FullTextAudit.Run(reader, withHeldValues: true, ct);
+        using var reader = Store.OpenForReading(_store.DatabasePath)!;
+        return FullTextAudit.Run(reader, withHeldValues: true, ct);
+    }
+
+    public void RepairFullText(FullTextState state, KeyKind kind, CancellationToken ct)
+    {
         if (!state.Checked) return;
         if (state.NeedsRebuild)
         {
@@ -151,8 +157,8 @@ internal sealed class LayerRepair
             }
             var linked = _store.LinkedFactsAmong(rows.Select(r => r.Id).ToList(), source.KeyKind, sorted: true, expected);
             var own = linked.Where(l => l.Value.Own && l.Value.Exists && l.Value.TextMatches && mapped.ContainsKey(l.Key)).ToList();
-            var stored = _store.MentionsOf(own.Select(l => l.Value.FactId).ToList());
-            var wrong = own.Where(l => !MentionComparison.Same(mapped[l.Key].Entities, stored.GetValueOrDefault(l.Value.FactId)))
+            var other = _store.FactsWithOtherMentions(own.ToDictionary(l => l.Value.FactId, l => mapped[l.Key].Entities));
+            var wrong = own.Where(l => other.Contains(l.Value.FactId))
                 .Select(l => (Key: l.Key, FactId: l.Value.FactId, Mentions: mapped[l.Key].Entities)).ToList();
             if (!Apply)
             {

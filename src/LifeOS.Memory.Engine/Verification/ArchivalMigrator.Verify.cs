@@ -132,8 +132,14 @@ public sealed partial class ArchivalMigrator
         }
         var linked = store?.LinkedFactsAmong(rows.Select(r => r.Id).ToList(), kind, sorted: true, expected);
         // Only the module's own facts have mentions of the module's to judge.
-        var mentions = linked == null ? null
-            : store!.MentionsOf(linked.Values.Where(f => f.Own && f.Exists).Select(f => f.FactId).ToList());
+        HashSet<long>? otherMentions = null;
+        if (linked != null)
+        {
+            var want = new Dictionary<long, IReadOnlyList<EntityMention>>(rows.Count);
+            for (var i = 0; i < rows.Count; i++)
+                if (mapped[i] is { } m && linked.TryGetValue(rows[i].Id, out var f) && f.Own && f.Exists) want[f.FactId] = m.Entities;
+            otherMentions = store!.FactsWithOtherMentions(want);
+        }
         for (var i = 0; i < rows.Count; i++)
         {
             var row = rows[i];
@@ -151,7 +157,7 @@ public sealed partial class ArchivalMigrator
             }
             if (!fact.EmbeddingMatches)
                 Count(samples.EmbeddingMismatch, row.Id, () => v.EmbeddingMismatchCount++);
-            if (fact.Own && mapped[i] is { } withEntities && !MentionComparison.Same(withEntities.Entities, mentions!.GetValueOrDefault(fact.FactId)))
+            if (fact.Own && otherMentions!.Contains(fact.FactId))
                 Count(samples.MentionMismatch, row.Id, () => v.MentionMismatchCount++);
             // Entries count only where the module's ledger says it wrote them, with exactly the fact's rendering;
             // a fact linked by another program has no entry of the module's until the next run adopts it.
