@@ -86,6 +86,9 @@ public class LayerTests
         Exec(c, sql);
     }
 
+    /// <summary>What -WhatIf lists: the repairs a run would make.</summary>
+    private static IReadOnlyList<PlannedRepair> Plan(Scenario s) => s.PlanRepairs();
+
     private static long FactOf(Scenario s, long key) =>
         s.Scalar<long>($"SELECT fact_id FROM fact_embeddings WHERE postgres_id = {key} AND lifeos_link = 1");
 
@@ -143,7 +146,7 @@ public class LayerTests
         Assert.Equal(0, v.MentionMismatchCount);
         Assert.False(v.IsComplete);
 
-        var plan = s.Migrator().PlanRepairsAsync().GetAwaiter().GetResult();
+        var plan = Plan(s);
         Assert.Equal(new[] { (RepairKind.IndexEntry, (long?)removed), (RepairKind.IndexEntry, (long?)other) },
             plan.Select(p => (p.Kind, p.FactId)).OrderBy(p => p.FactId));
         Assert.Empty(Search(s, "17"));
@@ -184,7 +187,7 @@ public class LayerTests
         Assert.Equal(new object[] { 5L, 9L }, v.IndexChangedIds);
         Assert.Equal(0, v.IndexMissingCount);
 
-        var plan = s.Migrator().PlanRepairsAsync().GetAwaiter().GetResult();
+        var plan = Plan(s);
         Assert.Equal(RepairKind.IndexRebuild, Assert.Single(plan).Kind);
 
         var asked = new List<IndexRebuildRequest>();
@@ -214,7 +217,7 @@ public class LayerTests
         var v = s.Verify();
         Assert.False(v.IndexIntact);
         Assert.False(v.IsComplete);
-        var plan = s.Migrator().PlanRepairsAsync().GetAwaiter().GetResult();
+        var plan = Plan(s);
         Assert.Contains("integrity-check", Assert.Single(plan, p => p.Kind == RepairKind.IndexRebuild).Reason);
         var result = s.Migrate();
         Assert.True(result.Success);
@@ -263,7 +266,7 @@ public class LayerTests
         Assert.Equal(0, v.IndexMissingCount + v.IndexChangedCount);
         Assert.False(v.IsComplete);
 
-        var plan = s.Migrator().PlanRepairsAsync().GetAwaiter().GetResult();
+        var plan = Plan(s);
         Assert.Equal(expected, plan.Where(p => p.Kind == RepairKind.Mentions).Select(p => (long)p.PostgresId!).Order());
         Assert.Equal(expected.Count, s.Verify().MentionMismatchCount);
 

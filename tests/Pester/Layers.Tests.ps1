@@ -53,7 +53,7 @@ Describe 'The full-text index of the migrated facts' {
     }
 
     It 'is repaired by a plain run, and the assistant finds the fact again' {
-        $result = Invoke-ArchivalMigration @common -Confirm:$false -Verbose 4>&1 | Where-Object { $_ -is [LifeOS.Memory.MigrationResult] }
+        $result = Invoke-ArchivalMigration @common -Confirm:$false -Verbose 4>&1 | Where-Object { $_.PSObject.TypeNames[0] -eq 'LifeOS.Memory.MigrationResult' }
         $result.RepairedIndexEntries | Should -Be 1
         $result.RebuiltIndex | Should -BeFalse
         Invoke-Sqlite "SELECT rowid FROM facts_fts WHERE facts_fts MATCH '`"7`"'" | Should -Be $fact
