@@ -171,9 +171,9 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
         return answer.Task.GetAwaiter().GetResult();
     }
 
-    /// <summary>The write lock a rebuild holds, from the rate measured on the benchmark machine (bench/RESULTS.md).</summary>
+    /// <summary>The write lock a rebuild holds, at the slower rate measured on the shared 2-core benchmark machine (README).</summary>
     private static string RebuildEstimate(long facts) =>
-        TimeSpan.FromSeconds(Math.Max(1, facts / 60_000.0)) is var t && t.TotalSeconds < 90 ? $"{t.TotalSeconds:F0} s" : $"{t.TotalMinutes:F0} min";
+        TimeSpan.FromSeconds(Math.Max(1, facts / 27_000.0)) is var t && t.TotalSeconds < 90 ? $"{t.TotalSeconds:F0} s" : $"{t.TotalMinutes:F0} min";
 
     private void ReportRebuild(IndexRebuildProgress p)
     {
