@@ -42,8 +42,9 @@ public sealed partial class ArchivalMigrator
         Exception? failure = null;
         try
         {
-            // -Force rewrites every fact's mentions in its batches; a run for given ids looks at those ids only.
-            if (!options.Force && options.Ids == null)
+            // -Force rewrites every fact's mentions in its batches; a run for given ids looks at those ids only; a
+            // workspace without facts of the module's has no mentions of its to compare.
+            if (!options.Force && options.Ids == null && WithStoreErrors(store.LinkCount) > 0)
                 await WithStoreErrorsAsync(() => layers.RepairMentionsAsync(source, ct)).ConfigureAwait(false);
             // Index entries before the batches: their updates go through the update trigger, whose delete step
             // corrupts the index where the entry it deletes is missing.
