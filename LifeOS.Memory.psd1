@@ -1,14 +1,17 @@
 @{
-    RootModule             = 'LifeOS.Memory.PowerShell.dll'
+    # At the repository root this manifest loads the built module through build/RepositoryModule.psm1, which says
+    # to build first when out/LifeOS.Memory is missing. The build writes the module's own copy of this file into
+    # out/LifeOS.Memory with the cmdlet assembly as RootModule and the format file in FormatsToProcess.
+    RootModule             = 'build/RepositoryModule.psm1'
     ModuleVersion          = '0.1.0'
     CompatiblePSEditions   = @('Core')
     GUID                   = '5b0f6a8e-3c61-4e0f-9d4a-7d1f2f3b9a41'
     Author                 = 'LifeOS'
     CompanyName            = 'LifeOS'
-    Copyright              = '(c) LifeOS. All rights reserved.'
+    Copyright              = '(c) LifeOS. Released under the MIT License.'
     Description            = 'Migrates archival_memory from PostgreSQL into the local dual-layer Jarvis memory (SQLite + Markdown daily logs) and verifies it row by row.'
     PowerShellVersion      = '7.4'
-    FormatsToProcess       = @('LifeOS.Memory.Format.ps1xml')
+    FormatsToProcess       = @()
     TypesToProcess         = @()
     RequiredAssemblies     = @()
     NestedModules          = @()
@@ -18,7 +21,18 @@
     AliasesToExport        = @()
     PrivateData            = @{
         PSData = @{
-            Tags = @('Jarvis', 'Memory', 'PostgreSQL', 'SQLite', 'Migration')
+            Tags         = @('Jarvis', 'Memory', 'PostgreSQL', 'SQLite', 'Migration', 'PSEdition_Core', 'Windows', 'Linux', 'MacOS')
+            LicenseUri   = 'https://opensource.org/license/mit'
+            ReleaseNotes = @'
+First release.
+- Get-MigrationStatus, Get-ArchivalMemory, Invoke-ArchivalMigration and Test-Migration: migrate archival_memory
+  from PostgreSQL into the Jarvis memory (jarvis.db and Markdown daily logs) exactly once, and verify it row by row.
+- -WhatIf shows a plan per daily-log file and a total (with -Verbose, every entry).
+- Every run that starts writes one MigrationResult, including a run given an empty pipeline.
+- Test-Migration shows the ids of what differs and the command that repairs it.
+- Native SQLite for win-x64, win-arm64, osx-x64, osx-arm64, linux-x64, linux-arm64, linux-musl-x64 and linux-musl-arm64.
+See Get-Help about_LifeOS.Memory.
+'@
         }
     }
 }

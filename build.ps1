@@ -3,14 +3,16 @@
 .SYNOPSIS
 Builds LifeOS.Memory, runs its tests or its demo. The one entry point, run in the pinned pwsh:
     dotnet tool restore
-    dotnet pwsh ./build.ps1 [-Task Build|Test|Pester|Demo]
+    dotnet pwsh ./build.ps1 [-Task Build|Package|Test|Pester|Demo]
 
 .DESCRIPTION
 Build   builds the solution in Release; the importable module lands in out/LifeOS.Memory.
-Test    builds, runs the xUnit suites (dotnet test) and the Pester suite (tests/Pester, Pester 5.7.1 restored
+Package builds and packs out/LifeOS.Memory into out/package/LifeOS.Memory.<version>.nupkg (the version is the
+        manifest's), a package that Publish-PSResource and Install-PSResource take from a local repository.
+Test    builds, packs, runs the xUnit suites (dotnet test) and the Pester suite (tests/Pester, Pester 5.7.1 restored
         from NuGet), then prints the combined totals as "N passed, M failed". Every suite runs even when an
         earlier one failed; a build failure or a crashed test host counts as a failed test.
-Pester  builds and runs only the Pester suite.
+Pester  builds, packs and runs only the Pester suite (it installs the package in a test).
 Demo    builds, starts a throwaway PostgreSQL seeded with samples/archival_memory.sql (or uses $env:DATABASE_URL
         when set) and runs samples/demo.ps1 in a new pwsh process; the workspace is $env:JARVIS_MEMORY_ROOT, else
         out/demo-memory (recreated on every run).
@@ -19,7 +21,7 @@ The tests and the demo start their own PostgreSQL 15 on 127.0.0.1 (as the postgr
 and fail, saying what to install, when its server binaries are missing.
 
 .PARAMETER Task
-What to do: Build (default), Test, Pester or Demo.
+What to do: Build (default), Package, Test, Pester or Demo.
 
 .PARAMETER TestFilter
 Test only: passed to 'dotnet test --filter' (e.g. 'FullyQualifiedName~HostedEngineTests').
@@ -43,7 +45,7 @@ Builds and runs one Pester file against its own throwaway PostgreSQL.
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('Build', 'Test', 'Pester', 'Demo')]
+    [ValidateSet('Build', 'Package', 'Test', 'Pester', 'Demo')]
     [string] $Task = 'Build',
 
     [string] $TestFilter,
@@ -61,6 +63,7 @@ $PSNativeCommandUseErrorActionPreference = $false
 $solution = Join-Path $PSScriptRoot 'LifeOS.Memory.PowerShell.sln'
 $moduleManifest = Join-Path $PSScriptRoot 'out/LifeOS.Memory/LifeOS.Memory.psd1'
 $buildTools = Join-Path $PSScriptRoot 'build/BuildTools.csproj'
+$packageFolder = Join-Path $PSScriptRoot 'out/package'
 
 function Write-Step([string] $Text) { Write-Host "==> $Text" -ForegroundColor Cyan }
 
@@ -69,6 +72,18 @@ function Invoke-Build {
     dotnet build $solution -c Release -nologo -v minimal
     if ($LASTEXITCODE -ne 0) { throw "dotnet build failed (exit code $LASTEXITCODE)." }
     if (-not (Test-Path -LiteralPath $moduleManifest)) { throw "The build did not produce $moduleManifest." }
+}
+
+# The module folder as it is, packed by PSResourceGet (in pwsh 7.4+) into a .nupkg named after the manifest's version.
+function Invoke-Package {
+    Write-Step 'Compress-PSResource out/LifeOS.Memory'
+    Remove-Item -LiteralPath $packageFolder -Recurse -Force -ErrorAction SilentlyContinue
+    $null = New-Item -ItemType Directory -Path $packageFolder
+    Import-Module Microsoft.PowerShell.PSResourceGet -ErrorAction Stop
+    Compress-PSResource -Path (Split-Path $moduleManifest) -DestinationPath $packageFolder
+    $package = @(Get-ChildItem -LiteralPath $packageFolder -Filter '*.nupkg')
+    if ($package.Count -ne 1) { throw "Compress-PSResource should have written one .nupkg into $packageFolder; found $($package.Count)." }
+    $package[0]
 }
 
 # The folder of a module that NuGet restores as a package (build/BuildTools.csproj downloads it).
@@ -194,6 +209,12 @@ try {
             Write-Host "==> Done: module in $(Split-Path $moduleManifest)" -ForegroundColor Green
             exit 0
         }
+        'Package' {
+            Invoke-Build
+            $package = Invoke-Package
+            Write-Host ("==> Done: {0} ({1:N1} MB)" -f $package.FullName, ($package.Length / 1MB)) -ForegroundColor Green
+            exit 0
+        }
         'Demo' {
             Invoke-Build
             exit (Invoke-Demo)
@@ -202,6 +223,8 @@ try {
             $suites = [System.Collections.Generic.List[object]]::new()
             try {
                 Invoke-Build
+                # tests/Pester/Package.Tests.ps1 installs this package.
+                $null = Invoke-Package
             }
             catch {
                 # Nothing can be tested: the run counts as one failure, as .ci/run expects.

@@ -61,7 +61,8 @@ for (var i = 0; i < options.Runs; i++)
     peaks.Add(peak);
     growth.Add(peak - idle);
     var (own, elsewhere) = cpu();
-    Console.WriteLine($"  migration run {i + 1}: {seconds:F2} s, {result?.Properties["MigratedCount"].Value} migrated, peak RSS {peak:F0} MiB (+{peak - idle:F0} over the idle session), {own:F1} CPU-s in this process, {elsewhere:F1} elsewhere" +
+    Console.WriteLine($"  migration run {i + 1}: {seconds:F2} s, {result?.Properties["MigratedCount"].Value} migrated, peak RSS {peak:F0} MiB (+{peak - idle:F0} over the idle session), {own:F1} CPU-s in this process, {elsewhere:F1} elsewhere, longest write lock " +
+        $"{(result?.Properties["LongestWriteLock"]?.Value is TimeSpan held ? held.TotalMilliseconds : double.NaN):F0} ms" +
         (waits != null ? $"; neighbour: {waits}" : ""));
 }
 var reruns = Enumerable.Range(0, options.Runs).Select(_ => session.Time("Invoke-ArchivalMigration -MemoryPath $ws -ErrorAction Stop", workspace).Seconds).ToList();

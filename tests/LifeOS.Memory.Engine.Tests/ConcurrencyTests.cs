@@ -27,7 +27,7 @@ public class ConcurrencyTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void A_migration_runs_beside_a_reader_and_a_jarvis_writer_and_readers_only_ever_see_whole_batches()
+    public async Task A_migration_runs_beside_a_reader_and_a_jarvis_writer_and_readers_only_ever_see_whole_batches()
     {
         const int rows = 8000;
         using var s = new Scenario();
@@ -90,7 +90,7 @@ public class ConcurrencyTests(ITestOutputHelper output)
         finally
         {
             stop.Cancel();
-            Task.WaitAll(reader, jarvis);
+            await Task.WhenAll(reader, jarvis);
         }
         Assert.Empty(errors);
         output.WriteLine($"{snapshots} reader snapshots, {jarvisFacts} facts written by the other writer meanwhile");
@@ -111,7 +111,7 @@ public class ConcurrencyTests(ITestOutputHelper output)
 
     /// <summary>Long soak: LIFEOS_SOAK_ITERATIONS=300 dotnet test tests/LifeOS.Memory.Engine.Tests --filter ConcurrencyTests</summary>
     [Fact]
-    public void Cancelled_at_random_moments_committed_batches_stay_whole_and_the_next_run_completes()
+    public async Task Cancelled_at_random_moments_committed_batches_stay_whole_and_the_next_run_completes()
     {
         const int rows = 10_000;
         var iterations = Soak.Iterations(12);
@@ -122,8 +122,8 @@ public class ConcurrencyTests(ITestOutputHelper output)
         s.GenerateVaried(rows);
 
         var reference = Stopwatch.StartNew();
-        new ArchivalMigrator(new SourceOptions { ConnectionString = s.ConnectionString }, s.Root + "-reference")
-            .MigrateAsync(new MigrationOptions { BatchSize = 500 }).GetAwaiter().GetResult();
+        await new ArchivalMigrator(new SourceOptions { ConnectionString = s.ConnectionString }, s.Root + "-reference")
+            .MigrateAsync(new MigrationOptions { BatchSize = 500 });
         var span = reference.Elapsed;
         Directory.Delete(s.Root + "-reference", recursive: true);
 
@@ -136,7 +136,7 @@ public class ConcurrencyTests(ITestOutputHelper output)
             cts.CancelAfter(delay);
             try
             {
-                var result = s.Migrator().MigrateAsync(new MigrationOptions { BatchSize = 500 }, cts.Token).GetAwaiter().GetResult();
+                var result = await s.Migrator().MigrateAsync(new MigrationOptions { BatchSize = 500 }, cts.Token);
                 if (result.Cancelled)
                 {
                     cancelledMidway++;

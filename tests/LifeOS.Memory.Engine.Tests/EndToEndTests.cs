@@ -46,7 +46,7 @@ public class EndToEndTests
         var before = DateTime.UtcNow;
         Assert.True(s.Migrate().Success);
         var today = before.ToString("yyyy-MM-dd");
-        var names = s.LogFiles().Select(Path.GetFileNameWithoutExtension).ToHashSet();
+        var names = s.LogFiles().Select(f => Path.GetFileNameWithoutExtension(f)).ToHashSet();
         Assert.Equal(new[] { "1970-01-01", "2024-01-01", "2024-01-02", "2099-12-31", today }.ToHashSet(), names);
         Assert.Contains("just after midnight in Tokyo", File.ReadAllText(Path.Combine(s.LogDir, "2024-01-01.md")));
         Assert.Contains("late evening in Chicago", File.ReadAllText(Path.Combine(s.LogDir, "2024-01-02.md")));
@@ -234,13 +234,13 @@ public class EndToEndTests
     }
 
     [Fact]
-    public void Status_without_postgres_still_reports_the_memory_side()
+    public async Task Status_without_postgres_still_reports_the_memory_side()
     {
         using var s = new Scenario();
         s.Generate(5);
         s.Migrate();
-        var status = new ArchivalMigrator(new SourceOptions { ConnectionString = $"Host=127.0.0.1;Port=1;Username=u;Password=SeCrEt-123;Database=x", ConnectTimeoutSeconds = 2 }, s.Root)
-            .GetStatusAsync().GetAwaiter().GetResult();
+        var status = await new ArchivalMigrator(new SourceOptions { ConnectionString = $"Host=127.0.0.1;Port=1;Username=u;Password=SeCrEt-123;Database=x", ConnectTimeoutSeconds = 2 }, s.Root)
+            .GetStatusAsync();
         Assert.False(status.PostgresAvailable);
         Assert.Equal(5, status.FactCount);
         Assert.Equal(5, status.MigratedCount);
@@ -274,16 +274,16 @@ public class EndToEndTests
     }
 
     [Fact]
-    public void Explicit_credentials_override_the_connection_string()
+    public async Task Explicit_credentials_override_the_connection_string()
     {
         using var s = new Scenario();
         s.Generate(3);
         var cs = $"Host=127.0.0.1;Port={s.Cluster.Port};Database={s.Database};Username=nobody;Password=wrong";
-        var result = new ArchivalMigrator(new SourceOptions { ConnectionString = cs, UserName = "postgres", Password = s.Cluster.Password }, s.Root)
-            .MigrateAsync(new MigrationOptions()).GetAwaiter().GetResult();
+        var result = await new ArchivalMigrator(new SourceOptions { ConnectionString = cs, UserName = "postgres", Password = s.Cluster.Password }, s.Root)
+            .MigrateAsync(new MigrationOptions());
         Assert.Equal(3, result.MigratedCount);
         var uri = $"postgresql://postgres:{Uri.EscapeDataString(s.Cluster.Password)}@127.0.0.1:{s.Cluster.Port}/{s.Database}?sslmode=disable&application_name=test";
-        Assert.Equal(3, new ArchivalMigrator(new SourceOptions { ConnectionString = uri }, s.Root).GetStatusAsync().GetAwaiter().GetResult().MigratedCount);
+        Assert.Equal(3, (await new ArchivalMigrator(new SourceOptions { ConnectionString = uri }, s.Root).GetStatusAsync()).MigratedCount);
     }
 
     [Fact]
@@ -336,7 +336,7 @@ public class EndToEndTests
     }
 
     [Fact]
-    public void Two_concurrent_migrations_never_double_anything()
+    public async Task Two_concurrent_migrations_never_double_anything()
     {
         using var s = new Scenario();
         s.Generate(4000);
@@ -345,7 +345,7 @@ public class EndToEndTests
             try { return (Result: s.Migrate(new MigrationOptions { BatchSize = 250, LockTimeout = TimeSpan.FromMinutes(2) }), Error: (Exception?)null); }
             catch (Exception ex) { return (Result: (MigrationResult?)null, Error: ex); }
         })).ToArray();
-        Task.WaitAll(runs);
+        await Task.WhenAll(runs);
         Assert.All(runs, r => Assert.Null(r.Result.Error));
         Assert.Equal(4000, runs.Sum(r => r.Result.Result!.MigratedCount));
         Assert.Equal(4000, s.Scalar<long>("SELECT count(*) FROM facts"));
@@ -365,16 +365,16 @@ public class EndToEndTests
     }
 
     [Fact]
-    public void Cancellation_keeps_committed_batches_and_the_next_run_completes()
+    public async Task Cancellation_keeps_committed_batches_and_the_next_run_completes()
     {
         using var s = new Scenario();
         s.Generate(2000);
         using var cts = new CancellationTokenSource();
-        var result = s.Migrator().MigrateAsync(new MigrationOptions
+        var result = await s.Migrator().MigrateAsync(new MigrationOptions
         {
             BatchSize = 200,
             Progress = new SyncProgress(p => { if (p.BatchNumber == 3) cts.Cancel(); }),
-        }, cts.Token).GetAwaiter().GetResult();
+        }, cts.Token);
         Assert.True(result.Cancelled);
         Assert.False(result.Success);
         Assert.Equal(600, result.MigratedCount);
@@ -484,7 +484,7 @@ INSERT INTO fact_embeddings(fact_id, postgres_id) VALUES (1, NULL);
         {
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(s.Root));
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(s.DbPath));
-            Assert.All(s.LogFiles(), f => Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(f)));
+            foreach (var f in s.LogFiles()) Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(f));
         }
     }
 

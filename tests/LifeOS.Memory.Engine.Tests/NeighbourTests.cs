@@ -43,11 +43,13 @@ FROM generate_series({start + 1}, {start + n}) g");
         GenerateAround(s, 3000);
         using var neighbour = NeighbourProcess.StartWriter(s.Root, "--interval-ms", "2");
         var first = s.Migrate(new MigrationOptions { BatchSize = 100 });
-        Assert.True(first.Success);
         GenerateAround(s, 500, start: 3000);
-        Assert.Equal(500, s.Migrate(new MigrationOptions { BatchSize = 50 }).MigratedCount);
-        Assert.Equal(3500, s.Migrate(new MigrationOptions { Force = true, BatchSize = 250 }).UpdatedCount);
+        var second = s.Migrate(new MigrationOptions { BatchSize = 50 });
+        var forced = s.Migrate(new MigrationOptions { Force = true, BatchSize = 250 });
         var report = neighbour.Stop();
+        Assert.True(first.Success, $"first run: {first.Status} {first.FailureMessage} {string.Join("; ", first.Errors)}");
+        Assert.Equal(500, second.MigratedCount);
+        Assert.Equal(3500, forced.UpdatedCount);
         output.WriteLine($"neighbour: {report.GetProperty("facts").GetArrayLength()} facts, waits p50 {report.GetProperty("p50_ms")} ms, " +
             $"p99 {report.GetProperty("p99_ms")} ms, max {report.GetProperty("max_ms")} ms; module's longest write lock {first.LongestWriteLock.TotalMilliseconds:F0} ms");
         Assert.True(report.GetProperty("failures").GetInt32() == 0, "the assistant's inserts failed: " + report.GetProperty("errors"));
@@ -121,7 +123,7 @@ FROM generate_series({start + 1}, {start + n}) g");
     }
 
     [Fact]
-    public void A_migration_racing_the_nightly_move_and_compression_loses_nothing()
+    public async Task A_migration_racing_the_nightly_move_and_compression_loses_nothing()
     {
         using var s = new Scenario(embeddingType: null);
         GenerateAround(s, 4000, first: "now() - interval '300 days'", step: "1 hour");
@@ -140,7 +142,7 @@ FROM generate_series({start + 1}, {start + n}) g");
         });
         var run = s.Migrate(new MigrationOptions { BatchSize = 50 });
         stop.Cancel();
-        maintenance.Wait();
+        await maintenance;
         output.WriteLine($"{nights} nightly runs during the migration; repaired in-run {run.RepairedLogEntries}");
         Assert.True(run.Success);
         Assert.True(nights > 0);
@@ -172,7 +174,7 @@ FROM generate_series({start + 1}, {start + n}) g");
     }
 
     [Fact]
-    public void The_assistants_own_migration_script_with_force_loses_no_embedding_and_its_duplicates_are_removed_on_request()
+    public async Task The_assistants_own_migration_script_with_force_loses_no_embedding_and_its_duplicates_are_removed_on_request()
     {
         using var s = new Scenario();
         s.Generate(120, embeddings: true);
@@ -192,7 +194,7 @@ FROM generate_series({start + 1}, {start + n}) g");
             Assert.Equal(120, v.DuplicateCount);
             Assert.Equal(0, v.MissingCount + v.ChangedCount + v.LogMissingCount + v.EmbeddingMismatchCount);
             var migrator = s.Migrator();
-            var duplicates = migrator.FindDuplicatesAsync().GetAwaiter().GetResult();
+            var duplicates = await migrator.FindDuplicatesAsync();
             Assert.Equal(120, duplicates.Count);
             var scriptFacts = forced.GetProperty("migrated").EnumerateArray().Select(m => m.GetProperty("fact_id").GetInt64()).ToHashSet();
             Assert.Equal(scriptFacts, duplicates.Select(d => d.FactId).ToHashSet());
@@ -200,7 +202,7 @@ FROM generate_series({start + 1}, {start + n}) g");
             s.Migrate();
             s.Migrate(new MigrationOptions { Force = true });
             Assert.Equal(240, s.Scalar<long>("SELECT count(*) FROM facts"));
-            Assert.Equal(120, migrator.RemoveDuplicatesAsync(duplicates.Select(d => d.FactId).ToList(), TimeSpan.FromSeconds(10)).GetAwaiter().GetResult());
+            Assert.Equal(120, await migrator.RemoveDuplicatesAsync(duplicates.Select(d => d.FactId).ToList(), TimeSpan.FromSeconds(10)));
             Assert.Equal(120, s.Scalar<long>("SELECT count(*) FROM facts"));
             Assert.Equal(embeddings, s.Scalar<long>("SELECT count(*) FROM fact_embeddings WHERE embedding IS NOT NULL"));
             // Their log entries are the assistant's text and stay.
@@ -245,5 +247,34 @@ FROM generate_series({start + 1}, {start + n}) g");
         {
             File.Delete(rows);
         }
+    }
+
+    [Fact]
+    public void An_undated_row_the_assistants_script_migrated_first_keeps_its_entry_and_gets_no_second_one()
+    {
+        using var s = new Scenario(embeddingType: null);
+        // Undated, no tags, nothing an entity extractor would pick: the script writes exactly what the module would.
+        s.Sql($"INSERT INTO {s.Table} (content, metadata) SELECT 'a plain memory number ' || g, '{{\"context\": \"chat\"}}' FROM generate_series(1, 30) g");
+        Directory.CreateDirectory(s.Root);
+        var rows = ExportRows(s);
+        try
+        {
+            NeighbourProcess.Run("legacy-migrate", "--root", s.Root, "--rows", rows, "--create-schema");
+        }
+        finally
+        {
+            File.Delete(rows);
+        }
+        var dayFile = Directory.GetFiles(s.LogDir, "*.md").Single();
+        var before = File.ReadAllText(dayFile);
+        var adopted = s.Migrate();
+        Assert.Equal(30, adopted.MigratedCount);
+        Assert.Equal(0, adopted.RepairedLogEntries);
+        // Same fact ids, same times (an undated row keeps the time its fact has), no marked copy appended.
+        Assert.Equal(before, File.ReadAllText(dayFile));
+        Assert.True(s.Verify().IsComplete);
+        Assert.Equal(0, s.Migrate(new MigrationOptions { Force = true }).RepairedLogEntries);
+        Assert.Equal(before, File.ReadAllText(dayFile));
+        Assert.True(s.Verify().IsComplete);
     }
 }

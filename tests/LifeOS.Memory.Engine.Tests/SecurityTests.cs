@@ -100,7 +100,7 @@ public class SecurityTests(TlsClusterFixture tls) : IClassFixture<TlsClusterFixt
 
     [Theory]
     [MemberData(nameof(FailureKinds))]
-    public void Failures_of_every_kind_name_no_password_nor_connection_string_anywhere(string kind)
+    public async Task Failures_of_every_kind_name_no_password_nor_connection_string_anywhere(string kind)
     {
         using var s = NewScenario();
         const string wrong = "Wr0ng-Pa55w0rd-Never-Shown";
@@ -131,7 +131,7 @@ public class SecurityTests(TlsClusterFixture tls) : IClassFixture<TlsClusterFixt
             Assert.Equal(ErrorIds.PostgresUnavailable, ex.ErrorId);
             SourceFaultTests.AssertNoSecret(ex, secrets);
         }
-        var status = migrator.GetStatusAsync().GetAwaiter().GetResult();
+        var status = await migrator.GetStatusAsync();
         Assert.False(status.PostgresAvailable);
         foreach (var secret in secrets) Assert.DoesNotContain(secret, status.PostgresError);
         Assert.False(Directory.Exists(s.Root));
@@ -158,14 +158,14 @@ public class SecurityTests(TlsClusterFixture tls) : IClassFixture<TlsClusterFixt
     private Scenario TlsScenario() => NewScenario(tls.Cluster);
 
     [Fact]
-    public void Tls_require_works_from_the_uri_and_the_connection_string()
+    public async Task Tls_require_works_from_the_uri_and_the_connection_string()
     {
         using var s = TlsScenario();
         var c = tls.Cluster;
         var uri = $"postgresql://postgres:{Uri.EscapeDataString(c.Password)}@127.0.0.1:{c.Port}/{s.Database}?sslmode=require";
         Assert.Equal(Rows, Migrate(new SourceOptions { ConnectionString = uri }, s.Root).MigratedCount);
         var cs = $"Host=127.0.0.1;Port={c.Port};Username=postgres;Password={c.Password};Database={s.Database};SSL Mode=Require";
-        Assert.True(new ArchivalMigrator(new SourceOptions { ConnectionString = cs }, s.Root).VerifyAsync().GetAwaiter().GetResult().IsComplete);
+        Assert.True((await new ArchivalMigrator(new SourceOptions { ConnectionString = cs }, s.Root).VerifyAsync()).IsComplete);
     }
 
     [Theory]

@@ -104,7 +104,7 @@ public class SourceFaultTests
     [Theory]
     [InlineData(3000)] // in the lower half of the keys, read on the first connection
     [InlineData(9000)] // in the upper half, read on the second
-    public void A_source_row_failing_in_either_half_of_a_verification_fails_it_clearly(int failingId)
+    public async Task A_source_row_failing_in_either_half_of_a_verification_fails_it_clearly(int failingId)
     {
         using var s = new Scenario();
         s.Generate(12_001, embeddings: true);
@@ -119,7 +119,7 @@ public class SourceFaultTests
         AssertNoSecret(ex, s.Cluster.Password, s.ConnectionString);
 
         s.Sql($"CREATE OR REPLACE VIEW failing AS SELECT id, content, metadata, created_at, embedding FROM {s.Table}");
-        Assert.True(migrator.VerifyAsync().GetAwaiter().GetResult().IsComplete);
+        Assert.True((await migrator.VerifyAsync()).IsComplete);
     }
 
     [Fact]

@@ -291,7 +291,7 @@ FROM generate_series(1, 1500) g");
     }
 
     [Fact]
-    public void A_writer_holding_the_database_for_a_moment_mid_run_only_makes_the_migration_wait()
+    public async Task A_writer_holding_the_database_for_a_moment_mid_run_only_makes_the_migration_wait()
     {
         using var s = new Scenario();
         s.GenerateVaried(3000);
@@ -315,7 +315,7 @@ FROM generate_series(1, 1500) g");
                 locked.Wait();
             }),
         });
-        held!.Wait();
+        await held!;
         Assert.True(result.Success);
         Assert.Equal(3000, result.MigratedCount);
         WorkspaceAudit.AssertExactlyOnce(s, 3000);

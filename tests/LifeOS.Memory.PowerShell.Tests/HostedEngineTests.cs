@@ -44,6 +44,51 @@ public sealed class HostedEngineTests
         Assert.Equal(2, ps.Host.Prompts.Count);
     }
 
+    /// <summary>As the assistant's own migration script does with --force: a copy of each fact, linked by INSERT OR REPLACE.</summary>
+    private static void DuplicateLikeTheAssistantsScript(TestSource src)
+    {
+        using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(src.Root, "jarvis.db")};Pooling=False");
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = """
+            CREATE TEMP TABLE own AS SELECT f.id, f.content, f.context, l.postgres_id FROM facts f JOIN fact_embeddings l ON l.fact_id = f.id;
+            INSERT INTO facts (content, context, timestamp, source, confidence, is_assistant_output)
+                SELECT content, context, CURRENT_TIMESTAMP, 'archival_memory', 1.0, 0 FROM own ORDER BY id;
+            INSERT OR REPLACE INTO fact_embeddings (fact_id, postgres_id)
+                SELECT f.id, own.postgres_id FROM facts f JOIN own ON own.content = f.content AND f.id > (SELECT max(id) FROM own);
+            """;
+        cmd.ExecuteNonQuery();
+    }
+
+    [Fact]
+    public void Force_removes_exact_copy_duplicates_only_after_a_high_impact_confirmation()
+    {
+        using var src = new TestSource(3);
+        using var ps = Session(src);
+        ps.Run($"Invoke-ArchivalMigration {Common}").ThrowIfFailed();
+        DuplicateLikeTheAssistantsScript(src);
+        Assert.Equal(6L, src.SqliteCount("facts"));
+        Assert.Equal(3L, Prop(ps.Run($"Test-Migration {Common}").ThrowIfFailed().Output.Single(), "DuplicateCount"));
+
+        // Not even -Force deletes without asking: the prompt comes by default, as for a High-impact cmdlet.
+        ps.Host.ChoiceAnswers.Enqueue("No to A&ll");
+        var declined = ps.Run($"Invoke-ArchivalMigration {Common} -Force").ThrowIfFailed();
+        Assert.Single(ps.Host.Prompts);
+        Assert.Equal(0L, Prop(declined.Output.Single(), "RemovedDuplicateCount"));
+        Assert.Equal(6L, src.SqliteCount("facts"));
+
+        // -WhatIf lists the removals and removes nothing.
+        var whatIf = ps.Run($"Invoke-ArchivalMigration {Common} -Force -WhatIf").ThrowIfFailed();
+        Assert.Equal(3, whatIf.HostLines.Count(l => l.Contains("Remove duplicate fact", StringComparison.Ordinal)));
+        Assert.Equal(6L, src.SqliteCount("facts"));
+
+        var removed = ps.Run($"Invoke-ArchivalMigration {Common} -Force -Confirm:$false").ThrowIfFailed();
+        Assert.Equal(3L, Prop(removed.Output.Single(), "RemovedDuplicateCount"));
+        Assert.Equal(3L, src.SqliteCount("facts"));
+        Assert.Equal(3L, src.SqliteCount("fact_embeddings"));
+        Assert.True((bool)Prop(ps.Run($"Test-Migration {Common}").ThrowIfFailed().Output.Single(), "IsComplete"));
+    }
+
     [Fact]
     public void Progress_is_reported_with_rate_and_closed_with_Completed()
     {

@@ -289,6 +289,8 @@ class Neighbour:
                 "INSERT INTO facts (content, context, timestamp, source, confidence, is_assistant_output) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (content, context, fact["timestamp"], source, confidence, fact["is_assistant_output"])).lastrowid
+            # The single-row autocommit insert into facts: the wait the module must keep under a second.
+            fact["insert_ms"] = (time.perf_counter() - started) * 1000
             for name in fact["entities"]:
                 try:
                     self.conn.execute("INSERT INTO entity_mentions (fact_id, entity_id, mention_text) VALUES (?, ?, ?)",
@@ -300,6 +302,7 @@ class Neighbour:
             fact["id"] = None
             fact["error"] = str(e) + (f" ({e.sqlite_errorname})" if getattr(e, "sqlite_errorname", None) else "")
         fact["ms"] = (time.perf_counter() - started) * 1000
+        fact.setdefault("insert_ms", fact["ms"])
         return fact
 
     def append_entry(self, fact):
@@ -428,7 +431,10 @@ def run_writer(root, count=None, duration=None, interval_ms=20.0, tricky=False, 
             is_assistant_output=source == "assistant",
             moment=now,
             fraction=fraction)
-        report["waits_ms"].append(round(fact["ms"], 3))
+        # waits_ms: the insert into facts alone (each statement waits for the lock on its own); fact_ms: the fact
+        # with its mentions, statement after statement.
+        report["waits_ms"].append(round(fact["insert_ms"], 3))
+        report.setdefault("fact_ms", []).append(round(fact["ms"], 3))
         if fact["id"] is None:
             report["failures"] += 1
             report["errors"].append({"seq": seq, "error": fact["error"], "ms": round(fact["ms"], 3)})
@@ -442,7 +448,9 @@ def run_writer(root, count=None, duration=None, interval_ms=20.0, tricky=False, 
         while not stopping() and time.monotonic() < next_at:
             time.sleep(min(0.005, max(0.0, next_at - time.monotonic())))
     nb.close()
-    report.update(wait_summary(report["waits_ms"]), waited_for_db_ms=round(nb.waited_for_db_ms, 1),
+    whole = wait_summary(report.get("fact_ms", []))
+    report.update(wait_summary(report["waits_ms"]), fact_p99_ms=whole["p99_ms"], fact_max_ms=whole["max_ms"],
+                  waited_for_db_ms=round(nb.waited_for_db_ms, 1),
                   attempts=len(report["waits_ms"]), elapsed_s=round(time.monotonic() - started, 3))
     return report
 

@@ -26,6 +26,9 @@ Describe 'Status and errors without a server' {
         $status.PostgresAvailable | Should -BeFalse
         $status.PostgresError | Should -Match '127\.0\.0\.1:1\b'
         @($warnings).Count | Should -Be 1
+        # One sentence that names the server once: not "is not reachable: PostgreSQL at ... is not available: ...".
+        "$($warnings[0])" | Should -Match '^PostgreSQL at 127\.0\.0\.1:1/\S+ is not available: .*\.$'
+        ([regex]::Matches("$($warnings[0])", 'PostgreSQL')).Count | Should -Be 1
         @($errors).Count | Should -Be 0
         "$warnings $($status.PostgresError)" | Should -Not -Match ([regex]::Escape($password))
         Test-Path -LiteralPath $source.Root | Should -BeFalse
@@ -40,7 +43,18 @@ Describe 'Status and errors without a server' {
         "$($errors[0])" | Should -Not -Match ([regex]::Escape($password))
         $result.Success | Should -BeFalse
         $result.Status | Should -Be 'Failed'
+        $result.FailureId | Should -Be 'PostgresUnavailable'
         Test-Path -LiteralPath $source.Root | Should -BeFalse
+    }
+
+    It 'shows the failure''s id and message in the failed summary''s default view' {
+        $result = Invoke-ArchivalMigration @unreachable -ErrorAction SilentlyContinue
+        $text = $result | Out-String
+
+        $text | Should -Match 'Status\s*:\s*Failed'
+        $text | Should -Match 'FailureId\s*:\s*PostgresUnavailable'
+        $text | Should -Match 'FailureMessage\s*:\s*PostgreSQL at 127\.0\.0\.1:1'
+        $text | Should -Not -Match ([regex]::Escape($password))
     }
 
     It '<Command> stops with PostgresUnavailable under -ErrorAction Stop' -ForEach @(

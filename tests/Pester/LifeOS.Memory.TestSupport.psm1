@@ -18,6 +18,21 @@ function Get-BuiltModuleManifest {
     $manifest
 }
 
+# The package that 'build.ps1 -Task Package' (and -Task Test and Pester) writes, named after the manifest's version.
+function Get-BuiltPackage {
+    $version = (Import-PowerShellDataFile (Join-Path $script:RepoRoot 'LifeOS.Memory.psd1')).ModuleVersion
+    $package = Join-Path $script:RepoRoot "out/package/LifeOS.Memory.$version.nupkg"
+    if (-not (Test-Path -LiteralPath $package)) {
+        throw "The package is missing: $package. Run 'dotnet pwsh ./build.ps1 -Task Package' in the repository root first."
+    }
+    Get-Item -LiteralPath $package
+}
+
+# A new, empty temporary folder; the caller removes it.
+function New-TestFolder([string] $Prefix = 'lifeos-pester') {
+    New-Item -ItemType Directory -Path (Join-Path ([System.IO.Path]::GetTempPath()) ($Prefix + '-' + [guid]::NewGuid().ToString('N').Substring(0, 10)))
+}
+
 # Npgsql 8.0.5, restored by build/BuildTools.csproj, for the test of the module beside an older copy.
 function Get-OldNpgsqlPath {
     $path = $env:LIFEOS_OLD_NPGSQL
@@ -115,7 +130,12 @@ function Invoke-Pwsh {
     $start.UseShellExecute = $false
     $start.WorkingDirectory = $script:RepoRoot
     $start.Environment['NO_COLOR'] = '1'
-    foreach ($name in $Environment.Keys) { $start.Environment[$name] = $Environment[$name] }
+    # A $null value removes the variable (an empty one is not the same: an empty XDG_CONFIG_HOME makes .NET's
+    # ApplicationData folder relative to the working directory).
+    foreach ($name in $Environment.Keys) {
+        if ($null -eq $Environment[$name]) { $null = $start.Environment.Remove($name) }
+        else { $start.Environment[$name] = $Environment[$name] }
+    }
     $process = [System.Diagnostics.Process]::Start($start)
     try {
         $stdout = $process.StandardOutput.ReadToEndAsync()
@@ -144,6 +164,6 @@ function New-TestScript {
     $path
 }
 
-Export-ModuleMember -Function Get-RepoRoot, Get-BuiltModuleManifest, Get-OldNpgsqlPath, Start-SharedTestPostgres, Stop-SharedTestPostgres, Get-TestPostgres,
+Export-ModuleMember -Function Get-RepoRoot, Get-BuiltModuleManifest, Get-BuiltPackage, New-TestFolder, Get-OldNpgsqlPath, Start-SharedTestPostgres, Stop-SharedTestPostgres, Get-TestPostgres,
     Stop-TestPostgres, New-TestSource, Add-TestRow, Invoke-TestSql, Remove-TestSource, Invoke-Pwsh, New-TestScript,
     Invoke-ThrowawayPsql

@@ -34,14 +34,30 @@ Describe 'Archival memory migration of the sample data' {
         $state.SourceCount = $status.SourceCount
     }
 
-    It 'writes nothing with -WhatIf or $WhatIfPreference, not even the workspace folder, and says what it would do' {
+    It 'writes nothing with -WhatIf or $WhatIfPreference, not even the workspace folder, and shows a plan per daily log and a total' {
         # "What if:" lines go to the host, so a real pwsh process shows them (and keeps them out of this run's output).
         $script = "Import-Module '$(Get-BuiltModuleManifest)'; Invoke-ArchivalMigration -WhatIf; `$WhatIfPreference = `$true; Invoke-ArchivalMigration"
         $run = Invoke-Pwsh -ArgumentList '-Command', $script -Environment @{ DATABASE_URL = $source.Uri(); JARVIS_MEMORY_ROOT = $memoryPath }
+        $days = [int](Invoke-TestSql $source "SELECT count(DISTINCT to_char(coalesce(created_at, now()) AT TIME ZONE 'UTC', 'YYYY-MM-DD')) FROM archival_memory")
+        $lines = @($run.Out -split '\r?\n' | Where-Object { $_ -like 'What if:*' })
 
         $run.ExitCode | Should -Be 0 -Because $run.Err
         $run.Err | Should -BeNullOrEmpty
-        $run.Out | Should -Match 'What if: .*memory/\d{4}-\d{2}-\d{2}\.md'
+        Test-Path -LiteralPath $memoryPath | Should -BeFalse
+        # Twice (-WhatIf, then $WhatIfPreference): one line per day file and the total each time, no line per entry.
+        $lines.Count | Should -Be (2 * ($days + 1))
+        @($lines | Where-Object { $_ -match '"Migrate \d+ entr(y|ies)" on target "memory/\d{4}-\d{2}-\d{2}\.md"' }).Count | Should -Be (2 * $days)
+        $lines[$days] | Should -Match ('on target "archival_memory -> .*: {0} entries in {1} daily logs \({0} new, 0 refreshed\)"' -f $state.SourceCount, $days)
+        $run.Out | Should -Not -Match 'archival entry \d+'
+    }
+
+    It 'lists the entries one by one with -WhatIf -Verbose' {
+        $script = "Import-Module '$(Get-BuiltModuleManifest)'; Invoke-ArchivalMigration -WhatIf -Verbose -Id 1, 2, 3 4>&1"
+        $run = Invoke-Pwsh -ArgumentList '-Command', $script -Environment @{ DATABASE_URL = $source.Uri(); JARVIS_MEMORY_ROOT = $memoryPath }
+
+        $run.ExitCode | Should -Be 0 -Because $run.Err
+        @([regex]::Matches($run.Out, 'Would migrate archival entry (\d+) in memory/\d{4}-\d{2}-\d{2}\.md\.') | ForEach-Object { $_.Groups[1].Value }) | Should -Be @('1', '2', '3')
+        $run.Out | Should -Match '3 entries in \d daily logs? \(3 new, 0 refreshed\)'
         Test-Path -LiteralPath $memoryPath | Should -BeFalse
     }
 
@@ -147,12 +163,17 @@ Describe 'Pipeline binding' {
         (Get-ArchivalMemory @freshCommon -Id 10, 11, 12).IsMigrated | Should -Be @($true, $true, $false)
     }
 
-    It 'migrates none of the table when an empty set is piped in' {
+    It 'migrates none of the table when an empty set is piped in, and still writes its one summary' {
         $before = (Get-MigrationStatus @freshCommon).MigratedCount
 
-        $null = @() | Invoke-ArchivalMigration @freshCommon -Confirm:$false
+        $output = @(@() | Invoke-ArchivalMigration @freshCommon -Confirm:$false)
 
         (Get-MigrationStatus @freshCommon).MigratedCount | Should -Be $before -Because 'an empty pipe means no ids, never the whole table'
+        $output.Count | Should -Be 1
+        $output[0].PSObject.TypeNames[0] | Should -Be 'LifeOS.Memory.MigrationResult'
+        $output[0].Status | Should -Be 'Completed'
+        $output[0].MigratedCount + $output[0].UpdatedCount + $output[0].SkippedCount | Should -Be 0
+        $output[0].MemoryPath | Should -Be $fresh.Root
     }
 
     It 'counts the whole table with -IncludeTotalCount' {
@@ -160,5 +181,32 @@ Describe 'Pipeline binding' {
 
         $all.Count | Should -Be 2
         "$($all[0])" | Should -Match '\b30\b'
+    }
+}
+
+Describe 'Rows without created_at' {
+    BeforeAll {
+        $undated = New-TestSource -Cluster $cluster -Rows 6
+        Invoke-TestSql $undated 'UPDATE archival_memory SET created_at = NULL WHERE id IN (2, 5)' | Out-Null
+        $undatedCommon = @{ ConnectionString = $undated.Uri(); MemoryPath = $undated.Root }
+    }
+    AfterAll { Remove-TestSource $undated }
+
+    It 'keep the time of their first migration across -Force, so that a complete workspace stays complete' {
+        $first = @(Invoke-ArchivalMigration @undatedCommon -Id 2, 5 -PassThru -Confirm:$false)
+        $timesBefore = (Test-Migration @undatedCommon).SampleFacts | Sort-Object FactId | ForEach-Object { "$($_.PostgresId)=$($_.Timestamp)" }
+        # A new "now" would differ from the first run's by more than the stored precision.
+        Start-Sleep -Milliseconds 1100
+
+        $forced = @(Invoke-ArchivalMigration @undatedCommon -Id 2, 5 -Force -PassThru -Confirm:$false)
+        $timesAfter = (Test-Migration @undatedCommon).SampleFacts | Sort-Object FactId | ForEach-Object { "$($_.PostgresId)=$($_.Timestamp)" }
+
+        $first[-1].MigratedCount | Should -Be 2
+        $forced[-1].UpdatedCount | Should -Be 2
+        $forced[-1].RepairedLogEntries | Should -Be 0
+        $forced[0..1].Day | Should -Be $first[0..1].Day
+        $timesBefore | Should -Not -BeNullOrEmpty
+        $timesAfter | Should -Be $timesBefore
+        (Get-ArchivalMemory @undatedCommon -Id 2, 5).IsMigrated | Should -Be @($true, $true)
     }
 }

@@ -42,13 +42,20 @@ Describe 'The module' {
 }
 
 Describe 'Formatting' {
-    It 'shows the migration summary as a table with its status and counts' {
+    It 'shows the migration summary as a list with its status and counts, and no failure when there is none' {
         $text = $result | Out-String
 
-        $text | Should -Match 'Status'
-        $text | Should -Match 'Migrated'
-        $text | Should -Match 'Completed'
-        $text | Should -Match '\b25\b'
+        $text | Should -Match 'Status\s*:\s*Completed'
+        $text | Should -Match 'MigratedCount\s*:\s*25'
+        $text | Should -Not -Match 'FailureId'
+    }
+
+    It 'shows migration summaries as a table with Format-Table' {
+        $text = $result | Format-Table | Out-String -Width 200
+
+        # Repaired: daily-log entries, index entries and mentions repaired by the run (+index after a rebuild).
+        $text | Should -Match 'Status\s+Migrated\s+Updated\s+Skipped\s+Errors\s+Repaired\s+Duration\s+Rows/s\s+FailureId'
+        $text | Should -Match 'Completed\s+25\s+0\s+0\s+0\s+0\s'
     }
 
     It 'shows the status as a list naming both sides' {
@@ -59,11 +66,67 @@ Describe 'Formatting' {
         $text | Should -Not -Match ([regex]::Escape($password))
     }
 
-    It 'shows the verification with its verdict and counts' {
+    It 'shows the verification with its verdict and counts, and no ids or repair when complete' {
         $text = $verification | Out-String
 
         $text | Should -Match 'IsComplete\s*:\s*True'
         $text | Should -Match 'MissingCount'
+        $text | Should -Not -Match 'MissingIds|RepairCommand'
+    }
+
+    It 'shows what is wrong in an incomplete verification: the ids of each kind and the command that repairs them' {
+        $broken = New-TestSource -Cluster $cluster -Rows 30
+        try {
+            $brokenCommon = @{ ConnectionString = $broken.Uri(); MemoryPath = $broken.Root }
+            $null = Invoke-ArchivalMigration @brokenCommon -Id (1..25) -Confirm:$false
+            Invoke-TestSql $broken "UPDATE archival_memory SET content = 'edited' WHERE id IN (3, 7)" | Out-Null
+
+            $check = Test-Migration @brokenCommon
+            $text = $check | Out-String -Width 300
+
+            $text | Should -Match 'MissingIds\s*:\s*26, 27, 28, 29, 30\s'
+            $text | Should -Match 'ChangedIds\s*:\s*3, 7\s'
+            $text | Should -Not -Match 'OrphanedIds'
+            $check.RepairCommand | Should -Be "Invoke-ArchivalMigration -MemoryPath $($broken.Root); Invoke-ArchivalMigration -Force -Id 3, 7 -MemoryPath $($broken.Root)"
+            $text | Should -Match ('RepairCommand\s*:\s*' + [regex]::Escape($check.RepairCommand))
+
+            # The command shown repairs it.
+            foreach ($command in $check.RepairCommand -split '; ') {
+                $null = Invoke-Expression "$command -ConnectionString `$(`$broken.Uri()) -Confirm:`$false"
+            }
+            Test-Migration @brokenCommon -Quiet | Should -BeTrue
+        }
+        finally {
+            Remove-TestSource $broken
+        }
+    }
+
+    It 'says how many ids there are when it lists only the first ones' {
+        $many = New-TestSource -Cluster $cluster -Rows 25
+        try {
+            $text = Test-Migration -ConnectionString $many.Uri() -MemoryPath $many.Root | Out-String -Width 300
+
+            $text | Should -Match 'MissingIds\s*:\s*1, 2, 3, .*, 20 \(first 20 of 25\)'
+            $text | Should -Match 'RepairCommand\s*:\s*Invoke-ArchivalMigration -MemoryPath'
+        }
+        finally {
+            Remove-TestSource $many
+        }
+    }
+
+    It 'shows every duration in one format, [d.]hh:mm:ss.f, in views and messages' {
+        $durationPattern = '\d{2}:\d{2}:\d{2}\.\d\b'
+        ($result | Out-String) | Should -Match "Duration\s*:\s*$durationPattern"
+        ($result | Format-Table | Out-String) | Should -Match $durationPattern
+        ($verification | Out-String) | Should -Match "Duration\s*:\s*$durationPattern"
+        $verbose = @(Test-Migration @common -Verbose 4>&1 | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }) +
+            @(Invoke-ArchivalMigration @common -Confirm:$false -Verbose 4>&1 | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] })
+        $timed = @($verbose | Where-Object { "$_" -match ' in \d' })
+
+        $timed.Count | Should -BeGreaterOrEqual 2
+        foreach ($message in $timed) { "$message" | Should -Match " in $durationPattern" -Because 'no message shows seconds as "1.2 s"' }
+        [LifeOS.Memory.Commands.DurationFormat]::Format([timespan]::FromSeconds(59.96)) | Should -Be '00:01:00.0'
+        [LifeOS.Memory.Commands.DurationFormat]::Format([timespan]::new(1, 2, 3, 4, 500)) | Should -Be '1.02:03:04.5'
     }
 
     It 'shows archival entries as a table with their ids and content' {
@@ -123,6 +186,42 @@ Describe 'Help' {
         }
         Get-Help $_ -Full | Out-String | Should -Match 'Example 2'
     }
+
+    It 'shows no unsigned 64-bit maximum as a default value' {
+        $text = Get-Help Get-ArchivalMemory -Full | Out-String
+
+        $text | Should -Not -Match '18446744073709551615'
+        ((Get-Help Get-ArchivalMemory -Parameter First).defaultValue -join '') | Should -Match 'all'
+    }
+
+    It 'has the about_LifeOS.Memory topic' {
+        Get-Help about_LifeOS.Memory | Out-String | Should -Match 'LifeOS.Memory has four cmdlets'
+    }
+
+    It 'gives every error id the same categories in the README and in the help' {
+        $fromReadme = @{}
+        foreach ($line in Get-Content -LiteralPath (Join-Path (Get-RepoRoot) 'README.md')) {
+            if ($line -match '^\| `(\w+)` \| ([\w /]+) \|') { $fromReadme[$Matches[1]] = @($Matches[2] -split '\s*/\s*' | Sort-Object) }
+        }
+        # The help's NOTES list "Id (Category): ..." or "Id (Category or Category, ...): ...".
+        $helpText = $cmdlets | ForEach-Object { Get-Help $_ -Full | Out-String -Width 1000 }
+        $fromHelp = @{}
+        foreach ($match in [regex]::Matches(($helpText -join "`n"), '(?m)^\s*(?:-\s*)?(\w+) \(([A-Z]\w+(?: or [A-Z]\w+)*)[,)]')) {
+            $id = $match.Groups[1].Value
+            if (-not $fromReadme.ContainsKey($id)) { continue }
+            $categories = @($match.Groups[2].Value -split ' or ' | Sort-Object)
+            if ($fromHelp.ContainsKey($id)) {
+                ($categories -join '/') | Should -Be ($fromHelp[$id] -join '/') -Because "the help gives $id the same categories everywhere"
+            }
+            $fromHelp[$id] = $categories
+        }
+
+        $fromReadme.Count | Should -BeGreaterOrEqual 13
+        $fromHelp.Count | Should -BeGreaterOrEqual 10
+        foreach ($id in $fromHelp.Keys) {
+            ($fromHelp[$id] -join '/') | Should -Be ($fromReadme[$id] -join '/') -Because "the help and the README's error table must agree on $id"
+        }
+    }
 }
 
 Describe 'Parameters as PowerShell resolves them' {
@@ -166,6 +265,35 @@ Describe 'Parameters as PowerShell resolves them' {
 
         (Get-MigrationStatus -ConnectionString $wrong -MemoryPath $source.Root -WarningAction SilentlyContinue).PostgresAvailable | Should -BeFalse
         (Get-MigrationStatus -ConnectionString $wrong -MemoryPath $source.Root -Credential $credential).PostgresAvailable | Should -BeTrue
+    }
+}
+
+Describe 'Importing from the repository root' {
+    It 'imports the built module with Import-Module ./LifeOS.Memory.psd1' {
+        $run = Invoke-Pwsh -ArgumentList '-Command', 'Import-Module ./LifeOS.Memory.psd1; (Get-Command -Module LifeOS.Memory).Name -join ","; (Get-Module LifeOS.Memory).Version.ToString()'
+
+        $run.ExitCode | Should -Be 0 -Because $run.Err
+        $run.Err | Should -BeNullOrEmpty
+        $lines = $run.Out -split '\r?\n'
+        $lines[0] | Should -Be 'Get-ArchivalMemory,Get-MigrationStatus,Invoke-ArchivalMigration,Test-Migration'
+        $lines[1] | Should -Be (Import-PowerShellDataFile (Join-Path (Get-RepoRoot) 'LifeOS.Memory.psd1')).ModuleVersion
+    }
+
+    It 'says to build first when out/LifeOS.Memory is missing' {
+        # A copy of the repository's manifest and loader, without out/.
+        $copy = New-TestFolder 'lifeos-pester-unbuilt'
+        try {
+            Copy-Item -LiteralPath (Join-Path (Get-RepoRoot) 'LifeOS.Memory.psd1') -Destination $copy.FullName
+            $null = New-Item -ItemType Directory -Path (Join-Path $copy.FullName 'build')
+            Copy-Item -LiteralPath (Join-Path (Get-RepoRoot) 'build/RepositoryModule.psm1') -Destination (Join-Path $copy.FullName 'build')
+            $run = Invoke-Pwsh -ArgumentList '-Command', "Import-Module '$(Join-Path $copy.FullName 'LifeOS.Memory.psd1')'"
+
+            $run.ExitCode | Should -Not -Be 0
+            $run.Err | Should -Match ([regex]::Escape("not built yet: run 'dotnet tool restore; dotnet pwsh ./build.ps1'"))
+        }
+        finally {
+            Remove-Item -LiteralPath $copy.FullName -Recurse -Force
+        }
     }
 }
 

@@ -208,8 +208,6 @@ internal sealed class DayFiles : IDisposable
         return lost;
     }
 
-    public void ForgetAppends() => _appended.Clear();
-
     /// <summary>The day's text from one location, uncompressed and streamed (the caller disposes it); null when absent.</summary>
     public Stream? OpenRead(string day, DayLocation location)
     {

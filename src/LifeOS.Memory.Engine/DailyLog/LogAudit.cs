@@ -9,6 +9,11 @@ internal enum EntryFormat
     Legacy = 1,
     /// <summary>The assistant's own format preceded by the marker line.</summary>
     Current = 2,
+    /// <summary>
+    /// The assistant's own entry, without a marker, for a fact the module adopted from the assistant's migration
+    /// script: the script wrote exactly what the module would have, so no second entry is appended.
+    /// </summary>
+    Unmarked = 3,
 }
 
 /// <summary>One entry the module wrote (or recognised as its own): where its bytes are in the day's text.</summary>
@@ -43,13 +48,24 @@ internal static class LogAudit
 {
     private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
 
+    /// <summary>
+    /// Facts of the day with no recorded entry in this day (written before the ledger existed, moved here from
+    /// another day, or whose only append was never recorded): the ones an earlier version's entry may stand for.
+    /// </summary>
+    public static HashSet<long> Unrecorded(IReadOnlyList<LogFact> facts, IReadOnlyList<LedgerEntry> ledger)
+    {
+        var recorded = ledger.Select(e => e.FactId).ToHashSet();
+        return facts.Where(f => !recorded.Contains(f.FactId)).Select(f => f.FactId).ToHashSet();
+    }
+
     /// <param name="facts">The module's facts whose day this is.</param>
     /// <param name="ledger">Every recorded entry of this day (of any fact).</param>
     /// <param name="pending">Facts whose latest append may not have been recorded.</param>
-    /// <param name="unrecorded">Facts with no recorded entry on any day.</param>
+    /// <param name="unrecorded">Facts with no recorded entry on this day (see <see cref="Unrecorded"/>).</param>
     /// <param name="rendered">The current rendering of each fact, filled here for the caller's appends.</param>
+    /// <param name="adopted">Pending facts taken over from another program, whose unmarked entry may be there.</param>
     public static DayAudit Audit(DayFiles files, string day, IReadOnlyList<LogFact> facts, IReadOnlyList<LedgerEntry> ledger,
-        IReadOnlySet<long> pending, IReadOnlySet<long> unrecorded, Dictionary<long, byte[]> rendered)
+        IReadOnlySet<long> pending, IReadOnlySet<long> unrecorded, Dictionary<long, byte[]> rendered, IReadOnlySet<long>? adopted = null)
     {
         var audit = new DayAudit();
         var byId = new Dictionary<long, LogFact>(facts.Count);
@@ -59,8 +75,13 @@ internal static class LogAudit
             rendered[f.FactId] = LogEntryFormat.EntryBytes(f);
         }
         var legacy = new Dictionary<long, byte[]>();
-        byte[] Expected(LedgerEntry e) => e.Format == EntryFormat.Current ? rendered[e.FactId]
-            : legacy.TryGetValue(e.FactId, out var b) ? b : legacy[e.FactId] = Utf8.GetBytes(LogEntryFormat.LegacyEntry(byId[e.FactId]));
+        var bodies = new Dictionary<long, byte[]>();
+        byte[] Expected(LedgerEntry e) => e.Format switch
+        {
+            EntryFormat.Current => rendered[e.FactId],
+            EntryFormat.Unmarked => bodies.TryGetValue(e.FactId, out var body) ? body : bodies[e.FactId] = Body(byId[e.FactId]),
+            _ => legacy.TryGetValue(e.FactId, out var b) ? b : legacy[e.FactId] = Utf8.GetBytes(LogEntryFormat.LegacyEntry(byId[e.FactId])),
+        };
 
         // Entries of facts that now belong to another day (or to nobody) are the module's stale text: not checked.
         var rows = ledger.Where(e => byId.ContainsKey(e.FactId)).OrderBy(e => e.Offset).ToList();
@@ -82,7 +103,7 @@ internal static class LogAudit
         {
             var searchFrom = ledger.Count == 0 ? 0 : ledger.Max(e => e.End);
             var taken = rows.Where(e => intactRows.Contains(e.Offset)).Select(e => (e.Offset, e.End)).Concat(audit.Adopted.Select(a => (a.Offset, a.End))).ToList();
-            var adopted = new HashSet<long>();
+            var found = new HashSet<long>();
             foreach (var location in locations)
             {
                 var text = files.ReadAll(day, location);
@@ -91,7 +112,7 @@ internal static class LogAudit
                 Dictionary<long, List<int>>? markers = null;
                 foreach (var fact in needed)
                 {
-                    if (adopted.Contains(fact.FactId)) continue;
+                    if (found.Contains(fact.FactId)) continue;
                     if (unrecorded.Contains(fact.FactId))
                     {
                         legacyAt ??= LegacyEntries(text, byId);
@@ -105,29 +126,35 @@ internal static class LogAudit
                         }
                     }
                     markers ??= MarkerLines(text, searchFrom);
-                    if (!markers.TryGetValue(fact.FactId, out var candidates)) continue;
                     var bytes = rendered[fact.FactId];
-                    foreach (var at in candidates)
+                    if (markers.TryGetValue(fact.FactId, out var candidates))
                     {
-                        if (text.AsSpan(at).StartsWith(bytes) && !Overlaps(taken, at, bytes.Length))
+                        foreach (var at in candidates)
                         {
-                            Adopt(new LedgerEntry(fact.FactId, day, at, bytes.Length, EntryFormat.Current));
-                            break;
+                            if (text.AsSpan(at).StartsWith(bytes) && !Overlaps(taken, at, bytes.Length))
+                            {
+                                Adopt(new LedgerEntry(fact.FactId, day, at, bytes.Length, EntryFormat.Current));
+                                break;
+                            }
                         }
                     }
+                    if (adopted == null || !adopted.Contains(fact.FactId) || found.Contains(fact.FactId)) continue;
+                    var body = Expected(new LedgerEntry(fact.FactId, day, 0, 0, EntryFormat.Unmarked));
+                    var unmarked = FindUnmarked(text, body, taken);
+                    if (unmarked >= 0) Adopt(new LedgerEntry(fact.FactId, day, unmarked, body.Length, EntryFormat.Unmarked));
                 }
             }
 
             void Adopt(LedgerEntry entry)
             {
                 audit.Adopted.Add(entry);
-                adopted.Add(entry.FactId);
+                found.Add(entry.FactId);
                 taken.Add((entry.Offset, entry.End));
             }
         }
-        var found = audit.Adopted.Select(a => a.FactId).ToHashSet();
+        var located = audit.Adopted.Select(a => a.FactId).ToHashSet();
         foreach (var f in facts)
-            if (!audit.Intact.ContainsKey(f.FactId) && !found.Contains(f.FactId))
+            if (!audit.Intact.ContainsKey(f.FactId) && !located.Contains(f.FactId))
                 audit.Missing.Add(f);
         return audit;
     }
@@ -222,6 +249,31 @@ internal static class LogAudit
             var at = (int)(e.Offset - windowStart);
             if (filled >= need && window.AsSpan(at, want.Length).SequenceEqual(want)) intactRows.Add(e.Offset);
         }
+    }
+
+    private static byte[] Body(LogFact fact)
+    {
+        var sb = new StringBuilder(fact.Content.Length + 160);
+        LogEntryFormat.AppendBody(sb, fact);
+        return Utf8.GetBytes(sb.ToString());
+    }
+
+    /// <summary>The assistant's own entry with exactly these bytes: at a line start, not after a marker line, clear of others.</summary>
+    private static long FindUnmarked(byte[] text, byte[] body, List<(long Start, long End)> taken)
+    {
+        for (var start = 0; start < text.Length;)
+        {
+            var at = text.AsSpan(start).IndexOf(body);
+            if (at < 0) return -1;
+            var p = start + at;
+            start = p + 1;
+            if (p > 0 && text[p - 1] != '\n') continue;
+            var lineStart = p <= 1 ? 0 : text.AsSpan(0, p - 1).LastIndexOf((byte)'\n') + 1;
+            if (p > 0 && text.AsSpan(lineStart, p - 1 - lineStart).StartsWith("<!-- fact:"u8)) continue;
+            if (Overlaps(taken, p, body.Length)) continue;
+            return p;
+        }
+        return -1;
     }
 
     private static bool Overlaps(List<(long Start, long End)> taken, long start, long length) =>

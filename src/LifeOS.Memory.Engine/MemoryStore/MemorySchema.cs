@@ -140,17 +140,19 @@ CREATE INDEX IF NOT EXISTS idx_subagents_session ON subagents(session_id);
     /// <summary>
     /// The module's own tables. Its link rows are marked (fact_embeddings.lifeos_link = 1) and unique per source
     /// id among themselves only: the assistant's migration script writes its links with INSERT OR REPLACE, and a
-    /// unique index over every link would let that REPLACE delete the module's row and its embedding.
+    /// unique index over every link would let that REPLACE delete the module's row and its embedding. Other
+    /// programs' links get a partial index of their own, so the module's rows pay for one index, not two.
     /// </summary>
     public const string Additions = """
 DROP INDEX IF EXISTS ux_fact_embeddings_postgres_id;
 CREATE UNIQUE INDEX IF NOT EXISTS lifeos_own_links ON fact_embeddings(postgres_id) WHERE lifeos_link = 1;
-CREATE INDEX IF NOT EXISTS lifeos_links_by_source_id ON fact_embeddings(postgres_id);
+CREATE INDEX IF NOT EXISTS lifeos_foreign_links ON fact_embeddings(postgres_id) WHERE lifeos_link IS NOT 1;
 CREATE TABLE IF NOT EXISTS lifeos_log_pending (
     fact_id INTEGER PRIMARY KEY,
     day TEXT NOT NULL,
     old_day TEXT,
-    replace INTEGER NOT NULL DEFAULT 0
+    replace INTEGER NOT NULL DEFAULT 0,
+    adopted INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS lifeos_log_entries (
     day TEXT NOT NULL,
@@ -160,7 +162,6 @@ CREATE TABLE IF NOT EXISTS lifeos_log_entries (
     format INTEGER NOT NULL,
     PRIMARY KEY (day, byte_offset)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS lifeos_log_entries_by_fact ON lifeos_log_entries(fact_id);
 CREATE TABLE IF NOT EXISTS lifeos_log_days (
     day TEXT PRIMARY KEY,
     signature TEXT NOT NULL

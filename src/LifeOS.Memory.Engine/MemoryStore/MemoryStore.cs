@@ -8,15 +8,13 @@ using Microsoft.Data.Sqlite;
 
 namespace LifeOS.Memory.MemoryStore;
 
-/// <summary>A fact as stored, with what its daily log entry needs.</summary>
+/// <summary>A fact as stored.</summary>
 internal sealed class StoredFact
 {
     public required long FactId { get; init; }
     public required string Content { get; init; }
     public required string Context { get; init; }
     public required string Timestamp { get; init; }
-    public string Day => Timestamp.Length >= 10 ? Timestamp[..10] : Timestamp;
-    public string Time => Timestamp.Length >= 19 ? Timestamp.Substring(11, 8) : "00:00:00";
 }
 
 /// <summary>A mention as stored, with its entity's name and type (both null when the entity row is gone).</summary>
@@ -205,6 +203,8 @@ internal sealed class MemoryStore : IDisposable
                     $"{DatabasePath} links {duplicates} PostgreSQL id(s) to more than one fact; run Test-Migration to list them and remove the extra links before migrating.");
             var ledgerIsNew = !Has("table", "lifeos_log_entries");
             Execute(MemorySchema.Additions);
+            if (!Columns("lifeos_log_pending").Contains("adopted"))
+                Execute("ALTER TABLE lifeos_log_pending ADD COLUMN adopted INTEGER NOT NULL DEFAULT 0");
             // Entries written before the ledger existed are recognised (or written) by the next repair pass.
             if (ledgerIsNew && moduleRanBefore)
                 Execute("INSERT OR IGNORE INTO lifeos_log_pending (fact_id, day) SELECT f.id, substr(f.timestamp, 1, 10) " +
@@ -778,13 +778,17 @@ internal sealed class MemoryStore : IDisposable
 
     // ---- daily-log bookkeeping: what must still be written, and the ledger of what was -------------------
 
-    public void AddPendingLog(long factId, string day)
+    /// <param name="adopted">The fact was another program's (the assistant's migration script): the entry that
+    /// program already wrote for it, if it is exactly the module's rendering, is its entry.</param>
+    public void AddPendingLog(long factId, string day, bool adopted = false)
     {
         var cmd = Prepared("add-pending",
-            "INSERT INTO lifeos_log_pending (fact_id, day) VALUES ($f, $d) ON CONFLICT(fact_id) DO UPDATE SET day = excluded.day",
-            "$f", "$d");
+            "INSERT INTO lifeos_log_pending (fact_id, day, adopted) VALUES ($f, $d, $a) " +
+            "ON CONFLICT(fact_id) DO UPDATE SET day = excluded.day, adopted = max(adopted, excluded.adopted)",
+            "$f", "$d", "$a");
         cmd.Parameters["$f"].Value = factId;
         cmd.Parameters["$d"].Value = day;
+        cmd.Parameters["$a"].Value = adopted ? 1 : 0;
         cmd.ExecuteNonQuery();
     }
 
@@ -798,11 +802,18 @@ internal sealed class MemoryStore : IDisposable
     }
 
     /// <summary>Facts whose entry may still be missing from their day's log.</summary>
-    public HashSet<long> PendingLogFacts()
+    public HashSet<long> PendingLogFacts() => PendingLogFacts(adoptedOnly: false);
+
+    /// <summary>Pending facts adopted from another program, whose unmarked entry may already be there.</summary>
+    public HashSet<long> PendingAdoptedFacts() => PendingLogFacts(adoptedOnly: true);
+
+    private HashSet<long> PendingLogFacts(bool adoptedOnly)
     {
         var set = new HashSet<long>();
         if (!_hasLedger) return set;
-        using var cmd = Command("SELECT fact_id FROM lifeos_log_pending");
+        var adopted = Columns("lifeos_log_pending").Contains("adopted");
+        if (adoptedOnly && !adopted) return set;
+        using var cmd = Command("SELECT fact_id FROM lifeos_log_pending" + (adoptedOnly ? " WHERE adopted = 1" : ""));
         using var r = cmd.ExecuteReader();
         while (r.Read()) set.Add(r.GetInt64(0));
         return set;
@@ -823,21 +834,13 @@ internal sealed class MemoryStore : IDisposable
     public void ForgetPendingOfDeletedFacts() =>
         Execute("DELETE FROM lifeos_log_pending WHERE fact_id NOT IN (SELECT id FROM facts)");
 
-    public void RecordLedger(IEnumerable<LedgerEntry> entries)
-    {
-        var cmd = Prepared("ledger",
-            "INSERT OR REPLACE INTO lifeos_log_entries (day, byte_offset, fact_id, byte_length, format) VALUES ($d, $o, $f, $l, $t)",
-            "$d", "$o", "$f", "$l", "$t");
-        foreach (var e in entries)
-        {
-            cmd.Parameters["$d"].Value = e.Day;
-            cmd.Parameters["$o"].Value = e.Offset;
-            cmd.Parameters["$f"].Value = e.FactId;
-            cmd.Parameters["$l"].Value = e.Length;
-            cmd.Parameters["$t"].Value = (int)e.Format;
-            cmd.ExecuteNonQuery();
-        }
-    }
+    public void RecordLedger(IReadOnlyList<LedgerEntry> entries) =>
+        InsertRows("ledger", "INSERT OR REPLACE INTO lifeos_log_entries (day, byte_offset, fact_id, byte_length, format) VALUES ",
+            "(?, ?, ?, ?, ?)", 5, entries.Count, (stmt, at, i) =>
+            {
+                var e = entries[i];
+                stmt.Bind(at + 1, e.Day).Bind(at + 2, e.Offset).Bind(at + 3, e.FactId).Bind(at + 4, (long)e.Length).Bind(at + 5, (long)e.Format);
+            });
 
     public List<LedgerEntry> LedgerForDay(string day)
     {
@@ -886,37 +889,31 @@ internal sealed class MemoryStore : IDisposable
 
     // ---- reads --------------------------------------------------------------------------------
 
-    /// <summary>
-    /// The module's facts of one day as their log entries show them, and which of them have no entry in the
-    /// ledger at all (written before the ledger existed, or whose only append was never recorded).
-    /// </summary>
-    public (List<LogFact> Facts, HashSet<long> Unrecorded) LogFactsForDay(string day)
+    /// <summary>The module's facts of one day as their log entries show them, in fact id order.</summary>
+    public List<LogFact> LogFactsForDay(string day)
     {
         var facts = new List<LogFact>();
-        var unrecorded = new HashSet<long>();
-        var recorded = _hasLedger ? "EXISTS (SELECT 1 FROM lifeos_log_entries e WHERE e.fact_id = f.id)" : "0";
+        // Entity names come with their fact, in mention order, each as the hex of its UTF-8 (a name may hold any
+        // character, tags come from the metadata), so a comma always separates two names.
         var cmd = Prepared("log-facts-day",
-            $"SELECT f.id, f.content, f.context, f.timestamp, f.confidence, {recorded} FROM {OwnFactsOrLegacy} " +
-            "WHERE f.timestamp >= $d AND f.timestamp < $next ORDER BY f.id", "$d", "$next");
+            "SELECT f.id, f.content, f.context, f.timestamp, f.confidence, " +
+            "(SELECT group_concat(hex(e.name), ',' ORDER BY m.id) FROM entity_mentions m JOIN entities e ON e.id = m.entity_id WHERE m.fact_id = f.id) " +
+            $"FROM {OwnFactsOrLegacy} WHERE f.timestamp >= $d AND f.timestamp < $next", "$d", "$next");
         cmd.Parameters["$d"].Value = day;
         cmd.Parameters["$next"].Value = day + "\uffff";
-        var rows = new List<(long Id, string Content, string? Context, string Timestamp, double Confidence)>();
         using (var r = cmd.ExecuteReader())
         {
             while (r.Read())
             {
                 var id = r.GetInt64(0);
-                rows.Add((id, r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2),
+                facts.Add(new LogFact(id,
                     r.IsDBNull(3) ? "" : Convert.ToString(r.GetValue(3), CultureInfo.InvariantCulture) ?? "",
-                    r.IsDBNull(4) ? 1.0 : r.GetDouble(4)));
-                if (r.GetInt64(5) == 0) unrecorded.Add(id);
+                    r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2), r.IsDBNull(4) ? 1.0 : r.GetDouble(4),
+                    r.IsDBNull(5) ? Array.Empty<string>() : DecodeNames(r.GetString(5))));
             }
         }
-        var names = EntityNames(rows.Select(f => f.Id).ToList());
-        foreach (var f in rows)
-            facts.Add(new LogFact(f.Id, f.Timestamp, f.Content, f.Context, f.Confidence,
-                names.TryGetValue(f.Id, out var n) ? n : Array.Empty<string>()));
-        return (facts, unrecorded);
+        facts.Sort((a, b) => a.FactId.CompareTo(b.FactId));
+        return facts;
     }
 
     public List<StoredFact> Facts(IReadOnlyCollection<long> factIds)
@@ -937,22 +934,12 @@ internal sealed class MemoryStore : IDisposable
         Timestamp = r.IsDBNull(3) ? "" : Convert.ToString(r.GetValue(3), CultureInfo.InvariantCulture) ?? "",
     };
 
-    private Dictionary<long, List<string>> EntityNames(IReadOnlyCollection<long> factIds)
+    private static string[] DecodeNames(string hexList)
     {
-        var result = new Dictionary<long, List<string>>();
-        if (factIds.Count == 0) return result;
-        using var cmd = Command(
-            "SELECT m.fact_id, e.name FROM entity_mentions m JOIN entities e ON e.id = m.entity_id " +
-            "WHERE m.fact_id IN (SELECT value FROM json_each($ids)) ORDER BY m.fact_id, m.id");
-        cmd.Parameters.AddWithValue("$ids", "[" + string.Join(',', factIds) + "]");
-        using var r = cmd.ExecuteReader();
-        while (r.Read())
-        {
-            var id = r.GetInt64(0);
-            if (!result.TryGetValue(id, out var list)) result[id] = list = new List<string>();
-            list.Add(r.GetString(1));
-        }
-        return result;
+        var parts = hexList.Split(',');
+        var names = new string[parts.Length];
+        for (var i = 0; i < parts.Length; i++) names[i] = Encoding.UTF8.GetString(Convert.FromHexString(parts[i]));
+        return names;
     }
 
     /// <summary>
@@ -1029,36 +1016,44 @@ internal sealed class MemoryStore : IDisposable
     /// <summary>
     /// Runs <paramref name="select"/> (postgres_id first) for the links of a page of keys and hands each row
     /// to <paramref name="read"/> with its key. A sorted page of integer or uuid keys is read with one range
-    /// scan of the index on postgres_id, which may also yield keys outside the page; other pages key by key.
+    /// scan of each index on postgres_id, which may also yield keys outside the page; other pages key by key.
     /// </summary>
     private void ReadLinks(string name, string select, IReadOnlyList<object> keys, KeyKind kind, bool sorted, Action<object, RawStatement> read)
     {
         if (keys.Count == 0) return;
-        if (sorted && kind != KeyKind.Text && keys.Count > 32)
+        // The module's links and other programs' links each have a partial index on postgres_id; a database from
+        // before 0.2 has neither the mark nor the indexes' split, and one unique index.
+        var filters = _ownLink == "l.lifeos_link = 1"
+            ? new[] { ("own", "l.lifeos_link = 1 AND "), ("foreign", "l.lifeos_link IS NOT 1 AND ") }
+            : new[] { ("all", "") };
+        foreach (var (part, filter) in filters)
         {
-            var range = Raw(name + "-range", select + " WHERE l.postgres_id >= ?1 AND l.postgres_id <= ?2")
-                .BindKey(1, SourceKey.ToSqlite(keys[0])).BindKey(2, SourceKey.ToSqlite(keys[^1]));
-            try
+            if (sorted && kind != KeyKind.Text && keys.Count > 32)
             {
-                while (range.Step()) read(SourceKey.FromSqlite(range.Value(0) ?? "", kind), range);
+                var range = Raw(name + "-range-" + part, select + " WHERE " + filter + "l.postgres_id >= ?1 AND l.postgres_id <= ?2")
+                    .BindKey(1, SourceKey.ToSqlite(keys[0])).BindKey(2, SourceKey.ToSqlite(keys[^1]));
+                try
+                {
+                    while (range.Step()) read(SourceKey.FromSqlite(range.Value(0) ?? "", kind), range);
+                }
+                finally
+                {
+                    range.Reset();
+                }
+                continue;
             }
-            finally
+            var one = Raw(name + "-one-" + part, select + " WHERE " + filter + "l.postgres_id = ?1");
+            foreach (var key in keys)
             {
-                range.Reset();
-            }
-            return;
-        }
-        var one = Raw(name + "-one", select + " WHERE l.postgres_id = ?1");
-        foreach (var key in keys)
-        {
-            one.BindKey(1, SourceKey.ToSqlite(key));
-            try
-            {
-                while (one.Step()) read(key, one);
-            }
-            finally
-            {
-                one.Reset();
+                one.BindKey(1, SourceKey.ToSqlite(key));
+                try
+                {
+                    while (one.Step()) read(key, one);
+                }
+                finally
+                {
+                    one.Reset();
+                }
             }
         }
     }
@@ -1133,6 +1128,9 @@ internal sealed class MemoryStore : IDisposable
     }
 
     public long FactCount() => Scalar<long>("SELECT count(*) FROM facts");
+
+    /// <summary>Changes whenever another connection commits (SQLite's data_version).</summary>
+    public long DataVersion() => Raw("data-version", "PRAGMA data_version").ScalarInt64();
     public long LinkCount() => Scalar<long>($"SELECT count(*) FROM fact_embeddings l WHERE {_ownLink}");
 
     // ---- plumbing -----------------------------------------------------------------------------

@@ -74,6 +74,19 @@ internal sealed class RawStatement : IDisposable
     /// <summary>Ends a read early, releasing what the statement holds.</summary>
     public void Reset() => raw.sqlite3_reset(_stmt);
 
+    /// <summary>Runs a one-value query and returns its first column as an integer.</summary>
+    public long ScalarInt64()
+    {
+        try
+        {
+            return Step() ? Int64(0) : 0;
+        }
+        finally
+        {
+            Reset();
+        }
+    }
+
     public bool IsNull(int column) => raw.sqlite3_column_type(_stmt, column) == raw.SQLITE_NULL;
 
     public long Int64(int column) => raw.sqlite3_column_int64(_stmt, column);

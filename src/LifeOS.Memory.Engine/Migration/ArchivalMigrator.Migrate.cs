@@ -141,8 +141,11 @@ public sealed partial class ArchivalMigrator
         }
     }
 
-    /// <summary>How long a run may hold the write lock before it pauses for other writers (see <see cref="MigrationRun"/>).</summary>
-    internal static TimeSpan WriterHoldBudget => MigrationRun.HoldBudget;
+    /// <summary>
+    /// How long the layer repairs may hold the write lock before they pause for other writers (see <see cref="MigrationRun"/>):
+    /// the shorter budget, since they do not watch whether another program is writing.
+    /// </summary>
+    internal static TimeSpan WriterHoldBudget => MigrationRun.ActiveBudget;
     internal static TimeSpan WriterPause => MigrationRun.Pause;
 
     /// <summary>
@@ -153,12 +156,19 @@ public sealed partial class ArchivalMigrator
     private sealed class MigrationRun
     {
         private const int QueueDepth = 2;
-        // Another program's write waits at most about HoldBudget + Pause: the assistant's SQLite client retries a
-        // busy write every 100 ms (after its first few quicker retries), so a pause longer than that always lets
-        // one retry in, and the budget bounds how long it can wait for the next pause.
-        internal static TimeSpan HoldBudget = TimeSpan.FromMilliseconds(500);
-        internal static TimeSpan Pause = TimeSpan.FromMilliseconds(110);
+        // Another program's write waits at most about the hold budget + Pause: the assistant's SQLite client
+        // retries a busy write every 100 ms (after its first few quicker retries), so a pause longer than that
+        // always lets one retry in, and the budget bounds how long it can wait for the next pause. While another
+        // program has written recently the budget is short (its next writes are likely waiting); when none has,
+        // a longer one still lets a first write in within a second and costs the migration half the pauses.
+        internal static readonly TimeSpan ActiveBudget = TimeSpan.FromMilliseconds(400);
+        private static readonly TimeSpan QuietBudget = TimeSpan.FromMilliseconds(750);
+        private static readonly TimeSpan ActiveFor = TimeSpan.FromSeconds(5);
+        internal static readonly TimeSpan Pause = TimeSpan.FromMilliseconds(110);
         private TimeSpan _heldSincePause;
+        private TimeSpan _lastHold;
+        private long _dataVersion = -1;
+        private long _lastForeignWrite = long.MinValue;
         private static readonly System.Text.UTF8Encoding Utf8 = new(false);
         private readonly ArchivalMigrator _owner;
         private readonly ArchivalSource _source;
@@ -548,7 +558,7 @@ public sealed partial class ArchivalMigrator
                 _store.InsertMentions(existing, fact.Entities);
                 _store.UpdateLink(existing, item.Row.Embedding, _syncedAt);
                 // The repair pass at the end appends an entry only when the fact's current one is not already there.
-                _store.AddPendingLog(existing, fact.Day);
+                _store.AddPendingLog(existing, fact.Day, adopted: item.Adopt);
                 item.FactId = existing;
             }
             else
@@ -633,12 +643,18 @@ public sealed partial class ArchivalMigrator
         }
 
         /// <summary>
-        /// Lets other programs write: once this run has held the write lock for <see cref="HoldBudget"/> since the
-        /// last pause, it waits <see cref="Pause"/> before taking it again (the producer and the log stage go on).
+        /// Lets other programs write: when the next transaction (judged by the last one) would take the time this
+        /// run has held the write lock since its last pause past the budget, it first waits <see cref="Pause"/>
+        /// (the producer and the log stage go on meanwhile).
         /// </summary>
         private void PauseForOtherWriters()
         {
-            if (_heldSincePause < HoldBudget) return;
+            // data_version changes when another connection commits: the assistant wrote since the last look.
+            var version = _store.DataVersion();
+            if (_dataVersion >= 0 && version != _dataVersion) _lastForeignWrite = Stopwatch.GetTimestamp();
+            _dataVersion = version;
+            var active = _lastForeignWrite != long.MinValue && Stopwatch.GetElapsedTime(_lastForeignWrite) < ActiveFor;
+            if (_heldSincePause + _lastHold < (active ? ActiveBudget : QuietBudget)) return;
             Thread.Sleep(Pause);
             _heldSincePause = TimeSpan.Zero;
         }
@@ -646,6 +662,7 @@ public sealed partial class ArchivalMigrator
         private void Held(TimeSpan held)
         {
             _heldSincePause += held;
+            _lastHold = held;
             if (held > _result.LongestWriteLock) _result.LongestWriteLock = held;
         }
 

@@ -18,6 +18,7 @@ internal static class LogRepair
     {
         store.InTransaction(store.ForgetPendingOfDeletedFacts);
         var pending = store.PendingLogFacts();
+        var adopted = store.PendingAdoptedFacts();
         var days = new SortedSet<string>(store.PendingLogDays(), StringComparer.Ordinal);
         if (alsoDays != null) days.UnionWith(alsoDays);
         var recorded = store.DaySignatures();
@@ -29,17 +30,18 @@ internal static class LogRepair
         foreach (var day in days)
         {
             ct.ThrowIfCancellationRequested();
-            appended += RepairDay(store, files, day, pending);
+            appended += RepairDay(store, files, day, pending, adopted);
         }
         return appended;
     }
 
-    private static long RepairDay(Store store, DayFiles files, string day, HashSet<long> pending)
+    private static long RepairDay(Store store, DayFiles files, string day, HashSet<long> pending, HashSet<long> adopted)
     {
-        var (facts, unrecorded) = store.LogFactsForDay(day);
+        var facts = store.LogFactsForDay(day);
         var ledger = store.LedgerForDay(day);
+        var unrecorded = LogAudit.Unrecorded(facts, ledger);
         var rendered = new Dictionary<long, byte[]>();
-        var audit = LogAudit.Audit(files, day, facts, ledger, pending, unrecorded, rendered);
+        var audit = LogAudit.Audit(files, day, facts, ledger, pending, unrecorded, rendered, adopted);
         var rows = new List<LedgerEntry>(audit.Adopted);
         string signature;
         if (audit.Missing.Count > 0)

@@ -58,9 +58,11 @@ public sealed partial class ArchivalMigrator
         var readers = middle == null
             ? new[] { PageReader.Start(source, null, null, pageSize, stop.Token) }
             : new[] { PageReader.Start(source, null, middle, pageSize, stop.Token), PageReader.Start(second!, middle, null, pageSize, stop.Token) };
+        // Which fact each row's log entry is to be counted for, per reader in key order: the daily logs are audited
+        // on their own thread meanwhile, and counted once both are done.
+        var logChecks = readers.Select(_ => new List<(object Key, long FactId)>()).ToArray();
         try
         {
-            var logIndex = await logIndexing.ConfigureAwait(false);
             // Pages are compared taking turns between the halves; each half keeps its own first ids, and the
             // lower half's come first, so the samples are the lowest ids as with one reader.
             var finished = new bool[readers.Length];
@@ -74,7 +76,7 @@ public sealed partial class ArchivalMigrator
                         finished[k] = true;
                         continue;
                     }
-                    ComparePage(page.Rows, readers[k].Samples, v, store, source.KeyKind, logIndex, verifyTime);
+                    ComparePage(page.Rows, readers[k].Samples, v, store, source.KeyKind, logChecks[k], verifyTime);
                     readers[k].Recycle(page);
                 }
             }
@@ -85,6 +87,21 @@ public sealed partial class ArchivalMigrator
             stop.Cancel();
             foreach (var reader in readers) await Quietly(reader.Completion).ConfigureAwait(false);
             await Quietly(indexAuditing).ConfigureAwait(false);
+            if (!logIndexing.IsCompleted) await Quietly(logIndexing).ConfigureAwait(false);
+        }
+        var logIndex = await logIndexing.ConfigureAwait(false);
+        for (var k = 0; k < readers.Length; k++)
+        {
+            foreach (var (key, factId) in logChecks[k])
+            {
+                // Entries count only where the module's ledger says it wrote them, with exactly the fact's rendering;
+                // a fact linked by another program (factId -1 here) has no entry of the module's until a run adopts it.
+                var entries = factId < 0 ? 0 : logIndex.GetValueOrDefault(factId);
+                if (entries == 0)
+                    Count(readers[k].Samples.LogMissing, key, () => v.LogMissingCount++);
+                else if (entries > 1)
+                    Count(readers[k].Samples.LogDuplicate, key, () => v.LogDuplicateCount++);
+            }
         }
         v.MissingIds.AddRange(readers.SelectMany(r => r.Samples.Missing).Take(MigrationVerification.IdSampleSize));
         v.ChangedIds.AddRange(readers.SelectMany(r => r.Samples.Changed).Take(MigrationVerification.IdSampleSize));
@@ -117,7 +134,7 @@ public sealed partial class ArchivalMigrator
 
     /// <summary>Compares one page of source rows (in key order) with the store and the daily logs.</summary>
     private static void ComparePage(List<SourceRow> rows, IdSamples samples, MigrationVerification v, Store? store, KeyKind kind,
-        Dictionary<long, int> logIndex, DateTime verifyTime)
+        List<(object Key, long FactId)> logChecks, DateTime verifyTime)
     {
         v.SourceCount += rows.Count;
         if (rows.Count == 0) return;
@@ -159,13 +176,7 @@ public sealed partial class ArchivalMigrator
                 Count(samples.EmbeddingMismatch, row.Id, () => v.EmbeddingMismatchCount++);
             if (fact.Own && otherMentions!.Contains(fact.FactId))
                 Count(samples.MentionMismatch, row.Id, () => v.MentionMismatchCount++);
-            // Entries count only where the module's ledger says it wrote them, with exactly the fact's rendering;
-            // a fact linked by another program has no entry of the module's until the next run adopts it.
-            var entries = fact.Own ? logIndex.GetValueOrDefault(fact.FactId) : 0;
-            if (entries == 0)
-                Count(samples.LogMissing, row.Id, () => v.LogMissingCount++);
-            else if (entries > 1)
-                Count(samples.LogDuplicate, row.Id, () => v.LogDuplicateCount++);
+            logChecks.Add((row.Id, fact.Own ? fact.FactId : -1));
         }
     }
 
@@ -258,13 +269,15 @@ public sealed partial class ArchivalMigrator
         if (store == null) return counts;
         var files = new DayFiles(Workspace.LogDirectory);
         var pending = store.PendingLogFacts();
+        var adopted = store.PendingAdoptedFacts();
         var rendered = new Dictionary<long, byte[]>();
         foreach (var day in store.DaysWithFacts().Order(StringComparer.Ordinal))
         {
             ct.ThrowIfCancellationRequested();
-            var (facts, unrecorded) = store.LogFactsForDay(day);
+            var facts = store.LogFactsForDay(day);
+            var ledger = store.LedgerForDay(day);
             rendered.Clear();
-            var audit = LogAudit.Audit(files, day, facts, store.LedgerForDay(day), pending, unrecorded, rendered);
+            var audit = LogAudit.Audit(files, day, facts, ledger, pending, LogAudit.Unrecorded(facts, ledger), rendered, adopted);
             foreach (var (factId, n) in audit.Intact) counts[factId] = n;
             foreach (var found in audit.Adopted) counts[found.FactId] = counts.GetValueOrDefault(found.FactId) + 1;
         }

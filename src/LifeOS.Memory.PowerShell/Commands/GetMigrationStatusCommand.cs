@@ -11,9 +11,12 @@ public sealed class GetMigrationStatusCommand : MemoryCommandBase
     {
         var migrator = CreateMigrator();
         var status = RunOrThrow(ct => migrator.GetStatusAsync(ct), SourceTable);
-        // An unreachable source is a state to report, not a failure of this command.
+        // An unreachable source is a state to report, not a failure of this command. The engine's reason is
+        // already one sentence naming the server ("PostgreSQL at host:port/db is not available: ...").
         if (!status.PostgresAvailable)
-            WriteWarning($"PostgreSQL is not reachable: {status.PostgresError}");
+            WriteWarning(AsSentence(status.PostgresError ?? "PostgreSQL is not available"));
         WriteObject(status);
     }
+
+    private static string AsSentence(string text) => text.EndsWith('.') ? text : text + ".";
 }

@@ -13,6 +13,8 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
 {
     private const int ProgressActivityId = 1;
     private const int RebuildActivityId = 2;
+    // Archival ids named on a -WhatIf repair line; -Verbose lists them all.
+    private const int RepairSampleSize = 5;
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(250);
     private readonly List<string> _ids = new();
     private long _lastProgressTicks;
@@ -48,13 +50,24 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
 
     protected override void EndProcessing()
     {
-        // Piped input that held no ids means "nothing", never "the whole table".
-        if (_ids.Count == 0 && MyInvocation.ExpectingInput) return;
         var migrator = CreateMigrator();
+        // Piped input that held no ids means "nothing", never "the whole table": a run with nothing to do,
+        // which still ends with its summary.
+        if (_ids.Count == 0 && MyInvocation.ExpectingInput)
+        {
+            if (IsWhatIf())
+            {
+                ShouldProcess($"{SourceTable} -> {migrator.Workspace.Root}: no ids came through the pipeline, nothing to migrate", "Migrate archival memory");
+                return;
+            }
+            WriteVerbose("No ids came through the pipeline: nothing to migrate.");
+            WriteObject(new MigrationResult { MemoryPath = migrator.Workspace.Root, SourceTable = SourceTable });
+            return;
+        }
         var ids = _ids.Count > 0 ? _ids : null;
         if (IsWhatIf())
         {
-            ListPlannedEntries(migrator, ids);
+            ShowPlan(migrator, ids);
             return;
         }
         var scope = ids == null ? $"all entries of {SourceTable}" : $"{ids.Count} entries of {SourceTable}";
@@ -115,7 +128,7 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
             WriteWarning("The full-text index was not rebuilt: the assistant's search may miss migrated facts until a run is allowed to rebuild it.");
         if (result.Cancelled)
             WriteWarning($"Migration stopped after {result.MigratedCount + result.UpdatedCount} entries; committed batches are kept and the next run completes the rest.");
-        WriteVerbose($"{result.Status}: {result.MigratedCount} migrated, {result.UpdatedCount} updated, {result.SkippedCount} skipped, {result.ErrorCount} failed in {result.Duration.TotalSeconds:F1} s.");
+        WriteVerbose($"{result.Status}: {result.MigratedCount} migrated, {result.UpdatedCount} updated, {result.SkippedCount} skipped, {result.ErrorCount} failed in {DurationFormat.Format(result.Duration)}.");
         WriteObject(result);
     }
 
@@ -186,6 +199,13 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
         });
     }
 
+    private bool IsVerbose()
+    {
+        if (MyInvocation.BoundParameters.TryGetValue("Verbose", out var bound))
+            return LanguagePrimitives.IsTrue(bound);
+        return SessionState.PSVariable.GetValue("VerbosePreference") is ActionPreference p && p != ActionPreference.SilentlyContinue && p != ActionPreference.Ignore;
+    }
+
     private bool IsWhatIf()
     {
         if (MyInvocation.BoundParameters.TryGetValue("WhatIf", out var bound))
@@ -193,36 +213,71 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
         return LanguagePrimitives.IsTrue(SessionState.PSVariable.GetValue("WhatIfPreference"));
     }
 
-    /// <summary>-WhatIf: one line per entry that would be written, from a read-only plan.</summary>
-    private void ListPlannedEntries(ArchivalMigrator migrator, List<string>? ids)
+    /// <summary>
+    /// -WhatIf: a read-only plan that stays readable for any table size: one line per daily-log file with how many
+    /// entries would be migrated or refreshed there, then one line with the total. Each entry and its file are
+    /// listed as verbose messages, so -WhatIf -Verbose shows them one by one.
+    /// </summary>
+    private void ShowPlan(ArchivalMigrator migrator, List<string>? ids)
     {
         var options = new MigrationOptions { Force = Force, Ids = ids, BatchSize = BatchSize };
-        var planned = 0L;
+        var root = migrator.Workspace.Root;
+        var files = new SortedDictionary<string, (long Migrate, long Refresh)>(StringComparer.Ordinal);
+        // At 100k entries the per-entry messages are only queued when someone will read them.
+        var listEntries = IsVerbose();
         RunOrThrow(async ct =>
         {
             await foreach (var entry in migrator.PlanAsync(options, ct).ConfigureAwait(false))
             {
-                planned++;
-                Post(() => ShouldProcess($"archival entry {entry.PostgresId} -> memory/{entry.Day}.md",
-                    entry.Action == EntryAction.Updated ? "Refresh" : "Migrate"));
+                var file = Path.GetRelativePath(root, entry.LogFile).Replace('\\', '/');
+                var refresh = entry.Action == EntryAction.Updated;
+                var counts = files.GetValueOrDefault(file);
+                files[file] = refresh ? (counts.Migrate, counts.Refresh + 1) : (counts.Migrate + 1, counts.Refresh);
+                if (listEntries)
+                    Post(() => WriteVerbose($"Would {(refresh ? "refresh" : "migrate")} archival entry {entry.PostgresId} in {file}."));
             }
             return 0;
         }, SourceTable);
-        if (planned == 0)
-            ShouldProcess($"{SourceTable} -> {migrator.Workspace.Root}: nothing to migrate", "Migrate archival memory");
+        foreach (var (file, counts) in files)
+            ShouldProcess(file, PlanOperation(counts.Migrate, counts.Refresh));
+        var migrate = files.Values.Sum(c => c.Migrate);
+        var refreshTotal = files.Values.Sum(c => c.Refresh);
+        var total = migrate + refreshTotal == 0
+            ? $"{SourceTable} -> {root}: nothing to migrate"
+            : $"{SourceTable} -> {root}: {Entries(migrate + refreshTotal)} in {files.Count} daily log{(files.Count == 1 ? "" : "s")} ({migrate} new, {refreshTotal} refreshed)";
+        ShouldProcess(total, Force ? "Migrate and refresh archival memory" : "Migrate archival memory");
         if (Force)
             foreach (var d in RunOrThrow(ct => migrator.FindDuplicatesAsync(ct), SourceTable))
                 ShouldProcess($"fact {d.FactId} (an exact copy of the fact of archival entry {d.PostgresId})", "Remove duplicate fact");
-        // The repairs a run would make to the module's index entries and mentions (-Force rewrites every mention anyway).
-        foreach (var r in RunOrThrow(ct => migrator.PlanRepairsAsync(includeMentions: !Force && ids == null, ct), SourceTable))
+        // The repairs a run would make to the module's index entries and mentions (-Force rewrites every mention anyway):
+        // like the entries, one line per kind of repair with its count, and each fact only as a verbose message.
+        var repairs = RunOrThrow(ct => migrator.PlanRepairsAsync(includeMentions: !Force && ids == null, ct), SourceTable);
+        foreach (var r in repairs.Where(r => r.Kind == RepairKind.IndexRebuild))
+            ShouldProcess($"full-text index facts_fts in {migrator.Workspace.DatabasePath}: {r.Reason}", "Rebuild the full-text index");
+        foreach (var group in repairs.Where(r => r.Kind != RepairKind.IndexRebuild).GroupBy(r => r.Kind))
         {
-            if (r.Kind == RepairKind.IndexRebuild)
-                ShouldProcess($"full-text index facts_fts in {migrator.Workspace.DatabasePath}: {r.Reason}", "Rebuild the full-text index");
-            else
-                ShouldProcess($"fact {r.FactId} (archival entry {r.PostgresId}): {r.Reason}",
-                    r.Kind == RepairKind.IndexEntry ? "Repair full-text index entry" : "Rewrite entity mentions");
+            var index = group.Key == RepairKind.IndexEntry;
+            if (listEntries)
+                foreach (var r in group)
+                    WriteVerbose($"Would {(index ? "repair the full-text index entry" : "rewrite the entity mentions")} of fact {r.FactId} (archival entry {r.PostgresId}): {r.Reason}.");
+            var reasons = string.Join(", ", group.GroupBy(r => r.Reason).Select(g => $"{g.Count()} {g.Key}"));
+            var first = string.Join(", ", group.Take(RepairSampleSize).Select(r => r.PostgresId));
+            var more = group.Count() > RepairSampleSize ? ", ..." : "";
+            ShouldProcess($"{(index ? $"facts_fts in {migrator.Workspace.DatabasePath}" : "entity_mentions")}: {reasons} (archival entries {first}{more})",
+                index ? $"Repair the full-text index entries of {Facts(group.Count())}" : $"Rewrite the entity mentions of {Facts(group.Count())}");
         }
     }
+
+    private static string Facts(int n) => n == 1 ? "1 fact" : $"{n} facts";
+
+    private static string PlanOperation(long migrate, long refresh) => (migrate, refresh) switch
+    {
+        (> 0, 0) => $"Migrate {Entries(migrate)}",
+        (0, > 0) => $"Refresh {Entries(refresh)}",
+        _ => $"Migrate {migrate} and refresh {Entries(refresh)}",
+    };
+
+    private static string Entries(long n) => n == 1 ? "1 entry" : $"{n} entries";
 
     private void ReportBatch(MigrationProgress p)
     {

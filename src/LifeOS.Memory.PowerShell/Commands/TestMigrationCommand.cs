@@ -20,8 +20,49 @@ public sealed class TestMigrationCommand : MemoryCommandBase
         var migrator = CreateMigrator();
         WriteVerbose($"Comparing {SourceTable} with the memory at {migrator.Workspace.Root}.");
         var verification = RunOrThrow(ct => migrator.VerifyAsync(ct), SourceTable);
-        WriteVerbose($"Verified {verification.SourceCount} source rows in {verification.Duration.TotalSeconds:F1} s: {verification.Status}.");
-        if (Quiet) WriteObject(verification.IsComplete);
-        else WriteObject(verification);
+        WriteVerbose($"Verified {verification.SourceCount} source rows in {DurationFormat.Format(verification.Duration)}: {verification.Status}.");
+        if (Quiet)
+        {
+            WriteObject(verification.IsComplete);
+            return;
+        }
+        var output = PSObject.AsPSObject(verification);
+        output.Properties.Add(new PSNoteProperty("RepairCommand", RepairCommand(verification)));
+        WriteObject(output);
     }
+
+    /// <summary>
+    /// What to run to repair what the verification found, as one line to paste (null when nothing needs or can be
+    /// repaired by a command): a plain run migrates missing entries, appends missing daily-log entries and repairs
+    /// the module's full-text index entries (rebuilding the index when only that is safe) and mentions; -Force
+    /// with the ids rewrites changed entries and mismatched embeddings, and -Force (after a confirmation) removes
+    /// duplicates that are exact copies. Orphaned facts and duplicate log entries are never removed by the module
+    /// (see the help), so they have no command here.
+    /// The parameters the user gave for the workspace and table are repeated; the connection never is.
+    /// </summary>
+    private string? RepairCommand(MigrationVerification v)
+    {
+        var context = "";
+        if (MyInvocation.BoundParameters.ContainsKey(nameof(SourceTable))) context += " -SourceTable " + Quote(SourceTable);
+        if (MyInvocation.BoundParameters.ContainsKey(nameof(MemoryPath))) context += " -MemoryPath " + Quote(v.MemoryPath);
+        var commands = new List<string>();
+        if (v.MissingCount > 0 || v.LogMissingCount > 0
+            || !v.IndexIntact || v.IndexMissingCount > 0 || v.IndexChangedCount > 0 || v.MentionMismatchCount > 0)
+            commands.Add("Invoke-ArchivalMigration" + context);
+        var refresh = v.ChangedIds.Concat(v.EmbeddingMismatchIds).Select(id => id.ToString()!).Distinct().ToList();
+        if (v.ChangedCount > 0 || v.EmbeddingMismatchCount > 0)
+        {
+            // The Ids lists hold the first ids only: with more to refresh, -Force without -Id refreshes them all.
+            var allListed = v.ChangedCount <= v.ChangedIds.Count && v.EmbeddingMismatchCount <= v.EmbeddingMismatchIds.Count;
+            commands.Add("Invoke-ArchivalMigration -Force" + (allListed ? " -Id " + string.Join(", ", refresh.Select(Quote)) : "") + context);
+        }
+        if (v.DuplicateCount > 0 && !commands.Any(c => c.StartsWith("Invoke-ArchivalMigration -Force", StringComparison.Ordinal)))
+            commands.Add("Invoke-ArchivalMigration -Force" + context);
+        return commands.Count == 0 ? null : string.Join("; ", commands);
+    }
+
+    private static string Quote(string value) =>
+        value.All(c => char.IsLetterOrDigit(c) || c is '_' or '-' or '.' or '/')
+            ? value
+            : "'" + value.Replace("'", "''") + "'";
 }
