@@ -139,46 +139,74 @@ internal sealed class LayerRepair
     public async Task RepairMentionsAsync(ArchivalSource source, CancellationToken ct)
     {
         var time = DateTime.UtcNow;
-        object? after = null;
-        while (true)
+        // The next page is fetched while this one is mapped and compared, so that PostgreSQL's read and the
+        // comparison overlap (one query in flight at a time, as the connection allows).
+        Task<List<SourceRow>>? next = Fetch(source, null, ct);
+        try
         {
-            ct.ThrowIfCancellationRequested();
-            var rows = await source.PageRowsAsync(after, null, MentionPageSize, ct, withEmbeddings: false).ConfigureAwait(false);
-            if (rows.Count == 0) break;
-            after = rows[^1].Id;
-            var mapped = new Dictionary<object, MappedFact>(rows.Count);
-            var expected = new Dictionary<object, ExpectedFact>(rows.Count);
-            foreach (var row in rows)
+            while (next != null)
             {
-                if (row.Problem != null || row.Content == null) continue;
-                var m = FactMapper.Map(row, time);
-                mapped[row.Id] = m;
-                expected[row.Id] = new ExpectedFact(m.Content, m.Context, null);
+                ct.ThrowIfCancellationRequested();
+                var rows = await next.ConfigureAwait(false);
+                next = rows.Count < MentionPageSize ? null : Fetch(source, rows[^1].Id, ct);
+                if (rows.Count > 0) RepairMentionsOf(rows, source.KeyKind, time, ct);
             }
-            var linked = _store.LinkedFactsAmong(rows.Select(r => r.Id).ToList(), source.KeyKind, sorted: true, expected);
-            var own = linked.Where(l => l.Value.Own && l.Value.Exists && l.Value.TextMatches && mapped.ContainsKey(l.Key)).ToList();
-            var other = _store.FactsWithOtherMentions(own.ToDictionary(l => l.Value.FactId, l => mapped[l.Key].Entities));
-            var wrong = own.Where(l => other.Contains(l.Value.FactId))
-                .Select(l => (Key: l.Key, FactId: l.Value.FactId, Mentions: mapped[l.Key].Entities)).ToList();
-            if (!Apply)
+        }
+        finally
+        {
+            // Never leave a read in flight on a connection the caller is about to dispose.
+            if (next != null) await Quietly(next).ConfigureAwait(false);
+        }
+    }
+
+    private static Task<List<SourceRow>> Fetch(ArchivalSource source, object? after, CancellationToken ct) =>
+        Task.Run(() => source.PageRowsAsync(after, null, MentionPageSize, ct, withEmbeddings: false), ct);
+
+    private static async Task Quietly(Task task)
+    {
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+        catch
+        {
+            // The failure that stopped the pass is the one reported.
+        }
+    }
+
+    private void RepairMentionsOf(List<SourceRow> rows, KeyKind kind, DateTime time, CancellationToken ct)
+    {
+        var mapped = new Dictionary<object, MappedFact>(rows.Count);
+        var expected = new Dictionary<object, ExpectedFact>(rows.Count);
+        foreach (var row in rows)
+        {
+            if (row.Problem != null || row.Content == null) continue;
+            var m = FactMapper.Map(row, time);
+            mapped[row.Id] = m;
+            expected[row.Id] = new ExpectedFact(m.Content, m.Context, null);
+        }
+        var linked = _store.LinkedFactsAmong(rows.Select(r => r.Id).ToList(), kind, sorted: true, expected);
+        var own = linked.Where(l => l.Value.Own && l.Value.Exists && l.Value.TextMatches && mapped.ContainsKey(l.Key)).ToList();
+        var other = _store.FactsWithOtherMentions(own.ToDictionary(l => l.Value.FactId, l => mapped[l.Key].Entities));
+        var wrong = own.Where(l => other.Contains(l.Value.FactId))
+            .Select(l => (Key: l.Key, FactId: l.Value.FactId, Mentions: mapped[l.Key].Entities)).ToList();
+        if (!Apply)
+        {
+            foreach (var w in wrong)
+                _plan!.Add(new PlannedRepair { Kind = RepairKind.Mentions, FactId = w.FactId, PostgresId = w.Key, Reason = "entity mentions differ from the mapping" });
+        }
+        else
+        {
+            for (var i = 0; i < wrong.Count; i += FactsPerTransaction)
             {
-                foreach (var w in wrong)
-                    _plan!.Add(new PlannedRepair { Kind = RepairKind.Mentions, FactId = w.FactId, PostgresId = w.Key, Reason = "entity mentions differ from the mapping" });
-            }
-            else
-            {
-                for (var i = 0; i < wrong.Count; i += FactsPerTransaction)
+                ct.ThrowIfCancellationRequested();
+                var chunk = wrong.GetRange(i, Math.Min(FactsPerTransaction, wrong.Count - i));
+                InShortTransaction(() =>
                 {
-                    ct.ThrowIfCancellationRequested();
-                    var chunk = wrong.GetRange(i, Math.Min(FactsPerTransaction, wrong.Count - i));
-                    InShortTransaction(() =>
-                    {
-                        foreach (var w in chunk) _store.ReplaceMentions(w.FactId, w.Mentions);
-                    });
-                    _result!.RepairedMentions += chunk.Count;
-                }
+                    foreach (var w in chunk) _store.ReplaceMentions(w.FactId, w.Mentions);
+                });
+                _result!.RepairedMentions += chunk.Count;
             }
-            if (rows.Count < MentionPageSize) break;
         }
     }
 
