@@ -41,6 +41,8 @@ public sealed class Scenario : IDisposable
 
     public MigrationVerification Verify() => Migrator().VerifyAsync().GetAwaiter().GetResult();
 
+    public IReadOnlyList<PlannedRepair> PlanRepairs() => Migrator().PlanRepairsAsync().GetAwaiter().GetResult();
+
     public MigrationStatus Status() => Migrator().GetStatusAsync().GetAwaiter().GetResult();
 
     public void Sql(string sql, params (string, object?)[] parameters)

@@ -53,8 +53,9 @@ Describe 'Formatting' {
     It 'shows migration summaries as a table with Format-Table' {
         $text = $result | Format-Table | Out-String -Width 200
 
-        $text | Should -Match 'Status\s+Migrated\s+Updated\s+Skipped\s+Errors\s+Duration\s+Rows/s\s+FailureId'
-        $text | Should -Match 'Completed\s+25\s+0\s+0\s+0\s'
+        # Repaired: daily-log entries, index entries and mentions repaired by the run (+index after a rebuild).
+        $text | Should -Match 'Status\s+Migrated\s+Updated\s+Skipped\s+Errors\s+Repaired\s+Duration\s+Rows/s\s+FailureId'
+        $text | Should -Match 'Completed\s+25\s+0\s+0\s+0\s+0\s'
     }
 
     It 'shows the status as a list naming both sides' {

@@ -17,6 +17,9 @@ internal sealed class StoredFact
     public required string Timestamp { get; init; }
 }
 
+/// <summary>A mention as stored, with its entity's name and type (both null when the entity row is gone).</summary>
+internal readonly record struct StoredMention(string? Name, string? Type, string MentionText, long? Position);
+
 /// <summary>The fact linked to a source id, and whether the link row is the module's own.</summary>
 internal readonly record struct SourceLink(long FactId, bool Own);
 
@@ -287,6 +290,8 @@ internal sealed class MemoryStore : IDisposable
                         $"{DatabasePath} is not a usable Jarvis memory database: table '{table}' has no column '{column}'.");
         }
     }
+
+    public bool HasTable(string name) => Has("table", name);
 
     private bool Has(string type, string name)
     {
@@ -639,6 +644,152 @@ internal sealed class MemoryStore : IDisposable
     {
         if (!_raw.TryGetValue(key, out var stmt)) _raw[key] = stmt = new RawStatement(_connection, sql);
         return stmt;
+    }
+
+    // ---- the full-text index entries and mentions of the module's facts: reads and repairs ----------------
+
+    /// <summary>The mentions of each of the given facts, with their entity's name and type (null when the entity is gone).</summary>
+    public Dictionary<long, List<StoredMention>> MentionsOf(IReadOnlyCollection<long> factIds)
+    {
+        var result = new Dictionary<long, List<StoredMention>>(factIds.Count);
+        if (factIds.Count == 0) return result;
+        var read = Raw("mentions-of",
+            "SELECT m.fact_id, e.name, e.type, m.mention_text, m.position FROM entity_mentions m LEFT JOIN entities e ON e.id = m.entity_id " +
+            "WHERE m.fact_id IN (SELECT value FROM json_each(?1))").Bind(1, "[" + string.Join(',', factIds) + "]");
+        try
+        {
+            while (read.Step())
+            {
+                var id = read.Int64(0);
+                if (!result.TryGetValue(id, out var list)) result[id] = list = new List<StoredMention>(4);
+                list.Add(new StoredMention(read.Text(1), read.Text(2), read.Text(3) ?? "", read.IsNull(4) ? null : read.Int64(4)));
+            }
+        }
+        finally
+        {
+            read.Reset();
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// The facts whose stored mentions are not exactly the expected ones. Read in the order they were written and
+    /// compared in SQLite's own buffers: a string per name, type and text of every mention would triple the cost
+    /// of a verification. Only a fact whose rows come in another order is compared again as a whole.
+    /// </summary>
+    public HashSet<long> FactsWithOtherMentions(IReadOnlyDictionary<long, IReadOnlyList<EntityMention>> expected)
+    {
+        var wrong = new HashSet<long>();
+        if (expected.Count == 0) return wrong;
+        var reordered = new HashSet<long>();
+        var seen = new Dictionary<long, int>(expected.Count);
+        var read = Raw("mentions-in-order",
+            "SELECT m.fact_id, e.name, e.type, m.mention_text, m.position FROM entity_mentions m LEFT JOIN entities e ON e.id = m.entity_id " +
+            "WHERE m.fact_id IN (SELECT value FROM json_each(?1)) ORDER BY m.fact_id, m.id").Bind(1, "[" + string.Join(',', expected.Keys) + "]");
+        try
+        {
+            while (read.Step())
+            {
+                var id = read.Int64(0);
+                ref var k = ref CollectionsMarshal.GetValueRefOrAddDefault(seen, id, out _);
+                var list = expected[id];
+                if (k < list.Count && !reordered.Contains(id))
+                {
+                    var m = list[k];
+                    var same = !read.IsNull(1) && TextEquals(read, 1, m.Name) && TextEquals(read, 2, m.Type) && TextEquals(read, 3, m.MentionText)
+                        && (read.IsNull(4) ? m.Position == null : m.Position == read.Int64(4));
+                    if (!same) reordered.Add(id);
+                }
+                k++;
+            }
+        }
+        finally
+        {
+            read.Reset();
+        }
+        foreach (var (id, list) in expected)
+            if (seen.GetValueOrDefault(id) != list.Count) wrong.Add(id);
+        reordered.ExceptWith(wrong);
+        if (reordered.Count > 0)
+        {
+            var stored = MentionsOf(reordered);
+            foreach (var id in reordered)
+                if (!MentionComparison.Same(expected[id], stored.GetValueOrDefault(id))) wrong.Add(id);
+        }
+        return wrong;
+    }
+
+    /// <summary>The source id of each of the given facts, through the module's own links.</summary>
+    public Dictionary<long, object> SourceKeysOfFacts(IReadOnlyCollection<long> factIds, KeyKind kind)
+    {
+        var keys = new Dictionary<long, object>(factIds.Count);
+        if (factIds.Count == 0) return keys;
+        using var cmd = Command($"SELECT f.id, l.postgres_id FROM {OwnFactsOrLegacy} WHERE f.id IN (SELECT value FROM json_each($ids))");
+        cmd.Parameters.AddWithValue("$ids", "[" + string.Join(',', factIds) + "]");
+        using var r = cmd.ExecuteReader();
+        while (r.Read()) keys[r.GetInt64(0)] = SourceKey.FromSqlite(r.GetValue(1), kind);
+        return keys;
+    }
+
+    /// <summary>Replaces a fact's mentions with the given ones (entities found by name and type, created when missing).</summary>
+    public void ReplaceMentions(long factId, IReadOnlyList<EntityMention> mentions)
+    {
+        var del = Prepared("delete-mentions", "DELETE FROM entity_mentions WHERE fact_id = $f", "$f");
+        del.Parameters["$f"].Value = factId;
+        del.ExecuteNonQuery();
+        InsertMentions(factId, mentions);
+    }
+
+    /// <summary>Adds a fact the index does not hold (no docsize row: the check is repeated inside the write transaction).</summary>
+    public bool IndexMissingFact(long factId)
+    {
+        var cmd = Prepared("fts-add",
+            "INSERT INTO facts_fts(rowid, content, context) SELECT id, content, context FROM facts " +
+            "WHERE id = $id AND NOT EXISTS (SELECT 1 FROM facts_fts_docsize d WHERE d.id = $id)", "$id");
+        cmd.Parameters["$id"].Value = factId;
+        return cmd.ExecuteNonQuery() > 0;
+    }
+
+    /// <summary>
+    /// Replaces what the index holds for a fact: FTS5's 'delete' command with the values the index holds (so that
+    /// exactly its entries go, and its row count and token totals stay right), then the fact's current text.
+    /// </summary>
+    public void ReindexFact(long factId, string heldContent, string heldContext)
+    {
+        var del = Prepared("fts-delete",
+            "INSERT INTO facts_fts(facts_fts, rowid, content, context) VALUES ('delete', $id, $c, $x)", "$id", "$c", "$x");
+        del.Parameters["$id"].Value = factId;
+        del.Parameters["$c"].Value = heldContent;
+        del.Parameters["$x"].Value = heldContext;
+        del.ExecuteNonQuery();
+        var add = Prepared("fts-readd", "INSERT INTO facts_fts(rowid, content, context) SELECT id, content, context FROM facts WHERE id = $id", "$id");
+        add.Parameters["$id"].Value = factId;
+        add.ExecuteNonQuery();
+    }
+
+    /// <summary>The lowest and highest fact id (0, 0 without facts).</summary>
+    public (long First, long Last) FactIdRange()
+    {
+        using var cmd = Command("SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM facts");
+        using var r = cmd.ExecuteReader();
+        r.Read();
+        return (r.GetInt64(0), r.GetInt64(1));
+    }
+
+    /// <summary>
+    /// Rebuilds the whole index from the facts table in the caller's transaction, as FTS5's 'rebuild' does
+    /// ('delete-all', then every row), a range of ids at a time so that progress can be reported between them.
+    /// </summary>
+    public void RebuildFullText(long first, long last, int rangeSize, Action<long> rangeDone, CancellationToken ct)
+    {
+        Execute("INSERT INTO facts_fts(facts_fts) VALUES ('delete-all')");
+        var add = Raw("fts-rebuild-range", "INSERT INTO facts_fts(rowid, content, context) SELECT id, content, context FROM facts WHERE id BETWEEN ?1 AND ?2");
+        for (var from = first; from <= last; from += rangeSize)
+        {
+            ct.ThrowIfCancellationRequested();
+            add.Bind(1, from).Bind(2, Math.Min(last, from + rangeSize - 1)).Execute();
+            rangeDone(Math.Min(last, from + rangeSize - 1));
+        }
     }
 
     // ---- daily-log bookkeeping: what must still be written, and the ledger of what was -------------------

@@ -36,9 +36,20 @@ public sealed partial class ArchivalMigrator
 
         WithStoreErrors(store.BeginBulkIndexing);
         var run = new MigrationRun(this, source, store, logs, options, result, clock);
+        var layers = new LayerRepair(store, options, result);
+        // The index is read on a connection of its own while the mentions are compared (they need the source).
+        var indexAudit = Task.Factory.StartNew(() => WithStoreErrors(() => layers.AuditFullText(ct)), ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         Exception? failure = null;
         try
         {
+            // -Force rewrites every fact's mentions in its batches; a run for given ids looks at those ids only; a
+            // workspace without facts of the module's has no mentions of its to compare.
+            if (!options.Force && options.Ids == null && WithStoreErrors(store.LinkCount) > 0)
+                await WithStoreErrorsAsync(() => layers.RepairMentionsAsync(source, ct)).ConfigureAwait(false);
+            // Index entries before the batches: their updates go through the update trigger, whose delete step
+            // corrupts the index where the entry it deletes is missing.
+            var index = await indexAudit.ConfigureAwait(false);
+            WithStoreErrors(() => layers.RepairFullText(index, source.KeyKind, ct));
             await run.ExecuteAsync(ct).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -49,6 +60,7 @@ public sealed partial class ArchivalMigrator
         {
             failure = ex;
         }
+        await Quietly(indexAudit).ConfigureAwait(false);
         // Committed batches keep their log entries, and the index its own merge setting, whatever stopped the
         // run. A second failure while finishing (the same full disk, say) must not hide the first; what it left
         // undone stays pending for the next run.
@@ -117,6 +129,25 @@ public sealed partial class ArchivalMigrator
 
     internal void WithStoreErrors(Action action) => WithStoreErrors(() => { action(); return 0; });
 
+    internal async Task WithStoreErrorsAsync(Func<Task> action)
+    {
+        try
+        {
+            await action().ConfigureAwait(false);
+        }
+        catch (SqliteException ex)
+        {
+            throw Store.Failure(ex, Workspace.DatabasePath);
+        }
+    }
+
+    /// <summary>
+    /// How long the layer repairs may hold the write lock before they pause for other writers (see <see cref="MigrationRun"/>):
+    /// the shorter budget, since they do not watch whether another program is writing.
+    /// </summary>
+    internal static TimeSpan WriterHoldBudget => MigrationRun.ActiveBudget;
+    internal static TimeSpan WriterPause => MigrationRun.Pause;
+
     /// <summary>
     /// One migration run as a two-stage pipeline: a producer reads source pages, finds what is pending, fetches
     /// and maps rows and renders their log entries; the consumer (the calling thread) commits each batch to
@@ -130,10 +161,10 @@ public sealed partial class ArchivalMigrator
         // always lets one retry in, and the budget bounds how long it can wait for the next pause. While another
         // program has written recently the budget is short (its next writes are likely waiting); when none has,
         // a longer one still lets a first write in within a second and costs the migration half the pauses.
-        private static readonly TimeSpan ActiveBudget = TimeSpan.FromMilliseconds(400);
+        internal static readonly TimeSpan ActiveBudget = TimeSpan.FromMilliseconds(400);
         private static readonly TimeSpan QuietBudget = TimeSpan.FromMilliseconds(600);
         private static readonly TimeSpan ActiveFor = TimeSpan.FromSeconds(5);
-        private static readonly TimeSpan Pause = TimeSpan.FromMilliseconds(110);
+        internal static readonly TimeSpan Pause = TimeSpan.FromMilliseconds(110);
         private TimeSpan _heldSincePause;
         private TimeSpan _lastHold;
         private long _dataVersion = -1;

@@ -37,4 +37,11 @@ public sealed class MigrationOptions
     public Action<MigrationError>? OnError { get; init; }
     /// <summary>Called on the engine's thread after each committed batch.</summary>
     public IProgress<MigrationProgress>? Progress { get; init; }
+    /// <summary>
+    /// Asked on the engine's thread before the whole full-text index is rebuilt (one long write transaction that
+    /// the assistant's writes wait for); false leaves the index as it is. Null: rebuild when needed.
+    /// </summary>
+    public Func<IndexRebuildRequest, bool>? ConfirmIndexRebuild { get; init; }
+    /// <summary>Called on the engine's thread as a rebuild of the full-text index goes on.</summary>
+    public IProgress<IndexRebuildProgress>? IndexRebuildProgress { get; init; }
 }

@@ -45,6 +45,14 @@ public sealed class MigrationResult
     public List<MigrationError> Errors { get; } = new();
     /// <summary>Daily-log entries appended to make up for missing ones (pending after a crash, lost to a file moved meanwhile, changed facts).</summary>
     public long RepairedLogEntries { get; set; }
+    /// <summary>Full-text index entries of the module's facts added or replaced because the index lacked them or held other text.</summary>
+    public long RepairedIndexEntries { get; set; }
+    /// <summary>The whole full-text index was rebuilt (it failed FTS5's integrity-check, or held text it could not be told to forget).</summary>
+    public bool RebuiltIndex { get; set; }
+    /// <summary>A rebuild of the full-text index was needed but not confirmed: the index was left as it was.</summary>
+    public bool IndexRebuildDeclined { get; set; }
+    /// <summary>Facts of the module's whose entity mentions were rewritten to what the mapping gives.</summary>
+    public long RepairedMentions { get; set; }
     /// <summary>The longest time one of the run's transactions held the database's write lock (other writers wait that long).</summary>
     public TimeSpan LongestWriteLock { get; set; }
     public TimeSpan Duration { get; set; }
@@ -70,6 +78,43 @@ public sealed class PlannedEntry
     public required EntryAction Action { get; init; }
 }
 
+public enum RepairKind
+{
+    /// <summary>One fact's full-text index entry added, or replaced because the index held other text.</summary>
+    IndexEntry,
+    /// <summary>The whole full-text index rebuilt from the facts table.</summary>
+    IndexRebuild,
+    /// <summary>One fact's entity mentions rewritten to what the mapping gives.</summary>
+    Mentions,
+}
+
+/// <summary>A repair of the module's index entries or mentions that a run would make (listed by -WhatIf).</summary>
+public sealed class PlannedRepair
+{
+    public required RepairKind Kind { get; init; }
+    /// <summary>The fact repaired; null for a rebuild of the whole index.</summary>
+    public long? FactId { get; init; }
+    public object? PostgresId { get; init; }
+    public required string Reason { get; init; }
+}
+
+/// <summary>What a rebuild of the full-text index is asked to confirm.</summary>
+public sealed class IndexRebuildRequest
+{
+    public required string Reason { get; init; }
+    /// <summary>Every fact in the database (the assistant's too): the rebuild indexes them all in one transaction.</summary>
+    public required long FactCount { get; init; }
+    public required string DatabasePath { get; init; }
+}
+
+public sealed class IndexRebuildProgress
+{
+    /// <summary>Fact ids covered so far, of <see cref="Total"/> (the span of ids from the lowest to the highest).</summary>
+    public required long Done { get; init; }
+    public required long Total { get; init; }
+    public required TimeSpan Elapsed { get; init; }
+}
+
 /// <summary>Where the migration stands (Get-MigrationStatus).</summary>
 public sealed class MigrationStatus
 {
@@ -92,7 +137,8 @@ public sealed class MigrationVerification
     public const int IdSampleSize = 20;
 
     public bool IsComplete => MissingCount == 0 && ChangedCount == 0 && OrphanedCount == 0 && DuplicateCount == 0
-        && LogMissingCount == 0 && LogDuplicateCount == 0 && EmbeddingMismatchCount == 0;
+        && LogMissingCount == 0 && LogDuplicateCount == 0 && EmbeddingMismatchCount == 0
+        && IndexIntact && IndexMissingCount == 0 && IndexChangedCount == 0 && MentionMismatchCount == 0;
     public string Status => IsComplete ? "Complete" : "Incomplete";
     public long SourceCount { get; set; }
     public long MigratedCount { get; set; }
@@ -103,6 +149,14 @@ public sealed class MigrationVerification
     public long LogMissingCount { get; set; }
     public long LogDuplicateCount { get; set; }
     public long EmbeddingMismatchCount { get; set; }
+    /// <summary>FTS5's own integrity-check of the whole full-text index (the assistant's entries too) passed.</summary>
+    public bool IndexIntact { get; set; } = true;
+    /// <summary>The module's facts the full-text index does not hold (the assistant's search cannot find them).</summary>
+    public long IndexMissingCount { get; set; }
+    /// <summary>The module's facts the full-text index holds with other text than their current content and context.</summary>
+    public long IndexChangedCount { get; set; }
+    /// <summary>The module's facts whose entity mentions differ from what the mapping gives for their source row.</summary>
+    public long MentionMismatchCount { get; set; }
     public List<object> MissingIds { get; } = new();
     public List<object> ChangedIds { get; } = new();
     public List<object> OrphanedIds { get; } = new();
@@ -110,6 +164,9 @@ public sealed class MigrationVerification
     public List<object> LogMissingIds { get; } = new();
     public List<object> LogDuplicateIds { get; } = new();
     public List<object> EmbeddingMismatchIds { get; } = new();
+    public List<object> IndexMissingIds { get; } = new();
+    public List<object> IndexChangedIds { get; } = new();
+    public List<object> MentionMismatchIds { get; } = new();
     public List<FactSample> SampleFacts { get; } = new();
     public TimeSpan Duration { get; set; }
     public string MemoryPath { get; set; } = "";

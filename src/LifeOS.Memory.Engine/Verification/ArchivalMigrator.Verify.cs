@@ -32,6 +32,8 @@ public sealed partial class ArchivalMigrator
         // The daily logs are parsed while the first pages are fetched, and the source is read ahead of the
         // comparison: the source, the logs and the comparison overlap on separate cores.
         var logIndexing = store == null ? Task.FromResult(new Dictionary<long, int>()) : Task.Factory.StartNew(() => AuditLogs(ct), ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        // The full-text index is compared with the facts on a connection of its own, beside everything else.
+        var indexAuditing = store == null ? Task.FromResult(new FullTextState()) : Task.Factory.StartNew(() => AuditFullText(ct), ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         var verifyTime = DateTime.UtcNow;
         var withEmbeddings = source.EmbeddingKind != EmbeddingKind.None;
         var pageSize = withEmbeddings ? VerifyEmbeddingPageSize : VerifyPageSize;
@@ -48,6 +50,7 @@ public sealed partial class ArchivalMigrator
         catch
         {
             await Quietly(logIndexing).ConfigureAwait(false);
+            await Quietly(indexAuditing).ConfigureAwait(false);
             throw;
         }
         await using var secondConnection = second;
@@ -83,6 +86,7 @@ public sealed partial class ArchivalMigrator
             // Never leave a read in flight on a connection being disposed.
             stop.Cancel();
             foreach (var reader in readers) await Quietly(reader.Completion).ConfigureAwait(false);
+            await Quietly(indexAuditing).ConfigureAwait(false);
             if (!logIndexing.IsCompleted) await Quietly(logIndexing).ConfigureAwait(false);
         }
         var logIndex = await logIndexing.ConfigureAwait(false);
@@ -104,6 +108,17 @@ public sealed partial class ArchivalMigrator
         v.EmbeddingMismatchIds.AddRange(readers.SelectMany(r => r.Samples.EmbeddingMismatch).Take(MigrationVerification.IdSampleSize));
         v.LogMissingIds.AddRange(readers.SelectMany(r => r.Samples.LogMissing).Take(MigrationVerification.IdSampleSize));
         v.LogDuplicateIds.AddRange(readers.SelectMany(r => r.Samples.LogDuplicate).Take(MigrationVerification.IdSampleSize));
+        v.MentionMismatchIds.AddRange(readers.SelectMany(r => r.Samples.MentionMismatch).Take(MigrationVerification.IdSampleSize));
+
+        var index = await indexAuditing.ConfigureAwait(false);
+        v.IndexIntact = index.Intact;
+        v.IndexMissingCount = index.Missing.Count;
+        v.IndexChangedCount = index.Changed.Count;
+        if (store != null)
+        {
+            v.IndexMissingIds.AddRange(SourceKeysOf(store, index.Missing, source.KeyKind));
+            v.IndexChangedIds.AddRange(SourceKeysOf(store, index.Changed, source.KeyKind));
+        }
 
         if (store != null)
         {
@@ -129,10 +144,19 @@ public sealed partial class ArchivalMigrator
         for (var i = 0; i < rows.Count; i++)
         {
             var row = rows[i];
-            var m = mapped[i] = row.Problem == null ? FactMapper.Map(row, verifyTime, withEntities: false) : null;
+            var m = mapped[i] = row.Problem == null ? FactMapper.Map(row, verifyTime) : null;
             expected[row.Id] = new ExpectedFact(m?.Content, m?.Context, row.Embedding);
         }
         var linked = store?.LinkedFactsAmong(rows.Select(r => r.Id).ToList(), kind, sorted: true, expected);
+        // Only the module's own facts have mentions of the module's to judge.
+        HashSet<long>? otherMentions = null;
+        if (linked != null)
+        {
+            var want = new Dictionary<long, IReadOnlyList<EntityMention>>(rows.Count);
+            for (var i = 0; i < rows.Count; i++)
+                if (mapped[i] is { } m && linked.TryGetValue(rows[i].Id, out var f) && f.Own && f.Exists) want[f.FactId] = m.Entities;
+            otherMentions = store!.FactsWithOtherMentions(want);
+        }
         for (var i = 0; i < rows.Count; i++)
         {
             var row = rows[i];
@@ -150,6 +174,8 @@ public sealed partial class ArchivalMigrator
             }
             if (!fact.EmbeddingMatches)
                 Count(samples.EmbeddingMismatch, row.Id, () => v.EmbeddingMismatchCount++);
+            if (fact.Own && otherMentions!.Contains(fact.FactId))
+                Count(samples.MentionMismatch, row.Id, () => v.MentionMismatchCount++);
             logChecks.Add((row.Id, fact.Own ? fact.FactId : -1));
         }
     }
@@ -162,6 +188,7 @@ public sealed partial class ArchivalMigrator
         public List<object> EmbeddingMismatch { get; } = new();
         public List<object> LogMissing { get; } = new();
         public List<object> LogDuplicate { get; } = new();
+        public List<object> MentionMismatch { get; } = new();
     }
 
     private sealed record SourcePage(List<SourceRow> Rows, EmbeddingArena Arena);
@@ -255,6 +282,20 @@ public sealed partial class ArchivalMigrator
             foreach (var found in audit.Adopted) counts[found.FactId] = counts.GetValueOrDefault(found.FactId) + 1;
         }
         return counts;
+    }
+
+    private FullTextState AuditFullText(CancellationToken ct)
+    {
+        using var store = WithStoreErrors(() => Store.OpenForReading(Workspace.DatabasePath));
+        return store == null ? new FullTextState() : WithStoreErrors(() => FullTextAudit.Run(store, withHeldValues: false, ct));
+    }
+
+    /// <summary>The source ids of the first of the given facts, in source-id order.</summary>
+    private static IEnumerable<object> SourceKeysOf(Store store, List<long> factIds, KeyKind kind)
+    {
+        var keys = store.SourceKeysOfFacts(factIds, kind).Values.ToList();
+        keys.Sort(SourceKey.Compare);
+        return keys.Take(MigrationVerification.IdSampleSize);
     }
 
     private static IEnumerable<FactSample> SampleFacts(Store store, KeyKind kind)

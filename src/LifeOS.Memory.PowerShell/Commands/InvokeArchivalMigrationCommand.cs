@@ -12,6 +12,9 @@ namespace LifeOS.Memory.Commands;
 public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
 {
     private const int ProgressActivityId = 1;
+    private const int RebuildActivityId = 2;
+    // Archival ids named on a -WhatIf repair line; -Verbose lists them all.
+    private const int RepairSampleSize = 5;
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(250);
     private readonly List<string> _ids = new();
     private long _lastProgressTicks;
@@ -81,7 +84,9 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
             OnError = error => Post(() => WriteError(new ErrorRecord(
                 new InvalidDataException($"Entry {error.PostgresId} was not migrated: {error.Reason}"),
                 ErrorIds.MigrateEntryFailed, ErrorCategory.InvalidData, error.PostgresId))),
-            Progress = new CallbackProgress(p => Post(() => ReportBatch(p))),
+            Progress = new CallbackProgress<MigrationProgress>(p => Post(() => ReportBatch(p))),
+            ConfirmIndexRebuild = ConfirmRebuild,
+            IndexRebuildProgress = new CallbackProgress<IndexRebuildProgress>(p => Post(() => ReportRebuild(p))),
         };
         WriteVerbose($"Migrating {scope} into {migrator.Workspace.Root} in batches of {BatchSize}{(Force ? ", refreshing migrated entries" : "")}.");
         MigrationResult result;
@@ -115,6 +120,12 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
             result.RemovedDuplicateCount = RemoveDuplicates(migrator);
         if (result.RepairedLogEntries > 0)
             WriteVerbose($"Repaired {result.RepairedLogEntries} daily-log entries left incomplete by an earlier run or edited by hand.");
+        if (result.RepairedIndexEntries > 0)
+            WriteVerbose($"Repaired the full-text index entries of {result.RepairedIndexEntries} migrated facts (missing, or holding other text).");
+        if (result.RepairedMentions > 0)
+            WriteVerbose($"Rewrote the entity mentions of {result.RepairedMentions} migrated facts to what their archival entries give.");
+        if (result.IndexRebuildDeclined)
+            WriteWarning("The full-text index was not rebuilt: the assistant's search may miss migrated facts until a run is allowed to rebuild it.");
         if (result.Cancelled)
             WriteWarning($"Migration stopped after {result.MigratedCount + result.UpdatedCount} entries; committed batches are kept and the next run completes the rest.");
         WriteVerbose($"{result.Status}: {result.MigratedCount} migrated, {result.UpdatedCount} updated, {result.SkippedCount} skipped, {result.ErrorCount} failed in {DurationFormat.Format(result.Duration)}.");
@@ -147,6 +158,45 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
         var removed = RunOrThrow(ct => migrator.RemoveDuplicatesAsync(approved, TimeSpan.FromSeconds(LockTimeoutSec), ct), SourceTable);
         WriteVerbose($"Removed {removed} duplicate facts that copied migrated entries exactly.");
         return removed;
+    }
+
+    /// <summary>
+    /// A rebuild of the full-text index is the one repair that holds the write lock for long (one transaction
+    /// over every fact, the assistant's too), so it is said and confirmed on the pipeline thread while the engine waits.
+    /// </summary>
+    private bool ConfirmRebuild(IndexRebuildRequest request)
+    {
+        var answer = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Post(() =>
+        {
+            try
+            {
+                WriteWarning($"Only a full rebuild of the full-text index is safe: {request.Reason}. It indexes all {request.FactCount} facts " +
+                    $"in one transaction; the assistant's writes wait until it ends (about {RebuildEstimate(request.FactCount)}).");
+                answer.TrySetResult(ShouldProcess($"full-text index facts_fts in {request.DatabasePath} ({request.FactCount} facts)", "Rebuild the full-text index"));
+            }
+            catch (Exception ex)
+            {
+                answer.TrySetException(ex);
+            }
+        });
+        answer.Task.Wait(StopToken);
+        return answer.Task.GetAwaiter().GetResult();
+    }
+
+    /// <summary>The write lock a rebuild holds, at the slower rate measured on the shared 2-core benchmark machine (README).</summary>
+    private static string RebuildEstimate(long facts) =>
+        TimeSpan.FromSeconds(Math.Max(1, facts / 27_000.0)) is var t && t.TotalSeconds < 90 ? $"{t.TotalSeconds:F0} s" : $"{t.TotalMinutes:F0} min";
+
+    private void ReportRebuild(IndexRebuildProgress p)
+    {
+        var rate = p.Elapsed.TotalSeconds > 0 ? p.Done / p.Elapsed.TotalSeconds : 0;
+        WriteProgress(new ProgressRecord(RebuildActivityId, "Rebuilding the full-text index", $"{p.Done} of {p.Total} fact ids, {rate:F0} ids/s")
+        {
+            PercentComplete = p.Total > 0 ? (int)Math.Min(100, p.Done * 100 / p.Total) : -1,
+            SecondsRemaining = rate > 0 ? (int)Math.Ceiling((p.Total - p.Done) / rate) : -1,
+            RecordType = p.Done >= p.Total ? ProgressRecordType.Completed : ProgressRecordType.Processing,
+        });
     }
 
     private bool IsVerbose()
@@ -199,7 +249,26 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
         if (Force)
             foreach (var d in RunOrThrow(ct => migrator.FindDuplicatesAsync(ct), SourceTable))
                 ShouldProcess($"fact {d.FactId} (an exact copy of the fact of archival entry {d.PostgresId})", "Remove duplicate fact");
+        // The repairs a run would make to the module's index entries and mentions (-Force rewrites every mention anyway):
+        // like the entries, one line per kind of repair with its count, and each fact only as a verbose message.
+        var repairs = RunOrThrow(ct => migrator.PlanRepairsAsync(includeMentions: !Force && ids == null, ct), SourceTable);
+        foreach (var r in repairs.Where(r => r.Kind == RepairKind.IndexRebuild))
+            ShouldProcess($"full-text index facts_fts in {migrator.Workspace.DatabasePath}: {r.Reason}", "Rebuild the full-text index");
+        foreach (var group in repairs.Where(r => r.Kind != RepairKind.IndexRebuild).GroupBy(r => r.Kind))
+        {
+            var index = group.Key == RepairKind.IndexEntry;
+            if (listEntries)
+                foreach (var r in group)
+                    WriteVerbose($"Would {(index ? "repair the full-text index entry" : "rewrite the entity mentions")} of fact {r.FactId} (archival entry {r.PostgresId}): {r.Reason}.");
+            var reasons = string.Join(", ", group.GroupBy(r => r.Reason).Select(g => $"{g.Count()} {g.Key}"));
+            var first = string.Join(", ", group.Take(RepairSampleSize).Select(r => r.PostgresId));
+            var more = group.Count() > RepairSampleSize ? ", ..." : "";
+            ShouldProcess($"{(index ? $"facts_fts in {migrator.Workspace.DatabasePath}" : "entity_mentions")}: {reasons} (archival entries {first}{more})",
+                index ? $"Repair the full-text index entries of {Facts(group.Count())}" : $"Rewrite the entity mentions of {Facts(group.Count())}");
+        }
     }
+
+    private static string Facts(int n) => n == 1 ? "1 fact" : $"{n} facts";
 
     private static string PlanOperation(long migrate, long refresh) => (migrate, refresh) switch
     {
@@ -240,10 +309,10 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
     }
 
     /// <summary>Runs the callback on the reporting thread (Progress&lt;T&gt; would need a synchronisation context).</summary>
-    private sealed class CallbackProgress : IProgress<MigrationProgress>
+    private sealed class CallbackProgress<T> : IProgress<T>
     {
-        private readonly Action<MigrationProgress> _report;
-        public CallbackProgress(Action<MigrationProgress> report) => _report = report;
-        public void Report(MigrationProgress value) => _report(value);
+        private readonly Action<T> _report;
+        public CallbackProgress(Action<T> report) => _report = report;
+        public void Report(T value) => _report(value);
     }
 }

@@ -33,7 +33,8 @@ public sealed class TestMigrationCommand : MemoryCommandBase
 
     /// <summary>
     /// What to run to repair what the verification found, as one line to paste (null when nothing needs or can be
-    /// repaired by a command): a plain run migrates missing entries and appends missing daily-log entries; -Force
+    /// repaired by a command): a plain run migrates missing entries, appends missing daily-log entries and repairs
+    /// the module's full-text index entries (rebuilding the index when only that is safe) and mentions; -Force
     /// with the ids rewrites changed entries and mismatched embeddings, and -Force (after a confirmation) removes
     /// duplicates that are exact copies. Orphaned facts and duplicate log entries are never removed by the module
     /// (see the help), so they have no command here.
@@ -45,7 +46,8 @@ public sealed class TestMigrationCommand : MemoryCommandBase
         if (MyInvocation.BoundParameters.ContainsKey(nameof(SourceTable))) context += " -SourceTable " + Quote(SourceTable);
         if (MyInvocation.BoundParameters.ContainsKey(nameof(MemoryPath))) context += " -MemoryPath " + Quote(v.MemoryPath);
         var commands = new List<string>();
-        if (v.MissingCount > 0 || v.LogMissingCount > 0)
+        if (v.MissingCount > 0 || v.LogMissingCount > 0
+            || !v.IndexIntact || v.IndexMissingCount > 0 || v.IndexChangedCount > 0 || v.MentionMismatchCount > 0)
             commands.Add("Invoke-ArchivalMigration" + context);
         var refresh = v.ChangedIds.Concat(v.EmbeddingMismatchIds).Select(id => id.ToString()!).Distinct().ToList();
         if (v.ChangedCount > 0 || v.EmbeddingMismatchCount > 0)
