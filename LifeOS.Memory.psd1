@@ -3,7 +3,7 @@
     # to build first when out/LifeOS.Memory is missing. The build writes the module's own copy of this file into
     # out/LifeOS.Memory with the cmdlet assembly as RootModule and the format file in FormatsToProcess.
     RootModule             = 'build/RepositoryModule.psm1'
-    ModuleVersion          = '0.1.0'
+    ModuleVersion          = '0.2.0'
     CompatiblePSEditions   = @('Core')
     GUID                   = '5b0f6a8e-3c61-4e0f-9d4a-7d1f2f3b9a41'
     Author                 = 'LifeOS'
@@ -24,7 +24,16 @@
             Tags         = @('Jarvis', 'Memory', 'PostgreSQL', 'SQLite', 'Migration', 'PSEdition_Core', 'Windows', 'Linux', 'MacOS')
             LicenseUri   = 'https://opensource.org/license/mit'
             ReleaseNotes = @'
-First release.
+0.2.0: lives beside the running assistant.
+- Daily logs are only ever appended to (O_APPEND, whole entries); a ledger records where each entry of the
+  module's is, so nothing another program writes is changed, removed or counted as the module's.
+- Days archived or compressed by the assistant are read there and take their new entries there.
+- Entries are written exactly as the assistant writes them, after a marker line; 0.1 logs are recognised.
+- The assistant's inserts never wait long: the migration pauses between short transactions.
+- The module's links survive the assistant's own migration script; its copies are reported, and removed by
+  -Force after a confirmation.
+- Test-Migration also checks the full-text index entries and mentions of migrated facts; a plain run repairs them.
+0.1.0: first release.
 - Get-MigrationStatus, Get-ArchivalMemory, Invoke-ArchivalMigration and Test-Migration: migrate archival_memory
   from PostgreSQL into the Jarvis memory (jarvis.db and Markdown daily logs) exactly once, and verify it row by row.
 - -WhatIf shows a plan per daily-log file and a total (with -Verbose, every entry).

@@ -18,7 +18,7 @@ internal sealed class LogPiece
 }
 
 /// <summary>
-/// Reads a daily log written by a version before 0.2 back into exactly its entries (their content was escaped),
+/// Reads a daily log written by version 0.1 back into exactly its entries (their content was escaped),
 /// so that those entries are recognised as the module's instead of being written again.
 /// </summary>
 internal static partial class DailyLogParser

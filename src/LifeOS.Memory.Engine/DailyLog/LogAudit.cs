@@ -5,7 +5,7 @@ namespace LifeOS.Memory.DailyLog;
 /// <summary>How an entry recorded in the ledger was rendered.</summary>
 internal enum EntryFormat
 {
-    /// <summary>Versions before 0.2 (escaped content, a Source line always present, a blank line after the rule).</summary>
+    /// <summary>Version 0.1 (escaped content, a Source line always present, a blank line after the rule).</summary>
     Legacy = 1,
     /// <summary>The assistant's own format preceded by the marker line.</summary>
     Current = 2,

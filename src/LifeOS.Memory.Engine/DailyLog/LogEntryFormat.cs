@@ -79,7 +79,7 @@ internal static class LogEntryFormat
 
     public static byte[] EntryBytes(LogFact fact) => Utf8.GetBytes(Entry(fact));
 
-    /// <summary>The entry as versions before 0.2 wrote it (escaped content, the Source line always present).</summary>
+    /// <summary>The entry as version 0.1 wrote it (escaped content, the Source line always present).</summary>
     public static string LegacyEntry(LogFact fact) =>
         LegacyLogFormat.Entry(fact.FactId, LogDay.TimeOf(fact.Timestamp), fact.Content, fact.Context ?? "", fact.Entities);
 }

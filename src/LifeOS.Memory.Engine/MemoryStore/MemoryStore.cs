@@ -980,7 +980,7 @@ internal sealed class MemoryStore : IDisposable
     private static bool Preferred(SourceLink candidate, SourceLink current) =>
         candidate.Own != current.Own ? candidate.Own : candidate.FactId < current.FactId;
 
-    /// <summary>1 for the module's own link rows; every link with a source id in a database from before 0.2.</summary>
+    /// <summary>1 for the module's own link rows; every link with a source id in a database from 0.1.</summary>
     private string OwnColumn => _ownLink == "l.lifeos_link = 1" ? "coalesce(l.lifeos_link, 0)" : "1";
 
     /// <summary>
@@ -1038,7 +1038,7 @@ internal sealed class MemoryStore : IDisposable
     {
         if (keys.Count == 0) return;
         // The module's links and other programs' links each have a partial index on postgres_id; a database from
-        // before 0.2 has neither the mark nor the indexes' split, and one unique index.
+        // 0.1 has neither the mark nor the split indexes, and one unique index.
         var filters = _ownLink == "l.lifeos_link = 1"
             ? new[] { ("own", "l.lifeos_link = 1 AND "), ("foreign", "l.lifeos_link IS NOT 1 AND ") }
             : new[] { ("all", "") };
