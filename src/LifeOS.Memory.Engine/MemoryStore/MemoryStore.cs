@@ -1145,6 +1145,9 @@ internal sealed class MemoryStore : IDisposable
 
     public long FactCount() => Scalar<long>("SELECT count(*) FROM facts");
 
+    /// <summary>Copies what it can of the WAL into the database without waiting for any lock or blocking writers.</summary>
+    public void CheckpointPassive() => Raw("checkpoint", "PRAGMA wal_checkpoint(PASSIVE)").ScalarInt64();
+
     /// <summary>Changes whenever another connection commits (SQLite's data_version).</summary>
     public long DataVersion() => Raw("data-version", "PRAGMA data_version").ScalarInt64();
     public long LinkCount() => Scalar<long>($"SELECT count(*) FROM fact_embeddings l WHERE {_ownLink}");

@@ -655,7 +655,12 @@ public sealed partial class ArchivalMigrator
             _dataVersion = version;
             var active = _lastForeignWrite != long.MinValue && Stopwatch.GetElapsedTime(_lastForeignWrite) < ActiveFor;
             if (_heldSincePause + _lastHold < (active ? ActiveBudget : QuietBudget)) return;
-            Thread.Sleep(Pause);
+            // The pause also copies the WAL into the database (a passive checkpoint takes no write lock): left to
+            // grow, it is the other program's commit that would copy it, inside its own insert's time.
+            var started = Stopwatch.GetTimestamp();
+            _store.CheckpointPassive();
+            var rest = Pause - Stopwatch.GetElapsedTime(started);
+            if (rest > TimeSpan.Zero) Thread.Sleep(rest);
             _heldSincePause = TimeSpan.Zero;
         }
 
