@@ -69,7 +69,7 @@ internal sealed class DayFiles : IDisposable
     public Dictionary<string, string> Signatures()
     {
         var days = new SortedDictionary<string, StringBuilder>(StringComparer.Ordinal);
-        void Add(string directory, string suffix, char tag)
+        void Add(string directory, string suffix, DayLocation location)
         {
             if (!Directory.Exists(directory)) return;
             foreach (var info in new DirectoryInfo(directory).EnumerateFiles("*" + suffix))
@@ -77,12 +77,13 @@ internal sealed class DayFiles : IDisposable
                 var day = info.Name[..^suffix.Length];
                 if (!LogDay.IsDay(day)) continue;
                 if (!days.TryGetValue(day, out var sb)) days[day] = sb = new StringBuilder();
-                sb.Append(tag).Append(':').Append(info.Length).Append(';');
+                sb.Append(SignatureOf(location, info.Length));
             }
         }
-        Add(LogDirectory, ".md", 'L');
-        Add(ArchiveDirectory, ".md", 'A');
-        Add(ArchiveDirectory, ".md.gz", 'C');
+        // In the order Signature(day) lists them, so both give the same text for the same files.
+        Add(LogDirectory, ".md", DayLocation.Live);
+        Add(ArchiveDirectory, ".md", DayLocation.Archived);
+        Add(ArchiveDirectory, ".md.gz", DayLocation.Compressed);
         return days.ToDictionary(p => p.Key, p => p.Value.ToString(), StringComparer.Ordinal);
     }
 

@@ -79,7 +79,7 @@ internal static class LogAudit
         byte[] Expected(LedgerEntry e) => e.Format switch
         {
             EntryFormat.Current => rendered[e.FactId],
-            EntryFormat.Unmarked => bodies.TryGetValue(e.FactId, out var body) ? body : bodies[e.FactId] = Body(byId[e.FactId]),
+            EntryFormat.Unmarked => bodies.TryGetValue(e.FactId, out var body) ? body : bodies[e.FactId] = LogEntryFormat.BodyBytes(byId[e.FactId]),
             _ => legacy.TryGetValue(e.FactId, out var b) ? b : legacy[e.FactId] = Utf8.GetBytes(LogEntryFormat.LegacyEntry(byId[e.FactId])),
         };
 
@@ -249,13 +249,6 @@ internal static class LogAudit
             var at = (int)(e.Offset - windowStart);
             if (filled >= need && window.AsSpan(at, want.Length).SequenceEqual(want)) intactRows.Add(e.Offset);
         }
-    }
-
-    private static byte[] Body(LogFact fact)
-    {
-        var sb = new StringBuilder(fact.Content.Length + 160);
-        LogEntryFormat.AppendBody(sb, fact);
-        return Utf8.GetBytes(sb.ToString());
     }
 
     /// <summary>The assistant's own entry with exactly these bytes: at a line start, not after a marker line, clear of others.</summary>

@@ -79,6 +79,14 @@ internal static class LogEntryFormat
 
     public static byte[] EntryBytes(LogFact fact) => Utf8.GetBytes(Entry(fact));
 
+    /// <summary>The entry without its marker line, as UTF-8: what the assistant itself writes for the fact.</summary>
+    public static byte[] BodyBytes(LogFact fact)
+    {
+        var sb = new StringBuilder(fact.Content.Length + 160);
+        AppendBody(sb, fact);
+        return Utf8.GetBytes(sb.ToString());
+    }
+
     /// <summary>The entry as version 0.1 wrote it (escaped content, the Source line always present).</summary>
     public static string LegacyEntry(LogFact fact) =>
         LegacyLogFormat.Entry(fact.FactId, LogDay.TimeOf(fact.Timestamp), fact.Content, fact.Context ?? "", fact.Entities);

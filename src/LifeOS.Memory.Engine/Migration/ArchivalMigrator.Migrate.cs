@@ -630,7 +630,7 @@ public sealed partial class ArchivalMigrator
         /// <summary>Takes what the log stage has finished into the next transaction's bookkeeping.</summary>
         private void CollectWrittenLogs()
         {
-            while (_logsDone.TryDequeue(out var done)) _logsLast.Add(done);
+            CollectPending();
             if (_logFailure is { } failure)
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
         }
