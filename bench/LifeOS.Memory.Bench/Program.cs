@@ -15,16 +15,26 @@ using NpgsqlTypes;
 var options = BenchOptions.Parse(args);
 if (options == null) return 64;
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+if (options.Sample >= 0)
+{
+    Console.WriteLine($"corpus: {DataGenerator.Describe(options)}");
+    Console.WriteLine($"order: {DataGenerator.DescribeOrder(options)}; seed: {options.Seed}");
+    DataGenerator.PrintSample(options, options.Sample);
+    return 0;
+}
 Console.WriteLine($"LifeOS.Memory benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
 Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {Machine.MemoryGiB():F0} GiB, {RuntimeInformation.OSDescription}, .NET {Environment.Version}");
 Console.WriteLine($"rows: {options.Rows:N0}, embedding dims: {options.Dims}, runs: {options.Runs} (medians reported)");
+Console.WriteLine($"corpus: {DataGenerator.Describe(options)}");
+Console.WriteLine($"order: {DataGenerator.DescribeOrder(options)}; seed: {options.Seed}");
 if (options.Neighbour) Console.WriteLine("neighbour: " + NeighbourWriter.Description);
 
 using var cluster = new PostgresCluster();
 var database = cluster.CreateDatabase("bench");
 var cs = cluster.ConnectionString(database);
 var clock = Stopwatch.StartNew();
-var contentBytes = await DataGenerator.InsertAsync(cs, 0, options.Rows, options.Dims);
+var generated = await DataGenerator.InsertAsync(cs, 0, options.Rows, options);
+var generation = clock.Elapsed.TotalSeconds;
 // A table in service has been vacuumed: hint bits, visibility map and statistics are in place, and no
 // autovacuum of the freshly loaded table competes with the measurements below for the two cores.
 await using (var vacuumConnection = new NpgsqlConnection(cs))
@@ -33,7 +43,8 @@ await using (var vacuumConnection = new NpgsqlConnection(cs))
     await using var vacuum = new NpgsqlCommand("VACUUM (FREEZE, ANALYZE) archival_memory", vacuumConnection) { CommandTimeout = 0 };
     await vacuum.ExecuteNonQueryAsync();
 }
-Console.WriteLine($"generated and vacuumed in {clock.Elapsed.TotalSeconds:F1} s: mean content {contentBytes / (double)options.Rows:F0} chars");
+Console.WriteLine($"generated in {generation:F1} s and vacuumed in {clock.Elapsed.TotalSeconds - generation:F1} s: mean content {generated.Chars / (double)options.Rows:F0} chars, " +
+    $"{generated.DistinctWords:N0} distinct words (lower-cased [A-Za-z]+ tokens), fingerprint {generated.Fingerprint:x16}");
 
 var manifest = Path.Combine(Repo.Root, "out", "LifeOS.Memory", "LifeOS.Memory.psd1");
 using var session = new BenchSession(manifest, cs);
@@ -92,7 +103,7 @@ Console.Error.WriteLine("measuring incremental runs");
 var incremental = new List<double>();
 for (var i = 0; i < options.Runs; i++)
 {
-    await DataGenerator.InsertAsync(cs, options.Rows + i * 1000, 1000, options.Dims);
+    await DataGenerator.InsertAsync(cs, options.Rows + i * 1000, 1000, options);
     incremental.Add(session.Time("Invoke-ArchivalMigration -MemoryPath $ws -ErrorAction Stop", workspace).Seconds);
 }
 var startup = Median(Enumerable.Range(0, options.Runs).Select(_ => session.Time("Get-MigrationStatus -MemoryPath $ws -SourceTable archival_memory", workspace).Seconds));

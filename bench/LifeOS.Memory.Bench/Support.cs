@@ -8,29 +8,45 @@ using NpgsqlTypes;
 
 namespace LifeOS.Memory.Bench;
 
-internal sealed record BenchOptions(int Rows, int Dims, int Runs, int? BatchSize, bool Neighbour)
+internal enum CorpusKind { LongTail, Simple }
+
+/// <summary>How created_at relates to the id: rows that arrived over time, or one import in no particular order.</summary>
+internal enum RowOrder { Id, Random }
+
+internal sealed record BenchOptions(int Rows, int Dims, int Runs, int? BatchSize, bool Neighbour, CorpusKind Corpus, RowOrder Order, int Seed, int Sample)
 {
+    public const string Usage = "usage: bench/run.sh [--rows N (100000)] [--dims D (0; 1024 for embeddings)] [--runs R (3)] [--batch-size B (the cmdlet default)] " +
+        "[--neighbour (the assistant writes beside each migration)] [--corpus longtail|simple (longtail)] [--order id|random (id)] [--seed S (42)] " +
+        "[--sample K (print K generated rows and the corpus statistics, then stop: no database, no migration)]";
+
     public static BenchOptions? Parse(string[] args)
     {
-        int rows = 100_000, dims = 0, runs = 3;
+        int rows = 100_000, dims = 0, runs = 3, seed = 42, sample = -1;
         int? batchSize = null;
         var neighbour = false;
+        var corpus = CorpusKind.LongTail;
+        var order = RowOrder.Id;
         for (var i = 0; i < args.Length; i++)
         {
-            var value = i + 1 < args.Length && int.TryParse(args[i + 1], out var v) ? v : -1;
+            var next = i + 1 < args.Length ? args[i + 1] : null;
+            var value = next != null && int.TryParse(next, out var v) ? v : -1;
             switch (args[i])
             {
                 case "--rows" when value > 0: rows = value; i++; break;
                 case "--dims" when value >= 0: dims = value; i++; break;
                 case "--runs" when value > 0: runs = value; i++; break;
                 case "--batch-size" when value > 0: batchSize = value; i++; break;
+                case "--seed" when value >= 0: seed = value; i++; break;
+                case "--sample" when value >= 0: sample = value; i++; break;
                 case "--neighbour": neighbour = true; break;
+                case "--corpus" when next is "longtail" or "simple": corpus = next == "simple" ? CorpusKind.Simple : CorpusKind.LongTail; i++; break;
+                case "--order" when next is "id" or "random": order = next == "random" ? RowOrder.Random : RowOrder.Id; i++; break;
                 default:
-                    Console.Error.WriteLine("usage: bench/run.sh [--rows N (100000)] [--dims D (0; 1024 for embeddings)] [--runs R (3)] [--batch-size B (the cmdlet default)] [--neighbour (the assistant writes beside each migration)]");
+                    Console.Error.WriteLine(Usage);
                     return null;
             }
         }
-        return new BenchOptions(rows, dims, runs, batchSize, neighbour);
+        return new BenchOptions(rows, dims, runs, batchSize, neighbour, corpus, order, seed, sample);
     }
 }
 
@@ -85,78 +101,6 @@ internal static class Machine
             if (line.StartsWith(key + ":", StringComparison.Ordinal))
                 return long.Parse(line[(key.Length + 1)..].Trim().Split(' ')[0]) / 1024.0;
         return double.NaN;
-    }
-}
-
-/// <summary>Realistic rows: an assistant's notes from a vocabulary, tags, two years of dates, optional embeddings.</summary>
-internal static class DataGenerator
-{
-    private static readonly string[] Words = ("the a to and of in for on with that this is was be at by from it as are have has not but or we you they " +
-        "meeting project deadline budget review design release customer feedback plan schedule call notes follow up idea draft report " +
-        "prefers coffee tea morning evening gym run swim sleep doctor appointment dentist medication vitamins diet protein " +
-        "flight hotel trip Lisbon Berlin Tokyo Kyoto Austin Denver passport visa booking train airport luggage " +
-        "portfolio position entry exit stop loss target risk reward volatility liquidity funding rate basis spread hedge " +
-        "token wallet staking yield pool swap bridge chain validator airdrop governance proposal vote treasury " +
-        "birthday anniversary gift dinner restaurant reservation recipe groceries garden plants repair plumber invoice " +
-        "learned remember important always never usually sometimes prefers dislikes wants needs asked said decided agreed").Split(' ');
-    private static readonly string[] Names = { "@maya", "@jonas", "@priya", "@lee", "@sofia", "@omar", "@trader_joe", "@anna" };
-    private static readonly string[] Tickers = { "$SOL", "$ETH", "$BTC", "$BONK", "$JUP", "$WIF", "$PYTH" };
-    private static readonly string[] Tags = { "work", "family", "health", "travel", "trading", "defi", "home", "ideas", "people", "finance", "reading", "music" };
-
-    public static async Task<long> InsertAsync(string connectionString, int start, int count, int dims)
-    {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync();
-        if (start == 0)
-        {
-            await using var create = new NpgsqlCommand("CREATE TABLE archival_memory (id bigserial PRIMARY KEY, content text NOT NULL, metadata jsonb, created_at timestamptz, embedding real[])", connection);
-            await create.ExecuteNonQueryAsync();
-        }
-        var random = new Random(42 + start);
-        var origin = new DateTime(2024, 7, 1, 0, 0, 0, DateTimeKind.Utc);
-        long chars = 0;
-        var text = new StringBuilder(2048);
-        var embedding = dims > 0 ? new float[dims] : null;
-        await using (var writer = await connection.BeginBinaryImportAsync("COPY archival_memory (content, metadata, created_at, embedding) FROM STDIN (FORMAT BINARY)"))
-        {
-            for (var i = 0; i < count; i++)
-            {
-                // Lengths 50-2000, mean about 570, like the measured archives.
-                var length = Math.Min(2000, 50 + (int)(-Math.Log(1 - random.NextDouble()) * 520));
-                text.Clear();
-                while (text.Length < length)
-                {
-                    var roll = random.Next(100); // about one word in fifty names a person or a token
-                    var word = roll < 1 ? Names[random.Next(Names.Length)] : roll < 2 ? Tickers[random.Next(Tickers.Length)]
-                        : random.Next(200) == 0 ? "#" + Tags[random.Next(Tags.Length)] : Words[(int)(Math.Pow(random.NextDouble(), 2) * Words.Length)];
-                    text.Append(word).Append(random.Next(12) == 0 ? ". " : " ");
-                }
-                var content = text.ToString(0, length).TrimEnd();
-                chars += content.Length;
-                var tags = Enumerable.Range(0, 1 + random.Next(3)).Select(_ => Tags[random.Next(Tags.Length)]).Distinct();
-                var metadata = $"{{\"tags\": [{string.Join(", ", tags.Select(t => "\"" + t + "\""))}], \"source\": \"chat\", \"importance\": {random.Next(100) / 100.0:F2}}}";
-                await writer.StartRowAsync();
-                await writer.WriteAsync(content, NpgsqlDbType.Text);
-                await writer.WriteAsync(metadata, NpgsqlDbType.Jsonb);
-                // Rows arrive over time, so created_at mostly follows the id (a few hours of jitter); one in ten
-                // is a backfill from anywhere in the two years.
-                var position = (start + i) / (double)Math.Max(1, start + count);
-                var createdAt = random.Next(10) == 0
-                    ? origin.AddSeconds(-random.NextDouble() * 730 * 86400)
-                    : origin.AddDays(-730 * (1 - position)).AddHours(random.NextDouble() * 6 - 3);
-                await writer.WriteAsync(createdAt, NpgsqlDbType.TimestampTz);
-                if (embedding != null)
-                {
-                    for (var d = 0; d < dims; d++) embedding[d] = (float)(random.NextDouble() * 2 - 1);
-                    await writer.WriteAsync(embedding, NpgsqlDbType.Array | NpgsqlDbType.Real);
-                }
-                else await writer.WriteNullAsync();
-            }
-            await writer.CompleteAsync();
-        }
-        await using var analyze = new NpgsqlCommand("ANALYZE archival_memory", connection);
-        await analyze.ExecuteNonQueryAsync();
-        return chars;
     }
 }
 
