@@ -90,6 +90,11 @@ for (var i = 0; i < options.Runs; i++)
 }
 var complete = verifications.All(v => v.Result?.Properties["IsComplete"].Value is true);
 var verify = Median(verifications.Select(v => v.Seconds));
+// One migration more, as a user's first command: a new pwsh process, on the same rows (before the incremental ones).
+Console.Error.WriteLine("measuring a migration in a fresh pwsh process");
+var fresh = FreshProcess.Migrate(manifest, cs, options.BatchSize);
+if (fresh != null)
+    Console.WriteLine($"  migration in a fresh pwsh process: {fresh.CmdletSeconds:F2} s cmdlet Duration, {fresh.WallSeconds:F2} s process wall, {fresh.Migrated:N0} migrated");
 // The floors come after the migrations: their rows held in memory must not inflate the migration's figures.
 var copyFloor = new List<double>();
 var sqliteFloor = new List<double>();
@@ -122,6 +127,8 @@ Console.WriteLine("| --- | --- | --- |");
 Row("migration, end to end (Invoke-ArchivalMigration)", $"{migration:F2} s, {options.Rows / migration:N0} rows/s", T(withEmbeddings ? "<= 10 s, >= 10k rows/s" : "<= 5 s, >= 20k rows/s"));
 if (options.Neighbour)
     Row("neighbour's insert waits during the migrations (all runs)", NeighbourWaits.Pool(neighbourWaits).ToString(), "max <= 1 s, none failed");
+Row("migration in a fresh pwsh process (cmdlet Duration / process wall)",
+    fresh != null ? $"{fresh.CmdletSeconds:F2} s / {fresh.WallSeconds:F2} s" + (fresh.Migrated == options.Rows ? "" : $" ({fresh.Migrated:N0} migrated)") : "failed", "");
 Row("peak RSS of the process during the migration", $"{Median(peaks):F0} MiB", "");
 Row("memory the migration adds to the idle session", $"{Median(growth):F0} MiB", T("<= 150 MiB"));
 Row("no-op rerun", $"{rerun:F2} s", T("< 1 s"));
