@@ -108,6 +108,59 @@ public class EndToEndTests
         Assert.Equal(0, s.Scalar<long>("SELECT count(*) FROM entity_mentions m LEFT JOIN entities e ON e.id = m.entity_id WHERE e.id IS NULL"));
     }
 
+    private static void AddTrigger(Scenario s, string sql)
+    {
+        using var c = new SqliteConnection($"Data Source={s.DbPath};Pooling=False");
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
+    }
+
+    [Fact]
+    public void A_batch_larger_than_a_part_is_one_transaction_in_which_a_refused_row_fails_alone()
+    {
+        using var s = new Scenario();
+        s.Generate(2500);
+        s.Migrate(new MigrationOptions { Ids = new[] { "1" } });
+        // Row 1500 is in the batch's second part of 1000 rows.
+        AddTrigger(s, "CREATE TRIGGER refuse BEFORE INSERT ON facts WHEN new.content LIKE 'Entry 1500 %' BEGIN SELECT RAISE(ABORT, 'refused for the test'); END;");
+        var progress = new List<MigrationProgress>();
+        var result = s.Migrate(new MigrationOptions { BatchSize = 5000, Progress = new SyncProgress(progress.Add) });
+        Assert.Equal(2498, result.MigratedCount);
+        Assert.Equal(1500L, Assert.Single(result.Errors).PostgresId);
+        // One batch, one transaction: one progress report for all of its parts.
+        var report = Assert.Single(progress);
+        Assert.Equal(1, report.BatchNumber);
+        Assert.Equal(2498, report.BatchMigrated);
+        Assert.Equal(1, report.BatchFailed);
+        var v = s.Verify();
+        Assert.Equal(1, v.MissingCount);
+        Assert.Equal(0, v.LogMissingCount + v.DuplicateCount + v.ChangedCount + v.MentionMismatchCount);
+        Assert.Equal(0, s.Scalar<long>("SELECT count(*) FROM entity_mentions m LEFT JOIN entities e ON e.id = m.entity_id WHERE e.id IS NULL"));
+    }
+
+    [Fact]
+    public void A_batch_that_fails_in_a_later_part_is_rolled_back_whole_and_the_next_run_writes_it()
+    {
+        using var s = new Scenario();
+        s.Generate(2500);
+        s.Migrate(new MigrationOptions { Ids = new[] { "1" } });
+        // Not a row-level refusal: an error that stops the run, in the batch's third part.
+        AddTrigger(s, "CREATE TRIGGER fail BEFORE INSERT ON facts WHEN new.content LIKE 'Entry 2200 %' BEGIN SELECT json('not json'); END;");
+        var ex = Assert.Throws<MemoryMigrationException>(() => s.Migrate(new MigrationOptions { BatchSize = 5000 }));
+        Assert.Equal(0, ex.PartialResult!.MigratedCount);
+        // The parts written before the failure went with the batch's transaction: nothing of it is left.
+        Assert.Equal(1, s.Scalar<long>("SELECT count(*) FROM facts"));
+        Assert.Equal(1, s.Scalar<long>("SELECT count(*) FROM fact_embeddings"));
+        Assert.Equal(s.Scalar<long>("SELECT count(*) FROM entity_mentions WHERE fact_id = 1"), s.Scalar<long>("SELECT count(*) FROM entity_mentions"));
+        AddTrigger(s, "DROP TRIGGER fail");
+        var rerun = s.Migrate(new MigrationOptions { BatchSize = 5000 });
+        Assert.Equal(2499, rerun.MigratedCount);
+        Assert.True(s.Verify().IsComplete);
+        Assert.All(s.EntryCounts().Values, n => Assert.Equal(1, n));
+    }
+
     [Fact]
     public void Refresh_updates_in_place_and_appends_the_changed_entry_where_its_day_lives()
     {

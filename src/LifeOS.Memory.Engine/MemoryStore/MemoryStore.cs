@@ -48,6 +48,8 @@ internal sealed class MemoryStore : IDisposable
     private readonly SqliteConnection _connection;
     private readonly Dictionary<(string Name, string Type), long> _entityIds = new();
     private readonly List<(string, string)> _entitiesAddedInTransaction = new();
+    // Per open savepoint, how many entities the transaction had added when it began (innermost last).
+    private readonly Stack<int> _savepointMarks = new();
     private SqliteTransaction? _transaction;
     private bool _mentionsHaveLegacyColumns;
     private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
@@ -317,6 +319,7 @@ internal sealed class MemoryStore : IDisposable
     {
         _transaction = _connection.BeginTransaction(deferred: false);
         _entitiesAddedInTransaction.Clear();
+        _savepointMarks.Clear();
         foreach (var c in _commands.Values) c.Transaction = _transaction;
     }
 
@@ -326,6 +329,7 @@ internal sealed class MemoryStore : IDisposable
         _transaction.Dispose();
         _transaction = null;
         _entitiesAddedInTransaction.Clear();
+        _savepointMarks.Clear();
     }
 
     public void Rollback()
@@ -337,21 +341,32 @@ internal sealed class MemoryStore : IDisposable
         // Entities created by the rolled-back work no longer exist.
         foreach (var key in _entitiesAddedInTransaction) _entityIds.Remove(key);
         _entitiesAddedInTransaction.Clear();
+        _savepointMarks.Clear();
     }
 
-    public void Savepoint(string name) => Execute("SAVEPOINT " + name);
-    public void Release(string name) => Execute("RELEASE " + name);
+    // Savepoints nest (a part of a batch, a row within it); the entity cache follows them, so that an entity
+    // created under a savepoint rolled back is created again, and one of a released savepoint goes with the
+    // transaction.
+    public void Savepoint(string name)
+    {
+        _transaction!.Save(name);
+        _savepointMarks.Push(_entitiesAddedInTransaction.Count);
+    }
+
+    public void Release(string name)
+    {
+        _transaction!.Release(name);
+        _savepointMarks.Pop();
+    }
 
     public void RollbackTo(string name)
     {
-        Execute("ROLLBACK TO " + name);
-        Execute("RELEASE " + name);
-        foreach (var key in _entitiesAddedInTransaction) _entityIds.Remove(key);
-        _entitiesAddedInTransaction.Clear();
+        _transaction!.Rollback(name);
+        _transaction.Release(name);
+        var mark = _savepointMarks.Pop();
+        for (var i = mark; i < _entitiesAddedInTransaction.Count; i++) _entityIds.Remove(_entitiesAddedInTransaction[i]);
+        _entitiesAddedInTransaction.RemoveRange(mark, _entitiesAddedInTransaction.Count - mark);
     }
-
-    /// <summary>Marks the entities created so far as surviving a later savepoint rollback.</summary>
-    public void KeepEntitiesSoFar() => _entitiesAddedInTransaction.Clear();
 
     // ---- writes -------------------------------------------------------------------------------
 

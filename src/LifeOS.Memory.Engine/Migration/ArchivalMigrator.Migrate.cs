@@ -156,6 +156,11 @@ public sealed partial class ArchivalMigrator
     private sealed class MigrationRun
     {
         private const int QueueDepth = 2;
+        // A batch is read, mapped and written in parts of at most this many rows (the default batch), each under a
+        // savepoint of the batch's one transaction: the memory a run holds follows the rows in flight, not
+        // -BatchSize. What a written part keeps until its batch commits is only what the log stage and the
+        // callbacks need (see Committed).
+        private const int PartRows = MigrationOptions.DefaultBatchSize;
         // Another program's write waits at most about the hold budget + Pause: the assistant's SQLite client
         // retries a busy write every 100 ms (after its first few quicker retries), so a pause longer than that
         // always lets one retry in, and the budget bounds how long it can wait for the next pause. While another
@@ -183,13 +188,19 @@ public sealed partial class ArchivalMigrator
         private LogWrites _logsLast = new();
         // Daily logs are appended by a third stage, overlapping the next batch's commit; what it finished is
         // recorded by the consumer's next transaction, exactly as if it had been written inline.
-        private readonly System.Collections.Concurrent.BlockingCollection<List<Item>> _logQueue = new(boundedCapacity: 2);
+        private readonly System.Collections.Concurrent.BlockingCollection<List<Committed>> _logQueue = new(boundedCapacity: 2);
         private readonly System.Collections.Concurrent.ConcurrentQueue<LogWrites> _logsDone = new();
         private Task? _logWriter;
         private volatile Exception? _logFailure;
         private long _processed;
         private long _total;
         private int _batchNumber;
+        // The batch being written: its transaction stays open across its parts.
+        private bool _inBatch;
+        private long _batchBegan;
+        private readonly List<Committed> _batchWritten = new();
+        private int _batchFailed;
+        private int _batchRows;
 
         public MigrationRun(ArchivalMigrator owner, ArchivalSource source, Store store, DayFiles logs,
             MigrationOptions options, MigrationResult result, Stopwatch clock)
@@ -204,14 +215,20 @@ public sealed partial class ArchivalMigrator
             _syncedAt = FactMapper.FormatTimestamp(_migrationTime);
         }
 
-        /// <summary>A batch made ready by the producer.</summary>
+        /// <summary>A part of a batch made ready by the producer (a whole batch when it holds at most PartRows rows).</summary>
         private sealed class Batch
         {
             public List<Item> Items { get; } = new();
             public List<MigrationError> Errors { get; } = new();
             public int RowCount { get; set; }
             public int SkippedBefore { get; set; }
+            /// <summary>The batch's last part: its transaction commits after it.</summary>
+            public bool EndsBatch { get; init; } = true;
         }
+
+        /// <summary>What stays of a written row until its batch commits: its log entry and its callback.</summary>
+        private sealed record Committed(object SourceId, long FactId, string Day, byte[] LogBody, bool IsNew, bool Fresh,
+            IReadOnlyList<string>? Entities);
 
         private sealed class Item
         {
@@ -271,15 +288,30 @@ public sealed partial class ArchivalMigrator
 
         private void ConsumeAll(System.Threading.Channels.ChannelReader<Batch> reader, CancellationToken ct)
         {
-            // Blocking is right here: this is a dedicated thread. A producer failure surfaces from WaitToReadAsync.
-            while (reader.WaitToReadAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult())
+            try
             {
-                while (reader.TryRead(out var batch))
+                // Blocking is right here: this is a dedicated thread. A producer failure surfaces from WaitToReadAsync.
+                while (reader.WaitToReadAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult())
                 {
-                    // Stop between batches only: a started batch is committed whole or not at all.
-                    ct.ThrowIfCancellationRequested();
-                    Consume(batch);
+                    while (reader.TryRead(out var batch))
+                    {
+                        // Stop between batches only: a started batch is committed whole or not at all.
+                        if (!_inBatch) ct.ThrowIfCancellationRequested();
+                        Consume(batch);
+                    }
                 }
+                // The producer stops between the parts of a batch when the run is cancelled.
+                if (_inBatch)
+                {
+                    AbandonBatch();
+                    ct.ThrowIfCancellationRequested();
+                }
+            }
+            catch
+            {
+                // A batch cut short (the source failed between its parts) is rolled back whole: the next run redoes it.
+                if (_inBatch) AbandonBatch();
+                throw;
             }
         }
 
@@ -365,21 +397,29 @@ public sealed partial class ArchivalMigrator
             }
             for (var i = 0; i < work.Count; i += _options.BatchSize)
             {
-                ct.ThrowIfCancellationRequested();
-                var chunk = work.GetRange(i, Math.Min(_options.BatchSize, work.Count - i));
-                // A page wanted whole (a first run, -Force) is read by key range; otherwise by id list.
-                var rows = sorted && skipped == 0 && !reportMissing
-                    ? await _source.RangeRowsAsync(i == 0 ? pageAfter : work[i - 1], chunk[^1], chunk.Count, ct).ConfigureAwait(false)
-                    : await _source.RowsAsync(chunk, ct).ConfigureAwait(false);
-                var batch = new Batch { RowCount = chunk.Count + (i == 0 ? skipped : 0), SkippedBefore = i == 0 ? skipped : 0 };
-                if (reportMissing && rows.Count < chunk.Count)
+                var batchEnd = Math.Min(i + _options.BatchSize, work.Count);
+                for (var j = i; j < batchEnd; j += PartRows)
                 {
-                    var found = rows.Select(r => r.Id).ToHashSet();
-                    foreach (var key in chunk.Where(k => !found.Contains(k)))
-                        batch.Errors.Add(new MigrationError { PostgresId = key, Reason = $"no row with this id in {_source.TableName}" });
+                    ct.ThrowIfCancellationRequested();
+                    var part = work.GetRange(j, Math.Min(PartRows, batchEnd - j));
+                    // A page wanted whole (a first run, -Force) is read by key range; otherwise by id list.
+                    var rows = sorted && skipped == 0 && !reportMissing
+                        ? await _source.RangeRowsAsync(j == 0 ? pageAfter : work[j - 1], part[^1], part.Count, ct).ConfigureAwait(false)
+                        : await _source.RowsAsync(part, ct).ConfigureAwait(false);
+                    var batch = new Batch
+                    {
+                        RowCount = part.Count + (j == 0 ? skipped : 0), SkippedBefore = j == 0 ? skipped : 0,
+                        EndsBatch = j + part.Count == batchEnd,
+                    };
+                    if (reportMissing && rows.Count < part.Count)
+                    {
+                        var found = rows.Select(r => r.Id).ToHashSet();
+                        foreach (var key in part.Where(k => !found.Contains(k)))
+                            batch.Errors.Add(new MigrationError { PostgresId = key, Reason = $"no row with this id in {_source.TableName}" });
+                    }
+                    Prepare(batch, rows, links);
+                    await writer.WriteAsync(batch, ct).ConfigureAwait(false);
                 }
-                Prepare(batch, rows, links);
-                await writer.WriteAsync(batch, ct).ConfigureAwait(false);
             }
         }
 
@@ -435,11 +475,10 @@ public sealed partial class ArchivalMigrator
         {
             _result.SkippedCount += batch.SkippedBefore;
             foreach (var e in batch.Errors) Report(e);
-            var failed = batch.Errors.Count;
-            var written = new List<Item>();
+            _batchFailed += batch.Errors.Count;
+            _batchRows += batch.RowCount;
             if (batch.Items.Count > 0)
             {
-                _batchNumber++;
                 var items = batch.Items;
                 var refreshIds = items.Where(i => i.ExistingFactId.HasValue && !i.Row.CreatedAt.HasValue).Select(i => i.ExistingFactId!.Value).ToList();
                 if (refreshIds.Count > 0)
@@ -449,51 +488,49 @@ public sealed partial class ArchivalMigrator
                     foreach (var item in items.Where(i => i.ExistingFactId.HasValue && !i.Row.CreatedAt.HasValue))
                         if (old.TryGetValue(item.ExistingFactId!.Value, out var t) && t.Length >= 10) item.Fact.Timestamp = t;
                 }
-                written = _owner.WithStoreErrors(() => Commit(items, isolateRows: false) ?? Commit(items, isolateRows: true)!);
-                // Committed: the log stage and the callbacks never need the vectors, so they are not kept alive.
-                foreach (var item in items) item.Row.Embedding = null;
-                failed += items.Count - written.Count;
-                _owner.WithStoreErrors(() => AppendLogs(written));
-            }
-            var migrated = written.Count(i => i.IsNew);
-            _result.MigratedCount += migrated;
-            _result.UpdatedCount += written.Count - migrated;
-            _processed += batch.RowCount;
-            foreach (var item in written)
-            {
-                _options.OnEntry?.Invoke(new MigratedEntry
+                if (!_inBatch) _owner.WithStoreErrors(BeginBatch);
+                var written = _owner.WithStoreErrors(() => WritePart(items));
+                _batchFailed += items.Count - written.Count;
+                var withEntities = _options.OnEntry != null;
+                foreach (var item in written)
                 {
-                    PostgresId = item.Row.Id, FactId = item.FactId, Day = item.Fact.Day,
-                    Entities = item.Fact.Entities.Select(e => e.Name).ToList(),
-                    Action = item.IsNew ? EntryAction.Migrated : EntryAction.Updated,
-                });
+                    _batchWritten.Add(new Committed(item.Row.Id, item.FactId, item.Fact.Day, item.LogBody, item.IsNew,
+                        !item.ExistingFactId.HasValue, withEntities ? item.Fact.Entities.Select(e => e.Name).ToList() : null));
+                }
             }
-            if (batch.Items.Count > 0 || failed > 0)
+            if (batch.EndsBatch) EndBatch();
+        }
+
+        /// <summary>Opens the batch's transaction, recording first what the log stage finished meanwhile.</summary>
+        private void BeginBatch()
+        {
+            CollectWrittenLogs();
+            PauseForOtherWriters();
+            _store.Begin();
+            _inBatch = true;
+            _batchBegan = Stopwatch.GetTimestamp();
+            try
             {
-                _options.Progress?.Report(new MigrationProgress
-                {
-                    Processed = _processed, Total = Math.Max(_total, _processed), BatchNumber = _batchNumber,
-                    BatchMigrated = migrated, BatchUpdated = written.Count - migrated, BatchFailed = failed, Elapsed = _clock.Elapsed,
-                });
+                RecordLogWrites();
+            }
+            catch
+            {
+                AbandonBatch();
+                throw;
             }
         }
 
         /// <summary>
-        /// Writes a batch in one transaction: new facts in bulk statements, refreshed ones row by row. With
-        /// <paramref name="isolateRows"/> every row is written alone under a savepoint, so that a row the database
-        /// refuses fails alone; returns null when the fast attempt hit such a row.
+        /// Writes a part of the batch under a savepoint: new facts in bulk statements, refreshed ones row by row.
+        /// When the database refuses a row the part is written again row by row, each row under a savepoint of its
+        /// own, so that the refused row fails alone.
         /// </summary>
-        private List<Item>? Commit(List<Item> items, bool isolateRows)
+        private List<Item> WritePart(List<Item> items)
         {
-            var written = new List<Item>(items.Count);
-            CollectWrittenLogs();
-            PauseForOtherWriters();
-            _store.Begin();
-            var began = Stopwatch.GetTimestamp();
             try
             {
-                RecordLogWrites();
-                if (!isolateRows)
+                _store.Savepoint("part");
+                try
                 {
                     var fresh = items.Where(i => !i.ExistingFactId.HasValue).ToList();
                     if (fresh.Count > 0)
@@ -506,45 +543,96 @@ public sealed partial class ArchivalMigrator
                         _store.BulkAddPendingLogs(fresh.Select(i => (i.FactId, i.Fact.Day)).ToList());
                     }
                     foreach (var item in items.Where(i => i.ExistingFactId.HasValue)) WriteItem(item);
-                    written.AddRange(items);
+                    _store.Release("part");
+                    return items;
                 }
-                else
+                catch (SqliteException ex) when (IsRowLevel(ex))
                 {
-                    foreach (var item in items)
+                    _store.RollbackTo("part");
+                }
+                var written = new List<Item>(items.Count);
+                foreach (var item in items)
+                {
+                    _store.Savepoint("row");
+                    try
                     {
-                        _store.Savepoint("row");
-                        try
-                        {
-                            WriteItem(item);
-                            _store.Release("row");
-                            _store.KeepEntitiesSoFar();
-                            written.Add(item);
-                        }
-                        catch (SqliteException ex) when (IsRowLevel(ex))
-                        {
-                            _store.RollbackTo("row");
-                            Report(new MigrationError { PostgresId = item.Row.Id, Reason = "the memory database refused the entry: " + ex.Message });
-                        }
+                        WriteItem(item);
+                        _store.Release("row");
+                        written.Add(item);
+                    }
+                    catch (SqliteException ex) when (IsRowLevel(ex))
+                    {
+                        _store.RollbackTo("row");
+                        Report(new MigrationError { PostgresId = item.Row.Id, Reason = "the memory database refused the entry: " + ex.Message });
                     }
                 }
-                _store.Commit();
-            }
-            catch (SqliteException ex) when (IsRowLevel(ex) && !isolateRows)
-            {
-                _store.Rollback();
-                return null;
+                return written;
             }
             catch
             {
-                _store.Rollback();
+                AbandonBatch();
                 throw;
             }
             finally
             {
-                Held(Stopwatch.GetElapsedTime(began));
+                // Written into the transaction: the log stage and the callbacks never need the vectors.
+                foreach (var item in items) item.Row.Embedding = null;
             }
-            _logsLast = new LogWrites();
-            return written;
+        }
+
+        /// <summary>Commits the batch, hands its new facts' entries to the log stage and reports it.</summary>
+        private void EndBatch()
+        {
+            if (_inBatch)
+            {
+                try
+                {
+                    _owner.WithStoreErrors(_store.Commit);
+                }
+                catch
+                {
+                    AbandonBatch();
+                    throw;
+                }
+                _inBatch = false;
+                Held(Stopwatch.GetElapsedTime(_batchBegan));
+                _logsLast = new LogWrites();
+                _batchNumber++;
+            }
+            var written = _batchWritten.ToList();
+            _batchWritten.Clear();
+            _owner.WithStoreErrors(() => AppendLogs(written));
+            var migrated = written.Count(i => i.IsNew);
+            _result.MigratedCount += migrated;
+            _result.UpdatedCount += written.Count - migrated;
+            _processed += _batchRows;
+            foreach (var item in written)
+            {
+                _options.OnEntry?.Invoke(new MigratedEntry
+                {
+                    PostgresId = item.SourceId, FactId = item.FactId, Day = item.Day, Entities = item.Entities!,
+                    Action = item.IsNew ? EntryAction.Migrated : EntryAction.Updated,
+                });
+            }
+            if (written.Count > 0 || _batchFailed > 0)
+            {
+                _options.Progress?.Report(new MigrationProgress
+                {
+                    Processed = _processed, Total = Math.Max(_total, _processed), BatchNumber = _batchNumber,
+                    BatchMigrated = migrated, BatchUpdated = written.Count - migrated, BatchFailed = _batchFailed, Elapsed = _clock.Elapsed,
+                });
+            }
+            _batchFailed = 0;
+            _batchRows = 0;
+        }
+
+        /// <summary>Rolls the open batch back whole: none of its rows counts, and the next run writes them.</summary>
+        private void AbandonBatch()
+        {
+            _store.Rollback();
+            if (_inBatch) Held(Stopwatch.GetElapsedTime(_batchBegan));
+            _inBatch = false;
+            _batchWritten.Clear();
         }
 
         private static bool IsRowLevel(SqliteException ex) => ex.SqliteErrorCode is 19 or 18 or 20 or 25;
@@ -572,9 +660,9 @@ public sealed partial class ArchivalMigrator
         }
 
         /// <summary>New facts' entries go to the log stage; refreshed and adopted ones are placed by the repair pass at the end.</summary>
-        private void AppendLogs(List<Item> written)
+        private void AppendLogs(List<Committed> written)
         {
-            var fresh = written.Where(i => !i.ExistingFactId.HasValue).ToList();
+            var fresh = written.Where(i => i.Fresh).ToList();
             if (fresh.Count > 0) _logQueue.Add(fresh);
         }
 
@@ -592,14 +680,14 @@ public sealed partial class ArchivalMigrator
                 try
                 {
                     // Grouped by day here rather than on the consumer, whose thread bounds the whole run.
-                    items.Sort((a, b) => string.CompareOrdinal(a.Fact.Day, b.Fact.Day) is var c && c != 0 ? c : a.FactId.CompareTo(b.FactId));
+                    items.Sort((a, b) => string.CompareOrdinal(a.Day, b.Day) is var c && c != 0 ? c : a.FactId.CompareTo(b.FactId));
                     var done = new LogWrites();
                     var starts = new List<(long FactId, long Start, int Length)>();
                     for (var first = 0; first < items.Count;)
                     {
-                        var day = items[first].Fact.Day;
+                        var day = items[first].Day;
                         var last = first;
-                        while (last + 1 < items.Count && items[last + 1].Fact.Day == day) last++;
+                        while (last + 1 < items.Count && items[last + 1].Day == day) last++;
                         buffer.SetLength(0);
                         starts.Clear();
                         for (var k = first; k <= last; k++)
