@@ -126,6 +126,11 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
             WriteVerbose($"Rewrote the entity mentions of {result.RepairedMentions} migrated facts to what their archival entries give.");
         if (result.IndexRebuildDeclined)
             WriteWarning("The full-text index was not rebuilt: the assistant's search may miss migrated facts until a run is allowed to rebuild it.");
+        // A batch is one transaction, so a large -BatchSize is a long hold of the lock the assistant's inserts wait for.
+        if (BatchSize > MigrationOptions.DefaultBatchSize && result.LongestWriteLock > TimeSpan.FromSeconds(1))
+            WriteWarning($"A batch held jarvis.db's write lock for {result.LongestWriteLock.TotalSeconds:F1} s (-BatchSize {BatchSize}): " +
+                "other programs' writes waited that long, and the assistant's SQLite client gives up after 5 s. " +
+                $"Use the default -BatchSize ({MigrationOptions.DefaultBatchSize}) while the assistant runs.");
         if (result.Cancelled)
             WriteWarning($"Migration stopped after {result.MigratedCount + result.UpdatedCount} entries; committed batches are kept and the next run completes the rest.");
         WriteVerbose($"{result.Status}: {result.MigratedCount} migrated, {result.UpdatedCount} updated, {result.SkippedCount} skipped, {result.ErrorCount} failed in {DurationFormat.Format(result.Duration)}.");
