@@ -519,16 +519,17 @@ internal sealed class MemoryStore : IDisposable
             throw new InvalidOperationException($"SQLite refused to {(enabled ? "enable" : "disable")} triggers (rc {rc}).");
     }
 
-    public void BulkInsertMentions(IReadOnlyList<(long FactId, EntityMention Mention)> mentions)
+    /// <summary>Streams the mentions into grouped statements: a batch's list of them would be a large-object allocation.</summary>
+    public void BulkInsertMentions(IEnumerable<(long FactId, EntityMention Mention)> mentions)
     {
         var legacy = _mentionsHaveLegacyColumns;
         InsertRows(legacy ? "mentions-legacy" : "mentions",
             legacy
                 ? "INSERT INTO entity_mentions (fact_id, entity_id, mention_text, position, entity_name, entity_type) VALUES "
                 : "INSERT INTO entity_mentions (fact_id, entity_id, mention_text, position) VALUES ",
-            legacy ? "(?, ?, ?, ?, ?, ?)" : "(?, ?, ?, ?)", legacy ? 6 : 4, mentions.Count, (stmt, at, i) =>
+            legacy ? "(?, ?, ?, ?, ?, ?)" : "(?, ?, ?, ?)", legacy ? 6 : 4, mentions, (stmt, at, mention) =>
             {
-                var (factId, m) = mentions[i];
+                var (factId, m) = mention;
                 stmt.Bind(at + 1, factId).Bind(at + 2, EntityId(m.Name, m.Type)).Bind(at + 3, m.MentionText);
                 if (m.Position is { } p) stmt.Bind(at + 4, p); else stmt.BindNull(at + 4);
                 if (legacy) stmt.Bind(at + 5, m.Name).Bind(at + 6, m.Type);
@@ -556,6 +557,28 @@ internal sealed class MemoryStore : IDisposable
     /// sqlite_sequence) is then paid per group rather than per row. <paramref name="bind"/> binds row i's
     /// columns after parameter number <c>at</c>.
     /// </summary>
+    private void InsertRows<T>(string key, string head, string row, int columns, IEnumerable<T> rows, Action<RawStatement, int, T> bind)
+    {
+        var group = new T[RowsPerInsert];
+        var n = 0;
+        RawStatement? statement = null;
+        foreach (var r in rows)
+        {
+            group[n++] = r;
+            if (n < RowsPerInsert) continue;
+            statement ??= Raw(key + "*", head + string.Join(", ", Enumerable.Repeat(row, RowsPerInsert)));
+            for (var k = 0; k < n; k++) bind(statement, k * columns, group[k]);
+            statement.Execute();
+            n = 0;
+        }
+        var single = n > 0 ? Raw(key, head + row) : null;
+        for (var k = 0; k < n; k++)
+        {
+            bind(single!, 0, group[k]);
+            single.Execute();
+        }
+    }
+
     private void InsertRows(string key, string head, string row, int columns, int count, Action<RawStatement, int, int> bind, string tail = "")
     {
         var i = 0;
