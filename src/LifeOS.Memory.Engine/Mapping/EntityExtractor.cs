@@ -26,6 +26,10 @@ internal static class EntityExtractor
         "SEP", "OCT", "NOV", "DEC", "WARN", "INFO", "ERROR", "DEBUG", "NULL", "TRUE", "FALSE", "NONE", "DONE", "OKAY",
     };
 
+    // The only characters that can start an entity, searched for with vectorised lookups.
+    private static readonly System.Buffers.SearchValues<char> EntityStarts =
+        System.Buffers.SearchValues.Create("@#$ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+
     private static bool IsWord(char c) => char.IsLetterOrDigit(c) || c == '_';
     private static bool IsHandle(char c) => c is (>= 'a' and <= 'z') or (>= 'A' and <= 'Z') or (>= '0' and <= '9') or '_';
     private static bool IsTagStart(char c) => char.IsLetterOrDigit(c) || c == '_';
@@ -46,7 +50,7 @@ internal static class EntityExtractor
 
         var s = content.AsSpan();
         // Jump between the only characters that can start an entity.
-        for (var i = s.IndexOfAny("@#$ABCDEFGHIJKLMNOPQRSTUVWXYZ"); i >= 0 && i < s.Length;)
+        for (var i = s.IndexOfAny(EntityStarts); i >= 0 && i < s.Length;)
         {
             var c = s[i];
             var prev = i > 0 ? s[i - 1] : ' ';
@@ -93,7 +97,7 @@ internal static class EntityExtractor
                 }
             }
             if (next >= s.Length) break;
-            var found = s[next..].IndexOfAny("@#$ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+            var found = s[next..].IndexOfAny(EntityStarts);
             i = found < 0 ? -1 : next + found;
         }
 

@@ -602,10 +602,6 @@ internal sealed class MemoryStore : IDisposable
     // ---- the full-text index's merge setting during a migration -------------------------------------
 
     /// <summary>
-    /// FTS5 merges its segments once 16 of them share a level instead of the index's own setting (4 by
-    /// default): the same index, built with about half the merge work, and left with a segment or two more.
-    /// </summary>
-    /// <summary>
     /// The index's merge settings during a migration, with the defaults FTS5 uses when the index has none: merges
     /// start once 8 segments share a level instead of 4 (less merge work), and done incrementally, a little after
     /// each batch. A crisis merge (every segment of a level at once, in one transaction) waits for 64 instead of
