@@ -30,7 +30,9 @@ internal readonly record struct AppendedAt(DayLocation Location, long Offset, lo
 /// </summary>
 internal sealed class DayFiles : IDisposable
 {
-    private const int MaxOpenFiles = 256;
+    // Two years of days and more: an import in random date order touches most days in every batch, and each
+    // reopening costs a lookup of where the day lives.
+    private const int MaxOpenFiles = 1024;
     private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
     private readonly Dictionary<string, (DayLocation Location, AppendOnlyFile File)> _open = new(StringComparer.Ordinal);
     private readonly LinkedList<string> _recent = new();

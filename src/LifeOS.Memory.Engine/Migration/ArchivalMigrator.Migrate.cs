@@ -188,7 +188,8 @@ public sealed partial class ArchivalMigrator
         private LogWrites _logsLast = new();
         // Daily logs are appended by a third stage, overlapping the next batch's commit; what it finished is
         // recorded by the consumer's next transaction, exactly as if it had been written inline.
-        private readonly System.Collections.Concurrent.BlockingCollection<List<Committed>> _logQueue = new(boundedCapacity: 2);
+        private readonly System.Collections.Concurrent.BlockingCollection<List<Committed>> _logQueue = new(boundedCapacity: 8);
+        private const int MaxLogGroup = 8 * PartRows;
         private readonly System.Collections.Concurrent.ConcurrentQueue<LogWrites> _logsDone = new();
         private Task? _logWriter;
         private volatile Exception? _logFailure;
@@ -695,10 +696,18 @@ public sealed partial class ArchivalMigrator
         private void WriteLogsInOrder()
         {
             var buffer = new MemoryStream();
-            foreach (var items in _logQueue.GetConsumingEnumerable())
+            foreach (var taken in _logQueue.GetConsumingEnumerable())
             {
                 // After a failure the rest is only drained: the pending rows make the next run write it.
                 if (_logFailure != null) continue;
+                // Batches committed meanwhile are written together: when rows arrive in random date order
+                // a batch has about one entry per day, and this stage falls behind on one write per day.
+                var items = taken;
+                while (items.Count < MaxLogGroup && _logQueue.TryTake(out var more))
+                {
+                    if (ReferenceEquals(items, taken)) items = new List<Committed>(taken);
+                    items.AddRange(more);
+                }
                 try
                 {
                     // Grouped by day here rather than on the consumer, whose thread bounds the whole run.
