@@ -71,10 +71,10 @@ internal sealed class SourceConnection
     public MemoryMigrationException QueryFailed(Exception ex)
     {
         if (IsConnectionLoss(ex)) return Unavailable(ex);
-        if (ex is NpgsqlException { InnerException: TimeoutException } || ex is PostgresException { SqlState: "57014" })
+        if (ex is NpgsqlException { InnerException: TimeoutException } || ex is PostgresException { SqlState: PostgresErrorCodes.QueryCanceled })
             return new MemoryMigrationException(ErrorIds.SourceQueryFailed, FailureKind.OperationTimeout,
                 $"A query on PostgreSQL at {Description} timed out: {Redact(Describe(ex))}");
-        if (ex is PostgresException { SqlState: "42P01" })
+        if (ex is PostgresException { SqlState: PostgresErrorCodes.UndefinedTable })
             return new MemoryMigrationException(ErrorIds.SourceTableNotFound, FailureKind.ObjectNotFound,
                 $"The source table disappeared during the run: {Redact(Describe(ex))}");
         return new MemoryMigrationException(ErrorIds.SourceQueryFailed, FailureKind.InvalidData,
@@ -84,7 +84,8 @@ internal sealed class SourceConnection
     public static bool IsConnectionLoss(Exception ex) => ex switch
     {
         PostgresException pg => pg.SqlState.StartsWith("08", StringComparison.Ordinal) || pg.SqlState.StartsWith("57P", StringComparison.Ordinal)
-                                || pg.SqlState == "28P01" || pg.SqlState == "28000" || pg.SqlState == "3D000",
+                                || pg.SqlState is PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification
+                                    or PostgresErrorCodes.InvalidCatalogName,
         NpgsqlException { InnerException: TimeoutException } => false,
         NpgsqlException => true,
         SocketException or IOException or EndOfStreamException => true,

@@ -95,7 +95,7 @@ internal static class FullTextAudit
             var ok = r.Read() && r.GetString(0) == "ok";
             return ok && !r.Read();
         }
-        catch (SqliteException ex) when (ex.SqliteErrorCode is 11 or 267)
+        catch (SqliteException ex) when (ex.SqliteErrorCode is SQLitePCL.raw.SQLITE_CORRUPT or SQLitePCL.raw.SQLITE_CORRUPT_VTAB)
         {
             return false;
         }

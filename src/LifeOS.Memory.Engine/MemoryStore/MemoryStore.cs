@@ -157,15 +157,15 @@ internal sealed class MemoryStore : IDisposable
         var file = Path.GetFileName(path);
         return ex.SqliteErrorCode switch
         {
-            5 or 6 => new MemoryMigrationException(ErrorIds.WorkspaceBusy, FailureKind.ResourceBusy,
+            SQLitePCL.raw.SQLITE_BUSY or SQLitePCL.raw.SQLITE_LOCKED => new MemoryMigrationException(ErrorIds.WorkspaceBusy, FailureKind.ResourceBusy,
                 $"The memory database {file} stayed locked by another process for longer than the busy timeout: {ex.Message}", ex),
-            8 or 3 => new MemoryMigrationException(ErrorIds.WorkspaceNotWritable, FailureKind.PermissionDenied,
+            SQLitePCL.raw.SQLITE_READONLY or SQLitePCL.raw.SQLITE_PERM => new MemoryMigrationException(ErrorIds.WorkspaceNotWritable, FailureKind.PermissionDenied,
                 $"The memory database {path} cannot be written: {ex.Message}", ex),
-            13 => new MemoryMigrationException(ErrorIds.WorkspaceNotWritable, FailureKind.WriteError,
+            SQLitePCL.raw.SQLITE_FULL => new MemoryMigrationException(ErrorIds.WorkspaceNotWritable, FailureKind.WriteError,
                 $"The disk holding {path} is full: {ex.Message}", ex),
-            26 or 11 => new MemoryMigrationException(ErrorIds.WorkspaceInvalid, FailureKind.InvalidData,
+            SQLitePCL.raw.SQLITE_NOTADB or SQLitePCL.raw.SQLITE_CORRUPT => new MemoryMigrationException(ErrorIds.WorkspaceInvalid, FailureKind.InvalidData,
                 $"{path} is not a usable SQLite database: {ex.Message}", ex),
-            14 => new MemoryMigrationException(ErrorIds.WorkspaceNotWritable, FailureKind.PermissionDenied,
+            SQLitePCL.raw.SQLITE_CANTOPEN => new MemoryMigrationException(ErrorIds.WorkspaceNotWritable, FailureKind.PermissionDenied,
                 $"The memory database {path} cannot be opened: {ex.Message}", ex),
             _ => new MemoryMigrationException(ErrorIds.MemoryDatabaseFailed, FailureKind.WriteError,
                 $"The memory database {file} failed: {ex.Message}", ex),

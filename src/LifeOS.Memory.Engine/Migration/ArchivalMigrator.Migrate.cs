@@ -90,7 +90,7 @@ public sealed partial class ArchivalMigrator
     private static void ValidateOptions(MigrationOptions options)
     {
         if (options.BatchSize < MigrationOptions.MinBatchSize || options.BatchSize > MigrationOptions.MaxBatchSize)
-            throw new MemoryMigrationException("InvalidBatchSize", FailureKind.InvalidArgument,
+            throw new MemoryMigrationException(ErrorIds.InvalidBatchSize, FailureKind.InvalidArgument,
                 $"BatchSize {options.BatchSize} is out of range: use {MigrationOptions.MinBatchSize} to {MigrationOptions.MaxBatchSize}.");
     }
 
@@ -658,7 +658,8 @@ public sealed partial class ArchivalMigrator
             _batchWritten.Clear();
         }
 
-        private static bool IsRowLevel(SqliteException ex) => ex.SqliteErrorCode is 19 or 18 or 20 or 25;
+        private static bool IsRowLevel(SqliteException ex) => ex.SqliteErrorCode is SQLitePCL.raw.SQLITE_CONSTRAINT or SQLitePCL.raw.SQLITE_TOOBIG
+            or SQLitePCL.raw.SQLITE_MISMATCH or SQLitePCL.raw.SQLITE_RANGE;
 
         private void WriteItem(Item item)
         {

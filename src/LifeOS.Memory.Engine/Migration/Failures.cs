@@ -48,4 +48,5 @@ public static class ErrorIds
     public const string DailyLogWriteFailed = "DailyLogWriteFailed";
     public const string MigrateEntryFailed = "MigrateEntryFailed";
     public const string InvalidId = "InvalidId";
+    public const string InvalidBatchSize = "InvalidBatchSize";
 }
