@@ -465,14 +465,25 @@ WHERE a.attrelid = @oid AND a.attnum > 0 AND NOT a.attisdropped"))
             var len = BinaryPrimitives.ReadInt32BigEndian(payload[pos..]);
             pos += 4;
             if (len < 0) throw new FormatException($"has a NULL element at position {i + 1}");
-            if (len != width || pos + len > payload.Length) throw new FormatException("is truncated");
-            var value = width == 4
-                ? BinaryPrimitives.ReadSingleBigEndian(payload[pos..])
-                : (float)BinaryPrimitives.ReadDoubleBigEndian(payload[pos..]);
+            if (pos + len > payload.Length) throw new FormatException("is truncated");
+            if (len != width) throw new FormatException($"has an element of {len} bytes at position {i + 1}; {width} are expected");
+            var value = width == 4 ? BinaryPrimitives.ReadSingleBigEndian(payload[pos..]) : ToReal(payload[pos..], i);
             BinaryPrimitives.WriteSingleLittleEndian(result.Span[(i * 4)..], value);
             pos += len;
         }
         return result;
+    }
+
+    /// <summary>A double precision element as a real, refused where PostgreSQL's own cast to real would fail.</summary>
+    private static float ToReal(ReadOnlySpan<byte> element, int index)
+    {
+        var d = BinaryPrimitives.ReadDoubleBigEndian(element);
+        var value = (float)d;
+        if (float.IsInfinity(value) && !double.IsInfinity(d))
+            throw new FormatException($"has element {index + 1} ({d.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}) out of the range of real (overflow)");
+        if (value == 0 && d != 0)
+            throw new FormatException($"has element {index + 1} ({d.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}) out of the range of real (underflow)");
+        return value;
     }
 
     // Two real elements as array_send writes them: each a big-endian length of 4, then the big-endian value.

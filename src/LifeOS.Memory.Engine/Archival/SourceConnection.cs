@@ -22,7 +22,7 @@ internal sealed class SourceConnection
                 "No PostgreSQL connection was given: pass a connection string or set $env:DATABASE_URL.");
         AddSecret(raw);
 
-        var builder = IsUri(raw) ? FromUri(raw) : FromKeywords(raw);
+        var builder = IsUri(raw) ? FromUri(raw, out var given) : FromKeywords(raw, out given);
         if (!string.IsNullOrEmpty(options.UserName)) builder.Username = options.UserName;
         if (options.Password != null) builder.Password = options.Password;
         AddSecret(builder.Password);
@@ -30,8 +30,11 @@ internal sealed class SourceConnection
 
         if (string.IsNullOrEmpty(builder.Host)) builder.Host = "localhost";
         builder.ApplicationName ??= "LifeOS.Memory";
-        builder.Timeout = Math.Clamp(options.ConnectTimeoutSeconds, 1, 1024);
-        builder.CommandTimeout = Math.Max(0, options.CommandTimeoutSeconds);
+        // What the caller set wins, then what the connection string says, then the defaults.
+        builder.Timeout = Math.Clamp(options.ConnectTimeoutSeconds
+            ?? (given.ConnectTimeout ? builder.Timeout : SourceOptions.DefaultConnectTimeoutSeconds), 1, 1024);
+        builder.CommandTimeout = Math.Max(0, options.CommandTimeoutSeconds
+            ?? (given.CommandTimeout ? builder.CommandTimeout : SourceOptions.DefaultCommandTimeoutSeconds));
         // Keep server error details out of exception text: they can echo row values.
         builder.IncludeErrorDetail = false;
         ConnectionString = builder.ConnectionString;
@@ -124,11 +127,19 @@ internal sealed class SourceConnection
         }
     }
 
-    private static NpgsqlConnectionStringBuilder FromKeywords(string raw)
+    /// <summary>Which timeouts the connection string itself sets.</summary>
+    private readonly record struct GivenTimeouts(bool ConnectTimeout, bool CommandTimeout);
+
+    private static NpgsqlConnectionStringBuilder FromKeywords(string raw, out GivenTimeouts given)
     {
         try
         {
-            return new NpgsqlConnectionStringBuilder(raw);
+            var builder = new NpgsqlConnectionStringBuilder(raw);
+            // The generic builder keeps only the keywords written (Npgsql's lists every one it knows).
+            var written = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = raw };
+            given = new GivenTimeouts(written.ContainsKey("Timeout"),
+                written.ContainsKey("Command Timeout") || written.ContainsKey("CommandTimeout"));
+            return builder;
         }
         catch (Exception ex) when (ex is ArgumentException or FormatException or KeyNotFoundException)
         {
@@ -143,11 +154,13 @@ internal sealed class SourceConnection
     {
         var m = ex.Message;
         var cut = m.IndexOfAny(new[] { '\r', '\n' });
-        return cut > 0 ? m[..cut] : "unrecognised format";
+        var first = cut > 0 ? m[..cut] : m;
+        return first.Length is > 0 and <= 200 ? first : "unrecognised format";
     }
 
-    private NpgsqlConnectionStringBuilder FromUri(string raw)
+    private NpgsqlConnectionStringBuilder FromUri(string raw, out GivenTimeouts given)
     {
+        given = default;
         Uri uri;
         try
         {
@@ -201,17 +214,26 @@ internal sealed class SourceConnection
                 case "sslrootcert": b.RootCertificate = value; break;
                 case "sslcert": b.SslCertificate = value; break;
                 case "sslkey": b.SslKey = value; break;
-                case "connect_timeout": if (int.TryParse(value, out var t)) b.Timeout = t; break;
+                case "connect_timeout":
+                    b.Timeout = Number(key, value);
+                    given = given with { ConnectTimeout = true };
+                    break;
                 case "application_name": b.ApplicationName = value; break;
                 case "options": b.Options = value; break;
                 case "user": b.Username = value; break;
                 case "password": AddSecret(value); b.Password = value; break;
                 case "dbname": b.Database = value; break;
                 case "host": b.Host = value; break;
-                case "port": if (int.TryParse(value, out var p)) b.Port = p; break;
+                case "port": b.Port = Number(key, value); break;
                 default: break; // libpq accepts many tuning parameters Npgsql has no use for; ignoring them is what libpq users expect.
             }
         }
         return b;
     }
+
+    private static int Number(string key, string value) =>
+        int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n)
+            ? n
+            : throw new MemoryMigrationException(ErrorIds.InvalidConnectionString, FailureKind.InvalidArgument,
+                $"The PostgreSQL URI's {key} must be a whole number.");
 }

@@ -11,10 +11,18 @@ public sealed class SourceOptions
     public string? Password { get; init; }
     /// <summary>Table name, optionally schema-qualified.</summary>
     public string Table { get; init; } = "archival_memory";
-    /// <summary>Seconds before a source query is abandoned (0 = no limit).</summary>
-    public int CommandTimeoutSeconds { get; init; } = 300;
-    /// <summary>Seconds allowed to open the connection.</summary>
-    public int ConnectTimeoutSeconds { get; init; } = 15;
+    public const int DefaultCommandTimeoutSeconds = 300;
+    public const int DefaultConnectTimeoutSeconds = 15;
+    /// <summary>
+    /// Seconds before a source query is abandoned (0 = no limit). Null: what the connection string says
+    /// (Command Timeout), else <see cref="DefaultCommandTimeoutSeconds"/>.
+    /// </summary>
+    public int? CommandTimeoutSeconds { get; init; }
+    /// <summary>
+    /// Seconds allowed to open the connection. Null: what the connection string says (Timeout, or connect_timeout
+    /// in a URI), else <see cref="DefaultConnectTimeoutSeconds"/>.
+    /// </summary>
+    public int? ConnectTimeoutSeconds { get; init; }
 }
 
 /// <summary>What one migration run does.</summary>

@@ -176,6 +176,36 @@ public class ArraySendPureTests
     }
 
     [Fact]
+    public void A_wrong_width_is_named_with_its_position()
+    {
+        Assert.Equal("has an element of 8 bytes at position 1; 4 are expected", Refusal(Payload(Float4, new[] { 1 }, null, Double(1))));
+        Assert.Equal("has an element of 0 bytes at position 2; 8 are expected",
+            Refusal(Payload(Float8, new[] { 2 }, null, Double(1), new byte[0])));
+    }
+
+    [Theory]
+    [InlineData(1e300, "overflow")]
+    [InlineData(-1e39, "overflow")]
+    [InlineData(1e-50, "underflow")]
+    [InlineData(-1e-46, "underflow")]
+    public void Double_values_a_real_cannot_hold_are_refused_as_postgresql_refuses_the_cast(double value, string why)
+    {
+        var refusal = Refusal(Doubles(0.5, value));
+        Assert.StartsWith("has element 2 (", refusal);
+        Assert.EndsWith($"out of the range of real ({why})", refusal);
+    }
+
+    [Fact]
+    public void Infinities_and_values_at_the_edges_of_real_are_kept()
+    {
+        var decoded = Decode(Doubles(float.MaxValue, float.Epsilon, double.PositiveInfinity, 0.0));
+        Assert.Equal(float.MaxValue, BitConverter.ToSingle(decoded, 0));
+        Assert.Equal(float.Epsilon, BitConverter.ToSingle(decoded, 4));
+        Assert.Equal(float.PositiveInfinity, BitConverter.ToSingle(decoded, 8));
+        Assert.Equal(0f, BitConverter.ToSingle(decoded, 12));
+    }
+
+    [Fact]
     public void Payloads_shorter_than_an_array_header_are_not_binary_arrays()
     {
         Assert.Equal("is not a binary array", Refusal(Array.Empty<byte>()));

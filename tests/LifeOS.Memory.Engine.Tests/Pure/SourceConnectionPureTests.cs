@@ -245,6 +245,50 @@ public class SourceConnectionPureTests
     }
 
     [Fact]
+    public void A_misspelt_keyword_is_named()
+    {
+        var ex = Refused($"Hots=h;Password={Password}");
+        Assert.Contains("hots", ex.Message);
+    }
+
+    [Theory]
+    [InlineData("postgres://u:Secret-Pw@h/db?port=abc", "port")]
+    [InlineData("postgres://u:Secret-Pw@h/db?connect_timeout=3s", "connect_timeout")]
+    [InlineData("postgres://u:Secret-Pw@h/db?connect_timeout=-1", "connect_timeout")]
+    public void Query_numbers_that_are_not_whole_numbers_are_refused_like_libpq_does(string uri, string key)
+    {
+        var ex = Refused(uri);
+        Assert.Contains(key, ex.Message);
+        Assert.DoesNotContain(Password, ex.ToString());
+    }
+
+    private static NpgsqlConnectionStringBuilder DefaultSettings(string connectionString) =>
+        Settings(new SourceConnection(new SourceOptions { ConnectionString = connectionString }));
+
+    [Theory]
+    [InlineData("postgres://u@h/db?connect_timeout=3", 3, 300)]
+    [InlineData("Host=h;Timeout=3;Command Timeout=7", 3, 7)]
+    [InlineData("Host=h;CommandTimeout=0", 15, 0)]
+    [InlineData("Host=h;Command Timeout=30", 15, 30)]
+    [InlineData("Host=h", 15, 300)]
+    [InlineData("postgres://u@h/db", 15, 300)]
+    public void Timeouts_written_in_the_connection_are_kept_and_the_others_default(string connectionString,
+        int connect, int command)
+    {
+        var b = DefaultSettings(connectionString);
+        Assert.Equal(connect, b.Timeout);
+        Assert.Equal(command, b.CommandTimeout);
+    }
+
+    [Fact]
+    public void Timeouts_set_as_options_win_over_the_connection_string()
+    {
+        var b = Settings(Connect("Host=h;Timeout=3;Command Timeout=7", connectTimeout: 20, commandTimeout: 60));
+        Assert.Equal(20, b.Timeout);
+        Assert.Equal(60, b.CommandTimeout);
+    }
+
+    [Fact]
     public void A_malformed_keyword_string_is_told_with_the_expected_shapes()
     {
         var ex = Refused($"Hots=h;Password={Password}");
