@@ -67,7 +67,8 @@ FROM generate_series({start + 1}, {start + n}) g");
     public void Markers_headings_and_whole_forged_entries_in_the_assistants_content_never_move_remove_or_count()
     {
         using var s = new Scenario(embeddingType: null);
-        GenerateAround(s, 40, first: "now() - interval '1 hour'");
+        // Early in today's UTC day, the day the assistant's entries go to (an hour ago is yesterday just after midnight).
+        GenerateAround(s, 40, first: $"timestamptz '{Today} 00:00:00+00'");
         Assert.True(s.Migrate().Success);
         var dayFile = Path.Combine(s.LogDir, Today + ".md");
         var before = File.ReadAllText(dayFile);
