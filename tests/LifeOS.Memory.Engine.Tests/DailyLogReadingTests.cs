@@ -1,0 +1,106 @@
+using LifeOS.Memory.DailyLog;
+using Microsoft.Data.Sqlite;
+using Xunit;
+using Store = LifeOS.Memory.MemoryStore.MemoryStore;
+
+namespace LifeOS.Memory.Tests;
+
+/// <summary>
+/// The audit's UTF-8 path against the string path it replaces: the same facts read from SQLite, the same verdicts
+/// from the comparison streamed in large chunks. No PostgreSQL.
+/// </summary>
+public sealed class DailyLogReadingTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "lifeos-read-" + Guid.NewGuid().ToString("N")[..8]);
+
+    public DailyLogReadingTests() => Directory.CreateDirectory(_dir);
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Facts_read_as_utf8_are_the_facts_read_as_strings(bool utf16Database)
+    {
+        var path = Path.Combine(_dir, "jarvis.db");
+        if (utf16Database)
+        {
+            // The encoding is fixed by the first table: the module's schema is then created in a UTF-16 database.
+            using var c = new SqliteConnection($"Data Source={path};Pooling=False");
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "PRAGMA encoding = 'UTF-16le'; CREATE TABLE encoding_probe (x);";
+            cmd.ExecuteNonQuery();
+        }
+        using (var store = Store.OpenForWriting(path))
+        {
+            store.Execute(LifeOS.Memory.MemoryStore.MemorySchema.JarvisIndexes);
+            store.Execute("PRAGMA foreign_keys = OFF");
+            Assert.Equal(utf16Database ? "UTF-16le" : "UTF-8", store.Scalar<string>("PRAGMA encoding"));
+            store.Execute("""
+                INSERT INTO facts (id, content, context, timestamp, confidence) VALUES
+                  (1, 'plain', 'ctx', '2024-01-01 01:02:03.123456', 0.5),
+                  (2, 'line one' || char(13, 10) || 'line two', NULL, '2024-01-01T23:59:59Z', NULL),
+                  (3, CAST(x'41ff42eda08043' AS TEXT), CAST(x'c3' AS TEXT), '2024-01-01 12:00:00', 0.125),
+                  (4, x'4142', '', '2024-01-01', 1.0),
+                  (5, 'nul' || char(0) || 'inside ünï 🚀', 'c' || char(0), '2024-01-01 ５:06:07', 0.005),
+                  (6, 'numeric timestamp', 'c', 1704067200.5, 0.995),
+                  (7, 'integer timestamp', 'c', 1704067200, 0.0),
+                  (8, 'foreign fact of the same day', 'c', '2024-01-01 05:00:00', 1.0),
+                  (9, 'second day', 'c', '2024-01-02 00:00:00', 0.375),
+                  (10, 'bad timestamp bytes', 'c', CAST(x'323032342d30312d30322030ff3a30303a3030' AS TEXT), 0.25),
+                  (11, 'supplementary after the day', 'c', '2024-01-02' || char(128640) || '01:02:03', 0.5),
+                  (12, 'short day', 'c', '2024', 0.5);
+                INSERT INTO fact_embeddings (fact_id, postgres_id, lifeos_link) VALUES
+                  (1, 101, 1), (2, 102, 1), (3, 103, 1), (4, 104, 1), (5, 105, 1), (6, 106, 1), (7, 107, 1),
+                  (8, 108, NULL), (9, 109, 1), (10, 110, 1), (11, 111, 1), (12, 112, 1);
+                INSERT INTO entities (id, name, type) VALUES
+                  (1, 'SOL', 'token'), (2, '#tag,with,commas', 'other'), (3, 'back`tick', 'other'), (4, '', 'other'),
+                  (5, CAST(x'ff61' AS TEXT), 'other'), (6, 'ünï 🚀', 'user'), (7, x'6869', 'other');
+                INSERT INTO entity_mentions (id, fact_id, entity_id, mention_text, position) VALUES
+                  (100, 1, 1, 'm', 0), (50, 1, 2, 'm', 1), (75, 1, 99, 'missing entity', 2), (76, 1, 3, 'm', 3),
+                  (10, 3, 4, 'm', 0), (11, 3, 5, 'm', 1), (12, 5, 6, 'm', 0), (13, 5, 6, 'm', 1), (14, 6, 7, 'm', 0),
+                  (15, 8, 1, 'm', 0), (16, 9, 1, 'm', 0), (17, 12, 2, 'm', 0), (18, 'x', 1, 'text fact id', 0),
+                  (19, '3abc', 1, 'text reading as fact 3', 0), (20, 5, '1x', 'text reading as entity 1', 0);
+                """);
+            var names = store.ReadEntityNames();
+            var days = store.DaysWithFacts().Order(StringComparer.Ordinal).ToList();
+            Assert.Contains("2024-01-01", days);
+            Assert.Contains("2024", days);
+            var checkedFacts = 0;
+            var facts = new DayFacts();
+            foreach (var day in days)
+            {
+                var expected = store.LogFactsForDay(day);
+                // With the names read once for every day, and with each fact's own (the buffer reused).
+                store.ReadLogFacts(day, facts, names);
+                AssertSameFacts(expected, facts);
+                store.ReadLogFacts(day, facts);
+                AssertSameFacts(expected, facts);
+                checkedFacts += expected.Count;
+            }
+            // Every fact of the module's is read under its day (some under more than one), the foreign one never.
+            Assert.True(checkedFacts >= 11, $"{checkedFacts} facts checked");
+        }
+        SqliteConnection.ClearAllPools();
+    }
+
+    private static void AssertSameFacts(List<LogFact> expected, DayFacts actual)
+    {
+        Assert.Equal(expected.Select(f => f.FactId), actual.Ids());
+        for (var i = 0; i < expected.Count; i++)
+        {
+            var want = expected[i];
+            var got = actual.FactAt(i);
+            Assert.Equal(want.FactId, got.FactId);
+            Assert.Equal(want.Timestamp, got.Timestamp);
+            Assert.Equal(want.Content, got.Content);
+            Assert.Equal(want.Context, got.Context);
+            Assert.Equal(want.Confidence, got.Confidence);
+            Assert.Equal(want.Entities, got.Entities);
+            Assert.Equal(LogEntryFormat.EntryBytes(want), DailyLogRenderingTests.Entry(actual, i));
+            Assert.Equal(LogEntryFormat.BodyBytes(want), DailyLogRenderingTests.Body(actual, i));
+            Assert.Equal(LogEntryFormat.LegacyEntry(want), LogEntryFormat.LegacyEntry(got));
+        }
+    }
+}
