@@ -1,3 +1,5 @@
+using System.IO.Compression;
+using System.Text;
 using LifeOS.Memory.DailyLog;
 using Microsoft.Data.Sqlite;
 using Xunit;
@@ -11,11 +13,15 @@ namespace LifeOS.Memory.Tests;
 /// </summary>
 public sealed class DailyLogReadingTests : IDisposable
 {
+    private static readonly UTF8Encoding Utf8 = new(false);
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "lifeos-read-" + Guid.NewGuid().ToString("N")[..8]);
 
     public DailyLogReadingTests() => Directory.CreateDirectory(_dir);
 
     public void Dispose() => Directory.Delete(_dir, true);
+
+    private static LogFact Fact(long id, string content, string time) =>
+        DailyLogRenderingTests.Fact(id, content, time: time);
 
     [Theory]
     [InlineData(false)]
@@ -102,5 +108,70 @@ public sealed class DailyLogReadingTests : IDisposable
             Assert.Equal(LogEntryFormat.BodyBytes(want), DailyLogRenderingTests.Body(actual, i));
             Assert.Equal(LogEntryFormat.LegacyEntry(want), LogEntryFormat.LegacyEntry(got));
         }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Recorded_places_are_compared_in_one_pass_whatever_their_sizes_and_overlaps(bool compressed)
+    {
+        var location = compressed ? DayLocation.Compressed : DayLocation.Live;
+        var day = "2024-03-01";
+        var small = Fact(1, "small", time: day + " 01:00:00");
+        // Larger than the audit's read chunk: the buffer grows for it.
+        var large = Fact(2, new string('L', 600_000), time: day + " 02:00:00");
+        var afterLarge = Fact(3, "right after the large one", time: day + " 03:00:00");
+        var changed = Fact(4, "changed since it was written", time: day + " 04:00:00");
+        var last = Fact(5, "last", time: day + " 05:00:00");
+        var text = new MemoryStream();
+        text.Write(Utf8.GetBytes(LogEntryFormat.Header(day)));
+        var ledger = new List<LedgerEntry>();
+        void Write(LogFact fact, LogFact? asWritten = null)
+        {
+            var bytes = LogEntryFormat.EntryBytes(asWritten ?? fact);
+            ledger.Add(new LedgerEntry(fact.FactId, day, text.Length, bytes.Length, EntryFormat.Current));
+            text.Write(bytes);
+            text.Write("the assistant's text between entries\n"u8);
+        }
+        Write(small);
+        Write(large);
+        Write(afterLarge);
+        Write(changed, changed with { Content = "as it was" });
+        // A stale place of the small fact over the large entry's text (a file cut short and appended to again).
+        ledger.Add(new LedgerEntry(1, day, ledger[1].Offset + 10, ledger[0].Length, EntryFormat.Current));
+        Write(last);
+        // A place beyond the end of the text, and a place that runs past it.
+        ledger.Add(new LedgerEntry(5, day, text.Length + 1000, ledger[^1].Length, EntryFormat.Current));
+        ledger.Add(new LedgerEntry(3, day, text.Length - 5, ledger[2].Length, EntryFormat.Current));
+
+        var files = new DayFiles(_dir);
+        var path = files.PathOf(day, location);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        if (location == DayLocation.Compressed)
+        {
+            // Several gzip members, split inside the large entry, as appends to a compressed day make them.
+            var all = text.ToArray();
+            using var file = File.Create(path);
+            foreach (var (start, end) in new[] { (0, 300_000), (300_000, 300_001), (300_001, all.Length) })
+            {
+                using var member = new GZipStream(file, CompressionLevel.Fastest, leaveOpen: true);
+                member.Write(all, start, end - start);
+            }
+        }
+        else
+        {
+            File.WriteAllBytes(path, text.ToArray());
+        }
+        var facts = new[] { small, large, afterLarge, changed, last };
+        var sorted = ledger.OrderBy(e => e.Offset).ToList();
+        var audit = LogAudit.Audit(files, day, facts, sorted, new HashSet<long>(), new HashSet<long>());
+        Assert.Equal(new Dictionary<long, int> { [1] = 1, [2] = 1, [3] = 1, [5] = 1 }, audit.Intact);
+        Assert.Empty(audit.Adopted);
+        Assert.Equal(4, Assert.Single(audit.Missing).FactId);
+        // The ledger in another order gives the same verdicts.
+        var reversed = ledger.AsEnumerable().Reverse().ToList();
+        var shuffled = LogAudit.Audit(files, day, facts, reversed, new HashSet<long>(), new HashSet<long>());
+        Assert.Equal(audit.Intact, shuffled.Intact);
+        files.Dispose();
     }
 }
