@@ -174,4 +174,88 @@ public sealed class DailyLogReadingTests : IDisposable
         Assert.Equal(audit.Intact, shuffled.Intact);
         files.Dispose();
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Entries_are_counted_as_an_audit_of_each_day_of_the_modules_facts_counts_them(bool mostFactsForeign)
+    {
+        var path = Path.Combine(_dir, "jarvis.db");
+        using var store = Store.OpenForWriting(path);
+        store.Execute(LifeOS.Memory.MemoryStore.MemorySchema.JarvisIndexes);
+        store.Execute($$"""
+            INSERT INTO facts (id, content, context, timestamp, confidence) VALUES
+              (1, 'first', 'c', '2024-01-01 01:00:00', 0.5),
+              (2, 'appended, never recorded', 'c', '2024-01-01 02:00:00', 1.0),
+              (3, 'second day', NULL, '2024-01-02 03:00:00', 1.0), (4, 'short timestamp', 'c', '2024', 1.0),
+              (5, 'a day with a foreign short one', 'c', '2023-05-05 05:00:00', 1.0),
+              (6, 'numeric timestamp', 'c', 1704067200.5, 1.0),
+              (7, 'past its range', 'c', '2024-01-02' || char(65535) || '07:00:00', 1.0),
+              (8, 'short, not UTF-8', 'c', CAST(x'3230ff' AS TEXT), 1.0),
+              (9, 'in the range of the day above', 'c', '20' || char(65533) || '4-01-01 00:00:00', 1.0),
+              (100, 'foreign, short', 'c', '2023', 1.0), (101, 'foreign only day', 'c', '2024-01-03 00:00:00', 1.0);
+            INSERT INTO fact_embeddings (fact_id, postgres_id, lifeos_link) VALUES
+              (1, 1, 1), (2, 2, 1), (3, 3, 1), (4, 4, 1), (5, 5, 1), (6, 6, 1), (7, 7, 1), (8, 8, 1), (9, 9, 1),
+              (100, 100, NULL), (101, 101, NULL);
+            INSERT INTO entities (id, name, type) VALUES (1, 'SOL', 'token');
+            INSERT INTO entity_mentions (fact_id, entity_id, mention_text, position) VALUES
+              (1, 1, 'SOL', 0), (3, 1, 'SOL', 0);
+            INSERT INTO lifeos_log_pending (fact_id, day) VALUES (2, '2024-01-01');
+            """);
+        if (mostFactsForeign)
+            store.Execute("WITH RECURSIVE n(i) AS (SELECT 200 UNION ALL SELECT i + 1 FROM n WHERE i < 230) " +
+                "INSERT INTO facts (id, content, timestamp) SELECT i, 'foreign ' || i, '2024-02-01 00:00:00' FROM n");
+        Assert.Equal(!mostFactsForeign, !store.DaysToAudit().Exact);
+
+        var files = new DayFiles(Path.Combine(_dir, "memory"));
+        Directory.CreateDirectory(files.LogDirectory);
+        var all = store.DaysWithFacts().SelectMany(store.LogFactsForDay).GroupBy(f => f.FactId)
+            .ToDictionary(g => g.Key, g => g.First());
+        var ledger = new List<LedgerEntry>();
+        void Day(string day, params (long FactId, bool Recorded)[] entries)
+        {
+            var text = new MemoryStream();
+            text.Write("# a day file\n\n"u8);
+            foreach (var (factId, recorded) in entries)
+            {
+                var bytes = LogEntryFormat.EntryBytes(all[factId]);
+                if (recorded) ledger.Add(new LedgerEntry(factId, day, text.Length, bytes.Length, EntryFormat.Current));
+                text.Write(bytes);
+            }
+            File.WriteAllBytes(files.PathOf(day, DayLocation.Live), text.ToArray());
+        }
+        Day("2024-01-01", (1, true), (2, false));
+        Day("2024-01-02", (3, true), (7, true));
+        // Days whose ranges hold other days' facts: '2024' is a day of the module's (fact 4), '2023' only of a
+        // foreign fact, so its entry of fact 5 never counts; the foreign day's entry of fact 1 neither.
+        Day("2024", (4, true), (1, true), (3, true));
+        Day("2023", (5, true));
+        Day("1704067200", (6, true));
+        Day("2024-01-03", (1, true));
+        // The day of fact 8 as read back ('20' and U+FFFD) holds none of its facts, but fact 9 is in its range.
+        Day("20\uFFFD", (9, true));
+        store.InTransaction(() => store.RecordLedger(ledger));
+
+        var pending = store.PendingLogFacts();
+        var adopted = store.PendingAdoptedFacts();
+        var expected = new Dictionary<long, int>();
+        foreach (var day in store.DaysWithFacts().Order(StringComparer.Ordinal))
+        {
+            var facts = store.LogFactsForDay(day);
+            var dayLedger = store.LedgerForDay(day);
+            var unrecorded = LogAudit.Unrecorded(DayFacts.Of(facts), dayLedger);
+            var audit = LogAudit.Audit(files, day, facts, dayLedger, pending, unrecorded, adopted);
+            foreach (var (factId, n) in audit.Intact) expected[factId] = n;
+            foreach (var found in audit.Adopted) expected[found.FactId] = expected.GetValueOrDefault(found.FactId) + 1;
+        }
+        Assert.Equal(expected, ArchivalMigrator.CountLogEntries(store, files, CancellationToken.None));
+        // What the data is there for: an unrecorded append found, the days of odd timestamps audited, fact 5's
+        // entry under a day that is not one of the module's days never counted.
+        Assert.Equal(1, expected[2]);
+        Assert.Equal(1, expected[4]);
+        Assert.Equal(1, expected[6]);
+        Assert.Equal(1, expected[9]);
+        Assert.False(expected.ContainsKey(5));
+        files.Dispose();
+    }
 }

@@ -902,10 +902,27 @@ internal sealed class MemoryStore : IDisposable
     }
 
     /// <summary>Days that hold at least one of the module's facts.</summary>
-    public HashSet<string> DaysWithFacts()
+    public HashSet<string> DaysWithFacts() =>
+        DistinctDays($"SELECT DISTINCT substr(f.timestamp, 1, 10) FROM {OwnFactsOrLegacy}");
+
+    /// <summary>
+    /// The days an audit of every day looks at. When the module's facts are most of the facts: every day of any
+    /// fact, from the timestamp index alone rather than a search of each of the module's facts, and not exact
+    /// (<see cref="ReadLogFacts"/> tells which of them are days of the module's facts). Else exactly
+    /// <see cref="DaysWithFacts"/>, which costs what the module's facts cost, whatever the others are.
+    /// </summary>
+    public (HashSet<string> Days, bool Exact) DaysToAudit()
+    {
+        if (_ownLink == "l.lifeos_link = 1" && Scalar<long>("SELECT count(*) FROM facts")
+            <= 2 * Scalar<long>("SELECT count(*) FROM fact_embeddings WHERE lifeos_link = 1"))
+            return (DistinctDays("SELECT DISTINCT substr(timestamp, 1, 10) FROM facts"), false);
+        return (DaysWithFacts(), true);
+    }
+
+    private HashSet<string> DistinctDays(string sql)
     {
         var days = new HashSet<string>(StringComparer.Ordinal);
-        using var cmd = Command($"SELECT DISTINCT substr(f.timestamp, 1, 10) FROM {OwnFactsOrLegacy}");
+        using var cmd = Command(sql);
         using var r = cmd.ExecuteReader();
         while (r.Read()) if (!r.IsDBNull(0)) days.Add(r.GetString(0));
         return days;
@@ -951,15 +968,17 @@ internal sealed class MemoryStore : IDisposable
     /// fact id order: no .NET string per value. Entity names come from <paramref name="names"/> when given (read
     /// once for an audit of every day), else with each fact as there.
     /// </summary>
+    /// <returns>Whether a fact read has this day as its own, as <see cref="DaysWithFacts"/> tells it.</returns>
     [System.Runtime.CompilerServices.MethodImpl(
         System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public void ReadLogFacts(string day, DayFacts into, FactEntityNames? names = null)
+    public bool ReadLogFacts(string day, DayFacts into, FactEntityNames? names = null)
     {
         into.Clear();
+        var ownDay = false;
         // Read through SQLite directly, each column's type asked once: an audit of every day reads every fact.
         var read = Raw(names == null ? "log-facts-day-utf8" : "log-facts-day-utf8-bare",
-            "SELECT f.id, f.content, f.context, f.timestamp, coalesce(f.confidence, 1.0)" +
-            (names == null ? ", " + EntityNamesOfFact : "") +
+            "SELECT f.id, f.content, f.context, f.timestamp, coalesce(f.confidence, 1.0), " +
+            "substr(f.timestamp, 1, 10) = ?1" + (names == null ? ", " + EntityNamesOfFact : "") +
             $" FROM {OwnFactsOrLegacy} WHERE f.timestamp >= ?1 AND f.timestamp < ?2");
         read.Bind(1, day).Bind(2, day + "\uffff");
         while (read.Step())
@@ -977,12 +996,14 @@ internal sealed class MemoryStore : IDisposable
                 _ => Encoding.UTF8.GetBytes(Convert.ToString(read.Value(3), CultureInfo.InvariantCulture) ?? ""),
             };
             into.Add(id, timestamp, read.Utf8(1), hasContext ? read.Utf8(2) : default, hasContext, read.Double(4));
+            ownDay = ownDay || read.Int64(5) != 0;
             if (names != null)
                 names.AddTo(into, id);
-            else if (read.Type(5) != SQLitePCL.raw.SQLITE_NULL)
-                foreach (var hex in read.Text(5)!.Split(',')) into.AddEntity(Convert.FromHexString(hex));
+            else if (read.Type(6) != SQLitePCL.raw.SQLITE_NULL)
+                foreach (var hex in read.Text(6)!.Split(',')) into.AddEntity(Convert.FromHexString(hex));
         }
         into.SortById();
+        return ownDay;
     }
 
     /// <summary>

@@ -264,10 +264,15 @@ public sealed partial class ArchivalMigrator
     /// </summary>
     private Dictionary<long, int> AuditLogs(CancellationToken ct)
     {
-        var counts = new Dictionary<long, int>();
         using var store = Store.OpenForReading(Workspace.DatabasePath);
-        if (store == null) return counts;
-        var files = new DayFiles(Workspace.LogDirectory);
+        return store == null ? new Dictionary<long, int>()
+            : CountLogEntries(store, new DayFiles(Workspace.LogDirectory), ct);
+    }
+
+    /// <summary>The counts <see cref="AuditLogs"/> gives, on a store connection the audit has to itself.</summary>
+    internal static Dictionary<long, int> CountLogEntries(Store store, DayFiles files, CancellationToken ct)
+    {
+        var counts = new Dictionary<long, int>();
         // A day's facts may lie anywhere in the table (ids follow the source's order, not the days): a cache the
         // size of a large table reads each page once instead of once per fact. This connection's own, freed with it.
         store.Execute("PRAGMA cache_size = -65536");
@@ -279,10 +284,17 @@ public sealed partial class ArchivalMigrator
             var adopted = store.PendingAdoptedFacts();
             var names = store.ReadEntityNames();
             var facts = new DayFacts();
-            foreach (var day in store.DaysWithFacts().Order(StringComparer.Ordinal))
+            var (days, exact) = store.DaysToAudit();
+            HashSet<string>? ownDays = null;
+            foreach (var day in days.Order(StringComparer.Ordinal))
             {
                 ct.ThrowIfCancellationRequested();
-                store.ReadLogFacts(day, facts, names);
+                var ownDay = store.ReadLogFacts(day, facts, names);
+                // A day without facts to read counts nothing. Of the others, only days of the module's facts are
+                // audited, as when the days come from DaysWithFacts: asked of it only when the facts read cannot
+                // tell (a day whose range holds only facts of other days, as with a timestamp shorter than a day).
+                if (facts.Count == 0 || (!exact && !ownDay && !(ownDays ??= store.DaysWithFacts()).Contains(day)))
+                    continue;
                 var ledger = store.LedgerForDay(day);
                 var unrecorded = LogAudit.Unrecorded(facts, ledger);
                 var audit = LogAudit.Audit(files, day, facts, ledger, pending, unrecorded, adopted);
