@@ -273,9 +273,6 @@ public sealed partial class ArchivalMigrator
     internal static Dictionary<long, int> CountLogEntries(Store store, DayFiles files, CancellationToken ct)
     {
         var counts = new Dictionary<long, int>();
-        // A day's facts may lie anywhere in the table (ids follow the source's order, not the days): a cache the
-        // size of a large table reads each page once instead of once per fact. This connection's own, freed with it.
-        store.Execute("PRAGMA cache_size = -65536");
         // One read transaction: the entity names, read once for every day, are those of the facts read per day.
         store.Execute("BEGIN");
         try
