@@ -67,7 +67,9 @@ public sealed class DailyLogReadingTests : IDisposable
                   (100, 1, 1, 'm', 0), (50, 1, 2, 'm', 1), (75, 1, 99, 'missing entity', 2), (76, 1, 3, 'm', 3),
                   (10, 3, 4, 'm', 0), (11, 3, 5, 'm', 1), (12, 5, 6, 'm', 0), (13, 5, 6, 'm', 1), (14, 6, 7, 'm', 0),
                   (15, 8, 1, 'm', 0), (16, 9, 1, 'm', 0), (17, 12, 2, 'm', 0), (18, 'x', 1, 'text fact id', 0),
-                  (19, '3abc', 1, 'text reading as fact 3', 0), (20, 5, '1x', 'text reading as entity 1', 0);
+                  (19, '3abc', 1, 'text reading as fact 3', 0), (20, 5, '1x', 'text reading as entity 1', 0),
+                  (21, 5.5, 1, 'real reading as fact 5', 0), (22, 3, 1.5, 'real reading as entity 1', 0),
+                  (23, x'03', 1, 'blob', 0);
                 """);
             var names = store.ReadEntityNames();
             var days = store.DaysWithFacts().Order(StringComparer.Ordinal).ToList();

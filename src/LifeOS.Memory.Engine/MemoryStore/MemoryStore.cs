@@ -968,17 +968,22 @@ internal sealed class MemoryStore : IDisposable
     /// fact id order: no .NET string per value. Entity names come from <paramref name="names"/> when given (read
     /// once for an audit of every day), else with each fact as there.
     /// </summary>
-    /// <returns>Whether a fact read has this day as its own, as <see cref="DaysWithFacts"/> tells it.</returns>
+    /// <returns>
+    /// Whether a fact read has this day as its own, as <see cref="DaysWithFacts"/> tells it; false also when that is
+    /// not plain from its bytes (the day is not ten ASCII characters).
+    /// </returns>
     [System.Runtime.CompilerServices.MethodImpl(
         System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public bool ReadLogFacts(string day, DayFacts into, FactEntityNames? names = null)
     {
         into.Clear();
         var ownDay = false;
+        // A text timestamp whose first bytes are the day's ten ASCII characters has the day as its own.
+        var dayPrefix = day.Length == 10 && System.Text.Ascii.IsValid(day) ? Encoding.ASCII.GetBytes(day) : null;
         // Read through SQLite directly, each column's type asked once: an audit of every day reads every fact.
         var read = Raw(names == null ? "log-facts-day-utf8" : "log-facts-day-utf8-bare",
-            "SELECT f.id, f.content, f.context, f.timestamp, coalesce(f.confidence, 1.0), " +
-            "substr(f.timestamp, 1, 10) = ?1" + (names == null ? ", " + EntityNamesOfFact : "") +
+            "SELECT f.id, f.content, f.context, f.timestamp, coalesce(f.confidence, 1.0)" +
+            (names == null ? ", " + EntityNamesOfFact : "") +
             $" FROM {OwnFactsOrLegacy} WHERE f.timestamp >= ?1 AND f.timestamp < ?2");
         read.Bind(1, day).Bind(2, day + "\uffff");
         while (read.Step())
@@ -989,18 +994,20 @@ internal sealed class MemoryStore : IDisposable
                 throw new InvalidOperationException($"The fact {id} has no content.");
             var hasContext = read.Type(2) != SQLitePCL.raw.SQLITE_NULL;
             // A timestamp stored as a number is shown as its text (Convert.ToString), like LogFactsForDay shows it.
-            var timestamp = read.Type(3) switch
+            var timestampType = read.Type(3);
+            var timestamp = timestampType switch
             {
                 SQLitePCL.raw.SQLITE_TEXT => read.Utf8(3),
                 SQLitePCL.raw.SQLITE_NULL => default,
                 _ => Encoding.UTF8.GetBytes(Convert.ToString(read.Value(3), CultureInfo.InvariantCulture) ?? ""),
             };
+            ownDay = ownDay
+                || (dayPrefix != null && timestampType == SQLitePCL.raw.SQLITE_TEXT && timestamp.StartsWith(dayPrefix));
             into.Add(id, timestamp, read.Utf8(1), hasContext ? read.Utf8(2) : default, hasContext, read.Double(4));
-            ownDay = ownDay || read.Int64(5) != 0;
             if (names != null)
                 names.AddTo(into, id);
-            else if (read.Type(6) != SQLitePCL.raw.SQLITE_NULL)
-                foreach (var hex in read.Text(6)!.Split(',')) into.AddEntity(Convert.FromHexString(hex));
+            else if (read.Type(5) != SQLitePCL.raw.SQLITE_NULL)
+                foreach (var hex in read.Text(5)!.Split(',')) into.AddEntity(Convert.FromHexString(hex));
         }
         into.SortById();
         return ownDay;
@@ -1017,10 +1024,10 @@ internal sealed class MemoryStore : IDisposable
         var entities = Raw("entity-names", "SELECT id, name FROM entities");
         while (entities.Step()) names[entities.Int64(0)] = entities.Blob(1).ToArray();
         var mentions = new List<(long FactId, byte[] Name)>();
-        // Only integers equal a fact's or an entity's id, as in the join.
+        // Only integers equal a fact's or an entity's id, as in the join: a cast to integer changes anything else.
         var scan = Raw("mention-entities",
             "SELECT fact_id, entity_id FROM entity_mentions " +
-            "WHERE typeof(fact_id) = 'integer' AND typeof(entity_id) = 'integer' ORDER BY id");
+            "WHERE fact_id = CAST(fact_id AS INTEGER) AND entity_id = CAST(entity_id AS INTEGER) ORDER BY id");
         while (scan.Step())
             if (names.TryGetValue(scan.Int64(1), out var name)) mentions.Add((scan.Int64(0), name));
         return new FactEntityNames(mentions);
