@@ -10,8 +10,8 @@ namespace LifeOS.Memory.DailyLog;
 /// a string would. Reused from one day to the next: every value of the day lives in one buffer.
 /// </summary>
 /// <remarks>
-/// The methods run once per fact are optimized from their first call: an audit runs once per process, mostly
-/// before tiered compilation would get to them.
+/// The methods run once per fact are optimized from their first call: an audit runs once per process, much of
+/// it before tiered compilation would get to them.
 /// </remarks>
 internal sealed class DayFacts
 {
@@ -84,7 +84,6 @@ internal sealed class DayFacts
     }
 
     /// <summary>Puts the facts in fact id order, the order their day's entries are looked for in.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void SortById()
     {
         var sorted = true;

@@ -56,7 +56,6 @@ internal static class LogAudit
     /// Facts of the day with no recorded entry in this day (written before the ledger existed, moved here from
     /// another day, or whose only append was never recorded): the ones an earlier version's entry may stand for.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static HashSet<long> Unrecorded(DayFacts facts, IReadOnlyList<LedgerEntry> ledger)
     {
         var recorded = new HashSet<long>(ledger.Count);
@@ -78,7 +77,6 @@ internal static class LogAudit
     /// <param name="pending">Facts whose latest append may not have been recorded.</param>
     /// <param name="unrecorded">Facts with no recorded entry on this day (see <see cref="Unrecorded"/>).</param>
     /// <param name="adopted">Pending facts taken over from another program, whose unmarked entry may be there.</param>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static DayAudit Audit(DayFiles files, string day, DayFacts facts, IReadOnlyList<LedgerEntry> ledger,
         IReadOnlySet<long> pending, IReadOnlySet<long> unrecorded, IReadOnlySet<long>? adopted = null)
     {
@@ -200,6 +198,7 @@ internal static class LogAudit
         private Dictionary<int, byte[]>? _bodies;
         private Dictionary<int, byte[]>? _legacy;
 
+        // Run for every recorded place: optimized from its first call, as an audit runs once per process.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public ReadOnlySpan<byte> Of(EntryFormat format, int fact)
         {
@@ -283,6 +282,7 @@ internal static class LogAudit
     /// current place on stay in the buffer until no later place needs them. The text is read in large chunks and
     /// the buffer compacted only when a place runs past its end, so each byte is read and moved about once.
     /// </summary>
+    // Run for every recorded place: optimized from its first call, as an audit runs once per process.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void CompareAt(Stream stream, List<Placed> rows, HashSet<long> intactRows, Renderings expected)
     {

@@ -858,6 +858,7 @@ internal sealed class MemoryStore : IDisposable
                 stmt.Bind(at + 1, e.Day).Bind(at + 2, e.Offset).Bind(at + 3, e.FactId).Bind(at + 4, (long)e.Length).Bind(at + 5, (long)e.Format);
             });
 
+    // Reads every ledger row in an audit: optimized from its first call, as an audit runs once per process.
     [System.Runtime.CompilerServices.MethodImpl(
         System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public List<LedgerEntry> LedgerForDay(string day)
@@ -972,6 +973,7 @@ internal sealed class MemoryStore : IDisposable
     /// Whether a fact read has this day as its own, as <see cref="DaysWithFacts"/> tells it; false also when that is
     /// not plain from its bytes (the day is not ten ASCII characters).
     /// </returns>
+    // Reads every fact in an audit: optimized from its first call, as an audit runs once per process.
     [System.Runtime.CompilerServices.MethodImpl(
         System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public bool ReadLogFacts(string day, DayFacts into, FactEntityNames? names = null)
