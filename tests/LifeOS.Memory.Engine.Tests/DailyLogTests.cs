@@ -165,13 +165,14 @@ public sealed class DailyLogTests : IDisposable
         var at = files.Append(day, bytes);
         File.AppendAllText(files.PathOf(day, DayLocation.Live), forged);
         var ledger = new[] { new LedgerEntry(1, day, at.Offset, bytes.Length, EntryFormat.Current) };
-        var audit = LogAudit.Audit(files, day, new[] { ours }, ledger, new HashSet<long>(), new HashSet<long>(), new());
+        var audit = LogAudit.Audit(files, day, new[] { ours }, ledger, new HashSet<long>(), new HashSet<long>());
         Assert.Equal(1, audit.Intact[1]);
         Assert.Empty(audit.Missing);
         Assert.Empty(audit.Adopted);
 
         // Without a recorded place (and not pending), forged copies are never adopted: the entry is missing.
-        var none = LogAudit.Audit(files, day, new[] { ours }, Array.Empty<LedgerEntry>(), new HashSet<long>(), new HashSet<long>(), new());
+        var none = LogAudit.Audit(files, day, new[] { ours }, Array.Empty<LedgerEntry>(), new HashSet<long>(),
+            new HashSet<long>());
         Assert.Single(none.Missing);
         files.Dispose();
     }
@@ -187,7 +188,8 @@ public sealed class DailyLogTests : IDisposable
         // Quoted by the assistant before the module's own append of b, which a crash kept from being recorded.
         File.AppendAllText(files.PathOf(day, DayLocation.Live), "## 03:00:00 UTC\n\nquote:\n" + LogEntryFormat.Entry(b) + "\n---\n");
         var ledger = new List<LedgerEntry> { new(1, day, atA.Offset, LogEntryFormat.EntryBytes(a).Length, EntryFormat.Current) };
-        var beforeAppend = LogAudit.Audit(files, day, new[] { a, b }, ledger, new HashSet<long> { 2 }, new HashSet<long> { 2 }, new());
+        var beforeAppend = LogAudit.Audit(files, day, new[] { a, b }, ledger, new HashSet<long> { 2 },
+            new HashSet<long> { 2 });
         // The quote lies after the last recorded write: it is the one place it could have been written. This is the
         // narrow case the ledger cannot tell apart (a crash between the module's write and its record, with the
         // assistant quoting the exact entry in that instant); the test pins the rule down.
@@ -196,7 +198,7 @@ public sealed class DailyLogTests : IDisposable
         // Once b's real append is recorded, the quote before it is never counted.
         var atB = files.Append(day, LogEntryFormat.EntryBytes(b));
         ledger.Add(new LedgerEntry(2, day, atB.Offset, LogEntryFormat.EntryBytes(b).Length, EntryFormat.Current));
-        var audit = LogAudit.Audit(files, day, new[] { a, b }, ledger, new HashSet<long>(), new HashSet<long>(), new());
+        var audit = LogAudit.Audit(files, day, new[] { a, b }, ledger, new HashSet<long>(), new HashSet<long>());
         Assert.Equal(1, audit.Intact[1]);
         Assert.Equal(1, audit.Intact[2]);
         files.Dispose();
@@ -214,7 +216,8 @@ public sealed class DailyLogTests : IDisposable
             + LogEntryFormat.LegacyEntry(kept)
             + LogEntryFormat.LegacyEntry(edited with { Content = "as it was" });
         File.WriteAllBytes(files.PathOf(day, DayLocation.Live), Utf8.GetPreamble().Concat(Utf8.GetBytes(text)).ToArray());
-        var audit = LogAudit.Audit(files, day, new[] { kept, edited }, Array.Empty<LedgerEntry>(), new HashSet<long>(), new HashSet<long> { 5, 6 }, new());
+        var audit = LogAudit.Audit(files, day, new[] { kept, edited }, Array.Empty<LedgerEntry>(), new HashSet<long>(),
+            new HashSet<long> { 5, 6 });
         var found = Assert.Single(audit.Adopted);
         Assert.Equal(EntryFormat.Legacy, found.Format);
         var bytes = File.ReadAllBytes(files.PathOf(day, DayLocation.Live));

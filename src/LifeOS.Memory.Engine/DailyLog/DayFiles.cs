@@ -212,12 +212,17 @@ internal sealed class DayFiles : IDisposable
     }
 
     /// <summary>The day's text from one location, uncompressed and streamed (the caller disposes it); null when absent.</summary>
-    public Stream? OpenRead(string day, DayLocation location)
+    /// <param name="largeReads">
+    /// The caller reads in chunks of 64 KiB or more: a plain file is then read without a buffer of its own.
+    /// </param>
+    public Stream? OpenRead(string day, DayLocation location, bool largeReads = false)
     {
         FileStream stream;
         try
         {
-            stream = new FileStream(PathOf(day, location), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024);
+            var bufferSize = largeReads && location != DayLocation.Compressed ? 0 : 64 * 1024;
+            stream = new FileStream(PathOf(day, location), FileMode.Open, FileAccess.Read,
+                FileShare.ReadWrite | FileShare.Delete, bufferSize);
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {

@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace LifeOS.Memory.DailyLog;
@@ -47,62 +49,81 @@ internal sealed class DayAudit
 internal static class LogAudit
 {
     private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
+    // Day files are read in chunks this large; a longer entry gets a larger buffer.
+    private const int ReadChunk = 256 * 1024;
 
     /// <summary>
     /// Facts of the day with no recorded entry in this day (written before the ledger existed, moved here from
     /// another day, or whose only append was never recorded): the ones an earlier version's entry may stand for.
     /// </summary>
-    public static HashSet<long> Unrecorded(IReadOnlyList<LogFact> facts, IReadOnlyList<LedgerEntry> ledger)
+    public static HashSet<long> Unrecorded(DayFacts facts, IReadOnlyList<LedgerEntry> ledger)
     {
-        var recorded = ledger.Select(e => e.FactId).ToHashSet();
-        return facts.Where(f => !recorded.Contains(f.FactId)).Select(f => f.FactId).ToHashSet();
+        var recorded = new HashSet<long>(ledger.Count);
+        foreach (var e in ledger) recorded.Add(e.FactId);
+        var result = new HashSet<long>();
+        for (var i = 0; i < facts.Count; i++)
+            if (!recorded.Contains(facts.IdAt(i))) result.Add(facts.IdAt(i));
+        return result;
     }
+
+    /// <summary>The audit of facts given as strings (see the overload for <see cref="DayFacts"/>).</summary>
+    public static DayAudit Audit(DayFiles files, string day, IReadOnlyList<LogFact> facts,
+        IReadOnlyList<LedgerEntry> ledger, IReadOnlySet<long> pending, IReadOnlySet<long> unrecorded,
+        IReadOnlySet<long>? adopted = null) =>
+        Audit(files, day, DayFacts.Of(facts), ledger, pending, unrecorded, adopted);
 
     /// <param name="facts">The module's facts whose day this is.</param>
     /// <param name="ledger">Every recorded entry of this day (of any fact).</param>
     /// <param name="pending">Facts whose latest append may not have been recorded.</param>
     /// <param name="unrecorded">Facts with no recorded entry on this day (see <see cref="Unrecorded"/>).</param>
-    /// <param name="rendered">The current rendering of each fact, filled here for the caller's appends.</param>
     /// <param name="adopted">Pending facts taken over from another program, whose unmarked entry may be there.</param>
-    public static DayAudit Audit(DayFiles files, string day, IReadOnlyList<LogFact> facts, IReadOnlyList<LedgerEntry> ledger,
-        IReadOnlySet<long> pending, IReadOnlySet<long> unrecorded, Dictionary<long, byte[]> rendered, IReadOnlySet<long>? adopted = null)
+    public static DayAudit Audit(DayFiles files, string day, DayFacts facts, IReadOnlyList<LedgerEntry> ledger,
+        IReadOnlySet<long> pending, IReadOnlySet<long> unrecorded, IReadOnlySet<long>? adopted = null)
     {
         var audit = new DayAudit();
-        var byId = new Dictionary<long, LogFact>(facts.Count);
-        foreach (var f in facts)
-        {
-            byId[f.FactId] = f;
-            rendered[f.FactId] = LogEntryFormat.EntryBytes(f);
-        }
-        var legacy = new Dictionary<long, byte[]>();
-        var bodies = new Dictionary<long, byte[]>();
-        byte[] Expected(LedgerEntry e) => e.Format switch
-        {
-            EntryFormat.Current => rendered[e.FactId],
-            EntryFormat.Unmarked => bodies.TryGetValue(e.FactId, out var body) ? body : bodies[e.FactId] = LogEntryFormat.BodyBytes(byId[e.FactId]),
-            _ => legacy.TryGetValue(e.FactId, out var b) ? b : legacy[e.FactId] = Utf8.GetBytes(LogEntryFormat.LegacyEntry(byId[e.FactId])),
-        };
+        var expected = new Renderings(facts);
 
         // Entries of facts that now belong to another day (or to nobody) are the module's stale text: not checked.
-        var rows = ledger.Where(e => byId.ContainsKey(e.FactId)).OrderBy(e => e.Offset).ToList();
+        var rows = new List<Placed>(ledger.Count);
+        var sorted = true;
+        foreach (var e in ledger)
+        {
+            if (!facts.TryIndexOf(e.FactId, out var index)) continue;
+            if (rows.Count > 0 && rows[^1].Entry.Offset > e.Offset) sorted = false;
+            rows.Add(new Placed(e, index));
+        }
+        // The ledger comes in offset order; a sort is kept for any other caller, stable like the ordering it replaces.
+        if (!sorted) rows = rows.OrderBy(r => r.Entry.Offset).ToList();
         var intactRows = new HashSet<long>();
         var locations = files.LocationsOf(day);
-        foreach (var location in locations)
+        if (rows.Count > 0)
         {
-            using var stream = files.OpenRead(day, location);
-            if (stream != null) CompareAt(stream, rows, intactRows, Expected);
+            foreach (var location in locations)
+            {
+                using var stream = files.OpenRead(day, location, largeReads: true);
+                if (stream != null) CompareAt(stream, rows, intactRows, expected);
+            }
         }
-        foreach (var e in rows)
-            if (intactRows.Contains(e.Offset)) audit.Intact[e.FactId] = audit.Intact.GetValueOrDefault(e.FactId) + 1;
-        Resync(files, day, locations, rows, intactRows, audit, Expected);
+        foreach (var r in rows)
+            if (intactRows.Contains(r.Entry.Offset))
+                audit.Intact[r.Entry.FactId] = audit.Intact.GetValueOrDefault(r.Entry.FactId) + 1;
+        Resync(files, day, locations, rows, intactRows, audit, expected);
 
         var relocatedFacts = audit.Adopted.Select(a => a.FactId).ToHashSet();
-        var needed = facts.Where(f => !audit.Intact.ContainsKey(f.FactId) && !relocatedFacts.Contains(f.FactId)
-            && (pending.Contains(f.FactId) || unrecorded.Contains(f.FactId))).ToList();
+        var needed = new List<int>();
+        for (var i = 0; i < facts.Count; i++)
+        {
+            var id = facts.IdAt(i);
+            // By the fact's own index: of facts given twice with one id, the later one stands for both.
+            if (!audit.Intact.ContainsKey(id) && !relocatedFacts.Contains(id)
+                && (pending.Contains(id) || unrecorded.Contains(id)) && facts.TryIndexOf(id, out var index))
+                needed.Add(index);
+        }
         if (needed.Count > 0 && locations.Count > 0)
         {
             var searchFrom = ledger.Count == 0 ? 0 : ledger.Max(e => e.End);
-            var taken = rows.Where(e => intactRows.Contains(e.Offset)).Select(e => (e.Offset, e.End)).Concat(audit.Adopted.Select(a => (a.Offset, a.End))).ToList();
+            var taken = rows.Where(r => intactRows.Contains(r.Entry.Offset)).Select(r => (r.Entry.Offset, r.Entry.End))
+                .Concat(audit.Adopted.Select(a => (a.Offset, a.End))).ToList();
             var found = new HashSet<long>();
             foreach (var location in locations)
             {
@@ -110,38 +131,39 @@ internal static class LogAudit
                 if (text == null) continue;
                 Dictionary<long, long>? legacyAt = null;
                 Dictionary<long, List<int>>? markers = null;
-                foreach (var fact in needed)
+                foreach (var index in needed)
                 {
-                    if (found.Contains(fact.FactId)) continue;
-                    if (unrecorded.Contains(fact.FactId))
+                    var factId = facts.IdAt(index);
+                    if (found.Contains(factId)) continue;
+                    if (unrecorded.Contains(factId))
                     {
-                        legacyAt ??= LegacyEntries(text, byId);
-                        if (legacyAt.TryGetValue(fact.FactId, out var offset))
+                        legacyAt ??= LegacyEntries(text, facts);
+                        if (legacyAt.TryGetValue(factId, out var offset))
                         {
                             // The parser's entries never overlap one another, nor an entry the ledger knows (those
                             // name other facts in their marker lines).
-                            var length = Expected(new LedgerEntry(fact.FactId, day, 0, 0, EntryFormat.Legacy)).Length;
-                            Adopt(new LedgerEntry(fact.FactId, day, offset, length, EntryFormat.Legacy));
+                            var length = expected.Of(EntryFormat.Legacy, index).Length;
+                            Adopt(new LedgerEntry(factId, day, offset, length, EntryFormat.Legacy));
                             continue;
                         }
                     }
                     markers ??= MarkerLines(text, searchFrom);
-                    var bytes = rendered[fact.FactId];
-                    if (markers.TryGetValue(fact.FactId, out var candidates))
+                    if (markers.TryGetValue(factId, out var candidates))
                     {
+                        var bytes = expected.Of(EntryFormat.Current, index);
                         foreach (var at in candidates)
                         {
                             if (text.AsSpan(at).StartsWith(bytes) && !Overlaps(taken, at, bytes.Length))
                             {
-                                Adopt(new LedgerEntry(fact.FactId, day, at, bytes.Length, EntryFormat.Current));
+                                Adopt(new LedgerEntry(factId, day, at, bytes.Length, EntryFormat.Current));
                                 break;
                             }
                         }
                     }
-                    if (adopted == null || !adopted.Contains(fact.FactId) || found.Contains(fact.FactId)) continue;
-                    var body = Expected(new LedgerEntry(fact.FactId, day, 0, 0, EntryFormat.Unmarked));
+                    if (adopted == null || !adopted.Contains(factId) || found.Contains(factId)) continue;
+                    var body = expected.Of(EntryFormat.Unmarked, index);
                     var unmarked = FindUnmarked(text, body, taken);
-                    if (unmarked >= 0) Adopt(new LedgerEntry(fact.FactId, day, unmarked, body.Length, EntryFormat.Unmarked));
+                    if (unmarked >= 0) Adopt(new LedgerEntry(factId, day, unmarked, body.Length, EntryFormat.Unmarked));
                 }
             }
 
@@ -152,11 +174,56 @@ internal static class LogAudit
                 taken.Add((entry.Offset, entry.End));
             }
         }
-        var located = audit.Adopted.Select(a => a.FactId).ToHashSet();
-        foreach (var f in facts)
-            if (!audit.Intact.ContainsKey(f.FactId) && !located.Contains(f.FactId))
-                audit.Missing.Add(f);
+        HashSet<long>? located = null;
+        for (var i = 0; i < facts.Count; i++)
+        {
+            var id = facts.IdAt(i);
+            if (audit.Intact.ContainsKey(id)) continue;
+            located ??= audit.Adopted.Select(a => a.FactId).ToHashSet();
+            if (!located.Contains(id)) audit.Missing.Add(facts.FactAt(i));
+        }
         return audit;
+    }
+
+    /// <summary>A ledger row of one of the day's facts, with where that fact is in the day's facts.</summary>
+    private readonly record struct Placed(LedgerEntry Entry, int Fact);
+
+    /// <summary>
+    /// What belongs at a place, by the format recorded for it. The current rendering is made again for each
+    /// place into one reused buffer (a span valid until the next call); the rare other formats are kept.
+    /// </summary>
+    private sealed class Renderings(DayFacts facts)
+    {
+        private readonly ArrayBufferWriter<byte> _current = new(4096);
+        private Dictionary<int, byte[]>? _bodies;
+        private Dictionary<int, byte[]>? _legacy;
+
+        // Run for every recorded place: optimized from its first call, as an audit runs once per process.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public ReadOnlySpan<byte> Of(EntryFormat format, int fact)
+        {
+            switch (format)
+            {
+                case EntryFormat.Current:
+                    _current.ResetWrittenCount();
+                    LogEntryFormat.WriteEntry(_current, facts, fact);
+                    return _current.WrittenSpan;
+                case EntryFormat.Unmarked:
+                    _bodies ??= new Dictionary<int, byte[]>();
+                    if (!_bodies.TryGetValue(fact, out var body))
+                    {
+                        var writer = new ArrayBufferWriter<byte>();
+                        LogEntryFormat.WriteBody(writer, facts, fact);
+                        _bodies[fact] = body = writer.WrittenSpan.ToArray();
+                    }
+                    return body;
+                default:
+                    _legacy ??= new Dictionary<int, byte[]>();
+                    if (!_legacy.TryGetValue(fact, out var legacy))
+                        _legacy[fact] = legacy = Utf8.GetBytes(LogEntryFormat.LegacyEntry(facts.FactAt(fact)));
+                    return legacy;
+            }
+        }
     }
 
     /// <summary>
@@ -165,18 +232,20 @@ internal static class LogAudit
     /// module's previous entry that is still in place, in ledger order: the module's entries keep their order,
     /// so an entry found there is the one it wrote, moved by the edit.
     /// </summary>
-    private static void Resync(DayFiles files, string day, List<DayLocation> locations, List<LedgerEntry> rows, HashSet<long> intactRows,
-        DayAudit audit, Func<LedgerEntry, byte[]> expected)
+    private static void Resync(DayFiles files, string day, List<DayLocation> locations, List<Placed> rows,
+        HashSet<long> intactRows, DayAudit audit, Renderings expected)
     {
-        var lost = rows.Where(e => !audit.Intact.ContainsKey(e.FactId)).Select(e => e.FactId).ToHashSet();
-        if (lost.Count == 0) return;
+        HashSet<long>? lost = null;
+        foreach (var r in rows)
+            if (!audit.Intact.ContainsKey(r.Entry.FactId)) (lost ??= new HashSet<long>()).Add(r.Entry.FactId);
+        if (lost == null) return;
         var relocated = new HashSet<long>();
         foreach (var location in locations)
         {
             var text = files.ReadAll(day, location);
             if (text == null) continue;
             long cursor = 0;
-            foreach (var e in rows)
+            foreach (var (e, fact) in rows)
             {
                 if (intactRows.Contains(e.Offset))
                 {
@@ -184,7 +253,7 @@ internal static class LogAudit
                     continue;
                 }
                 if (!lost.Contains(e.FactId) || relocated.Contains(e.FactId)) continue;
-                var want = expected(e);
+                var want = expected.Of(e.Format, fact);
                 var at = FindAtLineStart(text, want, cursor);
                 if (at < 0) continue;
                 audit.Adopted.Add(new LedgerEntry(e.FactId, day, at, want.Length, e.Format));
@@ -194,7 +263,7 @@ internal static class LogAudit
         }
     }
 
-    private static long FindAtLineStart(byte[] text, byte[] entry, long from)
+    private static long FindAtLineStart(byte[] text, ReadOnlySpan<byte> entry, long from)
     {
         for (var start = (int)Math.Min(from, text.Length); start < text.Length;)
         {
@@ -210,49 +279,60 @@ internal static class LogAudit
     /// <summary>
     /// Streams the text once, comparing the bytes at each recorded place with what belongs there. Places may
     /// overlap (a stale entry's place over text appended after a file was cut short), so the bytes from the
-    /// current place on are kept in a window until no later place needs them.
+    /// current place on stay in the buffer until no later place needs them. The text is read in large chunks and
+    /// the buffer compacted only when a place runs past its end, so each byte is read and moved about once.
     /// </summary>
-    private static void CompareAt(Stream stream, List<LedgerEntry> rows, HashSet<long> intactRows, Func<LedgerEntry, byte[]> expected)
+    // Run for every recorded place: optimized from its first call, as an audit runs once per process.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void CompareAt(Stream stream, List<Placed> rows, HashSet<long> intactRows, Renderings expected)
     {
-        var window = new byte[64 * 1024];
-        long windowStart = 0;
-        var filled = 0;
-        var ended = false;
-        foreach (var e in rows)
+        var buffer = ArrayPool<byte>.Shared.Rent(ReadChunk);
+        try
         {
-            if (intactRows.Contains(e.Offset)) continue;
-            var want = expected(e);
-            if (want.Length != e.Length) continue;
-            // Drop what lies before this place: later places start at or after it.
-            if (e.Offset > windowStart)
+            long bufferStart = 0; // the text offset of buffer[0]
+            var filled = 0;
+            var ended = false;
+            foreach (var (e, fact) in rows)
             {
-                var drop = (int)Math.Min(filled, e.Offset - windowStart);
-                Buffer.BlockCopy(window, drop, window, 0, filled - drop);
-                filled -= drop;
-                windowStart += drop;
-                while (windowStart < e.Offset && !ended)
+                if (intactRows.Contains(e.Offset)) continue;
+                var want = expected.Of(e.Format, fact);
+                if (want.Length != e.Length) continue;
+                while (bufferStart + filled < e.Offset + want.Length && !ended)
                 {
-                    var n = stream.Read(window, 0, (int)Math.Min(window.Length, e.Offset - windowStart));
+                    // Drop what lies before this place: later places start at or after it.
+                    var drop = (int)Math.Min(filled, e.Offset - bufferStart);
+                    if (drop > 0)
+                    {
+                        Buffer.BlockCopy(buffer, drop, buffer, 0, filled - drop);
+                        filled -= drop;
+                        bufferStart += drop;
+                    }
+                    if (bufferStart == e.Offset && buffer.Length < want.Length)
+                    {
+                        var larger = ArrayPool<byte>.Shared.Rent(want.Length);
+                        Buffer.BlockCopy(buffer, 0, larger, 0, filled);
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = larger;
+                    }
+                    var n = stream.Read(buffer, filled, buffer.Length - filled);
                     if (n == 0) ended = true;
-                    windowStart += n;
+                    filled += n;
                 }
-                if (windowStart < e.Offset) return;
+                // The text ends before this place, and so before every later one.
+                if (e.Offset >= bufferStart + filled) return;
+                var at = (int)(e.Offset - bufferStart);
+                if (at + want.Length <= filled && buffer.AsSpan(at, want.Length).SequenceEqual(want))
+                    intactRows.Add(e.Offset);
             }
-            var need = (int)(e.Offset - windowStart) + want.Length;
-            if (window.Length < need) Array.Resize(ref window, Math.Max(need, window.Length * 2));
-            while (filled < need && !ended)
-            {
-                var n = stream.Read(window, filled, window.Length - filled);
-                if (n == 0) ended = true;
-                filled += n;
-            }
-            var at = (int)(e.Offset - windowStart);
-            if (filled >= need && window.AsSpan(at, want.Length).SequenceEqual(want)) intactRows.Add(e.Offset);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
     /// <summary>The assistant's own entry with exactly these bytes: at a line start, not after a marker line, clear of others.</summary>
-    private static long FindUnmarked(byte[] text, byte[] body, List<(long Start, long End)> taken)
+    private static long FindUnmarked(byte[] text, ReadOnlySpan<byte> body, List<(long Start, long End)> taken)
     {
         for (var start = 0; start < text.Length;)
         {
@@ -297,7 +377,7 @@ internal static class LogAudit
     }
 
     /// <summary>Where each fact's exact legacy entry starts (the first one), as byte offsets in the text.</summary>
-    private static Dictionary<long, long> LegacyEntries(byte[] bytes, Dictionary<long, LogFact> facts)
+    private static Dictionary<long, long> LegacyEntries(byte[] bytes, DayFacts facts)
     {
         var result = new Dictionary<long, long>();
         var bom = bytes.AsSpan().StartsWith(Utf8.Preamble) ? Utf8.Preamble.Length : 0;
@@ -305,7 +385,8 @@ internal static class LogAudit
         long byteOffset = bom;
         foreach (var piece in DailyLogParser.Parse(text))
         {
-            if (piece.IsEntry && piece.Complete && facts.TryGetValue(piece.FactId!.Value, out var fact) && !result.ContainsKey(fact.FactId)
+            if (piece.IsEntry && piece.Complete && facts.TryIndexOf(piece.FactId!.Value, out var index)
+                && facts.FactAt(index) is var fact && !result.ContainsKey(fact.FactId)
                 && piece.Raw == LogEntryFormat.LegacyEntry(fact))
                 result[fact.FactId] = byteOffset;
             byteOffset += Utf8.GetByteCount(piece.Raw);

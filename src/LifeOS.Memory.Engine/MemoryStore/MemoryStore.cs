@@ -892,14 +892,23 @@ internal sealed class MemoryStore : IDisposable
                 stmt.Bind(at + 1, e.Day).Bind(at + 2, e.Offset).Bind(at + 3, e.FactId).Bind(at + 4, (long)e.Length).Bind(at + 5, (long)e.Format);
             });
 
+    // Reads every ledger row in an audit: optimized from its first call, as an audit runs once per process.
+    [System.Runtime.CompilerServices.MethodImpl(
+        System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public List<LedgerEntry> LedgerForDay(string day)
     {
         var list = new List<LedgerEntry>();
         if (!_hasLedger) return list;
-        var cmd = Prepared("ledger-day", "SELECT fact_id, byte_offset, byte_length, format FROM lifeos_log_entries WHERE day = $d ORDER BY byte_offset", "$d");
-        cmd.Parameters["$d"].Value = day;
-        using var r = cmd.ExecuteReader();
-        while (r.Read()) list.Add(new LedgerEntry(r.GetInt64(0), day, r.GetInt64(1), r.GetInt32(2), (EntryFormat)r.GetInt32(3)));
+        // Read through SQLite directly: an audit of every day reads every row of the ledger.
+        var read = Raw("ledger-day",
+            "SELECT fact_id, byte_offset, byte_length, format FROM lifeos_log_entries WHERE day = ?1 " +
+            "ORDER BY byte_offset");
+        read.Bind(1, day);
+        while (read.Step())
+        {
+            list.Add(new LedgerEntry(read.Int64(0), day, read.Int64(1), checked((int)read.Int64(2)),
+                (EntryFormat)checked((int)read.Int64(3))));
+        }
         return list;
     }
 
@@ -928,10 +937,27 @@ internal sealed class MemoryStore : IDisposable
     }
 
     /// <summary>Days that hold at least one of the module's facts.</summary>
-    public HashSet<string> DaysWithFacts()
+    public HashSet<string> DaysWithFacts() =>
+        DistinctDays($"SELECT DISTINCT substr(f.timestamp, 1, 10) FROM {OwnFactsOrLegacy}");
+
+    /// <summary>
+    /// The days an audit of every day looks at. When the module's facts are most of the facts: every day of any
+    /// fact, from the timestamp index alone rather than a search of each of the module's facts, and not exact
+    /// (<see cref="ReadLogFacts"/> tells which of them are days of the module's facts). Else exactly
+    /// <see cref="DaysWithFacts"/>, which costs what the module's facts cost, whatever the others are.
+    /// </summary>
+    public (HashSet<string> Days, bool Exact) DaysToAudit()
+    {
+        if (_ownLink == "l.lifeos_link = 1" && Scalar<long>("SELECT count(*) FROM facts")
+            <= 2 * Scalar<long>("SELECT count(*) FROM fact_embeddings WHERE lifeos_link = 1"))
+            return (DistinctDays("SELECT DISTINCT substr(timestamp, 1, 10) FROM facts"), false);
+        return (DaysWithFacts(), true);
+    }
+
+    private HashSet<string> DistinctDays(string sql)
     {
         var days = new HashSet<string>(StringComparer.Ordinal);
-        using var cmd = Command($"SELECT DISTINCT substr(f.timestamp, 1, 10) FROM {OwnFactsOrLegacy}");
+        using var cmd = Command(sql);
         using var r = cmd.ExecuteReader();
         while (r.Read()) if (!r.IsDBNull(0)) days.Add(r.GetString(0));
         return days;
@@ -939,15 +965,21 @@ internal sealed class MemoryStore : IDisposable
 
     // ---- reads --------------------------------------------------------------------------------
 
-    /// <summary>The module's facts of one day as their log entries show them, in fact id order.</summary>
+    // Entity names come with their fact, in mention order, each as the hex of its UTF-8 (a name may hold any
+    // character, tags come from the metadata), so a comma always separates two names.
+    private const string EntityNamesOfFact =
+        "(SELECT group_concat(hex(e.name), ',' ORDER BY m.id) " +
+        "FROM entity_mentions m JOIN entities e ON e.id = m.entity_id WHERE m.fact_id = f.id)";
+
+    /// <summary>
+    /// The module's facts of one day as their log entries show them, in fact id order. The audits read them as
+    /// UTF-8 (<see cref="ReadLogFacts"/>); this is the reference that reading is tested against.
+    /// </summary>
     public List<LogFact> LogFactsForDay(string day)
     {
         var facts = new List<LogFact>();
-        // Entity names come with their fact, in mention order, each as the hex of its UTF-8 (a name may hold any
-        // character, tags come from the metadata), so a comma always separates two names.
         var cmd = Prepared("log-facts-day",
-            "SELECT f.id, f.content, f.context, f.timestamp, f.confidence, " +
-            "(SELECT group_concat(hex(e.name), ',' ORDER BY m.id) FROM entity_mentions m JOIN entities e ON e.id = m.entity_id WHERE m.fact_id = f.id) " +
+            $"SELECT f.id, f.content, f.context, f.timestamp, f.confidence, {EntityNamesOfFact} " +
             $"FROM {OwnFactsOrLegacy} WHERE f.timestamp >= $d AND f.timestamp < $next", "$d", "$next");
         cmd.Parameters["$d"].Value = day;
         cmd.Parameters["$next"].Value = day + "\uffff";
@@ -964,6 +996,77 @@ internal sealed class MemoryStore : IDisposable
         }
         facts.Sort((a, b) => a.FactId.CompareTo(b.FactId));
         return facts;
+    }
+
+    /// <summary>
+    /// The facts <see cref="LogFactsForDay"/> reads, into <paramref name="into"/> as the UTF-8 SQLite holds, in
+    /// fact id order: no .NET string per value. Entity names come from <paramref name="names"/> when given (read
+    /// once for an audit of every day), else with each fact as there.
+    /// </summary>
+    /// <returns>
+    /// Whether a fact read has this day as its own, as <see cref="DaysWithFacts"/> tells it; false also when that is
+    /// not plain from its bytes (the day is not ten ASCII characters).
+    /// </returns>
+    // Reads every fact in an audit: optimized from its first call, as an audit runs once per process.
+    [System.Runtime.CompilerServices.MethodImpl(
+        System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public bool ReadLogFacts(string day, DayFacts into, FactEntityNames? names = null)
+    {
+        into.Clear();
+        var ownDay = false;
+        // A text timestamp whose first bytes are the day's ten ASCII characters has the day as its own.
+        var dayPrefix = day.Length == 10 && System.Text.Ascii.IsValid(day) ? Encoding.ASCII.GetBytes(day) : null;
+        // Read through SQLite directly, each column's type asked once: an audit of every day reads every fact.
+        var read = Raw(names == null ? "log-facts-day-utf8" : "log-facts-day-utf8-bare",
+            "SELECT f.id, f.content, f.context, f.timestamp, coalesce(f.confidence, 1.0)" +
+            (names == null ? ", " + EntityNamesOfFact : "") +
+            $" FROM {OwnFactsOrLegacy} WHERE f.timestamp >= ?1 AND f.timestamp < ?2");
+        read.Bind(1, day).Bind(2, day + "\uffff");
+        while (read.Step())
+        {
+            var id = read.Int64(0);
+            // As ADO.NET's GetString would: a fact without content is not one this module wrote.
+            if (read.Type(1) == SQLitePCL.raw.SQLITE_NULL)
+                throw new InvalidOperationException($"The fact {id} has no content.");
+            var hasContext = read.Type(2) != SQLitePCL.raw.SQLITE_NULL;
+            // A timestamp stored as a number is shown as its text (Convert.ToString), like LogFactsForDay shows it.
+            var timestampType = read.Type(3);
+            var timestamp = timestampType switch
+            {
+                SQLitePCL.raw.SQLITE_TEXT => read.Utf8(3),
+                SQLitePCL.raw.SQLITE_NULL => default,
+                _ => Encoding.UTF8.GetBytes(Convert.ToString(read.Value(3), CultureInfo.InvariantCulture) ?? ""),
+            };
+            ownDay = ownDay
+                || (dayPrefix != null && timestampType == SQLitePCL.raw.SQLITE_TEXT && timestamp.StartsWith(dayPrefix));
+            into.Add(id, timestamp, read.Utf8(1), hasContext ? read.Utf8(2) : default, hasContext, read.Double(4));
+            if (names != null)
+                names.AddTo(into, id);
+            else if (read.Type(5) != SQLitePCL.raw.SQLITE_NULL)
+                foreach (var hex in read.Text(5)!.Split(',')) into.AddEntity(Convert.FromHexString(hex));
+        }
+        into.SortById();
+        return ownDay;
+    }
+
+    /// <summary>
+    /// Every fact's entity names in mention order, as the names <see cref="LogFactsForDay"/> gives each fact: two
+    /// scans in table order instead of an index search per fact and per mention, for an audit of every day.
+    /// </summary>
+    public FactEntityNames ReadEntityNames()
+    {
+        // Raw bytes, as hex(name) gives them.
+        var names = new Dictionary<long, byte[]>();
+        var entities = Raw("entity-names", "SELECT id, name FROM entities");
+        while (entities.Step()) names[entities.Int64(0)] = entities.Blob(1).ToArray();
+        var mentions = new List<(long FactId, byte[] Name)>();
+        // Only integers equal a fact's or an entity's id, as in the join: a cast to integer changes anything else.
+        var scan = Raw("mention-entities",
+            "SELECT fact_id, entity_id FROM entity_mentions " +
+            "WHERE fact_id = CAST(fact_id AS INTEGER) AND entity_id = CAST(entity_id AS INTEGER) ORDER BY id");
+        while (scan.Step())
+            if (names.TryGetValue(scan.Int64(1), out var name)) mentions.Add((scan.Int64(0), name));
+        return new FactEntityNames(mentions);
     }
 
     public List<StoredFact> Facts(IReadOnlyCollection<long> factIds)

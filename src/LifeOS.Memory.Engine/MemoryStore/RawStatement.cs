@@ -93,6 +93,23 @@ internal sealed class RawStatement : IDisposable
 
     public string? Text(int column) => IsNull(column) ? null : raw.sqlite3_column_text(_stmt, column).utf8_to_string();
 
+    public double Double(int column) => raw.sqlite3_column_double(_stmt, column);
+
+    /// <summary>The column's storage class: raw.SQLITE_INTEGER, _FLOAT, _TEXT, _BLOB or _NULL.</summary>
+    public int Type(int column) => raw.sqlite3_column_type(_stmt, column);
+
+    /// <summary>
+    /// The column as UTF-8 where SQLite holds it, the bytes <see cref="Text"/> decodes (converted from a UTF-16
+    /// database's text like them): valid until the next step or reset. Ask for a column's type before this.
+    /// </summary>
+    public unsafe ReadOnlySpan<byte> Utf8(int column)
+    {
+        // The text first, then its length: the order SQLite asks for.
+        var text = raw.sqlite3_column_text(_stmt, column);
+        var length = raw.sqlite3_column_bytes(_stmt, column);
+        fixed (byte* p = text) return new ReadOnlySpan<byte>(p, length);
+    }
+
     /// <summary>The column's bytes where SQLite holds them: valid until the next step or reset.</summary>
     public ReadOnlySpan<byte> Blob(int column) => raw.sqlite3_column_blob(_stmt, column);
 

@@ -1,4 +1,4 @@
-using System.Text;
+using System.Buffers;
 using LifeOS.Memory.DailyLog;
 using Store = LifeOS.Memory.MemoryStore.MemoryStore;
 
@@ -37,24 +37,26 @@ internal static class LogRepair
 
     private static long RepairDay(Store store, DayFiles files, string day, HashSet<long> pending, HashSet<long> adopted)
     {
-        var facts = store.LogFactsForDay(day);
+        var facts = new DayFacts();
+        store.ReadLogFacts(day, facts);
         var ledger = store.LedgerForDay(day);
         var unrecorded = LogAudit.Unrecorded(facts, ledger);
-        var rendered = new Dictionary<long, byte[]>();
-        var audit = LogAudit.Audit(files, day, facts, ledger, pending, unrecorded, rendered, adopted);
+        var audit = LogAudit.Audit(files, day, facts, ledger, pending, unrecorded, adopted);
         var rows = new List<LedgerEntry>(audit.Adopted);
         string signature;
         if (audit.Missing.Count > 0)
         {
-            var entries = new MemoryStream();
+            // The rendering the audit compared with, from the same values.
+            var entries = new ArrayBufferWriter<byte>();
             var starts = new List<(LogFact Fact, long Start, int Length)>(audit.Missing.Count);
             foreach (var fact in audit.Missing.OrderBy(f => f.FactId))
             {
-                var bytes = rendered[fact.FactId];
-                starts.Add((fact, entries.Length, bytes.Length));
-                entries.Write(bytes);
+                var start = entries.WrittenCount;
+                facts.TryIndexOf(fact.FactId, out var index);
+                LogEntryFormat.WriteEntry(entries, facts, index);
+                starts.Add((fact, start, entries.WrittenCount - start));
             }
-            var at = files.Append(day, entries.GetBuffer().AsSpan(0, (int)entries.Length));
+            var at = files.Append(day, entries.WrittenSpan);
             foreach (var (fact, start, length) in starts)
                 rows.Add(new LedgerEntry(fact.FactId, day, at.Offset + start, length, EntryFormat.Current));
             signature = at.Signature;
@@ -67,7 +69,7 @@ internal static class LogRepair
         store.InTransaction(() =>
         {
             store.RecordLedger(rows);
-            store.ClearPendingLogs(facts.Select(f => f.FactId).Where(pending.Contains));
+            store.ClearPendingLogs(facts.Ids().Where(pending.Contains));
             store.RecordDaySignatures(new Dictionary<string, string> { [day] = signature });
         });
         return audit.Missing.Count;

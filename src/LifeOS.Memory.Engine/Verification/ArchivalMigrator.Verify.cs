@@ -264,22 +264,44 @@ public sealed partial class ArchivalMigrator
     /// </summary>
     private Dictionary<long, int> AuditLogs(CancellationToken ct)
     {
-        var counts = new Dictionary<long, int>();
         using var store = Store.OpenForReading(Workspace.DatabasePath);
-        if (store == null) return counts;
-        var files = new DayFiles(Workspace.LogDirectory);
-        var pending = store.PendingLogFacts();
-        var adopted = store.PendingAdoptedFacts();
-        var rendered = new Dictionary<long, byte[]>();
-        foreach (var day in store.DaysWithFacts().Order(StringComparer.Ordinal))
+        return store == null ? new Dictionary<long, int>()
+            : CountLogEntries(store, new DayFiles(Workspace.LogDirectory), ct);
+    }
+
+    /// <summary>The counts <see cref="AuditLogs"/> gives, on a store connection the audit has to itself.</summary>
+    internal static Dictionary<long, int> CountLogEntries(Store store, DayFiles files, CancellationToken ct)
+    {
+        var counts = new Dictionary<long, int>();
+        // One read transaction: the entity names, read once for every day, are those of the facts read per day.
+        store.Execute("BEGIN");
+        try
         {
-            ct.ThrowIfCancellationRequested();
-            var facts = store.LogFactsForDay(day);
-            var ledger = store.LedgerForDay(day);
-            rendered.Clear();
-            var audit = LogAudit.Audit(files, day, facts, ledger, pending, LogAudit.Unrecorded(facts, ledger), rendered, adopted);
-            foreach (var (factId, n) in audit.Intact) counts[factId] = n;
-            foreach (var found in audit.Adopted) counts[found.FactId] = counts.GetValueOrDefault(found.FactId) + 1;
+            var pending = store.PendingLogFacts();
+            var adopted = store.PendingAdoptedFacts();
+            var names = store.ReadEntityNames();
+            var facts = new DayFacts();
+            var (days, exact) = store.DaysToAudit();
+            HashSet<string>? ownDays = null;
+            foreach (var day in days.Order(StringComparer.Ordinal))
+            {
+                ct.ThrowIfCancellationRequested();
+                var ownDay = store.ReadLogFacts(day, facts, names);
+                // A day without facts to read counts nothing. Of the others, only days of the module's facts are
+                // audited, as when the days come from DaysWithFacts: asked of it only when the facts read cannot
+                // tell (a day whose range holds only facts of other days, as with a timestamp shorter than a day).
+                if (facts.Count == 0 || (!exact && !ownDay && !(ownDays ??= store.DaysWithFacts()).Contains(day)))
+                    continue;
+                var ledger = store.LedgerForDay(day);
+                var unrecorded = LogAudit.Unrecorded(facts, ledger);
+                var audit = LogAudit.Audit(files, day, facts, ledger, pending, unrecorded, adopted);
+                foreach (var (factId, n) in audit.Intact) counts[factId] = n;
+                foreach (var found in audit.Adopted) counts[found.FactId] = counts.GetValueOrDefault(found.FactId) + 1;
+            }
+        }
+        finally
+        {
+            if (SQLitePCL.raw.sqlite3_get_autocommit(store.Connection.Handle!) == 0) store.Execute("ROLLBACK");
         }
         return counts;
     }
