@@ -124,13 +124,17 @@ string T(string target) => options.Rows == 100_000 ? target : "";
 Console.WriteLine();
 Console.WriteLine("| measure | median | target |");
 Console.WriteLine("| --- | --- | --- |");
-Row("migration, end to end (Invoke-ArchivalMigration)", $"{migration:F2} s, {options.Rows / migration:N0} rows/s", T(withEmbeddings ? "<= 10 s, >= 10k rows/s" : "<= 5 s, >= 20k rows/s"));
+// The long-tail corpus's targets (the simple corpus kept its earlier ones).
+var migrationTarget = options.Corpus == CorpusKind.Simple
+    ? (withEmbeddings ? "<= 10 s" : "<= 5 s")
+    : withEmbeddings ? "<= 11 s" : options.Order == RowOrder.Random ? "<= 6.5 s" : "<= 6 s";
+Row("migration, end to end (Invoke-ArchivalMigration)", $"{migration:F2} s, {options.Rows / migration:N0} rows/s", T(migrationTarget));
 if (options.Neighbour)
     Row("neighbour's insert waits during the migrations (all runs)", NeighbourWaits.Pool(neighbourWaits).ToString(), "max <= 1 s, none failed");
 Row("migration in a fresh pwsh process (cmdlet Duration / process wall)",
     fresh != null ? $"{fresh.CmdletSeconds:F2} s / {fresh.WallSeconds:F2} s" + (fresh.Migrated == options.Rows ? "" : $" ({fresh.Migrated:N0} migrated)") : "failed", "");
 Row("peak RSS of the process during the migration", $"{Median(peaks):F0} MiB", "");
-Row("memory the migration adds to the idle session", $"{Median(growth):F0} MiB", T("<= 150 MiB"));
+Row("memory the migration adds to the idle session", $"{Median(growth):F0} MiB", T("<= 200 MiB at any batch size"));
 Row("no-op rerun", $"{rerun:F2} s", T("< 1 s"));
 Row("incremental run (+1,000 rows)", $"{Median(incremental):F2} s", T("< 1 s"));
 Row("Get-MigrationStatus", $"{status:F2} s", T("< 1 s"));
