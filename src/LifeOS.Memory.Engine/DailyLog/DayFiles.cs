@@ -78,8 +78,18 @@ internal sealed class DayFiles : IDisposable
             {
                 var day = info.Name[..^suffix.Length];
                 if (!LogDay.IsDay(day)) continue;
+                long size;
+                try
+                {
+                    size = info.Length;
+                }
+                catch (FileNotFoundException)
+                {
+                    // Moved or compressed by the nightly maintenance since the listing: it is listed where it went.
+                    continue;
+                }
                 if (!days.TryGetValue(day, out var sb)) days[day] = sb = new StringBuilder();
-                sb.Append(SignatureOf(location, info.Length));
+                sb.Append(SignatureOf(location, size));
             }
         }
         // In the order Signature(day) lists them, so both give the same text for the same files.
