@@ -25,6 +25,8 @@ internal sealed partial class SourceTableName
     [GeneratedRegex(@"^[A-Za-z_\p{L}][A-Za-z0-9_$\p{L}\p{N}]*$")]
     private static partial Regex PlainIdentifier();
 
+    private const int MaxIdentifierBytes = 63;
+
     public static SourceTableName Parse(string? text)
     {
         if (string.IsNullOrWhiteSpace(text))
@@ -52,7 +54,9 @@ internal sealed partial class SourceTableName
                     sb.Append(s[i++]);
                 }
                 if (!closed) throw Invalid(text, "a quoted name is not closed");
-                if (sb.Length == 0 || sb.Length > 63) throw Invalid(text, "a quoted name must hold 1 to 63 characters");
+                // PostgreSQL's identifier limit is in bytes: a longer name would be cut and then not found.
+                var bytes = Encoding.UTF8.GetByteCount(sb.ToString());
+                if (bytes is 0 or > MaxIdentifierBytes) throw Invalid(text, "a quoted name must hold 1 to 63 bytes (in UTF-8)");
                 parts.Add((sb.ToString(), true));
             }
             else
@@ -60,8 +64,10 @@ internal sealed partial class SourceTableName
                 var start = i;
                 while (i < s.Length && s[i] != '.') i++;
                 var name = s[start..i];
-                if (!PlainIdentifier().IsMatch(name) || name.Length > 63)
-                    throw Invalid(text, $"'{name}' is not a valid identifier (letters, digits, _ and $, not starting with a digit; quote other names)");
+                if (!PlainIdentifier().IsMatch(name))
+                    throw Invalid(text, $"'{Shorten(name)}' is not a valid identifier (letters, digits, _ and $, not starting with a digit; quote other names)");
+                if (Encoding.UTF8.GetByteCount(name) > MaxIdentifierBytes)
+                    throw Invalid(text, $"'{Shorten(name)}' is longer than PostgreSQL's 63 bytes (in UTF-8)");
                 parts.Add((name, false));
             }
             if (i == s.Length) break;

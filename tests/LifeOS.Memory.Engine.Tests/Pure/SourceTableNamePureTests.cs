@@ -72,8 +72,8 @@ public class SourceTableNamePureTests
     [InlineData("\"a\"b", "unexpected text after a quoted name")]
     [InlineData("\"unclosed.x", "a quoted name is not closed")]
     [InlineData("\"a\"\"", "a quoted name is not closed")]
-    [InlineData("\"\"", "a quoted name must hold 1 to 63 characters")]
-    [InlineData("s.\"\"", "a quoted name must hold 1 to 63 characters")]
+    [InlineData("\"\"", "a quoted name must hold 1 to 63 bytes")]
+    [InlineData("s.\"\"", "a quoted name must hold 1 to 63 bytes")]
     [InlineData("\"a\0b\"", "it contains a NUL character")]
     [InlineData("a.b.c", "use table or schema.table")]
     [InlineData("\"a\".\"b\".\"c\"", "use table or schema.table")]
@@ -90,11 +90,32 @@ public class SourceTableNamePureTests
     public void Names_longer_than_63_characters_are_refused()
     {
         var tooLong = new string('t', 64);
-        Assert.Contains("is not a valid identifier",
+        Assert.Contains("is longer than PostgreSQL's 63 bytes",
             Assert.Throws<MemoryMigrationException>(() => SourceTableName.Parse(tooLong)).Message);
-        Assert.Contains("1 to 63 characters",
+        Assert.Contains("1 to 63 bytes",
             Assert.Throws<MemoryMigrationException>(() => SourceTableName.Parse("\"" + tooLong + "\"")).Message);
         Assert.Throws<MemoryMigrationException>(() => SourceTableName.Parse("public." + tooLong));
+    }
+
+    [Fact]
+    public void The_limit_counts_utf8_bytes_as_postgresql_does()
+    {
+        var cyrillic31 = new string('ж', 31); // 62 bytes
+        Assert.Equal(cyrillic31, SourceTableName.Parse(cyrillic31).Table);
+        Assert.Equal(cyrillic31, SourceTableName.Parse("\"" + cyrillic31 + "\"").Table);
+        var cyrillic32 = new string('ж', 32); // 64 bytes in 32 characters
+        Assert.Contains("63 bytes", Assert.Throws<MemoryMigrationException>(() => SourceTableName.Parse(cyrillic32)).Message);
+        Assert.Contains("63 bytes",
+            Assert.Throws<MemoryMigrationException>(() => SourceTableName.Parse("\"" + cyrillic32 + "\"")).Message);
+    }
+
+    [Fact]
+    public void A_long_plain_name_is_shortened_where_the_reason_names_it()
+    {
+        var name = "bad name " + new string('x', 200);
+        var message = Assert.Throws<MemoryMigrationException>(() => SourceTableName.Parse(name)).Message;
+        Assert.DoesNotContain(name[..81], message);
+        Assert.True(message.Length < 400, message);
     }
 
     [Fact]
