@@ -552,12 +552,13 @@ internal sealed class MemoryStore : IDisposable
     private const int RowsPerInsert = 32;
 
     /// <summary>
-    /// Inserts <paramref name="count"/> rows, <see cref="RowsPerInsert"/> to a statement: what SQLite pays per
+    /// Inserts <paramref name="rows"/>, <see cref="RowsPerInsert"/> to a statement: what SQLite pays per
     /// statement (starting the program, reading and writing the table's AUTOINCREMENT counter in
-    /// sqlite_sequence) is then paid per group rather than per row. <paramref name="bind"/> binds row i's
-    /// columns after parameter number <c>at</c>.
+    /// sqlite_sequence) is then paid per group rather than per row. <paramref name="bind"/> binds a row's
+    /// columns after parameter number <c>at</c>. The rows are taken as they come, never listed whole.
     /// </summary>
-    private void InsertRows<T>(string key, string head, string row, int columns, IEnumerable<T> rows, Action<RawStatement, int, T> bind)
+    private void InsertRows<T>(string key, string head, string row, int columns, IEnumerable<T> rows,
+        Action<RawStatement, int, T> bind, string tail = "")
     {
         var group = new T[RowsPerInsert];
         var n = 0;
@@ -566,38 +567,24 @@ internal sealed class MemoryStore : IDisposable
         {
             group[n++] = r;
             if (n < RowsPerInsert) continue;
-            statement ??= Raw(key + "*", head + string.Join(", ", Enumerable.Repeat(row, RowsPerInsert)));
+            statement ??= Raw(key + "*", head + string.Join(", ", Enumerable.Repeat(row, RowsPerInsert)) + tail);
             for (var k = 0; k < n; k++) bind(statement, k * columns, group[k]);
             statement.Execute();
             n = 0;
         }
-        var single = n > 0 ? Raw(key, head + row) : null;
+        if (n == 0) return;
+        var single = Raw(key, head + row + tail);
         for (var k = 0; k < n; k++)
         {
-            bind(single!, 0, group[k]);
+            bind(single, 0, group[k]);
             single.Execute();
         }
     }
 
-    private void InsertRows(string key, string head, string row, int columns, int count, Action<RawStatement, int, int> bind, string tail = "")
-    {
-        var i = 0;
-        if (count >= RowsPerInsert)
-        {
-            var group = Raw(key + "*", head + string.Join(", ", Enumerable.Repeat(row, RowsPerInsert)) + tail);
-            for (; i + RowsPerInsert <= count; i += RowsPerInsert)
-            {
-                for (var r = 0; r < RowsPerInsert; r++) bind(group, r * columns, i + r);
-                group.Execute();
-            }
-        }
-        var single = i < count ? Raw(key, head + row + tail) : null;
-        for (; i < count; i++)
-        {
-            bind(single!, 0, i);
-            single!.Execute();
-        }
-    }
+    /// <summary>Rows 0 to <paramref name="count"/> - 1, bound by their index.</summary>
+    private void InsertRows(string key, string head, string row, int columns, int count, Action<RawStatement, int, int> bind,
+        string tail = "") =>
+        InsertRows(key, head, row, columns, Enumerable.Range(0, count), bind, tail);
 
     // ---- the full-text index's merge setting during a migration -------------------------------------
 

@@ -200,7 +200,7 @@ public sealed partial class ArchivalMigrator
         private bool _inBatch;
         private bool _wholeBatch;
         private long _batchBegan;
-        private readonly List<Committed> _batchWritten = new();
+        private List<Committed> _batchWritten = new();
         private int _batchFailed;
         private int _batchRows;
 
@@ -311,7 +311,8 @@ public sealed partial class ArchivalMigrator
             }
             catch
             {
-                // A batch cut short (the source failed between its parts) is rolled back whole: the next run redoes it.
+                // Whatever failed in a batch (the source between its parts, the store in a part or at the commit),
+                // the batch is rolled back whole: the next run redoes it.
                 if (_inBatch) AbandonBatch();
                 throw;
             }
@@ -516,15 +517,7 @@ public sealed partial class ArchivalMigrator
             _store.Begin();
             _inBatch = true;
             _batchBegan = Stopwatch.GetTimestamp();
-            try
-            {
-                RecordLogWrites();
-            }
-            catch
-            {
-                AbandonBatch();
-                throw;
-            }
+            RecordLogWrites();
         }
 
         /// <summary>
@@ -536,6 +529,7 @@ public sealed partial class ArchivalMigrator
         /// </summary>
         private List<Item> WritePart(List<Item> items, bool wholeBatch)
         {
+            // A failure here leaves the batch to ConsumeAll, which rolls it back whole.
             try
             {
                 if (!wholeBatch) _store.Savepoint("part");
@@ -576,11 +570,6 @@ public sealed partial class ArchivalMigrator
                 }
                 return written;
             }
-            catch
-            {
-                AbandonBatch();
-                throw;
-            }
             finally
             {
                 // Written into the transaction: the log stage and the callbacks never need the vectors.
@@ -608,22 +597,14 @@ public sealed partial class ArchivalMigrator
         {
             if (_inBatch)
             {
-                try
-                {
-                    _owner.WithStoreErrors(_store.Commit);
-                }
-                catch
-                {
-                    AbandonBatch();
-                    throw;
-                }
+                _owner.WithStoreErrors(_store.Commit);
                 _inBatch = false;
                 Held(Stopwatch.GetElapsedTime(_batchBegan));
                 _logsLast = new LogWrites();
                 _batchNumber++;
             }
-            var written = _batchWritten.ToList();
-            _batchWritten.Clear();
+            var written = _batchWritten;
+            _batchWritten = new List<Committed>();
             _owner.WithStoreErrors(() => AppendLogs(written));
             var migrated = written.Count(i => i.IsNew);
             _result.MigratedCount += migrated;
