@@ -34,6 +34,8 @@ public sealed partial class ArchivalMigrator
         var logIndexing = store == null ? Task.FromResult(new Dictionary<long, int>()) : Task.Factory.StartNew(() => AuditLogs(ct), ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         // The full-text index is compared with the facts on a connection of its own, beside everything else.
         var indexAuditing = store == null ? Task.FromResult(new FullTextState()) : Task.Factory.StartNew(() => AuditFullText(ct), ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        // Orphaned links and unlinked copies depend on no row's comparison: counted beside it, on connections of their own.
+        var leftoverCounting = store == null ? Task.FromResult(new Leftovers()) : Task.Run(() => CountLeftoversAsync(source, ct), ct);
         var verifyTime = DateTime.UtcNow;
         var withEmbeddings = source.EmbeddingKind != EmbeddingKind.None;
         var pageSize = withEmbeddings ? VerifyEmbeddingPageSize : VerifyPageSize;
@@ -51,6 +53,7 @@ public sealed partial class ArchivalMigrator
         {
             await Quietly(logIndexing).ConfigureAwait(false);
             await Quietly(indexAuditing).ConfigureAwait(false);
+            await Quietly(leftoverCounting).ConfigureAwait(false);
             throw;
         }
         await using var secondConnection = second;
@@ -87,6 +90,7 @@ public sealed partial class ArchivalMigrator
             stop.Cancel();
             foreach (var reader in readers) await Quietly(reader.Completion).ConfigureAwait(false);
             await Quietly(indexAuditing).ConfigureAwait(false);
+            await Quietly(leftoverCounting).ConfigureAwait(false);
             if (!logIndexing.IsCompleted) await Quietly(logIndexing).ConfigureAwait(false);
         }
         var logIndex = await logIndexing.ConfigureAwait(false);
@@ -120,14 +124,13 @@ public sealed partial class ArchivalMigrator
             v.IndexChangedIds.AddRange(SourceKeysOf(store, index.Changed, source.KeyKind));
         }
 
+        var leftovers = await leftoverCounting.ConfigureAwait(false);
+        v.OrphanedCount = leftovers.Orphaned;
+        v.OrphanedIds.AddRange(leftovers.OrphanedIds);
+        v.DuplicateCount = leftovers.Duplicates;
+        v.DuplicateIds.AddRange(leftovers.DuplicateIds.Cast<object>());
         if (store != null)
-        {
-            v.OrphanedCount = await CountOrphansAsync(store, source, v.OrphanedIds, ct).ConfigureAwait(false);
-            var (count, first) = store.DuplicateArchivalFacts(MigrationVerification.IdSampleSize);
-            v.DuplicateCount = count;
-            v.DuplicateIds.AddRange(first.Cast<object>());
             foreach (var sample in SampleFacts(store, source.KeyKind)) v.SampleFacts.Add(sample);
-        }
         v.Duration = clock.Elapsed;
         return v;
     }
@@ -304,6 +307,26 @@ public sealed partial class ArchivalMigrator
             if (SQLitePCL.raw.sqlite3_get_autocommit(store.Connection.Handle!) == 0) store.Execute("ROLLBACK");
         }
         return counts;
+    }
+
+    private sealed class Leftovers
+    {
+        public long Orphaned { get; set; }
+        public List<object> OrphanedIds { get; } = new();
+        public long Duplicates { get; set; }
+        public List<long> DuplicateIds { get; set; } = new();
+    }
+
+    /// <summary>Links whose source row is gone and archival facts linked to nothing, each on a connection of its own.</summary>
+    private async Task<Leftovers> CountLeftoversAsync(ArchivalSource source, CancellationToken ct)
+    {
+        var found = new Leftovers();
+        using var store = WithStoreErrors(() => Store.OpenForReading(Workspace.DatabasePath));
+        if (store == null) return found;
+        await using var ids = await ArchivalSource.OpenAsync(source.Settings, Source.Table, ct).ConfigureAwait(false);
+        found.Orphaned = await CountOrphansAsync(store, ids, found.OrphanedIds, ct).ConfigureAwait(false);
+        (found.Duplicates, found.DuplicateIds) = WithStoreErrors(() => store.DuplicateArchivalFacts(MigrationVerification.IdSampleSize));
+        return found;
     }
 
     private FullTextState AuditFullText(CancellationToken ct)
