@@ -1,10 +1,15 @@
+using LifeOS.Memory.Archival;
+using LifeOS.Memory.Migration;
+using LifeOS.Memory.Verification;
+
 namespace LifeOS.Memory;
 
 /// <summary>
-/// The engine's front door: one source table, one memory workspace.
-/// Every method is safe to call from a background thread; callbacks run on the calling engine thread.
+/// The engine's front door: one source table, one memory workspace. Each operation hands over to the type that
+/// does it (see the README's architecture section). Every method is safe to call from a background thread;
+/// callbacks run on the engine's thread.
 /// </summary>
-public sealed partial class ArchivalMigrator
+public sealed class ArchivalMigrator
 {
     public ArchivalMigrator(SourceOptions source, string? memoryRoot = null)
     {
@@ -14,4 +19,50 @@ public sealed partial class ArchivalMigrator
 
     public SourceOptions Source { get; }
     public Workspace Workspace { get; }
+
+    /// <summary>Counts and id-set comparison. Never throws for an unreachable source: PostgresAvailable=false.</summary>
+    public Task<MigrationStatus> GetStatusAsync(CancellationToken cancellationToken = default) =>
+        Task.Run(() => new StatusReader(Source, Workspace).ReadAsync(cancellationToken), CancellationToken.None);
+
+    /// <summary>Migrates pending rows (or refreshes them with Force). Throws MemoryMigrationException when nothing can go on.</summary>
+    public Task<MigrationResult> MigrateAsync(MigrationOptions options, CancellationToken cancellationToken = default) =>
+        Task.Run(() => new MigrationJob(Source, Workspace).RunAsync(options, cancellationToken), CancellationToken.None);
+
+    /// <summary>Dry run: what MigrateAsync would write. Touches nothing on disk, not even the folder.</summary>
+    public IAsyncEnumerable<PlannedEntry> PlanAsync(MigrationOptions options, CancellationToken cancellationToken = default) =>
+        new DryRun(Source, Workspace).PlanAsync(options, cancellationToken);
+
+    /// <summary>
+    /// Dry run of the repairs a migration makes to the module's full-text index entries and, with
+    /// <paramref name="includeMentions"/>, to its facts' mentions. Reads only; empty when there is no database.
+    /// </summary>
+    public Task<IReadOnlyList<PlannedRepair>> PlanRepairsAsync(bool includeMentions = true,
+        CancellationToken cancellationToken = default) =>
+        Task.Run(() => new DryRun(Source, Workspace).PlanRepairsAsync(includeMentions, cancellationToken),
+            CancellationToken.None);
+
+    /// <summary>Exhaustive comparison of every source row with its fact, link, log entry and embedding.</summary>
+    public Task<MigrationVerification> VerifyAsync(CancellationToken cancellationToken = default) =>
+        Task.Run(() => new MigrationVerifier(Source, Workspace).VerifyAsync(cancellationToken), CancellationToken.None);
+
+    /// <summary>Streams source rows in key order.</summary>
+    public IAsyncEnumerable<ArchivalEntry> GetEntriesAsync(IReadOnlyCollection<string>? ids, long skip, long? first,
+        CancellationToken cancellationToken = default) =>
+        new EntryListing(Source, Workspace).GetEntriesAsync(ids, skip, first, cancellationToken);
+
+    /// <summary>Tables of the source database that have the archival columns (for tab completion), schema-qualified when not in public.</summary>
+    public Task<IReadOnlyList<string>> ListSourceTablesAsync(CancellationToken cancellationToken = default) =>
+        ArchivalSource.ListCandidateTablesAsync(new SourceConnection(Source), cancellationToken);
+
+    /// <summary>Exact-copy duplicates of the module's facts (read-only; empty when there is no database).</summary>
+    public Task<IReadOnlyList<DuplicateFact>> FindDuplicatesAsync(CancellationToken cancellationToken = default) =>
+        Task.Run(() => new DuplicateRemoval(Workspace).Find(), cancellationToken);
+
+    /// <summary>
+    /// Deletes the given facts that are still exact-copy duplicates, under the workspace lock; their daily-log
+    /// text is another program's and stays. Returns how many were removed.
+    /// </summary>
+    public Task<long> RemoveDuplicatesAsync(IReadOnlyCollection<long> factIds, TimeSpan lockTimeout,
+        CancellationToken cancellationToken = default) =>
+        Task.Run(() => new DuplicateRemoval(Workspace).Remove(factIds, lockTimeout, cancellationToken), cancellationToken);
 }

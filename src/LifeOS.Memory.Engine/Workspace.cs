@@ -1,3 +1,6 @@
+using Microsoft.Data.Sqlite;
+using Store = LifeOS.Memory.MemoryStore.MemoryStore;
+
 namespace LifeOS.Memory;
 
 /// <summary>The memory workspace: jarvis.db beside the memory/ folder of daily logs.</summary>
@@ -40,5 +43,58 @@ public sealed class Workspace
         if (Directory.Exists(path)) return;
         if (OperatingSystem.IsWindows()) Directory.CreateDirectory(path);
         else Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+    }
+
+    /// <summary>Refuses a root that is a file, or a database path that is a folder, before anything is opened.</summary>
+    internal void RequireUsableRoot()
+    {
+        if (File.Exists(Root))
+            throw new MemoryMigrationException(ErrorIds.WorkspaceInvalid, FailureKind.InvalidArgument,
+                $"The memory path {Root} is a file; a folder is expected.");
+        if (Directory.Exists(DatabasePath))
+            throw new MemoryMigrationException(ErrorIds.WorkspaceInvalid, FailureKind.InvalidArgument,
+                $"{DatabasePath} is a folder; the memory database is expected there.");
+    }
+
+    /// <summary>
+    /// Runs work on the workspace, mapping its failures to engine errors: SQLite's (locked, read-only, full disk,
+    /// corrupt), a permission refused, and an I/O error of the daily logs.
+    /// </summary>
+    internal T MapFailures<T>(Func<T> work)
+    {
+        try
+        {
+            return work();
+        }
+        catch (SqliteException ex)
+        {
+            throw Store.Failure(ex, DatabasePath);
+        }
+        catch (UnauthorizedAccessException ex)
+        {
+            throw new MemoryMigrationException(ErrorIds.WorkspaceNotWritable, FailureKind.PermissionDenied,
+                $"The memory workspace {Root} is not writable: {ex.Message}", ex);
+        }
+        catch (IOException ex) when (ex is not FileNotFoundException)
+        {
+            throw new MemoryMigrationException(ErrorIds.DailyLogWriteFailed, FailureKind.WriteError,
+                $"Writing the daily logs in {LogDirectory} failed: {ex.Message}. " +
+                "Committed entries are kept; the next run completes their logs.", ex);
+        }
+    }
+
+    internal void MapFailures(Action work) => MapFailures(() => { work(); return 0; });
+
+    /// <summary>The asynchronous form maps SQLite's failures; the work's own (the source's) are engine errors already.</summary>
+    internal async Task MapFailuresAsync(Func<Task> work)
+    {
+        try
+        {
+            await work().ConfigureAwait(false);
+        }
+        catch (SqliteException ex)
+        {
+            throw Store.Failure(ex, DatabasePath);
+        }
     }
 }

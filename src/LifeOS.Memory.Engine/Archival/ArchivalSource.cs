@@ -55,6 +55,9 @@ internal sealed class EmbeddingArena
 /// </summary>
 internal sealed class ArchivalSource : IAsyncDisposable
 {
+    /// <summary>Source ids are read this many at a time (to find what is pending, to count, to plan).</summary>
+    internal const int IdPageSize = 20_000;
+
     private readonly NpgsqlConnection _connection;
     private readonly SourceConnection _settings;
     private string _quotedTable = "";

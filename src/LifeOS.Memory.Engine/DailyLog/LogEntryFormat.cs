@@ -17,6 +17,9 @@ internal static class LogDay
 {
     public static string Of(string timestamp) => timestamp.Length >= 10 ? timestamp[..10] : timestamp;
 
+    /// <summary>The same day in SQL, of a timestamp column (for queries that group facts by day).</summary>
+    public static string InSql(string column) => $"substr({column}, 1, 10)";
+
     public static string TimeOf(string timestamp) => timestamp.Length >= 19 ? timestamp.Substring(11, 8) : "00:00:00";
 
     public static bool IsDay(ReadOnlySpan<char> name) =>

@@ -22,7 +22,7 @@ internal sealed class LayerRepair
     private readonly MigrationOptions _options;
     private readonly MigrationResult? _result;
     private readonly List<PlannedRepair>? _plan;
-    private TimeSpan _heldSincePause;
+    private readonly WriterPauses _pauses;
 
     /// <param name="store">The writing store; with <paramref name="plan"/> given, any store: it is only read.</param>
     /// <param name="plan">Null to repair; else the repairs are added to it and nothing is written.</param>
@@ -32,6 +32,7 @@ internal sealed class LayerRepair
         _options = options;
         _result = result;
         _plan = plan;
+        _pauses = new WriterPauses(store, result, watchOthers: false);
     }
 
     private bool Apply => _plan == null;
@@ -107,7 +108,7 @@ internal sealed class LayerRepair
             _result!.IndexRebuildDeclined = true;
             return false;
         }
-        PauseForOtherWriters();
+        _pauses.BeforeTransaction();
         var clock = Stopwatch.StartNew();
         _store.Begin();
         try
@@ -126,7 +127,7 @@ internal sealed class LayerRepair
         }
         finally
         {
-            Held(clock.Elapsed);
+            _pauses.Held(clock.Elapsed);
         }
         _result!.RebuiltIndex = true;
         return true;
@@ -155,24 +156,13 @@ internal sealed class LayerRepair
         finally
         {
             // Never leave a read in flight on a connection the caller is about to dispose.
-            if (next != null) await Quietly(next).ConfigureAwait(false);
+            if (next != null) await next.WaitQuietly().ConfigureAwait(false);
         }
     }
 
     private static Task<List<SourceRow>> Fetch(ArchivalSource source, object? after, CancellationToken ct) =>
         Task.Run(() => source.PageRowsAsync(after, null, MentionPageSize, ct, withEmbeddings: false), ct);
 
-    private static async Task Quietly(Task task)
-    {
-        try
-        {
-            await task.ConfigureAwait(false);
-        }
-        catch
-        {
-            // The failure that stopped the pass is the one reported.
-        }
-    }
 
     private void RepairMentionsOf(List<SourceRow> rows, KeyKind kind, DateTime time, CancellationToken ct)
     {
@@ -212,7 +202,7 @@ internal sealed class LayerRepair
 
     private void InShortTransaction(Action work)
     {
-        PauseForOtherWriters();
+        _pauses.BeforeTransaction();
         var began = Stopwatch.GetTimestamp();
         try
         {
@@ -220,21 +210,7 @@ internal sealed class LayerRepair
         }
         finally
         {
-            Held(Stopwatch.GetElapsedTime(began));
+            _pauses.Held(Stopwatch.GetElapsedTime(began));
         }
-    }
-
-    /// <summary>The batches' rule: after holding the write lock for the budget, let the assistant's writes in.</summary>
-    private void PauseForOtherWriters()
-    {
-        if (_heldSincePause < ArchivalMigrator.WriterHoldBudget) return;
-        Thread.Sleep(ArchivalMigrator.WriterPause);
-        _heldSincePause = TimeSpan.Zero;
-    }
-
-    private void Held(TimeSpan held)
-    {
-        _heldSincePause += held;
-        if (_result != null && held > _result.LongestWriteLock) _result.LongestWriteLock = held;
     }
 }

@@ -6,29 +6,40 @@ using LifeOS.Memory.Mapping;
 using LifeOS.Memory.MemoryStore;
 using Store = LifeOS.Memory.MemoryStore.MemoryStore;
 
-namespace LifeOS.Memory;
+namespace LifeOS.Memory.Verification;
 
-public sealed partial class ArchivalMigrator
+/// <summary>
+/// Test-Migration: compares every source row with its fact, link, embedding, mentions and daily-log entry,
+/// streaming the source in key order, while the daily logs, the full-text index and the leftovers (orphaned
+/// links, unlinked copies) are audited beside it on connections of their own. Read-only.
+/// </summary>
+internal sealed class MigrationVerifier
 {
     private const int VerifyPageSize = 5000;
     // With embeddings every row carries a vector: smaller pages keep the pages in flight (three per connection)
     // near 50 MB at 1024 dimensions.
     private const int VerifyEmbeddingPageSize = 2000;
 
-    public partial Task<MigrationVerification> VerifyAsync(CancellationToken cancellationToken) =>
-        Task.Run(() => VerifyCoreAsync(cancellationToken), CancellationToken.None);
+    private readonly SourceOptions _source;
+    private readonly Workspace _workspace;
+
+    public MigrationVerifier(SourceOptions source, Workspace workspace)
+    {
+        _source = source;
+        _workspace = workspace;
+    }
 
     /// <summary>
     /// Compares every source row with its fact, link, embedding and daily-log entry, streaming the source in
     /// key order. Read-only: repairs are the next migration's job.
     /// </summary>
-    private async Task<MigrationVerification> VerifyCoreAsync(CancellationToken ct)
+    public async Task<MigrationVerification> VerifyAsync(CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
-        var v = new MigrationVerification { MemoryPath = Workspace.Root, SourceTable = Source.Table };
-        await using var source = await ArchivalSource.OpenAsync(new SourceConnection(Source), Source.Table, ct).ConfigureAwait(false);
+        var v = new MigrationVerification { MemoryPath = _workspace.Root, SourceTable = _source.Table };
+        await using var source = await ArchivalSource.OpenAsync(new SourceConnection(_source), _source.Table, ct).ConfigureAwait(false);
         v.SourceTable = source.TableName;
-        using var store = WithStoreErrors(() => Store.OpenForReading(Workspace.DatabasePath));
+        using var store = _workspace.MapFailures(() => Store.OpenForReading(_workspace.DatabasePath));
         // The daily logs are parsed while the first pages are fetched, and the source is read ahead of the
         // comparison: the source, the logs and the comparison overlap on separate cores.
         var logIndexing = store == null ? Task.FromResult(new Dictionary<long, int>()) : Task.Factory.StartNew(() => AuditLogs(ct), ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
@@ -47,13 +58,13 @@ public sealed partial class ArchivalMigrator
         try
         {
             middle = withEmbeddings ? await source.MiddleKeyAsync(2L * pageSize, ct).ConfigureAwait(false) : null;
-            if (middle != null) second = await ArchivalSource.OpenAsync(source.Settings, Source.Table, ct).ConfigureAwait(false);
+            if (middle != null) second = await ArchivalSource.OpenAsync(source.Settings, _source.Table, ct).ConfigureAwait(false);
         }
         catch
         {
-            await Quietly(logIndexing).ConfigureAwait(false);
-            await Quietly(indexAuditing).ConfigureAwait(false);
-            await Quietly(leftoverCounting).ConfigureAwait(false);
+            await logIndexing.WaitQuietly().ConfigureAwait(false);
+            await indexAuditing.WaitQuietly().ConfigureAwait(false);
+            await leftoverCounting.WaitQuietly().ConfigureAwait(false);
             throw;
         }
         await using var secondConnection = second;
@@ -88,10 +99,10 @@ public sealed partial class ArchivalMigrator
         {
             // Never leave a read in flight on a connection being disposed.
             stop.Cancel();
-            foreach (var reader in readers) await Quietly(reader.Completion).ConfigureAwait(false);
-            await Quietly(indexAuditing).ConfigureAwait(false);
-            await Quietly(leftoverCounting).ConfigureAwait(false);
-            if (!logIndexing.IsCompleted) await Quietly(logIndexing).ConfigureAwait(false);
+            foreach (var reader in readers) await reader.Completion.WaitQuietly().ConfigureAwait(false);
+            await indexAuditing.WaitQuietly().ConfigureAwait(false);
+            await leftoverCounting.WaitQuietly().ConfigureAwait(false);
+            if (!logIndexing.IsCompleted) await logIndexing.WaitQuietly().ConfigureAwait(false);
         }
         var logIndex = await logIndexing.ConfigureAwait(false);
         for (var k = 0; k < readers.Length; k++)
@@ -248,11 +259,6 @@ public sealed partial class ArchivalMigrator
         public void Recycle(SourcePage page) => _arenas.Writer.TryWrite(page.Arena);
     }
 
-    private static async Task Quietly(Task task)
-    {
-        try { await task.ConfigureAwait(false); }
-        catch (Exception) { /* the caller's exception is the one that matters */ }
-    }
 
     private static void Count(List<object> firstIds, object id, Action increment)
     {
@@ -267,46 +273,9 @@ public sealed partial class ArchivalMigrator
     /// </summary>
     private Dictionary<long, int> AuditLogs(CancellationToken ct)
     {
-        using var store = Store.OpenForReading(Workspace.DatabasePath);
+        using var store = Store.OpenForReading(_workspace.DatabasePath);
         return store == null ? new Dictionary<long, int>()
-            : CountLogEntries(store, new DayFiles(Workspace.LogDirectory), ct);
-    }
-
-    /// <summary>The counts <see cref="AuditLogs"/> gives, on a store connection the audit has to itself.</summary>
-    internal static Dictionary<long, int> CountLogEntries(Store store, DayFiles files, CancellationToken ct)
-    {
-        var counts = new Dictionary<long, int>();
-        // One read transaction: the entity names, read once for every day, are those of the facts read per day.
-        store.Execute("BEGIN");
-        try
-        {
-            var pending = store.PendingLogFacts();
-            var adopted = store.PendingAdoptedFacts();
-            var names = store.ReadEntityNames();
-            var facts = new DayFacts();
-            var (days, exact) = store.DaysToAudit();
-            HashSet<string>? ownDays = null;
-            foreach (var day in days.Order(StringComparer.Ordinal))
-            {
-                ct.ThrowIfCancellationRequested();
-                var ownDay = store.ReadLogFacts(day, facts, names);
-                // A day without facts to read counts nothing. Of the others, only days of the module's facts are
-                // audited, as when the days come from DaysWithFacts: asked of it only when the facts read cannot
-                // tell (a day whose range holds only facts of other days, as with a timestamp shorter than a day).
-                if (facts.Count == 0 || (!exact && !ownDay && !(ownDays ??= store.DaysWithFacts()).Contains(day)))
-                    continue;
-                var ledger = store.LedgerForDay(day);
-                var unrecorded = LogAudit.Unrecorded(facts, ledger);
-                var audit = LogAudit.Audit(files, day, facts, ledger, pending, unrecorded, adopted);
-                foreach (var (factId, n) in audit.Intact) counts[factId] = n;
-                foreach (var found in audit.Adopted) counts[found.FactId] = counts.GetValueOrDefault(found.FactId) + 1;
-            }
-        }
-        finally
-        {
-            if (SQLitePCL.raw.sqlite3_get_autocommit(store.Connection.Handle!) == 0) store.Execute("ROLLBACK");
-        }
-        return counts;
+            : LogEntryCounts.Count(store, new DayFiles(_workspace.LogDirectory), ct);
     }
 
     private sealed class Leftovers
@@ -321,18 +290,18 @@ public sealed partial class ArchivalMigrator
     private async Task<Leftovers> CountLeftoversAsync(ArchivalSource source, CancellationToken ct)
     {
         var found = new Leftovers();
-        using var store = WithStoreErrors(() => Store.OpenForReading(Workspace.DatabasePath));
+        using var store = _workspace.MapFailures(() => Store.OpenForReading(_workspace.DatabasePath));
         if (store == null) return found;
-        await using var ids = await ArchivalSource.OpenAsync(source.Settings, Source.Table, ct).ConfigureAwait(false);
-        found.Orphaned = await CountOrphansAsync(store, ids, found.OrphanedIds, ct).ConfigureAwait(false);
-        (found.Duplicates, found.DuplicateIds) = WithStoreErrors(() => store.DuplicateArchivalFacts(MigrationVerification.IdSampleSize));
+        await using var ids = await ArchivalSource.OpenAsync(source.Settings, _source.Table, ct).ConfigureAwait(false);
+        found.Orphaned = await Orphans.CountAsync(store, ids, found.OrphanedIds, ct).ConfigureAwait(false);
+        (found.Duplicates, found.DuplicateIds) = _workspace.MapFailures(() => store.DuplicateArchivalFacts(MigrationVerification.IdSampleSize));
         return found;
     }
 
     private FullTextState AuditFullText(CancellationToken ct)
     {
-        using var store = WithStoreErrors(() => Store.OpenForReading(Workspace.DatabasePath));
-        return store == null ? new FullTextState() : WithStoreErrors(() => FullTextAudit.Run(store, withHeldValues: false, ct));
+        using var store = _workspace.MapFailures(() => Store.OpenForReading(_workspace.DatabasePath));
+        return store == null ? new FullTextState() : _workspace.MapFailures(() => FullTextAudit.Run(store, withHeldValues: false, ct));
     }
 
     /// <summary>The source ids of the first of the given facts, in source-id order.</summary>

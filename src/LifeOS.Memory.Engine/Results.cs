@@ -191,3 +191,13 @@ public sealed class ArchivalEntry
     public bool HasEmbedding { get; init; }
     public bool IsMigrated { get; set; }
 }
+
+/// <summary>
+/// A fact that another program (the assistant's own migration script) created for a source row the module
+/// had already migrated, and that holds exactly what the module's fact holds (content and context).
+/// </summary>
+public sealed class DuplicateFact
+{
+    public required long FactId { get; init; }
+    public required object PostgresId { get; init; }
+}

@@ -33,6 +33,15 @@ public sealed class MigrationOptions
     public const int MaxBatchSize = 100_000;
 
     public int BatchSize { get; init; } = DefaultBatchSize;
+
+    /// <summary>Refuses a batch size out of range before anything is opened.</summary>
+    internal void Validate()
+    {
+        if (BatchSize < MinBatchSize || BatchSize > MaxBatchSize)
+            throw new MemoryMigrationException(ErrorIds.InvalidBatchSize, FailureKind.InvalidArgument,
+                $"BatchSize {BatchSize} is out of range: use {MinBatchSize} to {MaxBatchSize}.");
+    }
+
     /// <summary>Refresh already-migrated entries in place (same fact id; a changed entry is appended anew).</summary>
     public bool Force { get; init; }
     /// <summary>Only these source ids (as text); null means the whole table.</summary>

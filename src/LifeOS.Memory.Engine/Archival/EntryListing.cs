@@ -1,0 +1,65 @@
+using System.Runtime.CompilerServices;
+using LifeOS.Memory.MemoryStore;
+using Store = LifeOS.Memory.MemoryStore.MemoryStore;
+
+namespace LifeOS.Memory.Archival;
+
+/// <summary>Get-ArchivalMemory: source rows in key order, each marked with whether the module has migrated it.</summary>
+internal sealed class EntryListing
+{
+    private readonly SourceOptions _source;
+    private readonly Workspace _workspace;
+
+    public EntryListing(SourceOptions source, Workspace workspace)
+    {
+        _source = source;
+        _workspace = workspace;
+    }
+
+
+    public async IAsyncEnumerable<ArchivalEntry> GetEntriesAsync(IReadOnlyCollection<string>? ids, long skip, long? first, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var ct = cancellationToken;
+        await using var source = await ArchivalSource.OpenAsync(new SourceConnection(_source), _source.Table, ct).ConfigureAwait(false);
+        using var store = _workspace.MapFailures(() => Store.OpenForReading(_workspace.DatabasePath));
+        if (ids != null)
+        {
+            var keys = new List<object>();
+            foreach (var text in ids)
+            {
+                if (!SourceKey.TryParse(text, source.KeyKind, out var key, out var why))
+                    throw new MemoryMigrationException(ErrorIds.InvalidId, FailureKind.InvalidArgument, $"Id '{text}': {why}.");
+                keys.Add(key);
+            }
+            var rows = await source.RowsAsync(keys, ct, withEmbeddings: false).ConfigureAwait(false);
+            var links = store?.LinksAmong(rows.Select(r => r.Id).ToList(), source.KeyKind, sorted: false);
+            foreach (var row in rows.Skip((int)Math.Min(skip, int.MaxValue)).Take(first.HasValue ? (int)Math.Min(first.Value, int.MaxValue) : int.MaxValue))
+                yield return ToEntry(row, links);
+            yield break;
+        }
+        long skipped = 0, emitted = 0;
+        object? last = null;
+        const int pageSize = 1000;
+        while (first == null || emitted < first)
+        {
+            var rows = await source.NextRowsAsync(last, pageSize, ct, withEmbeddings: false).ConfigureAwait(false);
+            if (rows.Count == 0) yield break;
+            last = rows[^1].Id;
+            var links = store?.LinksAmong(rows.Select(r => r.Id).ToList(), source.KeyKind, sorted: true);
+            foreach (var row in rows)
+            {
+                if (skipped < skip) { skipped++; continue; }
+                if (first != null && emitted >= first) yield break;
+                emitted++;
+                yield return ToEntry(row, links);
+            }
+            if (rows.Count < pageSize) yield break;
+        }
+    }
+
+    private static ArchivalEntry ToEntry(SourceRow row, Dictionary<object, SourceLink>? links) => new()
+    {
+        Id = row.Id, Content = row.Content, Metadata = row.Metadata, CreatedAt = row.CreatedAt,
+        HasEmbedding = row.HasEmbedding, IsMigrated = links != null && links.TryGetValue(row.Id, out var link) && link.Own,
+    };
+}

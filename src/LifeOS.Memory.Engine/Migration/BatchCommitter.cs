@@ -1,0 +1,318 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using LifeOS.Memory.DailyLog;
+using LifeOS.Memory.MemoryStore;
+using Microsoft.Data.Sqlite;
+using Store = LifeOS.Memory.MemoryStore.MemoryStore;
+
+namespace LifeOS.Memory.Migration;
+
+/// <summary>
+/// A migration run's second stage, on a thread of its own: the only writer of jarvis.db during the run. Commits
+/// each batch in one transaction (its parts under savepoints when it has several), records in each transaction
+/// what the log stage finished since the last one, and hands the batch's new entries to the log stage once
+/// committed. Exactly-once bookkeeping lives here: a fact, its link and its pending log row commit together.
+/// </summary>
+internal sealed class BatchCommitter
+{
+    private readonly Store _store;
+    private readonly DayFiles _logs;
+    private readonly Workspace _workspace;
+    private readonly MigrationOptions _options;
+    private readonly MigrationResult _result;
+    private readonly Stopwatch _clock;
+    private readonly BatchProducer _producer;
+    private readonly LogAppender _appender;
+    private readonly WriterPauses _pauses;
+    private readonly string _syncedAt;
+    // What the log stage appended since the last commit: recorded (and cleared from pending) by the next one.
+    private LogWrites _logsLast = new();
+    private long _processed;
+    private int _batchNumber;
+    // The batch being written: its transaction stays open across its parts.
+    private bool _inBatch;
+    private bool _wholeBatch;
+    private long _batchBegan;
+    private List<Committed> _batchWritten = new();
+    private int _batchFailed;
+    private int _batchRows;
+
+    /// <param name="syncedAt">The time written as the embeddings' sync time.</param>
+    public BatchCommitter(Store store, DayFiles logs, Workspace workspace, MigrationOptions options, MigrationResult result,
+        Stopwatch clock, BatchProducer producer, LogAppender appender, string syncedAt)
+    {
+        _store = store;
+        _logs = logs;
+        _workspace = workspace;
+        _options = options;
+        _result = result;
+        _clock = clock;
+        _producer = producer;
+        _appender = appender;
+        _pauses = new WriterPauses(store, result, watchOthers: true);
+        _syncedAt = syncedAt;
+    }
+
+    public void ConsumeAll(ChannelReader<Batch> reader, CancellationToken ct)
+    {
+        try
+        {
+            // Blocking is right here: this is a dedicated thread. A producer failure surfaces from WaitToReadAsync.
+            while (reader.WaitToReadAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult())
+            {
+                while (reader.TryRead(out var batch))
+                {
+                    // Stop between batches only: a started batch is committed whole or not at all.
+                    if (!_inBatch) ct.ThrowIfCancellationRequested();
+                    Consume(batch);
+                }
+            }
+            // The producer stops between the parts of a batch when the run is cancelled.
+            if (_inBatch)
+            {
+                AbandonBatch();
+                ct.ThrowIfCancellationRequested();
+            }
+        }
+        catch
+        {
+            // Whatever failed in a batch (the source between its parts, the store in a part or at the commit),
+            // the batch is rolled back whole: the next run redoes it.
+            if (_inBatch) AbandonBatch();
+            throw;
+        }
+    }
+
+    private void Report(MigrationError error)
+    {
+        _result.Errors.Add(error);
+        _options.OnError?.Invoke(error);
+    }
+
+    private void Consume(Batch batch)
+    {
+        _result.SkippedCount += batch.SkippedBefore;
+        foreach (var e in batch.Errors) Report(e);
+        _batchFailed += batch.Errors.Count;
+        _batchRows += batch.RowCount;
+        if (batch.Items.Count > 0)
+        {
+            var items = batch.Items;
+            var refreshIds = items.Where(i => i.ExistingFactId.HasValue && !i.Row.CreatedAt.HasValue).Select(i => i.ExistingFactId!.Value).ToList();
+            if (refreshIds.Count > 0)
+            {
+                // An undated row keeps the time its fact already has: every -Force would otherwise move it to "now".
+                var old = _workspace.MapFailures(() => _store.Facts(refreshIds)).ToDictionary(f => f.FactId, f => f.Timestamp);
+                foreach (var item in items.Where(i => i.ExistingFactId.HasValue && !i.Row.CreatedAt.HasValue))
+                    if (old.TryGetValue(item.ExistingFactId!.Value, out var t) && t.Length >= 10) item.Fact.Timestamp = t;
+            }
+            // A batch whose first part is also its last is written whole (the default batch size).
+            if (!_inBatch)
+            {
+                _workspace.MapFailures(BeginBatch);
+                _wholeBatch = batch.EndsBatch;
+            }
+            var written = _workspace.MapFailures(() => WritePart(items, _wholeBatch));
+            _batchFailed += items.Count - written.Count;
+            var withEntities = _options.OnEntry != null;
+            foreach (var item in written)
+            {
+                _batchWritten.Add(new Committed(item.Row.Id, item.FactId, item.Fact.Day, item.LogBody, item.IsNew,
+                    !item.ExistingFactId.HasValue, withEntities ? item.Fact.Entities.Select(e => e.Name).ToList() : null));
+            }
+        }
+        if (batch.EndsBatch) EndBatch();
+    }
+
+    /// <summary>Opens the batch's transaction, recording first what the log stage finished meanwhile.</summary>
+    private void BeginBatch()
+    {
+        CollectWrittenLogs();
+        _pauses.BeforeTransaction();
+        _store.Begin();
+        _inBatch = true;
+        _batchBegan = Stopwatch.GetTimestamp();
+        RecordLogWrites();
+    }
+
+    /// <summary>
+    /// Writes a part of the batch: new facts in bulk statements, refreshed ones row by row. When the database
+    /// refuses a row the part is written again row by row, each row under a savepoint of its own, so that the
+    /// refused row fails alone. A part that is not the whole batch is written under a savepoint of its own to
+    /// go back to; a whole batch goes back to the start of its transaction (a savepoint costs SQLite a copy of
+    /// every page it changes, about a tenth of the run).
+    /// </summary>
+    private List<BatchItem> WritePart(List<BatchItem> items, bool wholeBatch)
+    {
+        // A failure here leaves the batch to ConsumeAll, which rolls it back whole.
+        try
+        {
+            if (!wholeBatch) _store.Savepoint("part");
+            try
+            {
+                WriteFast(items);
+                if (!wholeBatch) _store.Release("part");
+                return items;
+            }
+            catch (SqliteException ex) when (IsRowLevel(ex))
+            {
+                if (!wholeBatch)
+                {
+                    _store.RollbackTo("part");
+                }
+                else
+                {
+                    _store.Rollback();
+                    _store.Begin();
+                    RecordLogWrites();
+                }
+            }
+            var written = new List<BatchItem>(items.Count);
+            foreach (var item in items)
+            {
+                _store.Savepoint("row");
+                try
+                {
+                    WriteItem(item);
+                    _store.Release("row");
+                    written.Add(item);
+                }
+                catch (SqliteException ex) when (IsRowLevel(ex))
+                {
+                    _store.RollbackTo("row");
+                    Report(new MigrationError { PostgresId = item.Row.Id, Reason = "the memory database refused the entry: " + ex.Message });
+                }
+            }
+            return written;
+        }
+        finally
+        {
+            // Written into the transaction: the log stage and the callbacks never need the vectors.
+            foreach (var item in items) item.Row.Embedding = null;
+        }
+    }
+
+    private void WriteFast(List<BatchItem> items)
+    {
+        var fresh = items.Where(i => !i.ExistingFactId.HasValue).ToList();
+        if (fresh.Count > 0)
+        {
+            var first = _store.NextFactId();
+            for (var k = 0; k < fresh.Count; k++) fresh[k].FactId = first + k;
+            _store.BulkInsertFacts(first, fresh.Select(i => i.Fact).ToList());
+            _store.BulkInsertMentions(fresh.SelectMany(i => i.Fact.Entities.Select(m => (i.FactId, m))));
+            _store.BulkInsertLinks(fresh.Select(i => (i.FactId, i.Row.Id, i.Row.Embedding)).ToList(), _syncedAt);
+            _store.BulkAddPendingLogs(fresh.Select(i => (i.FactId, i.Fact.Day)).ToList());
+        }
+        foreach (var item in items.Where(i => i.ExistingFactId.HasValue)) WriteItem(item);
+    }
+
+    /// <summary>Commits the batch, hands its new facts' entries to the log stage and reports it.</summary>
+    private void EndBatch()
+    {
+        if (_inBatch)
+        {
+            _workspace.MapFailures(_store.Commit);
+            _inBatch = false;
+            _pauses.Held(Stopwatch.GetElapsedTime(_batchBegan));
+            _logsLast = new LogWrites();
+            _batchNumber++;
+        }
+        var written = _batchWritten;
+        _batchWritten = new List<Committed>();
+        _workspace.MapFailures(() => AppendLogs(written));
+        var migrated = written.Count(i => i.IsNew);
+        _result.MigratedCount += migrated;
+        _result.UpdatedCount += written.Count - migrated;
+        _processed += _batchRows;
+        foreach (var item in written)
+        {
+            _options.OnEntry?.Invoke(new MigratedEntry
+            {
+                PostgresId = item.SourceId, FactId = item.FactId, Day = item.Day, Entities = item.Entities!,
+                Action = item.IsNew ? EntryAction.Migrated : EntryAction.Updated,
+            });
+        }
+        if (written.Count > 0 || _batchFailed > 0)
+        {
+            _options.Progress?.Report(new MigrationProgress
+            {
+                Processed = _processed, Total = Math.Max(_producer.Total, _processed), BatchNumber = _batchNumber,
+                BatchMigrated = migrated, BatchUpdated = written.Count - migrated, BatchFailed = _batchFailed, Elapsed = _clock.Elapsed,
+            });
+        }
+        _batchFailed = 0;
+        _batchRows = 0;
+    }
+
+    /// <summary>Rolls the open batch back whole: none of its rows counts, and the next run writes them.</summary>
+    private void AbandonBatch()
+    {
+        _store.Rollback();
+        if (_inBatch) _pauses.Held(Stopwatch.GetElapsedTime(_batchBegan));
+        _inBatch = false;
+        _batchWritten.Clear();
+    }
+
+    private static bool IsRowLevel(SqliteException ex) => ex.SqliteErrorCode is SQLitePCL.raw.SQLITE_CONSTRAINT or SQLitePCL.raw.SQLITE_TOOBIG
+        or SQLitePCL.raw.SQLITE_MISMATCH or SQLitePCL.raw.SQLITE_RANGE;
+
+    private void WriteItem(BatchItem item)
+    {
+        var fact = item.Fact;
+        if (item.ExistingFactId is { } existing)
+        {
+            _store.UpdateFact(existing, fact);
+            _store.InsertMentions(existing, fact.Entities);
+            _store.UpdateLink(existing, item.Row.Embedding, _syncedAt);
+            // The repair pass at the end appends an entry only when the fact's current one is not already there.
+            _store.AddPendingLog(existing, fact.Day, adopted: item.Adopt);
+            item.FactId = existing;
+        }
+        else
+        {
+            var id = _store.InsertFact(fact);
+            _store.InsertMentions(id, fact.Entities);
+            _store.InsertLink(id, item.Row.Id, item.Row.Embedding, _syncedAt);
+            _store.AddPendingLog(id, fact.Day);
+            item.FactId = id;
+        }
+    }
+
+    /// <summary>New facts' entries go to the log stage; refreshed and adopted ones are placed by the repair pass at the end.</summary>
+    private void AppendLogs(List<Committed> written)
+    {
+        var fresh = written.Where(i => i.Fresh).ToList();
+        if (fresh.Count > 0) _appender.Add(fresh);
+    }
+
+    /// <summary>Takes what the log stage has finished into the next transaction's bookkeeping.</summary>
+    private void CollectWrittenLogs()
+    {
+        _appender.TakeFinished(_logsLast);
+        _appender.ThrowIfFailed();
+    }
+
+    private void RecordLogWrites()
+    {
+        _store.RecordLedger(_logsLast.Ledger);
+        _store.ClearPendingLogs(_logsLast.FactIds);
+        _store.RecordDaySignatures(_logsLast.Signatures);
+    }
+
+    /// <summary>Waits for the log stage, records its last writes and checks what other programs changed meanwhile.</summary>
+    public void Finish()
+    {
+        _appender.Complete();
+        _appender.TakeFinished(_logsLast);
+        if (!_logsLast.IsEmpty)
+        {
+            _store.InTransaction(RecordLogWrites);
+            _logsLast = new LogWrites();
+        }
+        _appender.ThrowIfFailed();
+        // Refreshed and adopted facts, and appends that a move or compression by the assistant's nightly
+        // maintenance cut off, are placed now: what a race cut off is found again by this run.
+        _result.RepairedLogEntries += LogRepair.Run(_store, _logs, _logs.DaysThatLostAppends());
+    }
+}

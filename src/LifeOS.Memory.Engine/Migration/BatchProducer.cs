@@ -1,0 +1,183 @@
+using System.Threading.Channels;
+using LifeOS.Memory.Archival;
+using LifeOS.Memory.DailyLog;
+using LifeOS.Memory.Mapping;
+using LifeOS.Memory.MemoryStore;
+using Store = LifeOS.Memory.MemoryStore.MemoryStore;
+
+namespace LifeOS.Memory.Migration;
+
+/// <summary>
+/// A migration run's first stage: reads the source's ids in pages, finds which are pending (or all, with -Force),
+/// fetches those rows in parts, maps them and renders their log entries, and hands each part to the committer.
+/// </summary>
+internal sealed class BatchProducer
+{
+    private static readonly System.Text.UTF8Encoding Utf8 = new(false);
+    private readonly ArchivalSource _source;
+    private readonly Workspace _workspace;
+    private readonly MigrationOptions _options;
+    private readonly DateTime _migrationTime;
+
+    /// <param name="migrationTime">The time given to rows without created_at.</param>
+    public BatchProducer(ArchivalSource source, Workspace workspace, MigrationOptions options, DateTime migrationTime)
+    {
+        _source = source;
+        _workspace = workspace;
+        _options = options;
+        _migrationTime = migrationTime;
+    }
+
+    /// <summary>How many rows the run expects to look at (for progress); known once the producer has started.</summary>
+    public long Total { get; private set; }
+
+    public async Task ProduceAsync(ChannelWriter<Batch> writer, CancellationToken ct)
+    {
+        Exception? failure = null;
+        // Link lookups use a connection of their own: the consumer's connection is busy writing.
+        using var reader = Store.OpenForReading(_workspace.DatabasePath)!;
+        try
+        {
+            if (_options.Ids != null)
+            {
+                var errors = new List<MigrationError>();
+                var keys = ParseIds(_options.Ids, errors);
+                if (errors.Count > 0)
+                {
+                    var b = new Batch();
+                    b.Errors.AddRange(errors);
+                    await writer.WriteAsync(b, ct).ConfigureAwait(false);
+                }
+                Total = keys.Count;
+                for (var i = 0; i < keys.Count; i += ArchivalSource.IdPageSize)
+                    await ProducePageAsync(writer, reader, keys.GetRange(i, Math.Min(ArchivalSource.IdPageSize, keys.Count - i)), sorted: false, reportMissing: true, ct).ConfigureAwait(false);
+                return;
+            }
+            Total = Math.Max(0, await _source.CountAsync(ct).ConfigureAwait(false) - (_options.Force ? 0 : reader.LinkCount()));
+            object? last = null;
+            while (true)
+            {
+                ct.ThrowIfCancellationRequested();
+                var page = await _source.NextIdsAsync(last, ArchivalSource.IdPageSize, ct).ConfigureAwait(false);
+                if (page.Count == 0) break;
+                var pageAfter = last;
+                last = page[^1];
+                await ProducePageAsync(writer, reader, page, sorted: true, reportMissing: false, ct, pageAfter).ConfigureAwait(false);
+                if (page.Count < ArchivalSource.IdPageSize) break;
+            }
+        }
+        catch (Exception ex)
+        {
+            failure = ex;
+            throw;
+        }
+        finally
+        {
+            writer.TryComplete(failure is OperationCanceledException ? null : failure);
+        }
+    }
+
+    private List<object> ParseIds(IReadOnlyCollection<string> ids, List<MigrationError> errors)
+    {
+        var keys = new List<object>(ids.Count);
+        var seen = new HashSet<object>();
+        foreach (var text in ids)
+        {
+            if (!SourceKey.TryParse(text, _source.KeyKind, out var key, out var why))
+            {
+                errors.Add(new MigrationError { PostgresId = text, Reason = why! });
+                continue;
+            }
+            if (seen.Add(key)) keys.Add(key);
+        }
+        keys.Sort(SourceKey.Compare);
+        return keys;
+    }
+
+    private async Task ProducePageAsync(ChannelWriter<Batch> writer, Store reader, List<object> page,
+        bool sorted, bool reportMissing, CancellationToken ct, object? pageAfter = null)
+    {
+        var links = _workspace.MapFailures(() => reader.LinksAmong(page, _source.KeyKind, sorted));
+        var work = new List<object>(page.Count);
+        var skipped = 0;
+        foreach (var key in page)
+        {
+            // A source id linked only by another program is adopted: its fact is corrected in place.
+            if (_options.Force || !links.TryGetValue(key, out var link) || !link.Own) work.Add(key);
+            else skipped++;
+        }
+        if (work.Count == 0)
+        {
+            await writer.WriteAsync(new Batch { SkippedBefore = skipped, RowCount = skipped }, ct).ConfigureAwait(false);
+            return;
+        }
+        for (var i = 0; i < work.Count; i += _options.BatchSize)
+        {
+            var batchEnd = Math.Min(i + _options.BatchSize, work.Count);
+            for (var j = i; j < batchEnd; j += Batch.PartRows)
+            {
+                ct.ThrowIfCancellationRequested();
+                var part = work.GetRange(j, Math.Min(Batch.PartRows, batchEnd - j));
+                // A page wanted whole (a first run, -Force) is read by key range; otherwise by id list.
+                var rows = sorted && skipped == 0 && !reportMissing
+                    ? await _source.RangeRowsAsync(j == 0 ? pageAfter : work[j - 1], part[^1], part.Count, ct).ConfigureAwait(false)
+                    : await _source.RowsAsync(part, ct).ConfigureAwait(false);
+                var batch = new Batch
+                {
+                    RowCount = part.Count + (j == 0 ? skipped : 0), SkippedBefore = j == 0 ? skipped : 0,
+                    EndsBatch = j + part.Count == batchEnd,
+                };
+                if (reportMissing && rows.Count < part.Count)
+                {
+                    var found = rows.Select(r => r.Id).ToHashSet();
+                    foreach (var key in part.Where(k => !found.Contains(k)))
+                        batch.Errors.Add(new MigrationError { PostgresId = key, Reason = $"no row with this id in {_source.TableName}" });
+                }
+                Prepare(batch, rows, links);
+                await writer.WriteAsync(batch, ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private void Prepare(Batch batch, List<SourceRow> rows, Dictionary<object, SourceLink> links)
+    {
+        var sb = new System.Text.StringBuilder(4096);
+        var chars = new char[4096];
+        foreach (var row in rows)
+        {
+            if (row.Problem != null)
+            {
+                batch.Errors.Add(new MigrationError { PostgresId = row.Id, Reason = row.Problem });
+                continue;
+            }
+            try
+            {
+                var fact = FactMapper.Map(row, _migrationTime);
+                var linked = links.TryGetValue(row.Id, out var link);
+                sb.Clear();
+                // An undated row's entry is rendered by the consumer, once the existing fact's time is known.
+                if (!linked || row.CreatedAt.HasValue) LogEntryFormat.AppendBody(sb, fact.ToLogFact(0));
+                batch.Items.Add(new BatchItem
+                {
+                    Row = row, Fact = fact, LogBody = EncodeUtf8(sb, ref chars),
+                    ExistingFactId = linked ? link.FactId : null, Adopt = linked && !link.Own,
+                });
+            }
+            catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidOperationException)
+            {
+                batch.Errors.Add(new MigrationError { PostgresId = row.Id, Reason = ex.Message });
+            }
+        }
+    }
+
+    /// <summary>The builder's text as UTF-8, through a reused char buffer rather than an intermediate string.</summary>
+    private static byte[] EncodeUtf8(System.Text.StringBuilder sb, ref char[] chars)
+    {
+        if (chars.Length < sb.Length) chars = new char[Math.Max(sb.Length, chars.Length * 2)];
+        sb.CopyTo(0, chars, 0, sb.Length);
+        var text = chars.AsSpan(0, sb.Length);
+        var bytes = new byte[Utf8.GetByteCount(text)];
+        Utf8.GetBytes(text, bytes);
+        return bytes;
+    }
+}

@@ -1,0 +1,100 @@
+using System.Runtime.CompilerServices;
+using LifeOS.Memory.Archival;
+using LifeOS.Memory.DailyLog;
+using LifeOS.Memory.Mapping;
+using LifeOS.Memory.MemoryStore;
+using Store = LifeOS.Memory.MemoryStore.MemoryStore;
+
+namespace LifeOS.Memory.Migration;
+
+/// <summary>-WhatIf: what a migration would write and repair. Reads only; touches nothing on disk, not even the folder.</summary>
+internal sealed class DryRun
+{
+    private readonly SourceOptions _source;
+    private readonly Workspace _workspace;
+
+    public DryRun(SourceOptions source, Workspace workspace)
+    {
+        _source = source;
+        _workspace = workspace;
+    }
+
+
+    public async IAsyncEnumerable<PlannedEntry> PlanAsync(MigrationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        options.Validate();
+        _workspace.RequireUsableRoot();
+        var ct = cancellationToken;
+        await using var source = await ArchivalSource.OpenAsync(new SourceConnection(_source), _source.Table, ct).ConfigureAwait(false);
+        using var store = _workspace.MapFailures(() => Store.OpenForReading(_workspace.DatabasePath));
+        var today = DateTime.UtcNow;
+        var days = new DayFiles(_workspace.LogDirectory);
+        IAsyncEnumerable<(List<object> Page, bool Sorted)> pages = options.Ids != null
+            ? GivenIdPages(options.Ids, source.KeyKind)
+            : SourceIdPages(source, ct);
+        await foreach (var (page, sorted) in pages.ConfigureAwait(false))
+        {
+            var links = store?.LinksAmong(page, source.KeyKind, sorted) ?? new Dictionary<object, SourceLink>();
+            var work = page.Where(k => options.Force || !links.TryGetValue(k, out var link) || !link.Own).ToList();
+            for (var i = 0; i < work.Count; i += options.BatchSize)
+            {
+                var chunk = work.GetRange(i, Math.Min(options.BatchSize, work.Count - i));
+                foreach (var row in await source.RowsAsync(chunk, ct, withEmbeddings: false).ConfigureAwait(false))
+                {
+                    var day = LogDay.Of(FactMapper.FormatTimestamp(row.CreatedAt ?? today));
+                    // Entries go where the day lives now: the live file, else its archive.
+                    var location = days.LocationsOf(day) is { Count: > 0 } found ? found[0] : DayLocation.Live;
+                    yield return new PlannedEntry
+                    {
+                        PostgresId = row.Id, Day = day, LogFile = days.PathOf(day, location),
+                        Action = links.TryGetValue(row.Id, out var link) && link.Own ? EntryAction.Updated : EntryAction.Migrated,
+                    };
+                }
+            }
+        }
+    }
+
+    private static async IAsyncEnumerable<(List<object>, bool)> SourceIdPages(ArchivalSource source, [EnumeratorCancellation] CancellationToken ct)
+    {
+        object? last = null;
+        while (true)
+        {
+            var page = await source.NextIdsAsync(last, ArchivalSource.IdPageSize, ct).ConfigureAwait(false);
+            if (page.Count == 0) yield break;
+            last = page[^1];
+            yield return (page, true);
+            if (page.Count < ArchivalSource.IdPageSize) yield break;
+        }
+    }
+
+#pragma warning disable CS1998 // an async iterator keeps one shape for both page sources
+    private static async IAsyncEnumerable<(List<object>, bool)> GivenIdPages(IReadOnlyCollection<string> ids, KeyKind kind)
+    {
+        var keys = new List<object>();
+        foreach (var text in ids)
+            if (SourceKey.TryParse(text, kind, out var key, out _) && !keys.Contains(key))
+                keys.Add(key);
+        for (var i = 0; i < keys.Count; i += ArchivalSource.IdPageSize)
+            yield return (keys.GetRange(i, Math.Min(ArchivalSource.IdPageSize, keys.Count - i)), false);
+    }
+#pragma warning restore CS1998
+
+    /// <summary>
+    /// Dry run of the repairs a migration makes to the module's full-text index entries and, with
+    /// <paramref name="includeMentions"/>, to its facts' mentions. Reads only; empty when there is no database.
+    /// </summary>
+    public async Task<IReadOnlyList<PlannedRepair>> PlanRepairsAsync(bool includeMentions, CancellationToken ct)
+    {
+        _workspace.RequireUsableRoot();
+        await using var source = await ArchivalSource.OpenAsync(new SourceConnection(_source), _source.Table, ct)
+            .ConfigureAwait(false);
+        using var store = _workspace.MapFailures(() => Store.OpenForReading(_workspace.DatabasePath));
+        if (store == null) return Array.Empty<PlannedRepair>();
+        var plan = new List<PlannedRepair>();
+        var layers = new LayerRepair(store, new MigrationOptions(), null, plan);
+        _workspace.MapFailures(() => layers.RepairFullText(source.KeyKind, ct));
+        if (includeMentions)
+            await _workspace.MapFailuresAsync(() => layers.RepairMentionsAsync(source, ct)).ConfigureAwait(false);
+        return plan;
+    }
+}

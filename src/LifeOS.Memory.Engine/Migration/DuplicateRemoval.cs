@@ -1,0 +1,46 @@
+using Store = LifeOS.Memory.MemoryStore.MemoryStore;
+
+namespace LifeOS.Memory.Migration;
+
+/// <summary>
+/// Exact copies of the module's facts that another program (the assistant's own migration script) made for
+/// source rows the module had already migrated: found read-only, removed only on request.
+/// </summary>
+internal sealed class DuplicateRemoval
+{
+    private const int DuplicatesPerTransaction = 500;
+    private readonly Workspace _workspace;
+
+    public DuplicateRemoval(Workspace workspace) => _workspace = workspace;
+
+    /// <summary>Exact-copy duplicates of the module's facts (empty when there is no database).</summary>
+    public IReadOnlyList<DuplicateFact> Find()
+    {
+        using var store = _workspace.MapFailures(() => Store.OpenForReading(_workspace.DatabasePath));
+        if (store == null) return Array.Empty<DuplicateFact>();
+        return _workspace.MapFailures(() => store.ExactCopyDuplicates(Archival.KeyKind.Text))
+            .Select(d => new DuplicateFact { FactId = d.FactId, PostgresId = d.Key }).ToList();
+    }
+
+    /// <summary>
+    /// Deletes the given facts that are still exact-copy duplicates (checked again under the workspace lock, in
+    /// short transactions); their mentions and links go with them, the full-text triggers drop their index
+    /// entries. Their daily-log text is another program's and stays. Returns how many were removed.
+    /// </summary>
+    public long Remove(IReadOnlyCollection<long> factIds, TimeSpan lockTimeout, CancellationToken ct)
+    {
+        if (factIds.Count == 0 || !File.Exists(_workspace.DatabasePath)) return 0L;
+        using var workspaceLock = WorkspaceLock.Acquire(_workspace, lockTimeout, ct);
+        using var store = _workspace.MapFailures(() => Store.OpenForWriting(_workspace.DatabasePath));
+        var still = _workspace.MapFailures(() => store.ExactCopyDuplicates(Archival.KeyKind.Text))
+            .Select(d => d.FactId).ToHashSet();
+        var doomed = factIds.Where(still.Contains).Distinct().ToList();
+        for (var i = 0; i < doomed.Count; i += DuplicatesPerTransaction)
+        {
+            ct.ThrowIfCancellationRequested();
+            var chunk = doomed.GetRange(i, Math.Min(DuplicatesPerTransaction, doomed.Count - i));
+            _workspace.MapFailures(() => store.InTransaction(() => store.DeleteFacts(chunk)));
+        }
+        return doomed.Count;
+    }
+}

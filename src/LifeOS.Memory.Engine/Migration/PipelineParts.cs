@@ -1,0 +1,60 @@
+using LifeOS.Memory.DailyLog;
+using LifeOS.Memory.Archival;
+using LifeOS.Memory.MemoryStore;
+using LifeOS.Memory.Mapping;
+
+namespace LifeOS.Memory.Migration;
+
+// What travels through a migration run's stages: producer -> committer (Batch of BatchItems) -> log stage
+// (Committed rows) -> committer again (LogWrites, recorded in its next transaction).
+
+/// <summary>A part of a batch made ready by the producer (a whole batch when it holds at most PartRows rows).</summary>
+internal sealed class Batch
+{
+    // A batch is read, mapped and written in parts of at most this many rows (the default batch), each under a
+    // savepoint of the batch's one transaction: the memory a run holds follows the rows in flight, not
+    // -BatchSize. What a written part keeps until its batch commits is only what the log stage and the
+    // callbacks need (see Committed).
+    public const int PartRows = MigrationOptions.DefaultBatchSize;
+
+    public List<BatchItem> Items { get; } = new();
+    public List<MigrationError> Errors { get; } = new();
+    public int RowCount { get; set; }
+    public int SkippedBefore { get; set; }
+    /// <summary>The batch's last part: its transaction commits after it.</summary>
+    public bool EndsBatch { get; init; } = true;
+}
+
+/// <summary>What stays of a written row until its batch commits: its log entry and its callback.</summary>
+internal sealed record Committed(object SourceId, long FactId, string Day, byte[] LogBody, bool IsNew, bool Fresh,
+    IReadOnlyList<string>? Entities);
+
+internal sealed class BatchItem
+{
+    public required SourceRow Row { get; init; }
+    public required MappedFact Fact { get; init; }
+    /// <summary>The entry after its marker line (the marker needs the fact id, known at commit).</summary>
+    public required byte[] LogBody { get; init; }
+    public long? ExistingFactId { get; init; }
+    /// <summary>The existing fact is another program's (the assistant's migration script): adopted in place.</summary>
+    public bool Adopt { get; init; }
+    public long FactId { get; set; }
+    public bool IsNew => !ExistingFactId.HasValue || Adopt;
+}
+
+/// <summary>Entries the log stage appended: their facts, ledger rows and the days' signatures after the appends.</summary>
+internal sealed class LogWrites
+{
+    public List<long> FactIds { get; } = new();
+    public List<LedgerEntry> Ledger { get; } = new();
+    public Dictionary<string, string> Signatures { get; } = new(StringComparer.Ordinal);
+
+    public void Add(LogWrites other)
+    {
+        FactIds.AddRange(other.FactIds);
+        Ledger.AddRange(other.Ledger);
+        foreach (var (day, signature) in other.Signatures) Signatures[day] = signature;
+    }
+
+    public bool IsEmpty => FactIds.Count == 0 && Signatures.Count == 0;
+}

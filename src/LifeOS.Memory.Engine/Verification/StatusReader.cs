@@ -1,0 +1,73 @@
+using LifeOS.Memory.Archival;
+using Store = LifeOS.Memory.MemoryStore.MemoryStore;
+
+namespace LifeOS.Memory.Verification;
+
+/// <summary>
+/// Get-MigrationStatus: counts, and the source's ids compared with the links as sets (pending = source ids
+/// without a link, orphaned = links without a source row). Never throws for an unreachable source.
+/// </summary>
+internal sealed class StatusReader
+{
+    private readonly SourceOptions _source;
+    private readonly Workspace _workspace;
+
+    public StatusReader(SourceOptions source, Workspace workspace)
+    {
+        _source = source;
+        _workspace = workspace;
+    }
+
+    public async Task<MigrationStatus> ReadAsync(CancellationToken ct)
+    {
+        var status = new MigrationStatus
+        {
+            MemoryPath = _workspace.Root, DatabasePath = _workspace.DatabasePath, SourceTable = _source.Table,
+            DatabaseExists = File.Exists(_workspace.DatabasePath),
+        };
+        using var store = _workspace.MapFailures(() => Store.OpenForReading(_workspace.DatabasePath));
+        status.FactCount = store?.FactCount() ?? 0;
+        status.MigratedCount = store?.LinkCount() ?? 0;
+        ArchivalSource source;
+        try
+        {
+            source = await ArchivalSource.OpenAsync(new SourceConnection(_source), _source.Table, ct).ConfigureAwait(false);
+        }
+        catch (MemoryMigrationException ex) when (ex.ErrorId is ErrorIds.PostgresUnavailable or ErrorIds.InvalidConnectionString)
+        {
+            status.PostgresAvailable = false;
+            status.PostgresError = ex.Message;
+            return status;
+        }
+        catch (MemoryMigrationException ex)
+        {
+            status.PostgresAvailable = true;
+            status.PostgresError = ex.Message;
+            return status;
+        }
+        await using (source)
+        {
+            status.PostgresAvailable = true;
+            status.SourceTable = source.TableName;
+            // Sets compared, not counts subtracted: pending = source ids without a link, orphaned = links without a source row.
+            long sourceCount = 0, pending = 0, migrated = 0;
+            object? last = null;
+            while (true)
+            {
+                var page = await source.NextIdsAsync(last, ArchivalSource.IdPageSize, ct).ConfigureAwait(false);
+                if (page.Count == 0) break;
+                last = page[^1];
+                sourceCount += page.Count;
+                var linked = store?.LinksAmong(page, source.KeyKind, sorted: true).Count ?? 0;
+                migrated += linked;
+                pending += page.Count - linked;
+                if (page.Count < ArchivalSource.IdPageSize) break;
+            }
+            status.SourceCount = sourceCount;
+            status.PendingCount = pending;
+            status.MigratedCount = migrated;
+            status.OrphanedCount = store == null ? 0 : await Orphans.CountAsync(store, source, null, ct).ConfigureAwait(false);
+        }
+        return status;
+    }
+}
