@@ -52,7 +52,7 @@ public sealed class ArchivalMigrator
 
     /// <summary>Tables of the source database that have the archival columns (for tab completion), schema-qualified when not in public.</summary>
     public Task<IReadOnlyList<string>> ListSourceTablesAsync(CancellationToken cancellationToken = default) =>
-        ArchivalSource.ListCandidateTablesAsync(new SourceConnection(Source), cancellationToken);
+        SourceCatalog.ListCandidateTablesAsync(new SourceConnection(Source), cancellationToken);
 
     /// <summary>Exact-copy duplicates of the module's facts (read-only; empty when there is no database).</summary>
     public Task<IReadOnlyList<DuplicateFact>> FindDuplicatesAsync(CancellationToken cancellationToken = default) =>

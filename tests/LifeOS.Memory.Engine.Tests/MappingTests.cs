@@ -118,10 +118,10 @@ public class MappingTests
     {
         // array_send of '{1.5,-2}'::real[]
         var payload = new byte[] { 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 2, 188, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 4, 63, 192, 0, 0, 0, 0, 0, 4, 192, 0, 0, 0 };
-        var blob = ArchivalSource.EmbeddingFromArraySend(payload)!.Value.ToArray();
+        var blob = Archival.ArraySend.ToEmbedding(payload)!.Value.ToArray();
         Assert.Equal(new[] { 1.5f, -2f }, new[] { BitConverter.ToSingle(blob, 0), BitConverter.ToSingle(blob, 4) });
         var withNull = new byte[] { 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 2, 188, 0, 0, 0, 1, 0, 0, 0, 1, 255, 255, 255, 255 };
-        Assert.Contains("NULL", Assert.Throws<FormatException>(() => ArchivalSource.EmbeddingFromArraySend(withNull)).Message);
+        Assert.Contains("NULL", Assert.Throws<FormatException>(() => Archival.ArraySend.ToEmbedding(withNull)).Message);
     }
 
     [Fact]
@@ -136,16 +136,16 @@ public class MappingTests
         values[6] = float.Epsilon;
         var payload = ArraySend(values);
         var expected = values.SelectMany(BitConverter.GetBytes).ToArray();
-        Assert.Equal(expected, ArchivalSource.EmbeddingFromArraySend(payload)!.Value.ToArray());
+        Assert.Equal(expected, Archival.ArraySend.ToEmbedding(payload)!.Value.ToArray());
         var arena = new EmbeddingArena();
-        var slices = Enumerable.Range(0, 300).Select(_ => ArchivalSource.EmbeddingFromArraySend(payload, arena)!.Value).ToList();
+        var slices = Enumerable.Range(0, 300).Select(_ => Archival.ArraySend.ToEmbedding(payload, arena)!.Value).ToList();
         Assert.All(slices, slice => Assert.Equal(expected, slice.ToArray())); // chunk ends crossed, nothing overwritten
 
         var withNull = payload.ToList();
         withNull.RemoveRange(20 + 700 * 8, 8);
         withNull.InsertRange(20 + 700 * 8, new byte[] { 255, 255, 255, 255 });
-        Assert.Contains("NULL element at position 701", Assert.Throws<FormatException>(() => ArchivalSource.EmbeddingFromArraySend(withNull.ToArray())).Message);
-        Assert.Contains("truncated", Assert.Throws<FormatException>(() => ArchivalSource.EmbeddingFromArraySend(payload[..^3])).Message);
+        Assert.Contains("NULL element at position 701", Assert.Throws<FormatException>(() => Archival.ArraySend.ToEmbedding(withNull.ToArray())).Message);
+        Assert.Contains("truncated", Assert.Throws<FormatException>(() => Archival.ArraySend.ToEmbedding(payload[..^3])).Message);
     }
 
     private static byte[] ArraySend(float[] values)

@@ -70,6 +70,19 @@ internal sealed class SourceConnection
         new(ErrorIds.PostgresUnavailable, FailureKind.ConnectionError,
             $"PostgreSQL at {Description} is not available: {Redact(Describe(ex))}", null);
 
+    /// <summary>Runs a source call, turning driver failures into engine errors without secrets.</summary>
+    public async Task<T> RunAsync<T>(Func<Task<T>> call)
+    {
+        try
+        {
+            return await call().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or IOException or InvalidOperationException or TimeoutException)
+        {
+            throw QueryFailed(ex);
+        }
+    }
+
     /// <summary>Wraps a failure of a query against a reachable source.</summary>
     public MemoryMigrationException QueryFailed(Exception ex)
     {

@@ -1,3 +1,5 @@
+using Npgsql;
+using NpgsqlTypes;
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -71,5 +73,39 @@ internal static partial class SourceKey
     {
         Guid g => g.ToString("D"),
         _ => Convert.ToString(key, CultureInfo.InvariantCulture) ?? "",
+    };
+
+    // ---- ids as Npgsql reads and binds them -------------------------------------------------------
+
+    /// <summary>An id read from a query that selects it as every query here does (text keys as text).</summary>
+    public static object Read(NpgsqlDataReader r, int ordinal, KeyKind kind) => kind switch
+    {
+        KeyKind.Integer => Convert.ToInt64(r.GetValue(ordinal)),
+        KeyKind.Uuid => r.GetGuid(ordinal),
+        _ => r.GetString(ordinal),
+    };
+
+    /// <summary>An array of ids, as array_agg gives them.</summary>
+    public static object[] ReadArray(NpgsqlDataReader r, int ordinal, KeyKind kind) => kind switch
+    {
+        KeyKind.Integer => r.GetFieldValue<long[]>(ordinal).Select(k => (object)k).ToArray(),
+        KeyKind.Uuid => r.GetFieldValue<Guid[]>(ordinal).Select(k => (object)k).ToArray(),
+        _ => r.GetFieldValue<string[]>(ordinal).Cast<object>().ToArray(),
+    };
+
+    /// <summary>A parameter holding an id, typed as the key column compares (text keys as text).</summary>
+    public static NpgsqlParameter Parameter(string name, object key, KeyKind kind) => kind switch
+    {
+        KeyKind.Integer => new NpgsqlParameter(name, NpgsqlDbType.Bigint) { Value = key },
+        KeyKind.Uuid => new NpgsqlParameter(name, NpgsqlDbType.Uuid) { Value = key },
+        _ => new NpgsqlParameter(name, NpgsqlDbType.Text) { Value = key },
+    };
+
+    /// <summary>A parameter holding ids, for = ANY(@ids).</summary>
+    public static NpgsqlParameter ArrayParameter(string name, IReadOnlyList<object> ids, KeyKind kind) => kind switch
+    {
+        KeyKind.Integer => new NpgsqlParameter(name, NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = ids.Select(i => (long)i).ToArray() },
+        KeyKind.Uuid => new NpgsqlParameter(name, NpgsqlDbType.Array | NpgsqlDbType.Uuid) { Value = ids.Select(i => (Guid)i).ToArray() },
+        _ => new NpgsqlParameter(name, NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = ids.Select(i => (string)i).ToArray() },
     };
 }

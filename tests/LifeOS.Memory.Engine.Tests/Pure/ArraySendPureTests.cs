@@ -58,10 +58,10 @@ public class ArraySendPureTests
     private static byte[] LittleEndian(params uint[] bits) =>
         bits.SelectMany(b => new[] { (byte)b, (byte)(b >> 8), (byte)(b >> 16), (byte)(b >> 24) }).ToArray();
 
-    private static byte[] Decode(byte[] payload) => ArchivalSource.EmbeddingFromArraySend(payload)!.Value.ToArray();
+    private static byte[] Decode(byte[] payload) => ArraySend.ToEmbedding(payload)!.Value.ToArray();
 
     private static string Refusal(byte[] payload) =>
-        Assert.Throws<FormatException>(() => ArchivalSource.EmbeddingFromArraySend(payload)).Message;
+        Assert.Throws<FormatException>(() => ArraySend.ToEmbedding(payload)).Message;
 
     [Fact]
     public void A_hand_written_double_precision_payload_becomes_little_endian_float32()
@@ -115,7 +115,7 @@ public class ArraySendPureTests
         // array_send('{}'::real[]): no dimensions at all, only the 12-byte header.
         var payload = Payload(elementType, Array.Empty<int>(), null);
         Assert.Equal(12, payload.Length);
-        Assert.Null(ArchivalSource.EmbeddingFromArraySend(payload));
+        Assert.Null(ArraySend.ToEmbedding(payload));
     }
 
     [Fact]
@@ -244,7 +244,7 @@ public class ArraySendPureTests
         var pos = 0;
         foreach (var part in parts)
         {
-            var length = ArchivalSource.ArraySendLength(all.AsSpan(pos));
+            var length = ArraySend.Length(all.AsSpan(pos));
             Assert.Equal(part.Length, length);
             Assert.Equal(part, all[pos..(pos + length)]);
             pos += length;
@@ -258,10 +258,10 @@ public class ArraySendPureTests
         var payload = Payload(Float8, new[] { 2 }, null, Double(1), Double(2));
         for (var cut = 0; cut < payload.Length; cut++)
         {
-            var ex = Assert.Throws<FormatException>(() => ArchivalSource.ArraySendLength(payload.AsSpan(0, cut)));
+            var ex = Assert.Throws<FormatException>(() => ArraySend.Length(payload.AsSpan(0, cut)));
             Assert.Equal("is truncated", ex.Message);
         }
-        Assert.Equal(payload.Length, ArchivalSource.ArraySendLength(payload));
+        Assert.Equal(payload.Length, ArraySend.Length(payload));
     }
 
     [Fact]
