@@ -23,7 +23,7 @@ public sealed partial class ArchivalMigrator
         {
             using var store = WithStoreErrors(() => Store.OpenForReading(Workspace.DatabasePath));
             if (store == null) return Array.Empty<DuplicateFact>();
-            return WithStoreErrors(() => store.ExactCopyDuplicates(Archival.KeyKind.Text))
+            return WithStoreErrors(() => store.Links.ExactCopyDuplicates(Archival.KeyKind.Text))
                 .Select(d => new DuplicateFact { FactId = d.FactId, PostgresId = d.Key }).ToList();
         }, cancellationToken);
 
@@ -38,13 +38,13 @@ public sealed partial class ArchivalMigrator
             if (factIds.Count == 0 || !File.Exists(Workspace.DatabasePath)) return 0L;
             using var workspaceLock = WorkspaceLock.Acquire(Workspace, lockTimeout, cancellationToken);
             using var store = WithStoreErrors(() => Store.OpenForWriting(Workspace.DatabasePath));
-            var still = WithStoreErrors(() => store.ExactCopyDuplicates(Archival.KeyKind.Text)).Select(d => d.FactId).ToHashSet();
+            var still = WithStoreErrors(() => store.Links.ExactCopyDuplicates(Archival.KeyKind.Text)).Select(d => d.FactId).ToHashSet();
             var doomed = factIds.Where(still.Contains).Distinct().ToList();
             for (var i = 0; i < doomed.Count; i += DuplicatesPerTransaction)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var chunk = doomed.GetRange(i, Math.Min(DuplicatesPerTransaction, doomed.Count - i));
-                WithStoreErrors(() => store.InTransaction(() => store.DeleteFacts(chunk)));
+                WithStoreErrors(() => store.InTransaction(() => store.Facts.Delete(chunk)));
             }
             return (long)doomed.Count;
         }, cancellationToken);

@@ -34,7 +34,7 @@ public sealed partial class ArchivalMigrator
         using var logs = new DayFiles(Workspace.LogDirectory);
         result.RepairedLogEntries = WithStoreErrors(() => LogRepair.Run(store, logs, ct: ct));
 
-        WithStoreErrors(store.BeginBulkIndexing);
+        WithStoreErrors(store.FullText.BeginBulkIndexing);
         var run = new MigrationRun(this, source, store, logs, options, result, clock);
         var layers = new LayerRepair(store, options, result);
         // The index is read on a connection of its own while the mentions are compared (they need the source).
@@ -44,7 +44,7 @@ public sealed partial class ArchivalMigrator
         {
             // -Force rewrites every fact's mentions in its batches; a run for given ids looks at those ids only; a
             // workspace without facts of the module's has no mentions of its to compare.
-            if (!options.Force && options.Ids == null && WithStoreErrors(store.LinkCount) > 0)
+            if (!options.Force && options.Ids == null && WithStoreErrors(store.Links.Count) > 0)
                 await WithStoreErrorsAsync(() => layers.RepairMentionsAsync(source, ct)).ConfigureAwait(false);
             // Index entries before the batches: their updates go through the update trigger, whose delete step
             // corrupts the index where the entry it deletes is missing.
@@ -64,7 +64,7 @@ public sealed partial class ArchivalMigrator
         // Committed batches keep their log entries, and the index its own merge setting, whatever stopped the
         // run. A second failure while finishing (the same full disk, say) must not hide the first; what it left
         // undone stays pending for the next run.
-        foreach (var step in new Action[] { run.Finish, store.EndBulkIndexing })
+        foreach (var step in new Action[] { run.Finish, store.FullText.EndBulkIndexing })
         {
             try
             {
@@ -340,7 +340,7 @@ public sealed partial class ArchivalMigrator
                         await ProducePageAsync(writer, reader, keys.GetRange(i, Math.Min(IdPageSize, keys.Count - i)), sorted: false, reportMissing: true, ct).ConfigureAwait(false);
                     return;
                 }
-                _total = Math.Max(0, await _source.CountAsync(ct).ConfigureAwait(false) - (_options.Force ? 0 : reader.LinkCount()));
+                _total = Math.Max(0, await _source.CountAsync(ct).ConfigureAwait(false) - (_options.Force ? 0 : reader.Links.Count()));
                 object? last = null;
                 while (true)
                 {
@@ -384,7 +384,7 @@ public sealed partial class ArchivalMigrator
         private async Task ProducePageAsync(System.Threading.Channels.ChannelWriter<Batch> writer, Store reader, List<object> page,
             bool sorted, bool reportMissing, CancellationToken ct, object? pageAfter = null)
         {
-            var links = _owner.WithStoreErrors(() => reader.LinksAmong(page, _source.KeyKind, sorted));
+            var links = _owner.WithStoreErrors(() => reader.Links.Among(page, _source.KeyKind, sorted));
             var work = new List<object>(page.Count);
             var skipped = 0;
             foreach (var key in page)
@@ -487,7 +487,7 @@ public sealed partial class ArchivalMigrator
                 if (refreshIds.Count > 0)
                 {
                     // An undated row keeps the time its fact already has: every -Force would otherwise move it to "now".
-                    var old = _owner.WithStoreErrors(() => _store.Facts(refreshIds)).ToDictionary(f => f.FactId, f => f.Timestamp);
+                    var old = _owner.WithStoreErrors(() => _store.Facts.Read(refreshIds)).ToDictionary(f => f.FactId, f => f.Timestamp);
                     foreach (var item in items.Where(i => i.ExistingFactId.HasValue && !i.Row.CreatedAt.HasValue))
                         if (old.TryGetValue(item.ExistingFactId!.Value, out var t) && t.Length >= 10) item.Fact.Timestamp = t;
                 }
@@ -582,12 +582,12 @@ public sealed partial class ArchivalMigrator
             var fresh = items.Where(i => !i.ExistingFactId.HasValue).ToList();
             if (fresh.Count > 0)
             {
-                var first = _store.NextFactId();
+                var first = _store.Facts.NextId();
                 for (var k = 0; k < fresh.Count; k++) fresh[k].FactId = first + k;
-                _store.BulkInsertFacts(first, fresh.Select(i => i.Fact).ToList());
-                _store.BulkInsertMentions(fresh.SelectMany(i => i.Fact.Entities.Select(m => (i.FactId, m))));
-                _store.BulkInsertLinks(fresh.Select(i => (i.FactId, i.Row.Id, i.Row.Embedding)).ToList(), _syncedAt);
-                _store.BulkAddPendingLogs(fresh.Select(i => (i.FactId, i.Fact.Day)).ToList());
+                _store.Facts.BulkInsert(first, fresh.Select(i => i.Fact).ToList());
+                _store.Facts.BulkInsertMentions(fresh.SelectMany(i => i.Fact.Entities.Select(m => (i.FactId, m))));
+                _store.Facts.BulkInsertLinks(fresh.Select(i => (i.FactId, i.Row.Id, i.Row.Embedding)).ToList(), _syncedAt);
+                _store.Ledger.BulkAddPendingLogs(fresh.Select(i => (i.FactId, i.Fact.Day)).ToList());
             }
             foreach (var item in items.Where(i => i.ExistingFactId.HasValue)) WriteItem(item);
         }
@@ -647,19 +647,19 @@ public sealed partial class ArchivalMigrator
             var fact = item.Fact;
             if (item.ExistingFactId is { } existing)
             {
-                _store.UpdateFact(existing, fact);
-                _store.InsertMentions(existing, fact.Entities);
-                _store.UpdateLink(existing, item.Row.Embedding, _syncedAt);
+                _store.Facts.Update(existing, fact);
+                _store.Facts.InsertMentions(existing, fact.Entities);
+                _store.Facts.UpdateLink(existing, item.Row.Embedding, _syncedAt);
                 // The repair pass at the end appends an entry only when the fact's current one is not already there.
-                _store.AddPendingLog(existing, fact.Day, adopted: item.Adopt);
+                _store.Ledger.AddPendingLog(existing, fact.Day, adopted: item.Adopt);
                 item.FactId = existing;
             }
             else
             {
-                var id = _store.InsertFact(fact);
-                _store.InsertMentions(id, fact.Entities);
-                _store.InsertLink(id, item.Row.Id, item.Row.Embedding, _syncedAt);
-                _store.AddPendingLog(id, fact.Day);
+                var id = _store.Facts.Insert(fact);
+                _store.Facts.InsertMentions(id, fact.Entities);
+                _store.Facts.InsertLink(id, item.Row.Id, item.Row.Embedding, _syncedAt);
+                _store.Ledger.AddPendingLog(id, fact.Day);
                 item.FactId = id;
             }
         }
@@ -738,9 +738,9 @@ public sealed partial class ArchivalMigrator
 
         private void RecordLogWrites()
         {
-            _store.RecordLedger(_logsLast.Ledger);
-            _store.ClearPendingLogs(_logsLast.FactIds);
-            _store.RecordDaySignatures(_logsLast.Signatures);
+            _store.Ledger.Record(_logsLast.Ledger);
+            _store.Ledger.ClearPendingLogs(_logsLast.FactIds);
+            _store.Ledger.RecordDaySignatures(_logsLast.Signatures);
         }
 
         /// <summary>

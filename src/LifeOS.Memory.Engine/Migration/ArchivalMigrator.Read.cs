@@ -23,7 +23,7 @@ public sealed partial class ArchivalMigrator
         };
         using var store = WithStoreErrors(() => Store.OpenForReading(Workspace.DatabasePath));
         status.FactCount = store?.FactCount() ?? 0;
-        status.MigratedCount = store?.LinkCount() ?? 0;
+        status.MigratedCount = store?.Links.Count() ?? 0;
         ArchivalSource source;
         try
         {
@@ -54,7 +54,7 @@ public sealed partial class ArchivalMigrator
                 if (page.Count == 0) break;
                 last = page[^1];
                 sourceCount += page.Count;
-                var linked = store?.LinksAmong(page, source.KeyKind, sorted: true).Count ?? 0;
+                var linked = store?.Links.Among(page, source.KeyKind, sorted: true).Count ?? 0;
                 migrated += linked;
                 pending += page.Count - linked;
                 if (page.Count < IdPageSize) break;
@@ -71,7 +71,7 @@ public sealed partial class ArchivalMigrator
     private static async Task<long> CountOrphansAsync(Store store, ArchivalSource source, List<object>? firstIds, CancellationToken ct)
     {
         long orphans = 0;
-        foreach (var chunk in store.LinkChunks(source.KeyKind, IdPageSize))
+        foreach (var chunk in store.Links.Chunks(source.KeyKind, IdPageSize))
         {
             var existing = await source.ExistingAsync(chunk.Select(c => c.Key).ToList(), ct).ConfigureAwait(false);
             foreach (var (key, _) in chunk)
@@ -98,7 +98,7 @@ public sealed partial class ArchivalMigrator
             : SourceIdPages(source, ct);
         await foreach (var (page, sorted) in pages.ConfigureAwait(false))
         {
-            var links = store?.LinksAmong(page, source.KeyKind, sorted) ?? new Dictionary<object, SourceLink>();
+            var links = store?.Links.Among(page, source.KeyKind, sorted) ?? new Dictionary<object, SourceLink>();
             var work = page.Where(k => options.Force || !links.TryGetValue(k, out var link) || !link.Own).ToList();
             for (var i = 0; i < work.Count; i += options.BatchSize)
             {
@@ -158,7 +158,7 @@ public sealed partial class ArchivalMigrator
                 keys.Add(key);
             }
             var rows = await source.RowsAsync(keys, ct, withEmbeddings: false).ConfigureAwait(false);
-            var links = store?.LinksAmong(rows.Select(r => r.Id).ToList(), source.KeyKind, sorted: false);
+            var links = store?.Links.Among(rows.Select(r => r.Id).ToList(), source.KeyKind, sorted: false);
             foreach (var row in rows.Skip((int)Math.Min(skip, int.MaxValue)).Take(first.HasValue ? (int)Math.Min(first.Value, int.MaxValue) : int.MaxValue))
                 yield return ToEntry(row, links);
             yield break;
@@ -171,7 +171,7 @@ public sealed partial class ArchivalMigrator
             var rows = await source.NextRowsAsync(last, pageSize, ct, withEmbeddings: false).ConfigureAwait(false);
             if (rows.Count == 0) yield break;
             last = rows[^1].Id;
-            var links = store?.LinksAmong(rows.Select(r => r.Id).ToList(), source.KeyKind, sorted: true);
+            var links = store?.Links.Among(rows.Select(r => r.Id).ToList(), source.KeyKind, sorted: true);
             foreach (var row in rows)
             {
                 if (skipped < skip) { skipped++; continue; }

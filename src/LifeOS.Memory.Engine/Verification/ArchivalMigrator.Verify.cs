@@ -150,7 +150,7 @@ public sealed partial class ArchivalMigrator
             var m = mapped[i] = row.Problem == null ? FactMapper.Map(row, verifyTime) : null;
             expected[row.Id] = new ExpectedFact(m?.Content, m?.Context, row.Embedding);
         }
-        var linked = store?.LinkedFactsAmong(rows.Select(r => r.Id).ToList(), kind, sorted: true, expected);
+        var linked = store?.Links.LinkedFactsAmong(rows.Select(r => r.Id).ToList(), kind, sorted: true, expected);
         // Only the module's own facts have mentions of the module's to judge.
         HashSet<long>? otherMentions = null;
         if (linked != null)
@@ -158,7 +158,7 @@ public sealed partial class ArchivalMigrator
             var want = new Dictionary<long, IReadOnlyList<EntityMention>>(rows.Count);
             for (var i = 0; i < rows.Count; i++)
                 if (mapped[i] is { } m && linked.TryGetValue(rows[i].Id, out var f) && f.Own && f.Exists) want[f.FactId] = m.Entities;
-            otherMentions = store!.FactsWithOtherMentions(want);
+            otherMentions = store!.Links.FactsWithOtherMentions(want);
         }
         for (var i = 0; i < rows.Count; i++)
         {
@@ -280,22 +280,22 @@ public sealed partial class ArchivalMigrator
         store.Execute("BEGIN");
         try
         {
-            var pending = store.PendingLogFacts();
-            var adopted = store.PendingAdoptedFacts();
-            var names = store.ReadEntityNames();
+            var pending = store.Ledger.PendingLogFacts();
+            var adopted = store.Ledger.PendingAdoptedFacts();
+            var names = store.Ledger.ReadEntityNames();
             var facts = new DayFacts();
-            var (days, exact) = store.DaysToAudit();
+            var (days, exact) = store.Ledger.DaysToAudit();
             HashSet<string>? ownDays = null;
             foreach (var day in days.Order(StringComparer.Ordinal))
             {
                 ct.ThrowIfCancellationRequested();
-                var ownDay = store.ReadLogFacts(day, facts, names);
+                var ownDay = store.Ledger.ReadLogFacts(day, facts, names);
                 // A day without facts to read counts nothing. Of the others, only days of the module's facts are
                 // audited, as when the days come from DaysWithFacts: asked of it only when the facts read cannot
                 // tell (a day whose range holds only facts of other days, as with a timestamp shorter than a day).
-                if (facts.Count == 0 || (!exact && !ownDay && !(ownDays ??= store.DaysWithFacts()).Contains(day)))
+                if (facts.Count == 0 || (!exact && !ownDay && !(ownDays ??= store.Ledger.DaysWithFacts()).Contains(day)))
                     continue;
-                var ledger = store.LedgerForDay(day);
+                var ledger = store.Ledger.ForDay(day);
                 var unrecorded = LogAudit.Unrecorded(facts, ledger);
                 var audit = LogAudit.Audit(files, day, facts, ledger, pending, unrecorded, adopted);
                 foreach (var (factId, n) in audit.Intact) counts[factId] = n;
@@ -325,7 +325,7 @@ public sealed partial class ArchivalMigrator
         if (store == null) return found;
         await using var ids = await ArchivalSource.OpenAsync(source.Settings, Source.Table, ct).ConfigureAwait(false);
         found.Orphaned = await CountOrphansAsync(store, ids, found.OrphanedIds, ct).ConfigureAwait(false);
-        (found.Duplicates, found.DuplicateIds) = WithStoreErrors(() => store.DuplicateArchivalFacts(MigrationVerification.IdSampleSize));
+        (found.Duplicates, found.DuplicateIds) = WithStoreErrors(() => store.Links.DuplicateArchivalFacts(MigrationVerification.IdSampleSize));
         return found;
     }
 
@@ -338,7 +338,7 @@ public sealed partial class ArchivalMigrator
     /// <summary>The source ids of the first of the given facts, in source-id order.</summary>
     private static IEnumerable<object> SourceKeysOf(Store store, List<long> factIds, KeyKind kind)
     {
-        var keys = store.SourceKeysOfFacts(factIds, kind).Values.ToList();
+        var keys = store.Links.SourceKeysOfFacts(factIds, kind).Values.ToList();
         keys.Sort(SourceKey.Compare);
         return keys.Take(MigrationVerification.IdSampleSize);
     }
