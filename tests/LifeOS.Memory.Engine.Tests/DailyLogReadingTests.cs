@@ -72,19 +72,19 @@ public sealed class DailyLogReadingTests : IDisposable
                   (21, 5.5, 1, 'real reading as fact 5', 0), (22, 3, 1.5, 'real reading as entity 1', 0),
                   (23, x'03', 1, 'blob', 0);
                 """);
-            var names = store.ReadEntityNames();
-            var days = store.DaysWithFacts().Order(StringComparer.Ordinal).ToList();
+            var names = store.Ledger.ReadEntityNames();
+            var days = store.Ledger.DaysWithFacts().Order(StringComparer.Ordinal).ToList();
             Assert.Contains("2024-01-01", days);
             Assert.Contains("2024", days);
             var checkedFacts = 0;
             var facts = new DayFacts();
             foreach (var day in days)
             {
-                var expected = store.LogFactsForDay(day);
+                var expected = store.Ledger.LogFactsForDay(day);
                 // With the names read once for every day, and with each fact's own (the buffer reused).
-                store.ReadLogFacts(day, facts, names);
+                store.Ledger.ReadLogFacts(day, facts, names);
                 AssertSameFacts(expected, facts);
-                store.ReadLogFacts(day, facts);
+                store.Ledger.ReadLogFacts(day, facts);
                 AssertSameFacts(expected, facts);
                 checkedFacts += expected.Count;
             }
@@ -208,11 +208,11 @@ public sealed class DailyLogReadingTests : IDisposable
         if (mostFactsForeign)
             store.Execute("WITH RECURSIVE n(i) AS (SELECT 200 UNION ALL SELECT i + 1 FROM n WHERE i < 230) " +
                 "INSERT INTO facts (id, content, timestamp) SELECT i, 'foreign ' || i, '2024-02-01 00:00:00' FROM n");
-        Assert.Equal(!mostFactsForeign, !store.DaysToAudit().Exact);
+        Assert.Equal(!mostFactsForeign, !store.Ledger.DaysToAudit().Exact);
 
         var files = new DayFiles(Path.Combine(_dir, "memory"));
         Directory.CreateDirectory(files.LogDirectory);
-        var all = store.DaysWithFacts().SelectMany(store.LogFactsForDay).GroupBy(f => f.FactId)
+        var all = store.Ledger.DaysWithFacts().SelectMany(store.Ledger.LogFactsForDay).GroupBy(f => f.FactId)
             .ToDictionary(g => g.Key, g => g.First());
         var ledger = new List<LedgerEntry>();
         void Day(string day, params (long FactId, bool Recorded)[] entries)
@@ -237,15 +237,15 @@ public sealed class DailyLogReadingTests : IDisposable
         Day("2024-01-03", (1, true));
         // The day of fact 8 as read back ('20' and U+FFFD) holds none of its facts, but fact 9 is in its range.
         Day("20\uFFFD", (9, true));
-        store.InTransaction(() => store.RecordLedger(ledger));
+        store.InTransaction(() => store.Ledger.Record(ledger));
 
-        var pending = store.PendingLogFacts();
-        var adopted = store.PendingAdoptedFacts();
+        var pending = store.Ledger.PendingLogFacts();
+        var adopted = store.Ledger.PendingAdoptedFacts();
         var expected = new Dictionary<long, int>();
-        foreach (var day in store.DaysWithFacts().Order(StringComparer.Ordinal))
+        foreach (var day in store.Ledger.DaysWithFacts().Order(StringComparer.Ordinal))
         {
-            var facts = store.LogFactsForDay(day);
-            var dayLedger = store.LedgerForDay(day);
+            var facts = store.Ledger.LogFactsForDay(day);
+            var dayLedger = store.Ledger.ForDay(day);
             var unrecorded = LogAudit.Unrecorded(DayFacts.Of(facts), dayLedger);
             var audit = LogAudit.Audit(files, day, facts, dayLedger, pending, unrecorded, adopted);
             foreach (var (factId, n) in audit.Intact) expected[factId] = n;

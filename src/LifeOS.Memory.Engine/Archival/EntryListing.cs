@@ -32,7 +32,7 @@ internal sealed class EntryListing
                 keys.Add(key);
             }
             var rows = await source.RowsAsync(keys, ct, withEmbeddings: false).ConfigureAwait(false);
-            var links = store?.LinksAmong(rows.Select(r => r.Id).ToList(), source.KeyKind, sorted: false);
+            var links = store?.Links.Among(rows.Select(r => r.Id).ToList(), source.KeyKind, sorted: false);
             foreach (var row in rows.Skip((int)Math.Min(skip, int.MaxValue)).Take(first.HasValue ? (int)Math.Min(first.Value, int.MaxValue) : int.MaxValue))
                 yield return ToEntry(row, links);
             yield break;
@@ -45,7 +45,7 @@ internal sealed class EntryListing
             var rows = await source.NextRowsAsync(last, pageSize, ct, withEmbeddings: false).ConfigureAwait(false);
             if (rows.Count == 0) yield break;
             last = rows[^1].Id;
-            var links = store?.LinksAmong(rows.Select(r => r.Id).ToList(), source.KeyKind, sorted: true);
+            var links = store?.Links.Among(rows.Select(r => r.Id).ToList(), source.KeyKind, sorted: true);
             foreach (var row in rows)
             {
                 if (skipped < skip) { skipped++; continue; }

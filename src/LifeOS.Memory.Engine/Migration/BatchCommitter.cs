@@ -102,7 +102,7 @@ internal sealed class BatchCommitter
             if (refreshIds.Count > 0)
             {
                 // An undated row keeps the time its fact already has: every -Force would otherwise move it to "now".
-                var old = _workspace.MapFailures(() => _store.Facts(refreshIds)).ToDictionary(f => f.FactId, f => f.Timestamp);
+                var old = _workspace.MapFailures(() => _store.Facts.Read(refreshIds)).ToDictionary(f => f.FactId, f => f.Timestamp);
                 foreach (var item in items.Where(i => i.ExistingFactId.HasValue && !i.Row.CreatedAt.HasValue))
                     if (old.TryGetValue(item.ExistingFactId!.Value, out var t) && t.Length >= 10) item.Fact.Timestamp = t;
             }
@@ -197,12 +197,12 @@ internal sealed class BatchCommitter
         var fresh = items.Where(i => !i.ExistingFactId.HasValue).ToList();
         if (fresh.Count > 0)
         {
-            var first = _store.NextFactId();
+            var first = _store.Facts.NextId();
             for (var k = 0; k < fresh.Count; k++) fresh[k].FactId = first + k;
-            _store.BulkInsertFacts(first, fresh.Select(i => i.Fact).ToList());
-            _store.BulkInsertMentions(fresh.SelectMany(i => i.Fact.Entities.Select(m => (i.FactId, m))));
-            _store.BulkInsertLinks(fresh.Select(i => (i.FactId, i.Row.Id, i.Row.Embedding)).ToList(), _syncedAt);
-            _store.BulkAddPendingLogs(fresh.Select(i => (i.FactId, i.Fact.Day)).ToList());
+            _store.Facts.BulkInsert(first, fresh.Select(i => i.Fact).ToList());
+            _store.Facts.BulkInsertMentions(fresh.SelectMany(i => i.Fact.Entities.Select(m => (i.FactId, m))));
+            _store.Facts.BulkInsertLinks(fresh.Select(i => (i.FactId, i.Row.Id, i.Row.Embedding)).ToList(), _syncedAt);
+            _store.Ledger.BulkAddPendingLogs(fresh.Select(i => (i.FactId, i.Fact.Day)).ToList());
         }
         foreach (var item in items.Where(i => i.ExistingFactId.HasValue)) WriteItem(item);
     }
@@ -262,19 +262,19 @@ internal sealed class BatchCommitter
         var fact = item.Fact;
         if (item.ExistingFactId is { } existing)
         {
-            _store.UpdateFact(existing, fact);
-            _store.InsertMentions(existing, fact.Entities);
-            _store.UpdateLink(existing, item.Row.Embedding, _syncedAt);
+            _store.Facts.Update(existing, fact);
+            _store.Facts.InsertMentions(existing, fact.Entities);
+            _store.Facts.UpdateLink(existing, item.Row.Embedding, _syncedAt);
             // The repair pass at the end appends an entry only when the fact's current one is not already there.
-            _store.AddPendingLog(existing, fact.Day, adopted: item.Adopt);
+            _store.Ledger.AddPendingLog(existing, fact.Day, adopted: item.Adopt);
             item.FactId = existing;
         }
         else
         {
-            var id = _store.InsertFact(fact);
-            _store.InsertMentions(id, fact.Entities);
-            _store.InsertLink(id, item.Row.Id, item.Row.Embedding, _syncedAt);
-            _store.AddPendingLog(id, fact.Day);
+            var id = _store.Facts.Insert(fact);
+            _store.Facts.InsertMentions(id, fact.Entities);
+            _store.Facts.InsertLink(id, item.Row.Id, item.Row.Embedding, _syncedAt);
+            _store.Ledger.AddPendingLog(id, fact.Day);
             item.FactId = id;
         }
     }
@@ -295,9 +295,9 @@ internal sealed class BatchCommitter
 
     private void RecordLogWrites()
     {
-        _store.RecordLedger(_logsLast.Ledger);
-        _store.ClearPendingLogs(_logsLast.FactIds);
-        _store.RecordDaySignatures(_logsLast.Signatures);
+        _store.Ledger.Record(_logsLast.Ledger);
+        _store.Ledger.ClearPendingLogs(_logsLast.FactIds);
+        _store.Ledger.RecordDaySignatures(_logsLast.Signatures);
     }
 
     /// <summary>Waits for the log stage, records its last writes and checks what other programs changed meanwhile.</summary>

@@ -53,7 +53,7 @@ internal sealed class BatchProducer
                     await ProducePageAsync(writer, reader, keys.GetRange(i, Math.Min(ArchivalSource.IdPageSize, keys.Count - i)), sorted: false, reportMissing: true, ct).ConfigureAwait(false);
                 return;
             }
-            Total = Math.Max(0, await _source.CountAsync(ct).ConfigureAwait(false) - (_options.Force ? 0 : reader.LinkCount()));
+            Total = Math.Max(0, await _source.CountAsync(ct).ConfigureAwait(false) - (_options.Force ? 0 : reader.Links.Count()));
             object? last = null;
             while (true)
             {
@@ -97,7 +97,7 @@ internal sealed class BatchProducer
     private async Task ProducePageAsync(ChannelWriter<Batch> writer, Store reader, List<object> page,
         bool sorted, bool reportMissing, CancellationToken ct, object? pageAfter = null)
     {
-        var links = _workspace.MapFailures(() => reader.LinksAmong(page, _source.KeyKind, sorted));
+        var links = _workspace.MapFailures(() => reader.Links.Among(page, _source.KeyKind, sorted));
         var work = new List<object>(page.Count);
         var skipped = 0;
         foreach (var key in page)

@@ -34,7 +34,7 @@ internal sealed class DryRun
             : SourceIdPages(source, ct);
         await foreach (var (page, sorted) in pages.ConfigureAwait(false))
         {
-            var links = store?.LinksAmong(page, source.KeyKind, sorted) ?? new Dictionary<object, SourceLink>();
+            var links = store?.Links.Among(page, source.KeyKind, sorted) ?? new Dictionary<object, SourceLink>();
             var work = page.Where(k => options.Force || !links.TryGetValue(k, out var link) || !link.Own).ToList();
             for (var i = 0; i < work.Count; i += options.BatchSize)
             {

@@ -18,7 +18,7 @@ internal sealed class DuplicateRemoval
     {
         using var store = _workspace.MapFailures(() => Store.OpenForReading(_workspace.DatabasePath));
         if (store == null) return Array.Empty<DuplicateFact>();
-        return _workspace.MapFailures(() => store.ExactCopyDuplicates(Archival.KeyKind.Text))
+        return _workspace.MapFailures(() => store.Links.ExactCopyDuplicates(Archival.KeyKind.Text))
             .Select(d => new DuplicateFact { FactId = d.FactId, PostgresId = d.Key }).ToList();
     }
 
@@ -32,14 +32,14 @@ internal sealed class DuplicateRemoval
         if (factIds.Count == 0 || !File.Exists(_workspace.DatabasePath)) return 0L;
         using var workspaceLock = WorkspaceLock.Acquire(_workspace, lockTimeout, ct);
         using var store = _workspace.MapFailures(() => Store.OpenForWriting(_workspace.DatabasePath));
-        var still = _workspace.MapFailures(() => store.ExactCopyDuplicates(Archival.KeyKind.Text))
+        var still = _workspace.MapFailures(() => store.Links.ExactCopyDuplicates(Archival.KeyKind.Text))
             .Select(d => d.FactId).ToHashSet();
         var doomed = factIds.Where(still.Contains).Distinct().ToList();
         for (var i = 0; i < doomed.Count; i += DuplicatesPerTransaction)
         {
             ct.ThrowIfCancellationRequested();
             var chunk = doomed.GetRange(i, Math.Min(DuplicatesPerTransaction, doomed.Count - i));
-            _workspace.MapFailures(() => store.InTransaction(() => store.DeleteFacts(chunk)));
+            _workspace.MapFailures(() => store.InTransaction(() => store.Facts.Delete(chunk)));
         }
         return doomed.Count;
     }

@@ -63,7 +63,7 @@ internal sealed class LayerRepair
             // Declined: what can be repaired entry by entry is, if the index is consistent.
             if (!state.Intact) return;
         }
-        var keys = Apply ? null : _store.SourceKeysOfFacts(state.Missing.Concat(state.Changed).ToList(), kind);
+        var keys = Apply ? null : _store.Links.SourceKeysOfFacts(state.Missing.Concat(state.Changed).ToList(), kind);
         var work = state.Missing.Select(id => (Id: id, Held: ((string, string)?)null))
             .Concat(state.Changed.Where(state.Held.ContainsKey).Select(id => (Id: id, Held: ((string, string)?)state.Held[id])))
             .ToList();
@@ -85,8 +85,8 @@ internal sealed class LayerRepair
             {
                 foreach (var (id, held) in chunk)
                 {
-                    if (held is { } h) _store.ReindexFact(id, h.Item1, h.Item2);
-                    else if (!_store.IndexMissingFact(id)) continue;
+                    if (held is { } h) _store.FullText.ReindexFact(id, h.Item1, h.Item2);
+                    else if (!_store.FullText.IndexMissingFact(id)) continue;
                     _result!.RepairedIndexEntries++;
                 }
             });
@@ -113,8 +113,8 @@ internal sealed class LayerRepair
         _store.Begin();
         try
         {
-            var (first, last) = _store.FactIdRange();
-            _store.RebuildFullText(first, last, RebuildRange, done => _options.IndexRebuildProgress?.Report(new IndexRebuildProgress
+            var (first, last) = _store.FullText.FactIdRange();
+            _store.FullText.Rebuild(first, last, RebuildRange, done => _options.IndexRebuildProgress?.Report(new IndexRebuildProgress
             {
                 Done = done - first + 1, Total = last - first + 1, Elapsed = clock.Elapsed,
             }), ct);
@@ -175,9 +175,9 @@ internal sealed class LayerRepair
             mapped[row.Id] = m;
             expected[row.Id] = new ExpectedFact(m.Content, m.Context, null);
         }
-        var linked = _store.LinkedFactsAmong(rows.Select(r => r.Id).ToList(), kind, sorted: true, expected);
+        var linked = _store.Links.LinkedFactsAmong(rows.Select(r => r.Id).ToList(), kind, sorted: true, expected);
         var own = linked.Where(l => l.Value.Own && l.Value.Exists && l.Value.TextMatches && mapped.ContainsKey(l.Key)).ToList();
-        var other = _store.FactsWithOtherMentions(own.ToDictionary(l => l.Value.FactId, l => mapped[l.Key].Entities));
+        var other = _store.Links.FactsWithOtherMentions(own.ToDictionary(l => l.Value.FactId, l => mapped[l.Key].Entities));
         var wrong = own.Where(l => other.Contains(l.Value.FactId))
             .Select(l => (Key: l.Key, FactId: l.Value.FactId, Mentions: mapped[l.Key].Entities)).ToList();
         if (!Apply)
@@ -193,7 +193,7 @@ internal sealed class LayerRepair
                 var chunk = wrong.GetRange(i, Math.Min(FactsPerTransaction, wrong.Count - i));
                 InShortTransaction(() =>
                 {
-                    foreach (var w in chunk) _store.ReplaceMentions(w.FactId, w.Mentions);
+                    foreach (var w in chunk) _store.Facts.ReplaceMentions(w.FactId, w.Mentions);
                 });
                 _result!.RepairedMentions += chunk.Count;
             }

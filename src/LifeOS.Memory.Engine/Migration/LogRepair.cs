@@ -16,12 +16,12 @@ internal static class LogRepair
     /// <returns>How many entries were appended.</returns>
     public static long Run(Store store, DayFiles files, IEnumerable<string>? alsoDays = null, CancellationToken ct = default)
     {
-        store.InTransaction(store.ForgetPendingOfDeletedFacts);
-        var pending = store.PendingLogFacts();
-        var adopted = store.PendingAdoptedFacts();
-        var days = new SortedSet<string>(store.PendingLogDays(), StringComparer.Ordinal);
+        store.InTransaction(store.Ledger.ForgetPendingOfDeletedFacts);
+        var pending = store.Ledger.PendingLogFacts();
+        var adopted = store.Ledger.PendingAdoptedFacts();
+        var days = new SortedSet<string>(store.Ledger.PendingLogDays(), StringComparer.Ordinal);
         if (alsoDays != null) days.UnionWith(alsoDays);
-        var recorded = store.DaySignatures();
+        var recorded = store.Ledger.DaySignatures();
         var actual = files.Signatures();
         foreach (var (day, signature) in recorded)
             if (actual.GetValueOrDefault(day, "") != signature) days.Add(day);
@@ -38,8 +38,8 @@ internal static class LogRepair
     private static long RepairDay(Store store, DayFiles files, string day, HashSet<long> pending, HashSet<long> adopted)
     {
         var facts = new DayFacts();
-        store.ReadLogFacts(day, facts);
-        var ledger = store.LedgerForDay(day);
+        store.Ledger.ReadLogFacts(day, facts);
+        var ledger = store.Ledger.ForDay(day);
         var unrecorded = LogAudit.Unrecorded(facts, ledger);
         var audit = LogAudit.Audit(files, day, facts, ledger, pending, unrecorded, adopted);
         var rows = new List<LedgerEntry>(audit.Adopted);
@@ -68,9 +68,9 @@ internal static class LogRepair
         }
         store.InTransaction(() =>
         {
-            store.RecordLedger(rows);
-            store.ClearPendingLogs(facts.Ids().Where(pending.Contains));
-            store.RecordDaySignatures(new Dictionary<string, string> { [day] = signature });
+            store.Ledger.Record(rows);
+            store.Ledger.ClearPendingLogs(facts.Ids().Where(pending.Contains));
+            store.Ledger.RecordDaySignatures(new Dictionary<string, string> { [day] = signature });
         });
         return audit.Missing.Count;
     }

@@ -37,7 +37,7 @@ internal sealed class MigrationJob
         using var logs = new DayFiles(_workspace.LogDirectory);
         result.RepairedLogEntries = _workspace.MapFailures(() => LogRepair.Run(store, logs, ct: ct));
 
-        _workspace.MapFailures(store.BeginBulkIndexing);
+        _workspace.MapFailures(store.FullText.BeginBulkIndexing);
         var run = new MigrationRun(_workspace, source, store, logs, options, result, clock);
         var layers = new LayerRepair(store, options, result);
         // The index is read on a connection of its own while the mentions are compared (they need the source).
@@ -47,7 +47,7 @@ internal sealed class MigrationJob
         {
             // -Force rewrites every fact's mentions in its batches; a run for given ids looks at those ids only; a
             // workspace without facts of the module's has no mentions of its to compare.
-            if (!options.Force && options.Ids == null && _workspace.MapFailures(store.LinkCount) > 0)
+            if (!options.Force && options.Ids == null && _workspace.MapFailures(store.Links.Count) > 0)
                 await _workspace.MapFailuresAsync(() => layers.RepairMentionsAsync(source, ct)).ConfigureAwait(false);
             // Index entries before the batches: their updates go through the update trigger, whose delete step
             // corrupts the index where the entry it deletes is missing.
@@ -67,7 +67,7 @@ internal sealed class MigrationJob
         // Committed batches keep their log entries, and the index its own merge setting, whatever stopped the
         // run. A second failure while finishing (the same full disk, say) must not hide the first; what it left
         // undone stays pending for the next run.
-        foreach (var step in new Action[] { run.Finish, store.EndBulkIndexing })
+        foreach (var step in new Action[] { run.Finish, store.FullText.EndBulkIndexing })
         {
             try
             {

@@ -18,22 +18,22 @@ internal static class LogEntryCounts
         store.Execute("BEGIN");
         try
         {
-            var pending = store.PendingLogFacts();
-            var adopted = store.PendingAdoptedFacts();
-            var names = store.ReadEntityNames();
+            var pending = store.Ledger.PendingLogFacts();
+            var adopted = store.Ledger.PendingAdoptedFacts();
+            var names = store.Ledger.ReadEntityNames();
             var facts = new DayFacts();
-            var (days, exact) = store.DaysToAudit();
+            var (days, exact) = store.Ledger.DaysToAudit();
             HashSet<string>? ownDays = null;
             foreach (var day in days.Order(StringComparer.Ordinal))
             {
                 ct.ThrowIfCancellationRequested();
-                var ownDay = store.ReadLogFacts(day, facts, names);
+                var ownDay = store.Ledger.ReadLogFacts(day, facts, names);
                 // A day without facts to read counts nothing. Of the others, only days of the module's facts are
                 // audited, as when the days come from DaysWithFacts: asked of it only when the facts read cannot
                 // tell (a day whose range holds only facts of other days, as with a timestamp shorter than a day).
-                if (facts.Count == 0 || (!exact && !ownDay && !(ownDays ??= store.DaysWithFacts()).Contains(day)))
+                if (facts.Count == 0 || (!exact && !ownDay && !(ownDays ??= store.Ledger.DaysWithFacts()).Contains(day)))
                     continue;
-                var ledger = store.LedgerForDay(day);
+                var ledger = store.Ledger.ForDay(day);
                 var unrecorded = LogAudit.Unrecorded(facts, ledger);
                 var audit = LogAudit.Audit(files, day, facts, ledger, pending, unrecorded, adopted);
                 foreach (var (factId, n) in audit.Intact) counts[factId] = n;

@@ -161,7 +161,7 @@ internal sealed class MigrationVerifier
             var m = mapped[i] = row.Problem == null ? FactMapper.Map(row, verifyTime) : null;
             expected[row.Id] = new ExpectedFact(m?.Content, m?.Context, row.Embedding);
         }
-        var linked = store?.LinkedFactsAmong(rows.Select(r => r.Id).ToList(), kind, sorted: true, expected);
+        var linked = store?.Links.LinkedFactsAmong(rows.Select(r => r.Id).ToList(), kind, sorted: true, expected);
         // Only the module's own facts have mentions of the module's to judge.
         HashSet<long>? otherMentions = null;
         if (linked != null)
@@ -169,7 +169,7 @@ internal sealed class MigrationVerifier
             var want = new Dictionary<long, IReadOnlyList<EntityMention>>(rows.Count);
             for (var i = 0; i < rows.Count; i++)
                 if (mapped[i] is { } m && linked.TryGetValue(rows[i].Id, out var f) && f.Own && f.Exists) want[f.FactId] = m.Entities;
-            otherMentions = store!.FactsWithOtherMentions(want);
+            otherMentions = store!.Links.FactsWithOtherMentions(want);
         }
         for (var i = 0; i < rows.Count; i++)
         {
@@ -294,7 +294,7 @@ internal sealed class MigrationVerifier
         if (store == null) return found;
         await using var ids = await ArchivalSource.OpenAsync(source.Settings, _source.Table, ct).ConfigureAwait(false);
         found.Orphaned = await Orphans.CountAsync(store, ids, found.OrphanedIds, ct).ConfigureAwait(false);
-        (found.Duplicates, found.DuplicateIds) = _workspace.MapFailures(() => store.DuplicateArchivalFacts(MigrationVerification.IdSampleSize));
+        (found.Duplicates, found.DuplicateIds) = _workspace.MapFailures(() => store.Links.DuplicateArchivalFacts(MigrationVerification.IdSampleSize));
         return found;
     }
 
@@ -307,7 +307,7 @@ internal sealed class MigrationVerifier
     /// <summary>The source ids of the first of the given facts, in source-id order.</summary>
     private static IEnumerable<object> SourceKeysOf(Store store, List<long> factIds, KeyKind kind)
     {
-        var keys = store.SourceKeysOfFacts(factIds, kind).Values.ToList();
+        var keys = store.Links.SourceKeysOfFacts(factIds, kind).Values.ToList();
         keys.Sort(SourceKey.Compare);
         return keys.Take(MigrationVerification.IdSampleSize);
     }

@@ -10,7 +10,7 @@ internal static class Orphans
     public static async Task<long> CountAsync(Store store, ArchivalSource source, List<object>? firstIds, CancellationToken ct)
     {
         long orphans = 0;
-        foreach (var chunk in store.LinkChunks(source.KeyKind, ArchivalSource.IdPageSize))
+        foreach (var chunk in store.Links.Chunks(source.KeyKind, ArchivalSource.IdPageSize))
         {
             var existing = await source.ExistingAsync(chunk.Select(c => c.Key).ToList(), ct).ConfigureAwait(false);
             foreach (var (key, _) in chunk)

@@ -27,7 +27,7 @@ internal sealed class StatusReader
         };
         using var store = _workspace.MapFailures(() => Store.OpenForReading(_workspace.DatabasePath));
         status.FactCount = store?.FactCount() ?? 0;
-        status.MigratedCount = store?.LinkCount() ?? 0;
+        status.MigratedCount = store?.Links.Count() ?? 0;
         ArchivalSource source;
         try
         {
@@ -58,7 +58,7 @@ internal sealed class StatusReader
                 if (page.Count == 0) break;
                 last = page[^1];
                 sourceCount += page.Count;
-                var linked = store?.LinksAmong(page, source.KeyKind, sorted: true).Count ?? 0;
+                var linked = store?.Links.Among(page, source.KeyKind, sorted: true).Count ?? 0;
                 migrated += linked;
                 pending += page.Count - linked;
                 if (page.Count < ArchivalSource.IdPageSize) break;
