@@ -53,7 +53,7 @@ var migrations = new List<double>();
 var peaks = new List<double>();
 var growth = new List<double>();
 var neighbourWaits = new List<NeighbourWaits>();
-string workspace = "";
+var workspace = "";
 GC.Collect();
 var idle = Machine.ResetPeak();
 for (var i = 0; i < options.Runs; i++)
@@ -142,7 +142,7 @@ Row("Test-Migration, exhaustive" + (complete ? "" : " (NOT COMPLETE)"), $"{verif
 Row("floor: binary COPY export to nothing", $"{floorCopy:F2} s", "");
 Row("floor: bare SQLite bulk load + FTS rebuild", $"{floorSqlite:F2} s", "");
 Row("ratio: migration / (COPY + SQLite floors)", $"{migration / (floorCopy + floorSqlite):F2}x", "");
-string Runs(IEnumerable<double> values) => string.Join(", ", values.Select(v => v.ToString("F2"))) + " s";
+string Runs(IEnumerable<double> values) => string.Join(", ", values.Select(v => v.ToString("F2", CultureInfo.InvariantCulture))) + " s";
 Console.WriteLine($"\nruns: migration {Runs(migrations)}; no-op rerun {Runs(reruns)}; incremental {Runs(incremental)}; status {Runs(statuses)}; " +
     $"Test-Migration {Runs(verifications.Select(v => v.Seconds))}; COPY {Runs(copyFloor)}; SQLite {Runs(sqliteFloor)}");
 return 0;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Management.Automation;
 using System.Management.Automation.Runspaces;
 using System.Text;
@@ -91,15 +92,18 @@ internal static class Machine
     {
         var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
         // user nice system (idle and iowait excluded) irq softirq steal; clock ticks are 100 per second on Linux.
-        long ticks = long.Parse(fields[1]) + long.Parse(fields[2]) + long.Parse(fields[3]) + long.Parse(fields[6]) + long.Parse(fields[7]) + long.Parse(fields[8]);
+        var ticks = Ticks(fields[1]) + Ticks(fields[2]) + Ticks(fields[3]) + Ticks(fields[6]) + Ticks(fields[7])
+            + Ticks(fields[8]);
         return ticks / 100.0;
+
+        static long Ticks(string field) => long.Parse(field, CultureInfo.InvariantCulture);
     }
 
     private static double Status(string key)
     {
         foreach (var line in File.ReadLines("/proc/self/status"))
             if (line.StartsWith(key + ":", StringComparison.Ordinal))
-                return long.Parse(line[(key.Length + 1)..].Trim().Split(' ')[0]) / 1024.0;
+                return long.Parse(line[(key.Length + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) / 1024.0;
         return double.NaN;
     }
 }
@@ -115,7 +119,7 @@ internal static class Floors
         await using (var copy = await connection.BeginRawBinaryCopyAsync("COPY (SELECT id, content, metadata, created_at, embedding FROM archival_memory ORDER BY id) TO STDOUT (FORMAT BINARY)"))
         {
             var buffer = new byte[1 << 16];
-            while (await copy.ReadAsync(buffer, 0, buffer.Length) > 0) { }
+            while (await copy.ReadAsync(buffer, CancellationToken.None) > 0) { }
         }
         return clock.Elapsed.TotalSeconds;
     }
@@ -128,7 +132,7 @@ internal static class Floors
         await using var cmd = new NpgsqlCommand("SELECT id, content, metadata::text, created_at FROM archival_memory ORDER BY id", connection);
         await using var reader = await cmd.ExecuteReaderAsync();
         while (await reader.ReadAsync())
-            rows.Add((reader.GetInt64(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetDateTime(3).ToString("yyyy-MM-dd HH:mm:ss")));
+            rows.Add((reader.GetInt64(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetDateTime(3).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)));
         return rows;
     }
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using LifeOS.Memory.DailyLog;
 using Xunit;
@@ -100,7 +101,7 @@ public class BadInputTests
             Assert.True(c.Content == content, $"row {i + 1}: content changed");
             if (c.Timestamp != null) Assert.Equal(c.Timestamp, timestamp);
             if (c.CreatedAt == null)
-                Assert.Contains(timestamp[..10], new[] { before.ToString("yyyy-MM-dd"), after.ToString("yyyy-MM-dd") });
+                Assert.Contains(timestamp[..10], new[] { before.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), after.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) });
             if (c.Context != null) Assert.Equal(c.Context, context);
             var entities = s.Rows($"SELECT e.name FROM entity_mentions m JOIN entities e ON e.id = m.entity_id WHERE m.fact_id = {factId}")
                 .Select(r => (string)r[0]!).ToList();

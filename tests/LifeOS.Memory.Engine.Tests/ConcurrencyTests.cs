@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text.RegularExpressions;
 using Microsoft.Data.Sqlite;
 using Xunit;
@@ -19,7 +20,7 @@ public class ConcurrencyTests(ITestOutputHelper output)
         using var second = ChildMigration.Start(s.ConnectionString, s.Table, s.Root, 500);
         Assert.True(first.WaitForExit(TimeSpan.FromMinutes(3)) == 0, first.Output);
         Assert.True(second.WaitForExit(TimeSpan.FromMinutes(3)) == 0, second.Output);
-        long Migrated(ChildMigration c) => long.Parse(Regex.Match(c.Output, @"^result Completed migrated=(\d+)", RegexOptions.Multiline).Groups[1].Value);
+        long Migrated(ChildMigration c) => long.Parse(Regex.Match(c.Output, @"^result Completed migrated=(\d+)", RegexOptions.Multiline).Groups[1].Value, CultureInfo.InvariantCulture);
         output.WriteLine($"first migrated {Migrated(first)}, second {Migrated(second)}");
         Assert.Equal(rows, Migrated(first) + Migrated(second));
         Assert.DoesNotContain("database is locked", first.Output + second.Output);

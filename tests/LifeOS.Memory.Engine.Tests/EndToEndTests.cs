@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.RegularExpressions;
 using LifeOS.Memory.DailyLog;
 using LifeOS.Memory.Testing;
@@ -38,14 +39,14 @@ public class EndToEndTests
     public void Entries_land_in_their_utc_day_and_null_dates_in_today()
     {
         using var s = new Scenario();
-        s.Insert("late evening in Chicago", createdAt: DateTimeOffset.Parse("2024-01-01T23:30:00-06:00").UtcDateTime);
-        s.Insert("just after midnight in Tokyo", createdAt: DateTimeOffset.Parse("2024-01-02T00:10:00+09:00").UtcDateTime);
+        s.Insert("late evening in Chicago", createdAt: DateTimeOffset.Parse("2024-01-01T23:30:00-06:00", CultureInfo.InvariantCulture).UtcDateTime);
+        s.Insert("just after midnight in Tokyo", createdAt: DateTimeOffset.Parse("2024-01-02T00:10:00+09:00", CultureInfo.InvariantCulture).UtcDateTime);
         s.Insert("epoch", createdAt: DateTime.UnixEpoch);
         s.Insert("future", createdAt: new DateTime(2099, 12, 31, 23, 59, 59, DateTimeKind.Utc));
         s.Insert("no date");
         var before = DateTime.UtcNow;
         Assert.True(s.Migrate().Success);
-        var today = before.ToString("yyyy-MM-dd");
+        var today = before.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
         var names = s.LogFiles().Select(f => Path.GetFileNameWithoutExtension(f)).ToHashSet();
         Assert.Equal(new[] { "1970-01-01", "2024-01-01", "2024-01-02", "2099-12-31", today }.ToHashSet(), names);
         Assert.Contains("just after midnight in Tokyo", File.ReadAllText(Path.Combine(s.LogDir, "2024-01-01.md")));
@@ -446,7 +447,7 @@ public class EndToEndTests
         var files = s.LogFiles();
         File.Delete(files[0]);
         var second = File.ReadAllText(files[1]);
-        var cut = second.IndexOf("<!-- fact:", second.IndexOf("<!-- fact:") + 1);
+        var cut = second.IndexOf("<!-- fact:", second.IndexOf("<!-- fact:", StringComparison.Ordinal) + 1, StringComparison.Ordinal);
         var tornText = second[..(cut + 30)];
         File.WriteAllText(files[1], tornText); // torn inside an entry
         // Every entry copied once more by hand: copies are text, not entries of the module's.

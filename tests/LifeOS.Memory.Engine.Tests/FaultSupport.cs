@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Globalization;
 using System.Reflection;
 using System.Text;
 using LifeOS.Memory.DailyLog;
@@ -88,7 +89,7 @@ internal sealed class ChildMigration : IDisposable
             psi.ArgumentList.Add(shellPrefix + "; exec \"$0\" \"$@\"");
             psi.ArgumentList.Add(DotnetHost());
         }
-        foreach (var a in new[] { RunnerPath, table, workspace, batchSize.ToString(), mode }) psi.ArgumentList.Add(a);
+        foreach (var a in new[] { RunnerPath, table, workspace, batchSize.ToString(CultureInfo.InvariantCulture), mode }) psi.ArgumentList.Add(a);
         psi.RedirectStandardOutput = true;
         psi.RedirectStandardError = true;
         psi.UseShellExecute = false;

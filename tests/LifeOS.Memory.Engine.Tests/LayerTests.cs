@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Data.Sqlite;
 using Xunit;
 
@@ -77,7 +78,7 @@ public class LayerTests
         using var cmd = c.CreateCommand();
         cmd.CommandText = sql;
         foreach (var (n, v) in ps) cmd.Parameters.AddWithValue(n, v);
-        return (T)Convert.ChangeType(cmd.ExecuteScalar()!, typeof(T));
+        return (T)Convert.ChangeType(cmd.ExecuteScalar()!, typeof(T), CultureInfo.InvariantCulture);
     }
 
     private static void Damage(Scenario s, string sql)
@@ -100,7 +101,7 @@ public class LayerTests
     private static void AssertEveryFactFound(Scenario s)
     {
         for (var key = 1; key <= Rows; key++)
-            Assert.True(Search(s, key.ToString()).Contains(FactOf(s, key)), $"the search for {key} does not find its fact");
+            Assert.True(Search(s, key.ToString(CultureInfo.InvariantCulture)).Contains(FactOf(s, key)), $"the search for {key} does not find its fact");
     }
 
     /// <summary>FTS5's own checks, as the command (index in itself) and against the facts table (rank 1).</summary>

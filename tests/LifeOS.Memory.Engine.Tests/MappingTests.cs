@@ -1,3 +1,4 @@
+using System.Globalization;
 using LifeOS.Memory.Archival;
 using LifeOS.Memory.Mapping;
 using Xunit;
@@ -62,7 +63,7 @@ public class MappingTests
     [InlineData("2099-12-31T23:59:59.5+00:00", "2099-12-31 23:59:59.500000")]
     public void Timestamps_are_utc_with_microseconds_only_when_present(string created, string expected)
     {
-        var utc = DateTimeOffset.Parse(created).UtcDateTime;
+        var utc = DateTimeOffset.Parse(created, CultureInfo.InvariantCulture).UtcDateTime;
         var fact = Map("x", null, utc);
         Assert.Equal(expected, fact.Timestamp);
         Assert.Equal(expected[..10], fact.Day);
@@ -145,7 +146,7 @@ public class MappingTests
         withNull.RemoveRange(20 + 700 * 8, 8);
         withNull.InsertRange(20 + 700 * 8, new byte[] { 255, 255, 255, 255 });
         Assert.Contains("NULL element at position 701", Assert.Throws<FormatException>(() => Archival.ArraySend.ToEmbedding(withNull.ToArray())).Message);
-        Assert.Contains("truncated", Assert.Throws<FormatException>(() => Archival.ArraySend.ToEmbedding(payload[..^3])).Message);
+        Assert.Contains("truncated", Assert.Throws<FormatException>(() => Archival.ArraySend.ToEmbedding(payload.AsSpan(..^3))).Message);
     }
 
     private static byte[] ArraySend(float[] values)

@@ -51,7 +51,7 @@ FROM generate_series({nextId + 1}, {nextId + count}) g");
                 {
                     var count = 1 + rng.Next(30);
                     var tricky = rng.Next(2) == 0;
-                    var args = new List<string> { "writer", "--root", s.Root, "--count", count.ToString(), "--interval-ms", "0", "--now", Now(), "--wait-timeout", "60" };
+                    var args = new List<string> { "writer", "--root", s.Root, "--count", count.ToString(CultureInfo.InvariantCulture), "--interval-ms", "0", "--now", Now(), "--wait-timeout", "60" };
                     if (tricky) args.Add("--tricky");
                     if (!HasFacts(s)) { what = "assistant idle (no database yet)"; break; }
                     reports.Add(NeighbourProcess.Run(args.ToArray()));

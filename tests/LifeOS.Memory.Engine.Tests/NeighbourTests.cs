@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.IO.Compression;
 using System.Text.Json;
 using Npgsql;
@@ -13,7 +14,7 @@ namespace LifeOS.Memory.Tests;
 /// </summary>
 public class NeighbourTests(ITestOutputHelper output)
 {
-    private static string Today => DateTime.UtcNow.ToString("yyyy-MM-dd");
+    private static string Today => DateTime.UtcNow.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
 
     /// <summary>Rows dated today (so the module and the assistant append to the same day file) and on older days.</summary>
     private static void GenerateAround(Scenario s, int n, int start = 0, string first = "now() - interval '5 minutes'", string step = "1 second")
@@ -119,7 +120,7 @@ FROM generate_series({start + 1}, {start + n}) g");
         AssertExact(s);
 
         // The next nights move and compress what is left, and the entries appended to archives go with them.
-        NeighbourProcess.Run("archive", "--root", s.Root, "--today", DateTime.UtcNow.AddDays(400).ToString("yyyy-MM-dd"));
+        NeighbourProcess.Run("archive", "--root", s.Root, "--today", DateTime.UtcNow.AddDays(400).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
         Assert.Empty(Directory.GetFiles(s.LogDir, "*.md"));
         AssertExact(s);
         Assert.Equal(0, s.Migrate().RepairedLogEntries);
@@ -139,7 +140,7 @@ FROM generate_series({start + 1}, {start + n}) g");
             for (var day = -150; !stop.IsCancellationRequested; day += 7)
             {
                 if (!File.Exists(s.DbPath)) { Thread.Sleep(5); continue; }
-                reports.Add(NeighbourProcess.Run("archive", "--root", s.Root, "--today", DateTime.UtcNow.AddDays(day).ToString("yyyy-MM-dd")));
+                reports.Add(NeighbourProcess.Run("archive", "--root", s.Root, "--today", DateTime.UtcNow.AddDays(day).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)));
                 nights++;
             }
         });
@@ -153,7 +154,7 @@ FROM generate_series({start + 1}, {start + n}) g");
         var next = s.Migrate();
         output.WriteLine($"repaired by the next run: {next.RepairedLogEntries}");
         AssertExact(s);
-        NeighbourProcess.Run("archive", "--root", s.Root, "--today", DateTime.UtcNow.AddDays(400).ToString("yyyy-MM-dd"));
+        NeighbourProcess.Run("archive", "--root", s.Root, "--today", DateTime.UtcNow.AddDays(400).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
         AssertExact(s);
     }
 
@@ -170,7 +171,7 @@ FROM generate_series({start + 1}, {start + n}) g");
             {
                 ["id"] = r.GetInt64(0), ["content"] = r.GetString(1),
                 ["metadata"] = r.IsDBNull(2) ? null : JsonDocument.Parse(r.GetString(2)).RootElement.Clone(),
-                ["created_at"] = r.IsDBNull(3) ? null : r.GetDateTime(3).ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss"),
+                ["created_at"] = r.IsDBNull(3) ? null : r.GetDateTime(3).ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),
             });
         File.WriteAllText(path, JsonSerializer.Serialize(rows));
         return path;
@@ -224,7 +225,7 @@ FROM generate_series({start + 1}, {start + n}) g");
     {
         using var s = new Scenario();
         s.Generate(80, embeddings: true);
-        Assert.True(s.Migrate(new MigrationOptions { Ids = Enumerable.Range(1, 40).Select(i => i.ToString()).ToList() }).Success);
+        Assert.True(s.Migrate(new MigrationOptions { Ids = Enumerable.Range(1, 40).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToList() }).Success);
         var rows = ExportRows(s);
         try
         {

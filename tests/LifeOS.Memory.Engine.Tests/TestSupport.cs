@@ -1,3 +1,4 @@
+using System.Globalization;
 using LifeOS.Memory.Testing;
 using Microsoft.Data.Sqlite;
 using Npgsql;
@@ -83,7 +84,7 @@ FROM generate_series({start + 1}, {start + n}) g");
         c.Open();
         using var cmd = c.CreateCommand();
         cmd.CommandText = sql;
-        return (T)Convert.ChangeType(cmd.ExecuteScalar()!, typeof(T));
+        return (T)Convert.ChangeType(cmd.ExecuteScalar()!, typeof(T), CultureInfo.InvariantCulture);
     }
 
     public List<object?[]> Rows(string sql)

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using LifeOS.Memory.Testing;
@@ -101,7 +102,7 @@ internal sealed class SmallDisk : IDisposable
         FileSystemFaults.MustRun("mount", "-t", "tmpfs", "-o", $"size={megabytes}m,mode=0700", "tmpfs", path);
     }
 
-    public string Mechanism => "size-limited tmpfs";
+    public static string Mechanism => "size-limited tmpfs";
 
     public void Grow(int megabytes) => FileSystemFaults.MustRun("mount", "-o", $"remount,size={megabytes}m", _path);
 
@@ -115,7 +116,7 @@ public class WorkspaceFaultTests(ITestOutputHelper output)
     {
         using var s = new Scenario();
         s.GenerateVaried(1000);
-        s.Migrate(new MigrationOptions { Ids = Enumerable.Range(1, 300).Select(i => i.ToString()).ToList() });
+        s.Migrate(new MigrationOptions { Ids = Enumerable.Range(1, 300).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToList() });
         var before = FileSystemFaults.Snapshot(s.Root);
         using (var ro = new ReadOnlyWorkspace(s.Root))
         {
@@ -162,7 +163,7 @@ FROM generate_series(1, 1500) g");
         var mountPoint = full == "database" ? s.Root : s.LogDir;
         Directory.CreateDirectory(mountPoint, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         using var disk = new SmallDisk(mountPoint, megabytes: 3);
-        output.WriteLine("mechanism: " + disk.Mechanism);
+        output.WriteLine("mechanism: " + SmallDisk.Mechanism);
         var ex = Assert.Throws<MemoryMigrationException>(() => s.Migrate(new MigrationOptions { BatchSize = 100 }));
         output.WriteLine($"{ex.ErrorId}: {ex.Message}");
         // With the whole workspace on the small disk either layer may reach the limit first (the log stage
@@ -330,7 +331,7 @@ public class BusyDatabaseTests
     {
         using var s = new Scenario();
         s.GenerateVaried(1000);
-        s.Migrate(new MigrationOptions { Ids = Enumerable.Range(1, 300).Select(i => i.ToString()).ToList() });
+        s.Migrate(new MigrationOptions { Ids = Enumerable.Range(1, 300).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToList() });
         var before = FileSystemFaults.Snapshot(s.LogDir);
         MemoryMigrationException ex;
         using (var holder = new SqliteConnection($"Data Source={s.DbPath};Pooling=False"))

@@ -64,7 +64,7 @@ public sealed class Outcome
         {
             sb.AppendLine(e.ToString()).AppendLine(e.FullyQualifiedErrorId).AppendLine(e.CategoryInfo.ToString())
               .AppendLine(e.ErrorDetails?.Message).AppendLine(e.TargetObject?.ToString());
-            for (Exception? x = e.Exception; x != null; x = x.InnerException) sb.AppendLine(x.ToString());
+            for (var x = e.Exception; x != null; x = x.InnerException) sb.AppendLine(x.ToString());
         }
         if (Terminating != null) sb.AppendLine(Terminating.ToString());
         foreach (var list in new[] { Warnings, Verbose, Debug, Information, HostLines }) foreach (var l in list) sb.AppendLine(l);

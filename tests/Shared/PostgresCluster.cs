@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
@@ -84,7 +85,7 @@ public sealed class PostgresCluster : IDisposable
     /// <summary>Runs SQL through psql on the local socket (no password needed there).</summary>
     public string Psql(string database, string sql)
     {
-        return RunPg("psql", "-h", DataDirectory, "-p", Port.ToString(), "-U", SuperUser, "-d", database,
+        return RunPg("psql", "-h", DataDirectory, "-p", Port.ToString(CultureInfo.InvariantCulture), "-U", SuperUser, "-d", database,
             "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql);
     }
 

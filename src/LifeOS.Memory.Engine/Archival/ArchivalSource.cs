@@ -1,4 +1,5 @@
 using System.Data;
+using System.Globalization;
 using Npgsql;
 
 namespace LifeOS.Memory.Archival;
@@ -69,7 +70,8 @@ internal sealed class ArchivalSource : IAsyncDisposable
     public async Task<long> CountAsync(CancellationToken ct)
     {
         await using var cmd = Command($"SELECT count(*) FROM {_quotedTable}");
-        return Convert.ToInt64(await _settings.RunAsync(() => cmd.ExecuteScalarAsync(ct)).ConfigureAwait(false));
+        var count = await _settings.RunAsync(() => cmd.ExecuteScalarAsync(ct)).ConfigureAwait(false);
+        return Convert.ToInt64(count, CultureInfo.InvariantCulture);
     }
 
     /// <summary>The next ids after <paramref name="after"/> in key order (keyset paging).</summary>

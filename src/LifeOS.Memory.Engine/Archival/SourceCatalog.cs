@@ -129,7 +129,10 @@ ORDER BY n.nspname <> 'public', n.nspname, c.relname", connection);
         try
         {
             var parsed = SourceTableName.Parse(name);
+            // Not a case-insensitive comparison (CA1862): it asks whether the name is already in lower case.
+#pragma warning disable CA1862
             if (parsed.Schema == null && parsed.Table == name && name == name.ToLowerInvariant()) return name;
+#pragma warning restore CA1862
         }
         catch (MemoryMigrationException) { }
         return SourceTableName.Quote(name);

@@ -166,7 +166,7 @@ internal sealed class SourceConnection
     private static string FirstKeywordProblem(Exception ex)
     {
         var m = ex.Message;
-        var cut = m.IndexOfAny(new[] { '\r', '\n' });
+        var cut = m.AsSpan().IndexOfAny('\r', '\n');
         var first = cut > 0 ? m[..cut] : m;
         return first.Length is > 0 and <= 200 ? first : "unrecognised format";
     }

@@ -1,8 +1,8 @@
-using Npgsql;
-using NpgsqlTypes;
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
+using Npgsql;
+using NpgsqlTypes;
 
 namespace LifeOS.Memory.Archival;
 
@@ -80,7 +80,7 @@ internal static partial class SourceKey
     /// <summary>An id read from a query that selects it as every query here does (text keys as text).</summary>
     public static object Read(NpgsqlDataReader r, int ordinal, KeyKind kind) => kind switch
     {
-        KeyKind.Integer => Convert.ToInt64(r.GetValue(ordinal)),
+        KeyKind.Integer => Convert.ToInt64(r.GetValue(ordinal), CultureInfo.InvariantCulture),
         KeyKind.Uuid => r.GetGuid(ordinal),
         _ => r.GetString(ordinal),
     };

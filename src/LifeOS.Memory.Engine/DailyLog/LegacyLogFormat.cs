@@ -86,5 +86,5 @@ internal static partial class LegacyLogFormat
     }
 
     private static string OneLine(string s) =>
-        s.IndexOfAny(new[] { '\r', '\n' }) < 0 ? s : s.Replace("\r\n", " ").Replace('\r', ' ').Replace('\n', ' ');
+        s.AsSpan().IndexOfAny('\r', '\n') < 0 ? s : s.Replace("\r\n", " ").Replace('\r', ' ').Replace('\n', ' ');
 }

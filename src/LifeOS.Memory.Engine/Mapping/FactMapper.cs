@@ -17,7 +17,7 @@ internal static class FactMapper
         var content = row.Content ?? throw new ArgumentException("content is NULL");
         // The document lives only for this call: its values are read out before it is returned to the pool.
         using var document = OpenMetadata(row.Metadata);
-        JsonElement? meta = document?.RootElement;
+        var meta = document?.RootElement;
         var context = FirstText(meta, "context", "session_id", "type") ?? DefaultContext;
         var tags = withEntities && meta is { } m ? ReadTags(m) : Array.Empty<string>();
         return new MappedFact

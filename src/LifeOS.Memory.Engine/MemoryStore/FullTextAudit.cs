@@ -125,7 +125,7 @@ internal static class FullTextAudit
     {
         var args = new List<string>();
         var current = new StringBuilder();
-        char quote = '\0';
+        var quote = '\0';
         var depth = 0;
         foreach (var c in text)
         {

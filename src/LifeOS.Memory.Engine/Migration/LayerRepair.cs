@@ -142,7 +142,7 @@ internal sealed class LayerRepair
         var time = DateTime.UtcNow;
         // The next page is fetched while this one is mapped and compared, so that PostgreSQL's read and the
         // comparison overlap (one query in flight at a time, as the connection allows).
-        Task<List<SourceRow>>? next = Fetch(source, null, ct);
+        var next = Fetch(source, null, ct);
         try
         {
             while (next != null)

@@ -9,7 +9,7 @@ namespace LifeOS.Memory.Migration;
 /// overlapping the next batch's commit. What it finished is handed back to the committer, whose next
 /// transaction records it, exactly as if it had been written inline.
 /// </summary>
-internal sealed class LogAppender
+internal sealed class LogAppender : IDisposable
 {
     private const int MaxGroup = 8 * Batch.PartRows;
     private static readonly System.Text.UTF8Encoding Utf8 = new(false);
@@ -47,6 +47,9 @@ internal sealed class LogAppender
         _queue.CompleteAdding();
         _thread?.Wait();
     }
+
+    /// <summary>Releases the queue; after <see cref="Complete"/>, when the stage's thread has ended.</summary>
+    public void Dispose() => _queue.Dispose();
 
     /// <summary>
     /// The log stage: appends each committed batch's entries in commit order, all of a day's entries of the

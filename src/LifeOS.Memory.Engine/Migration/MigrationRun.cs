@@ -12,7 +12,7 @@ namespace LifeOS.Memory.Migration;
 /// rows; the <see cref="BatchCommitter"/> commits them to SQLite batch by batch; the <see cref="LogAppender"/>
 /// appends the committed entries to the daily logs. This class only wires them together.
 /// </summary>
-internal sealed class MigrationRun
+internal sealed class MigrationRun : IDisposable
 {
     private const int QueueDepth = 2;
     private readonly BatchProducer _producer;
@@ -57,4 +57,7 @@ internal sealed class MigrationRun
 
     /// <summary>Waits for the log stage, records its last writes and checks what other programs changed meanwhile.</summary>
     public void Finish() => _committer.Finish();
+
+    /// <summary>Releases the log stage's queue; after <see cref="Finish"/>.</summary>
+    public void Dispose() => _appender.Dispose();
 }

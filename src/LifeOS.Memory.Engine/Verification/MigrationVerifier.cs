@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Threading.Channels;
 using LifeOS.Memory.Archival;
 using LifeOS.Memory.DailyLog;
@@ -312,7 +313,7 @@ internal sealed class MigrationVerifier
         return keys.Take(MigrationVerification.IdSampleSize);
     }
 
-    private static IEnumerable<FactSample> SampleFacts(Store store, KeyKind kind)
+    private static List<FactSample> SampleFacts(Store store, KeyKind kind)
     {
         using var cmd = store.Command(
             "SELECT f.id, l.postgres_id, f.timestamp, f.content FROM facts f JOIN fact_embeddings l ON l.fact_id = f.id " +
@@ -325,7 +326,7 @@ internal sealed class MigrationVerifier
             list.Add(new FactSample
             {
                 FactId = r.GetInt64(0), PostgresId = SourceKey.FromSqlite(r.GetValue(1), kind),
-                Timestamp = Convert.ToString(r.GetValue(2)) ?? "", Content = content.Length > 120 ? content[..120] + "…" : content,
+                Timestamp = Convert.ToString(r.GetValue(2), CultureInfo.InvariantCulture) ?? "", Content = content.Length > 120 ? content[..120] + "…" : content,
             });
         }
         return list;

@@ -275,12 +275,10 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
 
     private static string Facts(int n) => n == 1 ? "1 fact" : $"{n} facts";
 
-    private static string PlanOperation(long migrate, long refresh) => (migrate, refresh) switch
-    {
-        (> 0, 0) => $"Migrate {Entries(migrate)}",
-        (0, > 0) => $"Refresh {Entries(refresh)}",
-        _ => $"Migrate {migrate} and refresh {Entries(refresh)}",
-    };
+    private static string PlanOperation(long migrate, long refresh) =>
+        migrate > 0 && refresh == 0 ? $"Migrate {Entries(migrate)}"
+        : migrate == 0 && refresh > 0 ? $"Refresh {Entries(refresh)}"
+        : $"Migrate {migrate} and refresh {Entries(refresh)}";
 
     private static string Entries(long n) => n == 1 ? "1 entry" : $"{n} entries";
 
