@@ -4,7 +4,9 @@ using NpgsqlTypes;
 
 namespace LifeOS.Memory.Bench;
 
-/// <summary>What one insert generated: characters of content, distinct words in it, and a fingerprint of the rows.</summary>
+/// <summary>
+/// What one insert generated: characters of content, distinct words in it, and a fingerprint of the rows.
+/// </summary>
 internal readonly record struct Generated(long Chars, int DistinctWords, ulong Fingerprint);
 
 /// <summary>One corpus's rows, produced in increasing index order within one insert.</summary>
@@ -80,7 +82,9 @@ internal static class DataGenerator
         }
     }
 
-    /// <summary>--sample N: prints the first N rows and the statistics of the whole corpus, without PostgreSQL.</summary>
+    /// <summary>
+    /// --sample N: prints the first N rows and the statistics of the whole corpus, without PostgreSQL.
+    /// </summary>
     public static void PrintSample(BenchOptions options, int sample)
     {
         var stats = new Statistics();
@@ -183,7 +187,9 @@ internal sealed class SimpleCorpus : IRowSource
     }
 }
 
-/// <summary>Distinct lower-cased runs of ASCII letters; a string is allocated only for a word not seen before.</summary>
+/// <summary>
+/// Distinct lower-cased runs of ASCII letters; a string is allocated only for a word not seen before.
+/// </summary>
 internal sealed class WordCounter
 {
     private readonly HashSet<string> _words = new(StringComparer.Ordinal);

@@ -43,7 +43,8 @@ internal sealed class LongTailCorpus : IRowSource
     private readonly List<int> _rowTags = new(4);
     private SplitMix _rng;
 
-    /// <param name="rows">The initial load's row count: in the id order, row index <c>rows</c> is dated at the end of the two years.</param>
+    /// <param name="rows">The initial load's row count: in the id order, row index <c>rows</c> is dated at the end of
+    /// the two years.</param>
     public LongTailCorpus(int seed, RowOrder order, int rows)
     {
         _seed = seed;
@@ -563,7 +564,9 @@ internal static class Lists
         Hosts = hosts.ToArray();
     }
 
-    /// <summary>A name as a handle: lower case, accents dropped, letters only (Zoë -> zoe, O'Brien -> obrien).</summary>
+    /// <summary>
+    /// A name as a handle: lower case, accents dropped, letters only (Zoë -> zoe, O'Brien -> obrien).
+    /// </summary>
     private static string Ascii(string name)
     {
         var result = new StringBuilder(name.Length);

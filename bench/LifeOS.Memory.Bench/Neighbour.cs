@@ -72,8 +72,9 @@ internal sealed class NeighbourWriter : IDisposable
 }
 
 /// <summary>
-/// The wall times of the neighbour's single-row autocommit inserts into facts (lock wait + write), failed ones included;
-/// ActiveSeconds: how long the neighbour inserted, from finding jarvis.db with its tables to the stop (one run only).
+/// The wall times of the neighbour's single-row autocommit inserts into facts (lock wait + write), failed ones
+/// included; ActiveSeconds: how long the neighbour inserted, from finding jarvis.db with its tables to the stop (one
+/// run only).
 /// </summary>
 internal sealed record NeighbourWaits(IReadOnlyList<double> WaitsMs, int Failures, double? ActiveSeconds = null)
 {

@@ -11,7 +11,9 @@ namespace LifeOS.Memory.Bench;
 
 internal enum CorpusKind { LongTail, Simple }
 
-/// <summary>How created_at relates to the id: rows that arrived over time, or one import in no particular order.</summary>
+/// <summary>
+/// How created_at relates to the id: rows that arrived over time, or one import in no particular order.
+/// </summary>
 internal enum RowOrder { Id, Random }
 
 internal sealed record BenchOptions(int Rows, int Dims, int Runs, int? BatchSize, bool Neighbour, CorpusKind Corpus, RowOrder Order, int Seed, int Sample)
@@ -76,7 +78,9 @@ internal static class Machine
 
     public static double PeakMiB() => Status("VmHWM");
 
-    /// <summary>Starts counting CPU seconds: this process's own, and the rest of the machine's (PostgreSQL here).</summary>
+    /// <summary>
+    /// Starts counting CPU seconds: this process's own, and the rest of the machine's (PostgreSQL here).
+    /// </summary>
     public static Func<(double Own, double Elsewhere)> StartCpuMeter()
     {
         var (own, machine) = (Process.GetCurrentProcess().TotalProcessorTime, MachineCpuSeconds());
@@ -108,7 +112,9 @@ internal static class Machine
     }
 }
 
-/// <summary>Reference floors, measured on the same rows: what the hardware does with no migration logic at all.</summary>
+/// <summary>
+/// Reference floors, measured on the same rows: what the hardware does with no migration logic at all.
+/// </summary>
 internal static class Floors
 {
     public static async Task<double> CopyExportAsync(string connectionString)
@@ -136,7 +142,9 @@ internal static class Floors
         return rows;
     }
 
-    /// <summary>Facts + links (+ embedding bytes) in one transaction with prepared statements, then an FTS5 rebuild.</summary>
+    /// <summary>
+    /// Facts + links (+ embedding bytes) in one transaction with prepared statements, then an FTS5 rebuild.
+    /// </summary>
     public static double SqliteLoad(List<(long Id, string Content, string? Context, string Timestamp)> rows, int dims)
     {
         var path = Path.Combine(Path.GetTempPath(), "lifeos-floor-" + Guid.NewGuid().ToString("N")[..8] + ".db");

@@ -20,11 +20,15 @@ public sealed class ArchivalMigrator
     public SourceOptions Source { get; }
     public Workspace Workspace { get; }
 
-    /// <summary>Counts and id-set comparison. Never throws for an unreachable source: PostgresAvailable=false.</summary>
+    /// <summary>
+    /// Counts and id-set comparison. Never throws for an unreachable source: PostgresAvailable=false.
+    /// </summary>
     public Task<MigrationStatus> GetStatusAsync(CancellationToken cancellationToken = default) =>
         Task.Run(() => new StatusReader(Source, Workspace).ReadAsync(cancellationToken), CancellationToken.None);
 
-    /// <summary>Migrates pending rows (or refreshes them with Force). Throws MemoryMigrationException when nothing can go on.</summary>
+    /// <summary>
+    /// Migrates pending rows (or refreshes them with Force). Throws MemoryMigrationException when nothing can go on.
+    /// </summary>
     public Task<MigrationResult> MigrateAsync(MigrationOptions options, CancellationToken cancellationToken = default) =>
         Task.Run(() => new MigrationJob(Source, Workspace).RunAsync(options, cancellationToken), CancellationToken.None);
 
@@ -50,7 +54,10 @@ public sealed class ArchivalMigrator
         CancellationToken cancellationToken = default) =>
         new EntryListing(Source, Workspace).GetEntriesAsync(ids, skip, first, cancellationToken);
 
-    /// <summary>Tables of the source database that have the archival columns (for tab completion), schema-qualified when not in public.</summary>
+    /// <summary>
+    /// Tables of the source database that have the archival columns (for tab completion), schema-qualified when not in
+    /// public.
+    /// </summary>
     public Task<IReadOnlyList<string>> ListSourceTablesAsync(CancellationToken cancellationToken = default) =>
         SourceCatalog.ListCandidateTablesAsync(new SourceConnection(Source), cancellationToken);
 

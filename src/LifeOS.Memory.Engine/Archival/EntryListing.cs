@@ -4,7 +4,9 @@ using Store = LifeOS.Memory.MemoryStore.MemoryStore;
 
 namespace LifeOS.Memory.Archival;
 
-/// <summary>Get-ArchivalMemory: source rows in key order, each marked with whether the module has migrated it.</summary>
+/// <summary>
+/// Get-ArchivalMemory: source rows in key order, each marked with whether the module has migrated it.
+/// </summary>
 internal sealed class EntryListing
 {
     private readonly SourceOptions _source;

@@ -77,7 +77,9 @@ internal sealed partial class AppendOnlyFile : IDisposable
         }
     }
 
-    /// <summary>Whether the file is empty or ends with a line feed (so that an append starts on a line of its own).</summary>
+    /// <summary>
+    /// Whether the file is empty or ends with a line feed (so that an append starts on a line of its own).
+    /// </summary>
     public unsafe bool EndsWithNewline()
     {
         if (_fallback != null)

@@ -3,7 +3,9 @@ using System.Text.RegularExpressions;
 
 namespace LifeOS.Memory.DailyLog;
 
-/// <summary>A piece of a daily log: our entry (with its fact id) or any other text (header, other writers' entries).</summary>
+/// <summary>
+/// A piece of a daily log: our entry (with its fact id) or any other text (header, other writers' entries).
+/// </summary>
 internal sealed class LogPiece
 {
     public long? FactId { get; init; }
@@ -86,7 +88,9 @@ internal static partial class DailyLogParser
     /// <summary>Where the parts of a complete entry lie; <see cref="End"/> is past its closing rule.</summary>
     private readonly record struct EntryLayout(int ContentStart, int ContentEnd, int FooterAt, int FooterEnd, int End);
 
-    /// <summary>The layout of the entry whose body (heading on) runs from bodyStart to chunkEnd, or null when it is incomplete.</summary>
+    /// <summary>
+    /// The layout of the entry whose body (heading on) runs from bodyStart to chunkEnd, or null when it is incomplete.
+    /// </summary>
     private static EntryLayout? Measure(ReadOnlySpan<char> text, int bodyStart, int chunkEnd)
     {
         var headingEnd = IndexOf(text, '\n', bodyStart, chunkEnd);

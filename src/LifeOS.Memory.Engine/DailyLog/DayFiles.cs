@@ -153,7 +153,9 @@ internal sealed class DayFiles : IDisposable
         return start + 1;
     }
 
-    /// <summary>A new gzip member at the end of the file: readers of the file see the entries after the old text.</summary>
+    /// <summary>
+    /// A new gzip member at the end of the file: readers of the file see the entries after the old text.
+    /// </summary>
     private static long AppendMember(AppendOnlyFile file, ReadOnlySpan<byte> entries, out long end)
     {
         var textLength = UncompressedLength(file.Path, out var endsWithNewline);
@@ -221,7 +223,9 @@ internal sealed class DayFiles : IDisposable
         return lost;
     }
 
-    /// <summary>The day's text from one location, uncompressed and streamed (the caller disposes it); null when absent.</summary>
+    /// <summary>
+    /// The day's text from one location, uncompressed and streamed (the caller disposes it); null when absent.
+    /// </summary>
     /// <param name="largeReads">
     /// The caller reads in chunks of 64 KiB or more: a plain file is then read without a buffer of its own.
     /// </param>
@@ -242,7 +246,9 @@ internal sealed class DayFiles : IDisposable
         return location == DayLocation.Compressed ? new GZipStream(stream, CompressionMode.Decompress) : stream;
     }
 
-    /// <summary>The day's whole text from one location as bytes; null when absent. For searches, not the common path.</summary>
+    /// <summary>
+    /// The day's whole text from one location as bytes; null when absent. For searches, not the common path.
+    /// </summary>
     public byte[]? ReadAll(string day, DayLocation location)
     {
         using var stream = OpenRead(day, location);

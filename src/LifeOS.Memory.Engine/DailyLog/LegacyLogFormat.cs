@@ -6,8 +6,8 @@ namespace LifeOS.Memory.DailyLog;
 
 /// <summary>
 /// The entry format of module version 0.1 (recognised, never written): a marker line per entry,
-/// <c>&lt;!-- fact:ID --&gt;</c>, <c>## HH:MM:SS UTC</c>, blank, content, blank, the Source line, blank, <c>---</c>, blank.
-/// Content lines that would read as a marker or as our Source line get one extra leading backslash, so that
+/// <c>&lt;!-- fact:ID --&gt;</c>, <c>## HH:MM:SS UTC</c>, blank, content, blank, the Source line, blank, <c>---</c>,
+/// blank. Content lines that would read as a marker or as our Source line get one extra leading backslash, so that
 /// the file can always be read back into exactly its entries.
 /// </summary>
 internal static partial class LegacyLogFormat

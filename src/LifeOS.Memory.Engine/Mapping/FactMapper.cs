@@ -11,7 +11,8 @@ internal static class FactMapper
     public const string DefaultContext = "migrated from archival_memory";
 
     /// <param name="migrationTime">Used only when the row has no created_at.</param>
-    /// <param name="withEntities">False when only the fact's columns are wanted (verification compares no entities).</param>
+    /// <param name="withEntities">False when only the fact's columns are wanted (verification compares no
+    /// entities).</param>
     public static MappedFact Map(SourceRow row, DateTime migrationTime, bool withEntities = true)
     {
         var content = row.Content ?? throw new ArgumentException("content is NULL");
@@ -95,7 +96,9 @@ internal static class FactMapper
             }
             : null;
 
-    /// <summary>Tags from a JSON array or a comma-separated string: trimmed, empties dropped, first occurrence kept.</summary>
+    /// <summary>
+    /// Tags from a JSON array or a comma-separated string: trimmed, empties dropped, first occurrence kept.
+    /// </summary>
     internal static IReadOnlyList<string> ReadTags(JsonElement meta)
     {
         if (!meta.TryGetProperty("tags", out var tags)) return Array.Empty<string>();

@@ -119,7 +119,9 @@ CREATE TRIGGER IF NOT EXISTS facts_au AFTER UPDATE ON facts BEGIN
 END;
 """;
 
-    /// <summary>Indexes of a fresh Jarvis database; created only with a new database so that an existing one keeps its own.</summary>
+    /// <summary>
+    /// Indexes of a fresh Jarvis database; created only with a new database so that an existing one keeps its own.
+    /// </summary>
     public const string JarvisIndexes = """
 CREATE INDEX IF NOT EXISTS idx_facts_timestamp ON facts(timestamp DESC);
 CREATE INDEX IF NOT EXISTS idx_facts_source ON facts(source);

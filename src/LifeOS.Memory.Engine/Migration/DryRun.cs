@@ -7,7 +7,9 @@ using Store = LifeOS.Memory.MemoryStore.MemoryStore;
 
 namespace LifeOS.Memory.Migration;
 
-/// <summary>-WhatIf: what a migration would write and repair. Reads only; touches nothing on disk, not even the folder.</summary>
+/// <summary>
+/// -WhatIf: what a migration would write and repair. Reads only; touches nothing on disk, not even the folder.
+/// </summary>
 internal sealed class DryRun
 {
     private readonly SourceOptions _source;

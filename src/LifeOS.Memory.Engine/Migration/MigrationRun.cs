@@ -55,7 +55,9 @@ internal sealed class MigrationRun : IDisposable
         await producer.ConfigureAwait(false);
     }
 
-    /// <summary>Waits for the log stage, records its last writes and checks what other programs changed meanwhile.</summary>
+    /// <summary>
+    /// Waits for the log stage, records its last writes and checks what other programs changed meanwhile.
+    /// </summary>
     public void Finish() => _committer.Finish();
 
     /// <summary>Releases the log stage's queue; after <see cref="Finish"/>.</summary>

@@ -3,7 +3,9 @@ using Store = LifeOS.Memory.MemoryStore.MemoryStore;
 
 namespace LifeOS.Memory.Verification;
 
-/// <summary>The daily-log side of verification: entries counted per fact where the module's ledger says they are.</summary>
+/// <summary>
+/// The daily-log side of verification: entries counted per fact where the module's ledger says they are.
+/// </summary>
 internal static class LogEntryCounts
 {
     /// <summary>

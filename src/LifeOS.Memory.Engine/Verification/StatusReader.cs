@@ -49,7 +49,8 @@ internal sealed class StatusReader
         {
             status.PostgresAvailable = true;
             status.SourceTable = source.TableName;
-            // Sets compared, not counts subtracted: pending = source ids without a link, orphaned = links without a source row.
+            // Sets compared, not counts subtracted: pending = source ids without a link, orphaned = links without a
+            // source row.
             long sourceCount = 0, pending = 0, migrated = 0;
             object? last = null;
             while (true)

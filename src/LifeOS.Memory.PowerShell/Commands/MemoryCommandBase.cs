@@ -34,7 +34,9 @@ public abstract class MemoryCommandBase : PSCmdlet, IDisposable
 
     #endregion
 
-    /// <summary>The workspace path as the user means it: ~ and relative paths against the PowerShell location.</summary>
+    /// <summary>
+    /// The workspace path as the user means it: ~ and relative paths against the PowerShell location.
+    /// </summary>
     internal string? ResolvedMemoryPath()
     {
         var path = MemoryPath;
