@@ -29,11 +29,14 @@ public sealed class ArchivalMigrator
     /// <summary>
     /// Migrates pending rows (or refreshes them with Force). Throws MemoryMigrationException when nothing can go on.
     /// </summary>
-    public Task<MigrationResult> MigrateAsync(MigrationOptions options, CancellationToken cancellationToken = default) =>
-        Task.Run(() => new MigrationJob(Source, Workspace).RunAsync(options, cancellationToken), CancellationToken.None);
+    public Task<MigrationResult> MigrateAsync(MigrationOptions options,
+        CancellationToken cancellationToken = default) =>
+        Task.Run(() => new MigrationJob(Source, Workspace).RunAsync(options, cancellationToken),
+            CancellationToken.None);
 
     /// <summary>Dry run: what MigrateAsync would write. Touches nothing on disk, not even the folder.</summary>
-    public IAsyncEnumerable<PlannedEntry> PlanAsync(MigrationOptions options, CancellationToken cancellationToken = default) =>
+    public IAsyncEnumerable<PlannedEntry> PlanAsync(MigrationOptions options,
+        CancellationToken cancellationToken = default) =>
         new DryRun(Source, Workspace).PlanAsync(options, cancellationToken);
 
     /// <summary>
@@ -71,5 +74,6 @@ public sealed class ArchivalMigrator
     /// </summary>
     public Task<long> RemoveDuplicatesAsync(IReadOnlyCollection<long> factIds, TimeSpan lockTimeout,
         CancellationToken cancellationToken = default) =>
-        Task.Run(() => new DuplicateRemoval(Workspace).Remove(factIds, lockTimeout, cancellationToken), cancellationToken);
+        Task.Run(() => new DuplicateRemoval(Workspace).Remove(factIds, lockTimeout, cancellationToken),
+            cancellationToken);
 }

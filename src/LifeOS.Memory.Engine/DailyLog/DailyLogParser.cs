@@ -66,6 +66,13 @@ internal static partial class DailyLogParser
         return at < 0 ? -1 : from + at;
     }
 
+    /// <summary>The digits of a marker line (the regex checked its shape): from the prefix to the next space.</summary>
+    private static ReadOnlySpan<char> IdOfMarker(ReadOnlySpan<char> line)
+    {
+        var id = line[LogEntryFormat.MarkerStart.Length..];
+        return id[..id.IndexOf(' ')];
+    }
+
     private static List<(int Start, int BodyStart, long Id)> FindMarkers(ReadOnlySpan<char> text)
     {
         var markers = new List<(int Start, int BodyStart, long Id)>();
@@ -76,8 +83,8 @@ internal static partial class DailyLogParser
             var end = nl < 0 ? text.Length : nl;
             var line = text[pos..end];
             // Cheap prefix test before the regex: almost no line is a marker.
-            if (line.Length >= 15 && line.StartsWith("<!-- fact:") && MarkerLine().IsMatch(line)
-                && long.TryParse(line[10..(10 + line[10..].IndexOf(' '))], NumberStyles.None, CultureInfo.InvariantCulture, out var id))
+            if (line.Length >= 15 && line.StartsWith(LogEntryFormat.MarkerStart) && MarkerLine().IsMatch(line)
+                && long.TryParse(IdOfMarker(line), NumberStyles.None, CultureInfo.InvariantCulture, out var id))
                 markers.Add((pos, nl < 0 ? text.Length : nl + 1, id));
             if (nl < 0) break;
             pos = nl + 1;

@@ -20,23 +20,26 @@ internal static partial class LegacyLogFormat
     public static string Header(string day)
     {
         var date = DateTime.ParseExact(day, "yyyy-MM-dd", CultureInfo.InvariantCulture);
-        return $"# Daily Log: {day}\n\n*Memory entries for {date.ToString("dddd, MMMM d, yyyy", CultureInfo.InvariantCulture)}*\n\n---\n\n";
+        return $"# Daily Log: {day}\n\n" +
+            $"*Memory entries for {date.ToString("dddd, MMMM d, yyyy", CultureInfo.InvariantCulture)}*\n\n---\n\n";
     }
 
-    public static string Marker(long factId) => "<!-- fact:" + factId.ToString(CultureInfo.InvariantCulture) + " -->";
-
-    public static void AppendEntry(StringBuilder sb, long factId, string time, string content, string context, IEnumerable<string> entities)
+    public static void AppendEntry(StringBuilder sb, long factId, string time, string content, string context,
+        IEnumerable<string> entities)
     {
-        sb.Append(Marker(factId)).Append('\n');
+        sb.Append(LogEntryFormat.Marker(factId)).Append('\n');
         AppendBody(sb, time, content, context, entities);
     }
 
     /// <summary>Everything of an entry after its marker line: it does not depend on the fact id.</summary>
-    public static void AppendBody(StringBuilder sb, string time, string content, string context, IEnumerable<string> entities)
+    public static void AppendBody(StringBuilder sb, string time, string content, string context,
+        IEnumerable<string> entities)
     {
         sb.Append("## ").Append(time).Append(" UTC\n\n");
         AppendEscaped(sb, content);
-        sb.Append("\n\n").Append(FooterStart).Append(" **Context:** ").Append(OneLine(context)).Append(" | **Entities:** ");
+        sb.Append("\n\n").Append(FooterStart)
+            .Append(" **Context:** ").Append(OneLine(context))
+            .Append(" | **Entities:** ");
         var first = true;
         foreach (var e in entities)
         {
@@ -57,7 +60,8 @@ internal static partial class LegacyLogFormat
     private static void AppendEscaped(StringBuilder sb, string content)
     {
         // Fast path: nothing in the content can be mistaken for structure.
-        if (!content.Contains("<!-- fact:", StringComparison.Ordinal) && !content.Contains("**Source:** archival_memory |", StringComparison.Ordinal))
+        if (!content.Contains(LogEntryFormat.MarkerStart, StringComparison.Ordinal)
+            && !content.Contains(FooterStart, StringComparison.Ordinal))
         {
             sb.Append(content);
             return;

@@ -26,8 +26,10 @@ internal static class FactMapper
             Content = content,
             Context = context,
             Timestamp = FormatTimestamp(row.CreatedAt ?? migrationTime),
-            Confidence = meta is { } mc && mc.TryGetProperty("confidence", out var c) && c.ValueKind == JsonValueKind.Number
-                         && c.TryGetDouble(out var d) && d >= 0 && d <= 1 ? d : 1.0,
+            Confidence = meta is { } mc && mc.TryGetProperty("confidence", out var c)
+                         && c.ValueKind == JsonValueKind.Number && c.TryGetDouble(out var d) && d >= 0 && d <= 1
+                ? d
+                : 1.0,
             SessionId = meta is { } ms ? TextOf(ms, "session_id") : null,
             Entities = withEntities ? EntityExtractor.Extract(content, tags) : Array.Empty<EntityMention>(),
         };
@@ -37,10 +39,9 @@ internal static class FactMapper
     public static string FormatTimestamp(DateTime value)
     {
         var utc = value.Kind == DateTimeKind.Local ? value.ToUniversalTime() : value;
-        var micros = utc.Ticks % TimeSpan.TicksPerSecond / 10;
-        return micros == 0
-            ? utc.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)
-            : utc.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) + "." + micros.ToString("D6", CultureInfo.InvariantCulture);
+        var micros = utc.Ticks % TimeSpan.TicksPerSecond / TimeSpan.TicksPerMicrosecond;
+        var seconds = utc.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+        return micros == 0 ? seconds : seconds + "." + micros.ToString("D6", CultureInfo.InvariantCulture);
     }
 
     /// <summary>
@@ -62,7 +63,8 @@ internal static class FactMapper
                 return kept;
             }
             // A JSON string that itself holds a JSON object (double-encoded metadata) is unwrapped once.
-            return root.ValueKind == JsonValueKind.String && root.GetString() is { } inner && inner.TrimStart().StartsWith('{')
+            return root.ValueKind == JsonValueKind.String && root.GetString() is { } inner
+                   && inner.TrimStart().StartsWith('{')
                 ? OpenMetadata(inner)
                 : null;
         }

@@ -23,7 +23,8 @@ internal sealed class LogAppender : IDisposable
 
     /// <summary>Starts the stage's thread: it blocks for the whole run, so it does not take a pool thread.</summary>
     public void Start() =>
-        _thread = Task.Factory.StartNew(WriteInOrder, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        _thread = Task.Factory.StartNew(WriteInOrder, CancellationToken.None, TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
 
     /// <summary>Queues a committed batch's new entries (waits while the stage is eight batches behind).</summary>
     public void Add(List<Committed> entries) => _queue.Add(entries);
@@ -73,7 +74,8 @@ internal sealed class LogAppender : IDisposable
             try
             {
                 // Grouped by day here rather than on the consumer, whose thread bounds the whole run.
-                items.Sort((a, b) => string.CompareOrdinal(a.Day, b.Day) is var c && c != 0 ? c : a.FactId.CompareTo(b.FactId));
+                items.Sort((a, b) =>
+                    string.CompareOrdinal(a.Day, b.Day) is var c && c != 0 ? c : a.FactId.CompareTo(b.FactId));
                 var done = new LogWrites();
                 var starts = new List<(long FactId, long Start, int Length)>();
                 for (var first = 0; first < items.Count;)

@@ -41,7 +41,8 @@ internal sealed class MigrationJob
         using var run = new MigrationRun(_workspace, source, store, logs, options, result, clock);
         var layers = new LayerRepair(store, options, result);
         // The index is read on a connection of its own while the mentions are compared (they need the source).
-        var indexAudit = Task.Factory.StartNew(() => _workspace.MapFailures(() => layers.AuditFullText(ct)), ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        var indexAudit = Task.Factory.StartNew(() => _workspace.MapFailures(() => layers.AuditFullText(ct)), ct,
+            TaskCreationOptions.LongRunning, TaskScheduler.Default);
         Exception? failure = null;
         try
         {

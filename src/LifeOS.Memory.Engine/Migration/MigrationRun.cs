@@ -40,7 +40,8 @@ internal sealed class MigrationRun : IDisposable
         // the shared pool (two threads on two cores) they would starve the producer's async reads until the
         // pool injected more threads, which cost about a second whenever its idle threads had retired.
         _appender.Start();
-        var consumer = Task.Factory.StartNew(() => _committer.ConsumeAll(queue.Reader, ct), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        var consumer = Task.Factory.StartNew(() => _committer.ConsumeAll(queue.Reader, ct), CancellationToken.None,
+            TaskCreationOptions.LongRunning, TaskScheduler.Default);
         var producer = Task.Run(() => _producer.ProduceAsync(queue.Writer, stop.Token), CancellationToken.None);
         try
         {
