@@ -19,8 +19,6 @@ public sealed class Workspace
     public string DatabasePath { get; }
     public string LogDirectory { get; }
 
-    public string LogPath(string day) => Path.Combine(LogDirectory, day + ".md");
-
     /// <summary>
     /// The caller's path, else $JARVIS_MEMORY_ROOT, else ~/.lifeos/memory; ~ expanded, made absolute.
     /// </summary>

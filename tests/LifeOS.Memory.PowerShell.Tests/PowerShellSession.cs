@@ -51,7 +51,6 @@ public sealed class Outcome
     /// <summary>The error that ended a statement or the script: thrown, or recorded by ThrowTerminatingError.</summary>
     public ErrorRecord? Failure => Terminating?.ErrorRecord ?? Errors.LastOrDefault();
 
-    public IEnumerable<object> BaseObjects => Output.Select(o => o.BaseObject);
     public T Single<T>() => Assert.Single(Output.Select(o => o.BaseObject).OfType<T>());
     public dynamic Last => Output[^1];
 
