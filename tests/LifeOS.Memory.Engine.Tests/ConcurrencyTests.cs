@@ -110,7 +110,9 @@ public class ConcurrencyTests(ITestOutputHelper output)
         return (long)cmd.ExecuteScalar()!;
     }
 
-    /// <summary>Long soak: LIFEOS_SOAK_ITERATIONS=300 dotnet test tests/LifeOS.Memory.Engine.Tests --filter ConcurrencyTests</summary>
+    /// <summary>
+    /// Long soak: LIFEOS_SOAK_ITERATIONS=300 dotnet test tests/LifeOS.Memory.Engine.Tests --filter ConcurrencyTests
+    /// </summary>
     [Fact]
     public async Task Cancelled_at_random_moments_committed_batches_stay_whole_and_the_next_run_completes()
     {

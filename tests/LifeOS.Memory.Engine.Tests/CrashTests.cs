@@ -6,7 +6,8 @@ namespace LifeOS.Memory.Tests;
 
 /// <summary>
 /// SIGKILL at any instant of a migration, many times over, then a normal run: every source row exactly once.
-/// Long soak: LIFEOS_SOAK_ITERATIONS=500 LIFEOS_SOAK_ROWS=100000 dotnet test tests/LifeOS.Memory.Engine.Tests --filter CrashTests
+/// Long soak: LIFEOS_SOAK_ITERATIONS=500 LIFEOS_SOAK_ROWS=100000 dotnet test tests/LifeOS.Memory.Engine.Tests --filter
+/// CrashTests
 /// </summary>
 public class CrashTests(ITestOutputHelper output)
 {

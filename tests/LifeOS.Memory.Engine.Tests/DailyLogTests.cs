@@ -5,7 +5,9 @@ using Xunit;
 
 namespace LifeOS.Memory.Tests;
 
-/// <summary>The daily-log layer on its own: format, append-only files, archives and the ledger audit. No PostgreSQL.</summary>
+/// <summary>
+/// The daily-log layer on its own: format, append-only files, archives and the ledger audit. No PostgreSQL.
+/// </summary>
 public sealed class DailyLogTests : IDisposable
 {
     private static readonly UTF8Encoding Utf8 = new(false);

@@ -207,7 +207,8 @@ internal static class WorkspaceAudit
     public static void AssertExactlyOnce(Scenario s, long? expectedRows = null, params string[] notes) =>
         AssertExactlyOnce(s, expectedRows, allowTorn: false, notes);
 
-    /// <param name="allowTorn">Whether fragments of entries cut by a kill may remain as text (never removed by design).</param>
+    /// <param name="allowTorn">Whether fragments of entries cut by a kill may remain as text (never removed by
+    /// design).</param>
     public static void AssertExactlyOnce(Scenario s, long? expectedRows, bool allowTorn, params string[] notes)
     {
         var v = s.Verify();

@@ -14,7 +14,9 @@ public class LayerTests
 {
     private const int Rows = 120;
 
-    /// <summary>A migrated workspace of <see cref="Rows"/> rows with the assistant's own facts and mentions beside them.</summary>
+    /// <summary>
+    /// A migrated workspace of <see cref="Rows"/> rows with the assistant's own facts and mentions beside them.
+    /// </summary>
     private static Scenario Migrated()
     {
         var s = new Scenario(embeddingType: null);
@@ -25,7 +27,9 @@ public class LayerTests
         return s;
     }
 
-    /// <summary>Facts written as the assistant writes them: a plain insert (the triggers index it), then its mentions.</summary>
+    /// <summary>
+    /// Facts written as the assistant writes them: a plain insert (the triggers index it), then its mentions.
+    /// </summary>
     private static void AddNeighbourFacts(Scenario s)
     {
         using var c = Open(s);
@@ -41,7 +45,9 @@ public class LayerTests
         }
     }
 
-    /// <summary>Everything of the neighbour's: facts, mentions with their entities, index sizes and what its search finds.</summary>
+    /// <summary>
+    /// Everything of the neighbour's: facts, mentions with their entities, index sizes and what its search finds.
+    /// </summary>
     private static string NeighbourState(Scenario s)
     {
         var parts = new List<string>();
@@ -275,7 +281,8 @@ public class LayerTests
         Assert.True(result.Success);
         Assert.Equal(expected.Count, result.RepairedMentions);
         Assert.Equal(0, result.RepairedIndexEntries);
-        // The renamed entity is the neighbour's too: it is left renamed, and the module's facts get an entity of the mapped name.
+        // The renamed entity is the neighbour's too: it is left renamed, and the module's facts get an entity of the
+        // mapped name.
         Assert.Equal(1, s.Scalar<long>("SELECT count(*) FROM entities WHERE name = '@someone_else'"));
         Assert.Equal(1, s.Scalar<long>("SELECT count(*) FROM entities WHERE name = '@user3'"));
         AssertRepairedAndUntouched(s, neighbourAfterRename);

@@ -16,7 +16,9 @@ public class NeighbourTests(ITestOutputHelper output)
 {
     private static string Today => DateTime.UtcNow.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
 
-    /// <summary>Rows dated today (so the module and the assistant append to the same day file) and on older days.</summary>
+    /// <summary>
+    /// Rows dated today (so the module and the assistant append to the same day file) and on older days.
+    /// </summary>
     private static void GenerateAround(Scenario s, int n, int start = 0, string first = "now() - interval '5 minutes'", string step = "1 second")
     {
         s.Sql($@"INSERT INTO {s.Table} (content, metadata, created_at)
@@ -68,7 +70,8 @@ FROM generate_series({start + 1}, {start + n}) g");
     public void Markers_headings_and_whole_forged_entries_in_the_assistants_content_never_move_remove_or_count()
     {
         using var s = new Scenario(embeddingType: null);
-        // Early in today's UTC day, the day the assistant's entries go to (an hour ago is yesterday just after midnight).
+        // Early in today's UTC day, the day the assistant's entries go to (an hour ago is yesterday just after
+        // midnight).
         GenerateAround(s, 40, first: $"timestamptz '{Today} 00:00:00+00'");
         Assert.True(s.Migrate().Success);
         var dayFile = Path.Combine(s.LogDir, Today + ".md");

@@ -44,7 +44,9 @@ public sealed class HostedEngineTests
         Assert.Equal(2, ps.Host.Prompts.Count);
     }
 
-    /// <summary>As the assistant's own migration script does with --force: a copy of each fact, linked by INSERT OR REPLACE.</summary>
+    /// <summary>
+    /// As the assistant's own migration script does with --force: a copy of each fact, linked by INSERT OR REPLACE.
+    /// </summary>
     private static void DuplicateLikeTheAssistantsScript(TestSource src)
     {
         using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(src.Root, "jarvis.db")};Pooling=False");

@@ -93,7 +93,9 @@ public sealed class PowerShellSession : IDisposable
 
     public void SetVariable(string name, object? value) => _runspace.SessionStateProxy.SetVariable(name, value);
 
-    /// <summary>Runs a script; $args holds the arguments. Errors, warnings, verbose and progress are captured.</summary>
+    /// <summary>
+    /// Runs a script; $args holds the arguments. Errors, warnings, verbose and progress are captured.
+    /// </summary>
     public Outcome Run(string script, params object?[] args)
     {
         using var ps = PowerShell.Create(_runspace);

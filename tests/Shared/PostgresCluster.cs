@@ -108,7 +108,8 @@ public sealed class PostgresCluster : IDisposable
         var stop = IsRoot ? $"runuser -u postgres -- '{pgCtl}'" : $"'{pgCtl}'";
         var watch = $"while kill -0 {Environment.ProcessId} 2>/dev/null && [ -d '{DataDirectory}' ]; do sleep 2; done; " +
                     $"[ -f '{Data}/postmaster.pid' ] && {stop} -D '{Data}' -m immediate -w stop; rm -rf '{DataDirectory}'";
-        // The outer shell exits at once, so the watchdog is nobody's child here and survives a kill of the process tree.
+        // The outer shell exits at once, so the watchdog is nobody's child here and survives a kill of the process
+        // tree.
         var psi = new ProcessStartInfo("bash") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         psi.ArgumentList.Add("-c");
         psi.ArgumentList.Add($"setsid bash -c \"{watch}\" </dev/null >/dev/null 2>&1 &");
