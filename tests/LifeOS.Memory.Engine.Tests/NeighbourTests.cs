@@ -254,8 +254,7 @@ public class NeighbourTests(ITestOutputHelper output)
     {
         using var s = new Scenario();
         s.Generate(80, embeddings: true);
-        var ids = Enumerable.Range(1, 40).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToList();
-        Assert.True(s.Migrate(new MigrationOptions { Ids = ids }).Success);
+        Assert.True(s.Migrate(new MigrationOptions { Ids = Scenario.Ids(1, 40) }).Success);
         var rows = ExportRows(s);
         try
         {

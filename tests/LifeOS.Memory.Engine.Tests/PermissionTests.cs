@@ -51,7 +51,7 @@ public class PermissionTests
         Assert.False(OperatingSystem.IsWindows(), "Unix permissions are a Unix test");
         using var s = new Scenario();
         s.GenerateVaried(600);
-        s.Migrate(new MigrationOptions { Ids = Enumerable.Range(1, 300).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToList() });
+        s.Migrate(new MigrationOptions { Ids = Scenario.Ids(1, 300) });
         var files = s.LogFiles();
         // Looser than ours, chosen by the owner (a group that may read the memory): kept, never tightened behind
         // their back nor loosened further.

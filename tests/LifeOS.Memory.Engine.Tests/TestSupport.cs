@@ -8,8 +8,8 @@ namespace LifeOS.Memory.Tests;
 /// <summary>A fresh source database and a fresh memory workspace per test.</summary>
 public sealed class Scenario : IDisposable
 {
-    public Scenario(string table = "archival_memory", string idType = "bigserial", string? embeddingType = "real[]", bool metadata = true, bool createdAt = true,
-        PostgresCluster? cluster = null)
+    public Scenario(string table = "archival_memory", string idType = "bigserial", string? embeddingType = "real[]",
+        bool metadata = true, bool createdAt = true, PostgresCluster? cluster = null)
     {
         Cluster = cluster ?? PostgresCluster.Shared;
         Database = Cluster.CreateDatabase();
@@ -39,6 +39,10 @@ public sealed class Scenario : IDisposable
 
     public MigrationResult Migrate(MigrationOptions? options = null, string? table = null) =>
         Migrator(table).MigrateAsync(options ?? new MigrationOptions()).GetAwaiter().GetResult();
+
+    /// <summary>The ids first, first + 1, ... as a user gives them (-Id).</summary>
+    public static List<string> Ids(int first, int count) =>
+        Enumerable.Range(first, count).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToList();
 
     public MigrationVerification Verify() => Migrator().VerifyAsync().GetAwaiter().GetResult();
 
