@@ -67,11 +67,13 @@ public class PermissionTests
         File.SetUnixFileMode(repaired, Private | GroupRead);
         var text = File.ReadAllText(repaired);
         var cut = text.IndexOf("<!-- fact:2 -->\n", StringComparison.Ordinal);
-        File.WriteAllText(repaired, text[..cut] + text[text.IndexOf("<!-- fact:3 -->\n", StringComparison.Ordinal)..]); // an entry cut out
+        var next = text.IndexOf("<!-- fact:3 -->\n", StringComparison.Ordinal);
+        File.WriteAllText(repaired, text[..cut] + text[next..]); // an entry cut out
         File.SetUnixFileMode(repaired, Private | GroupRead);
         var expected = new Dictionary<string, UnixFileMode>
         {
-            [s.Root] = Mode(s.Root), [s.LogDir] = Mode(s.LogDir), [s.DbPath] = Mode(s.DbPath), [appended] = Mode(appended), [repaired] = Mode(repaired),
+            [s.Root] = Mode(s.Root), [s.LogDir] = Mode(s.LogDir), [s.DbPath] = Mode(s.DbPath),
+            [appended] = Mode(appended), [repaired] = Mode(repaired),
         };
 
         var result = s.Migrate();

@@ -59,7 +59,8 @@ public sealed class Scenario : IDisposable
         cmd.ExecuteNonQuery();
     }
 
-    public void Insert(string content, string? metadata = null, DateTime? createdAt = null, float[]? embedding = null, object? id = null)
+    public void Insert(string content, string? metadata = null, DateTime? createdAt = null, float[]? embedding = null,
+        object? id = null)
     {
         var cols = new List<string> { "content" };
         var vals = new List<string> { "@c" };
@@ -108,7 +109,9 @@ FROM generate_series({start + 1}, {start + n}) g");
         return list;
     }
 
-    public string[] LogFiles() => Directory.Exists(LogDir) ? Directory.GetFiles(LogDir, "*.md").OrderBy(f => f).ToArray() : Array.Empty<string>();
+    public string[] LogFiles() => Directory.Exists(LogDir)
+        ? Directory.GetFiles(LogDir, "*.md").OrderBy(f => f).ToArray()
+        : Array.Empty<string>();
 
     public void Dispose()
     {
