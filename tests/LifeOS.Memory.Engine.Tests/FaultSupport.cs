@@ -155,8 +155,10 @@ internal sealed class ChildMigration : IDisposable
         get
         {
             lock (_all)
-            lock (_stderr)
-                return string.Join("\n", _all) + (_stderr.Length > 0 ? "\nstderr: " + _stderr : "");
+            {
+                lock (_stderr)
+                    return string.Join("\n", _all) + (_stderr.Length > 0 ? "\nstderr: " + _stderr : "");
+            }
         }
     }
 

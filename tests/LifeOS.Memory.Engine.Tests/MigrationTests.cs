@@ -20,7 +20,8 @@ public class MigrationTests
         Assert.Equal(0, s.Scalar<long>("SELECT count(*) FROM facts f JOIN fact_embeddings l ON l.fact_id = f.id " +
             "WHERE f.content NOT LIKE 'Entry ' || l.postgres_id || ' about %'"));
         Assert.Equal(0, s.Scalar<long>("SELECT count(*) FROM entity_mentions m JOIN facts f ON f.id = m.fact_id " +
-            "WHERE m.position IS NOT NULL AND substr(f.content, m.position + 1, length(m.mention_text)) <> m.mention_text"));
+            "WHERE m.position IS NOT NULL " +
+            "AND substr(f.content, m.position + 1, length(m.mention_text)) <> m.mention_text"));
         Assert.Equal(1200, s.Scalar<long>("SELECT count(DISTINCT m.fact_id) FROM entity_mentions m " +
             "JOIN entities e ON e.id = m.entity_id WHERE e.name = '#shared'"));
         Assert.Equal(0, s.Scalar<long>("SELECT count(*) FROM lifeos_log_pending"));

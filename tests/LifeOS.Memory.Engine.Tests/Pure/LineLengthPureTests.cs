@@ -11,6 +11,7 @@ public class LineLengthPureTests
     [Theory]
     [InlineData("src")]
     [InlineData("bench")]
+    [InlineData("tests")]
     public void Every_line_of_the_sources_is_within_120_characters(string folder)
     {
         var root = Path.Combine(RepositoryRoot(), folder);
