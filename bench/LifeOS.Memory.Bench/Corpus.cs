@@ -4,7 +4,9 @@ using NpgsqlTypes;
 
 namespace LifeOS.Memory.Bench;
 
-/// <summary>What one insert generated: characters of content, distinct words in it, and a fingerprint of the rows.</summary>
+/// <summary>
+/// What one insert generated: characters of content, distinct words in it, and a fingerprint of the rows.
+/// </summary>
 internal readonly record struct Generated(long Chars, int DistinctWords, ulong Fingerprint);
 
 /// <summary>One corpus's rows, produced in increasing index order within one insert.</summary>
@@ -21,7 +23,8 @@ internal static class DataGenerator
     public static string Describe(BenchOptions options) => options.Corpus switch
     {
         CorpusKind.Simple => "simple (about 200 words, squared-uniform draws; the corpus before issue 13)",
-        _ => $"longtail (Zipf s=1 over {LongTailCorpus.VocabularySize:N0} words: {Vocabulary.HeadCount} common English ones, then synthesised ones; names, @mentions, $tickers, #tags, numbers, URLs)",
+        _ => $"longtail (Zipf s=1 over {LongTailCorpus.VocabularySize:N0} words: {Vocabulary.HeadCount} common " +
+             "English ones, then synthesised ones; names, @mentions, $tickers, #tags, numbers, URLs)",
     };
 
     public static string DescribeOrder(BenchOptions options) => options.Order switch
@@ -40,11 +43,14 @@ internal static class DataGenerator
         await connection.OpenAsync();
         if (start == 0)
         {
-            await using var create = new NpgsqlCommand("CREATE TABLE archival_memory (id bigserial PRIMARY KEY, content text NOT NULL, metadata jsonb, created_at timestamptz, embedding real[])", connection);
+            await using var create = new NpgsqlCommand(
+                "CREATE TABLE archival_memory (id bigserial PRIMARY KEY, content text NOT NULL, metadata jsonb, " +
+                "created_at timestamptz, embedding real[])", connection);
             await create.ExecuteNonQueryAsync();
         }
         var stats = new Statistics();
-        await using (var writer = await connection.BeginBinaryImportAsync("COPY archival_memory (content, metadata, created_at, embedding) FROM STDIN (FORMAT BINARY)"))
+        await using (var writer = await connection.BeginBinaryImportAsync(
+            "COPY archival_memory (content, metadata, created_at, embedding) FROM STDIN (FORMAT BINARY)"))
         {
             foreach (var (content, metadata, createdAt, embedding) in Rows(start, count, options, stats))
             {
@@ -66,7 +72,8 @@ internal static class DataGenerator
     /// The rows of <see cref="InsertAsync"/>, counted into <paramref name="stats"/> as they go. The embedding array
     /// (null without --dims) is reused from row to row.
     /// </summary>
-    public static IEnumerable<(string Content, string Metadata, DateTime CreatedAt, float[]? Embedding)> Rows(int start, int count, BenchOptions options, Statistics stats)
+    public static IEnumerable<(string Content, string Metadata, DateTime CreatedAt, float[]? Embedding)> Rows(
+        int start, int count, BenchOptions options, Statistics stats)
     {
         IRowSource source = options.Corpus == CorpusKind.Simple
             ? new SimpleCorpus(options.Seed, options.Order, start, count, options.Dims)
@@ -80,7 +87,9 @@ internal static class DataGenerator
         }
     }
 
-    /// <summary>--sample N: prints the first N rows and the statistics of the whole corpus, without PostgreSQL.</summary>
+    /// <summary>
+    /// --sample N: prints the first N rows and the statistics of the whole corpus, without PostgreSQL.
+    /// </summary>
     public static void PrintSample(BenchOptions options, int sample)
     {
         var stats = new Statistics();
@@ -90,7 +99,8 @@ internal static class DataGenerator
             if (shown++ < sample)
                 Console.WriteLine($"#{shown} {createdAt:yyyy-MM-dd HH:mm:ss.ffffff} {metadata}\n{content}\n");
         var result = stats.Result;
-        Console.WriteLine($"{options.Rows:N0} rows generated in {clock.Elapsed.TotalSeconds:F2} s (no database): mean content {result.Chars / (double)options.Rows:F0} chars, " +
+        Console.WriteLine($"{options.Rows:N0} rows generated in {clock.Elapsed.TotalSeconds:F2} s (no database): " +
+            $"mean content {result.Chars / (double)options.Rows:F0} chars, " +
             $"{result.DistinctWords:N0} distinct words, fingerprint {result.Fingerprint:x16}");
     }
 }
@@ -123,17 +133,24 @@ internal sealed class Statistics
 /// </summary>
 internal sealed class SimpleCorpus : IRowSource
 {
-    private static readonly string[] Words = ("the a to and of in for on with that this is was be at by from it as are have has not but or we you they " +
-        "meeting project deadline budget review design release customer feedback plan schedule call notes follow up idea draft report " +
-        "prefers coffee tea morning evening gym run swim sleep doctor appointment dentist medication vitamins diet protein " +
-        "flight hotel trip Lisbon Berlin Tokyo Kyoto Austin Denver passport visa booking train airport luggage " +
-        "portfolio position entry exit stop loss target risk reward volatility liquidity funding rate basis spread hedge " +
-        "token wallet staking yield pool swap bridge chain validator airdrop governance proposal vote treasury " +
-        "birthday anniversary gift dinner restaurant reservation recipe groceries garden plants repair plumber invoice " +
-        "learned remember important always never usually sometimes prefers dislikes wants needs asked said decided agreed").Split(' ');
-    private static readonly string[] Names = { "@maya", "@jonas", "@priya", "@lee", "@sofia", "@omar", "@trader_joe", "@anna" };
+    private static readonly string[] Words = (
+        "the a to and of in for on with that this is was be at by from it as are have has not but or we you they " +
+        "meeting project deadline budget review design release customer feedback plan schedule call notes follow up " +
+        "idea draft report prefers coffee tea morning evening gym run swim sleep doctor appointment dentist " +
+        "medication vitamins diet protein flight hotel trip Lisbon Berlin Tokyo Kyoto Austin Denver passport visa " +
+        "booking train airport luggage portfolio position entry exit stop loss target risk reward volatility " +
+        "liquidity funding rate basis spread hedge token wallet staking yield pool swap bridge chain validator " +
+        "airdrop governance proposal vote treasury birthday anniversary gift dinner restaurant reservation recipe " +
+        "groceries garden plants repair plumber invoice learned remember important always never usually sometimes " +
+        "prefers dislikes wants needs asked said decided agreed").Split(' ');
+    private static readonly string[] Names =
+        { "@maya", "@jonas", "@priya", "@lee", "@sofia", "@omar", "@trader_joe", "@anna" };
     private static readonly string[] Tickers = { "$SOL", "$ETH", "$BTC", "$BONK", "$JUP", "$WIF", "$PYTH" };
-    private static readonly string[] Tags = { "work", "family", "health", "travel", "trading", "defi", "home", "ideas", "people", "finance", "reading", "music" };
+    private static readonly string[] Tags =
+    {
+        "work", "family", "health", "travel", "trading", "defi", "home", "ideas", "people", "finance", "reading",
+        "music",
+    };
     private static readonly DateTime Origin = new(2024, 7, 1, 0, 0, 0, DateTimeKind.Utc);
 
     private readonly Random _random;
@@ -162,13 +179,16 @@ internal sealed class SimpleCorpus : IRowSource
         while (text.Length < length)
         {
             var roll = random.Next(100); // about one word in fifty names a person or a token
-            var word = roll < 1 ? Names[random.Next(Names.Length)] : roll < 2 ? Tickers[random.Next(Tickers.Length)]
-                : random.Next(200) == 0 ? "#" + Tags[random.Next(Tags.Length)] : Words[(int)(Math.Pow(random.NextDouble(), 2) * Words.Length)];
+            var word = roll < 1 ? Names[random.Next(Names.Length)]
+                : roll < 2 ? Tickers[random.Next(Tickers.Length)]
+                : random.Next(200) == 0 ? "#" + Tags[random.Next(Tags.Length)]
+                : Words[(int)(Math.Pow(random.NextDouble(), 2) * Words.Length)];
             text.Append(word).Append(random.Next(12) == 0 ? ". " : " ");
         }
         var content = text.ToString(0, length).TrimEnd();
         var tags = Enumerable.Range(0, 1 + random.Next(3)).Select(_ => Tags[random.Next(Tags.Length)]).Distinct();
-        var metadata = $"{{\"tags\": [{string.Join(", ", tags.Select(t => "\"" + t + "\""))}], \"source\": \"chat\", \"importance\": {random.Next(100) / 100.0:F2}}}";
+        var metadata = $"{{\"tags\": [{string.Join(", ", tags.Select(t => "\"" + t + "\""))}], " +
+            $"\"source\": \"chat\", \"importance\": {random.Next(100) / 100.0:F2}}}";
         // Rows arrive over time, so created_at mostly follows the id (a few hours of jitter); one in ten
         // is a backfill from anywhere in the two years.
         var i = index - _start;
@@ -183,7 +203,9 @@ internal sealed class SimpleCorpus : IRowSource
     }
 }
 
-/// <summary>Distinct lower-cased runs of ASCII letters; a string is allocated only for a word not seen before.</summary>
+/// <summary>
+/// Distinct lower-cased runs of ASCII letters; a string is allocated only for a word not seen before.
+/// </summary>
 internal sealed class WordCounter
 {
     private readonly HashSet<string> _words = new(StringComparer.Ordinal);

@@ -18,7 +18,8 @@ internal static class FreshProcess
         "$p = @{ MemoryPath = $env:LIFEOS_BENCH_WORKSPACE; ConnectionString = $env:LIFEOS_BENCH_CONNECTION }; " +
         "if ($env:LIFEOS_BENCH_BATCH) { $p.BatchSize = [int]$env:LIFEOS_BENCH_BATCH }; " +
         "$r = Invoke-ArchivalMigration @p -ErrorAction Stop; " +
-        "[Console]::Out.WriteLine([string]::Format([cultureinfo]::InvariantCulture, 'fresh-result {0} {1}', $r.MigratedCount, $r.Duration.TotalSeconds))";
+        "[Console]::Out.WriteLine([string]::Format([cultureinfo]::InvariantCulture, 'fresh-result {0} {1}', " +
+        "$r.MigratedCount, $r.Duration.TotalSeconds))";
 
     public sealed record Result(double WallSeconds, double CmdletSeconds, long Migrated);
 
@@ -33,21 +34,25 @@ internal static class FreshProcess
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        foreach (var a in new[] { "pwsh", "-NoProfile", "-NonInteractive", "-Command", Script }) start.ArgumentList.Add(a);
+        foreach (var a in new[] { "pwsh", "-NoProfile", "-NonInteractive", "-Command", Script })
+            start.ArgumentList.Add(a);
         start.Environment["NO_COLOR"] = "1"; // plain error text, should there be any
         start.Environment["LIFEOS_BENCH_MODULE"] = manifest;
         start.Environment["LIFEOS_BENCH_WORKSPACE"] = workspace;
         start.Environment["LIFEOS_BENCH_CONNECTION"] = connectionString;
-        if (batchSize is { } size) start.Environment["LIFEOS_BENCH_BATCH"] = size.ToString(CultureInfo.InvariantCulture);
+        if (batchSize is { } size)
+            start.Environment["LIFEOS_BENCH_BATCH"] = size.ToString(CultureInfo.InvariantCulture);
         try
         {
             var clock = Stopwatch.StartNew();
-            using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start dotnet pwsh");
+            using var process = Process.Start(start)
+                ?? throw new InvalidOperationException("could not start dotnet pwsh");
             var stdout = process.StandardOutput.ReadToEndAsync();
             var stderr = process.StandardError.ReadToEndAsync();
             process.WaitForExit();
             var wall = clock.Elapsed.TotalSeconds;
-            var line = stdout.Result.Split('\n').Select(l => l.Trim()).LastOrDefault(l => l.StartsWith("fresh-result ", StringComparison.Ordinal));
+            var line = stdout.Result.Split('\n').Select(l => l.Trim())
+                .LastOrDefault(l => l.StartsWith("fresh-result ", StringComparison.Ordinal));
             var fields = line?.Split(' ');
             if (process.ExitCode == 0 && fields is { Length: 3 }
                 && long.TryParse(fields[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var migrated)

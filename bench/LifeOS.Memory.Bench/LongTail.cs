@@ -43,7 +43,8 @@ internal sealed class LongTailCorpus : IRowSource
     private readonly List<int> _rowTags = new(4);
     private SplitMix _rng;
 
-    /// <param name="rows">The initial load's row count: in the id order, row index <c>rows</c> is dated at the end of the two years.</param>
+    /// <param name="rows">The initial load's row count: in the id order, row index <c>rows</c> is dated at the end of
+    /// the two years.</param>
     public LongTailCorpus(int seed, RowOrder order, int rows)
     {
         _seed = seed;
@@ -52,7 +53,8 @@ internal sealed class LongTailCorpus : IRowSource
     }
 
     /// <summary>Token rates of one row: most rows are prose, some social, some about trading.</summary>
-    private readonly record struct Style(double Name, double Mention, double Ticker, double Tag, double Number, double Url);
+    private readonly record struct Style(double Name, double Mention, double Ticker, double Tag, double Number,
+        double Url);
 
     private static readonly Style Prose = new(0.010, 0.003, 0.002, 0.003, 0.018, 0.003);
     private static readonly Style Social = new(0.025, 0.015, 0.002, 0.012, 0.015, 0.006);
@@ -201,13 +203,15 @@ internal sealed class LongTailCorpus : IRowSource
         }
         if (_rng.Next(2) == 0)
         {
-            text.Append('?').Append(Lists.QueryKeys[_rng.Next(Lists.QueryKeys.Length)]).Append('=').Append(_rng.Next(1000));
+            text.Append('?').Append(Lists.QueryKeys[_rng.Next(Lists.QueryKeys.Length)])
+                .Append('=').Append(_rng.Next(1000));
             if (_rng.Next(3) == 0) text.Append("&ref=").Append(TailWord());
         }
     }
 
     /// <summary>A word of the tail, uniformly: lower case, for URL paths and made-up contexts.</summary>
-    private string TailWord() => Vocabulary.Words[Vocabulary.HeadCount + _rng.Next(VocabularySize - Vocabulary.HeadCount)];
+    private string TailWord() =>
+        Vocabulary.Words[Vocabulary.HeadCount + _rng.Next(VocabularySize - Vocabulary.HeadCount)];
 
     /// <summary>
     /// The text cut to at most target characters at a word boundary and ended as a sentence; a cut that could
@@ -251,7 +255,11 @@ internal sealed class LongTailCorpus : IRowSource
             meta.Append(Lists.With[_rng.Next(Lists.With.Length)]).Append(given);
             if (_rng.Next(2) == 0) meta.Append(' ').Append(family);
         }
-        else meta.Append("notes on ").Append(TailWord()).Append(' ').Append(Vocabulary.Words[WordSampler.Sample(ref _rng)]);
+        else
+        {
+            meta.Append("notes on ").Append(TailWord())
+                .Append(' ').Append(Vocabulary.Words[WordSampler.Sample(ref _rng)]);
+        }
         meta.Append("\", \"tags\": [");
         var tagCount = _rng.Next(10) == 0 ? 0 : 1 + _rng.Next(4);
         _rowTags.Clear();
@@ -264,7 +272,13 @@ internal sealed class LongTailCorpus : IRowSource
             meta.Append('"').Append(Lists.Tags[tag]).Append('"');
         }
         var source = _rng.Next(100);
-        meta.Append("], \"source\": \"").Append(source < 70 ? "chat" : source < 80 ? "telegram" : source < 87 ? "voice" : source < 93 ? "email" : source < 98 ? "import" : "web").Append('"');
+        var sourceName = source < 70 ? "chat"
+            : source < 80 ? "telegram"
+            : source < 87 ? "voice"
+            : source < 93 ? "email"
+            : source < 98 ? "import"
+            : "web";
+        meta.Append("], \"source\": \"").Append(sourceName).Append('"');
         if (_rng.Next(100) < 85)
         {
             // Mostly sure: 1 - 0.5 u^2, two decimals, 0.50..1.00.
@@ -370,48 +384,52 @@ internal static class Vocabulary
         "the I to and a of you it in that is we for was on my have be this with just it's at so but not are me can " +
         "do if about what all will get like out up one he they she your there from know had our when an or as her " +
         "would them time now going think more no his how some been go today then really also want need got did which " +
-        "good were here back maybe us him who see make yeah well could because tomorrow only new their day over first " +
-        "any week into after still said very should than next two other even much people way thanks let's right last " +
-        "work take those these call again something where why before little many most things come long tonight great " +
-        "thing same better three around yesterday actually probably give while since off sure night feel try though " +
-        "home told best each both few done keep year must start show might find down help put old never ask always " +
-        "around until enough already everything anything nothing later early soon almost once such less again every " +
-        "another together big small high low open close left end part place house life world hand head eye face " +
-        "water food money name number family friend friends kids mother father life point problem question answer " +
-        "idea book story paper page list line word fact case group country city town room door car road street " +
-        "morning evening afternoon weekend month hour minute second half ago usually often sometimes don't can't " +
-        "I'm I'll that's didn't isn't won't I've you're there's doesn't wasn't we're they're check set read write " +
-        "run play move live believe bring happen hold turn follow stop talk walk watch learn change lead understand " +
-        "leave meet pay send build stay fall cut reach kill raise pass sell decide return explain hope develop carry " +
-        "break receive agree support hit produce eat cover catch draw choose cause wait remember plan love buy " +
-        "real free full sure clear hard easy fine late short long whole busy quick slow able ready important " +
-        "different possible special certain likely simple strong local major recent public private personal " +
-        "mind body health care order report result reason issue level service price market interest power " +
-        "information system program job business company school team office game music movie song picture " +
-        "nice happy sorry glad worried tired excited quiet loud hot cold warm cheap expensive heavy light";
+        "good were here back maybe us him who see make yeah well could because tomorrow only new their day over " +
+        "first any week into after still said very should than next two other even much people way thanks let's " +
+        "right last work take those these call again something where why before little many most things come long " +
+        "tonight great thing same better three around yesterday actually probably give while since off sure night " +
+        "feel try though home told best each both few done keep year must start show might find down help put old " +
+        "never ask always around until enough already everything anything nothing later early soon almost once such " +
+        "less again every another together big small high low open close left end part place house life world hand " +
+        "head eye face water food money name number family friend friends kids mother father life point problem " +
+        "question answer idea book story paper page list line word fact case group country city town room door car " +
+        "road street morning evening afternoon weekend month hour minute second half ago usually often sometimes " +
+        "don't can't I'm I'll that's didn't isn't won't I've you're there's doesn't wasn't we're they're check set " +
+        "read write run play move live believe bring happen hold turn follow stop talk walk watch learn change lead " +
+        "understand leave meet pay send build stay fall cut reach kill raise pass sell decide return explain hope " +
+        "develop carry break receive agree support hit produce eat cover catch draw choose cause wait remember plan " +
+        "love buy real free full sure clear hard easy fine late short long whole busy quick slow able ready " +
+        "important different possible special certain likely simple strong local major recent public private " +
+        "personal mind body health care order report result reason issue level service price market interest power " +
+        "information system program job business company school team office game music movie song picture nice happy " +
+        "sorry glad worried tired excited quiet loud hot cold warm cheap expensive heavy light";
 
     private const string Everyday =
-        "meeting project deadline budget review design release customer feedback schedule notes follow draft " +
-        "prefers coffee tea gym swim sleep doctor appointment dentist medication vitamins diet protein flight hotel " +
-        "trip Lisbon Berlin Tokyo Kyoto Austin Denver passport visa booking train airport luggage portfolio position " +
-        "entry exit loss target risk reward volatility liquidity funding rate basis spread hedge token wallet staking " +
-        "yield pool swap bridge chain validator airdrop governance proposal vote treasury birthday anniversary gift " +
-        "dinner restaurant reservation recipe groceries garden plants repair plumber invoice learned dislikes wants " +
-        "needs asked decided agreed email calendar reminder deploy server database backup migration bug fix " +
-        "version update install laptop phone password account bank transfer payment rent salary tax insurance " +
-        "pickup soccer piano lesson vacation beach hiking running workout steps weight calories breakfast lunch " +
-        "podcast article newsletter chapter novel series concert tickets trade sell chart resistance breakout " +
-        "leverage margin size weekly daily monthly goal goals habit journal therapy anxiety focus energy mood " +
-        "client contract proposal pitch launch roadmap sprint standup demo interview hiring offer manager boss " +
+        "meeting project deadline budget review design release customer feedback schedule notes follow draft prefers " +
+        "coffee tea gym swim sleep doctor appointment dentist medication vitamins diet protein flight hotel trip " +
+        "Lisbon Berlin Tokyo Kyoto Austin Denver passport visa booking train airport luggage portfolio position " +
+        "entry exit loss target risk reward volatility liquidity funding rate basis spread hedge token wallet " +
+        "staking yield pool swap bridge chain validator airdrop governance proposal vote treasury birthday " +
+        "anniversary gift dinner restaurant reservation recipe groceries garden plants repair plumber invoice " +
+        "learned dislikes wants needs asked decided agreed email calendar reminder deploy server database backup " +
+        "migration bug fix version update install laptop phone password account bank transfer payment rent salary " +
+        "tax insurance pickup soccer piano lesson vacation beach hiking running workout steps weight calories " +
+        "breakfast lunch podcast article newsletter chapter novel series concert tickets trade sell chart resistance " +
+        "breakout leverage margin size weekly daily monthly goal goals habit journal therapy anxiety focus energy " +
+        "mood client contract proposal pitch launch roadmap sprint standup demo interview hiring offer manager boss " +
         "colleague partner wife husband son daughter brother sister parents grandma dog cat vet apartment lease " +
         "kitchen bathroom furniture delivery package order refund subscription renewal doctor's prescription";
 
-    private static readonly string[] Onsets = { "b", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w", "z",
-        "br", "dr", "gr", "kr", "pl", "st", "tr", "sh", "th", "ch", "fl", "sk", "bl" };
+    private static readonly string[] Onsets =
+    {
+        "b", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w", "z",
+        "br", "dr", "gr", "kr", "pl", "st", "tr", "sh", "th", "ch", "fl", "sk", "bl",
+    };
     private static readonly string[] Nuclei = { "a", "e", "i", "o", "u", "a", "e", "o" };
     private static readonly string[] Codas = { "", "", "", "", "n", "r", "l", "s", "m" };
     // Endings outside Porter's suffix lists (no -s, -e, -ed, -ing, -y, -er, -al, -ic, -ous ...).
-    private static readonly string[] Endings = { "a", "o", "ak", "ok", "ix", "und", "ark", "ot", "an", "om", "ut", "ag", "esk", "ond" };
+    private static readonly string[] Endings =
+        { "a", "o", "ak", "ok", "ix", "und", "ark", "ot", "an", "om", "ut", "ag", "esk", "ond" };
 
     public static readonly string[] Words;
     public static readonly int HeadCount;
@@ -448,7 +466,10 @@ internal static class Vocabulary
             var inner = roll < 0.65 - 0.4 * progress ? 1 : roll < 0.95 - 0.2 * progress ? 2 : 3;
             word.Clear();
             for (var s = 0; s < inner; s++)
-                word.Append(Onsets[rng.Next(Onsets.Length)]).Append(Nuclei[rng.Next(Nuclei.Length)]).Append(Codas[rng.Next(Codas.Length)]);
+            {
+                word.Append(Onsets[rng.Next(Onsets.Length)]).Append(Nuclei[rng.Next(Nuclei.Length)])
+                    .Append(Codas[rng.Next(Codas.Length)]);
+            }
             word.Append(Onsets[rng.Next(Onsets.Length)]).Append(Endings[rng.Next(Endings.Length)]);
             Add(word.ToString());
         }
@@ -459,36 +480,45 @@ internal static class Vocabulary
 /// <summary>The other Zipf-ranked lists: people, handles, tickers, tags, hosts, contexts.</summary>
 internal static class Lists
 {
-    private static readonly string[] Given = ("Maya Jonas Priya Lee Sofia Omar Anna Lucas Mei Tomás Amara Noah Leila Kenji Elena Ravi Zoë Felix " +
-        "Ingrid Mateo Aisha Daniel Chloe Hugo Nadia Samuel Yuki Oliver Fatima Ethan Inês Marco Grace Arjun Clara Diego Hana Isaac " +
-        "Julia Kofi Laura Mohammed Nora Oscar Paula Quinn Rosa Stefan Tara Umar Vera Wei Ximena Yara Zain Björn Chen Olga Pedro Sven").Split(' ');
-    private static readonly string[] Family = ("Lindqvist Okafor Nakamura Schmidt García Patel Kowalski Rossi Haddad O'Brien Novak Jensen Müller " +
-        "Tanaka Ivanova Mensah Silva Dubois Kim Nguyen Hernández Fischer Eriksson Bianchi Cohen Costa Moreau Yilmaz Andersen Kaur " +
-        "Park Fernandes Walsh Virtanen Horvath Dimitrov Osei Sato Larsen Brennan Achebe Lambert Petrov Romero Singh Weber Zhang " +
-        "Abbott Chowdhury Delgado").Split(' ');
-    private static readonly string[] RealTickers = ("SOL ETH BTC BONK JUP WIF PYTH USDC USDT RAY ORCA JTO MSOL HNT RNDR LINK ARB AVAX DOGE " +
-        "PEPE TIA SEI SUI APT INJ ATOM DOT ADA XRP NVDA AAPL TSLA MSFT AMZN GOOG META").Split(' ');
-    private static readonly string[] RealTags = ("work family health travel trading defi home ideas people finance reading music fitness " +
-        "sleep deep-work side-project taxes kids garden cooking books podcasts crypto stocks learning career hiring meetings writing " +
-        "research ai rust dotnet postgres sqlite journaling gratitude goals q1-planning q2-planning errands car insurance house " +
-        "friends birthday gifts recipes running cycling climbing yoga meditation therapy doctor dentist school travel-plans visa " +
-        "newsletter clients invoices pricing product design marketing support bugs releases").Split(' ');
-    private static readonly string[] RealHosts = ("github.com docs.google.com x.com notion.so arxiv.org en.wikipedia.org youtube.com " +
-        "news.ycombinator.com medium.com substack.com dexscreener.com solscan.io jup.ag coingecko.com maps.google.com booking.com " +
-        "amazon.com reddit.com stackoverflow.com learn.microsoft.com").Split(' ');
+    private static readonly string[] Given = ("Maya Jonas Priya Lee Sofia Omar Anna Lucas Mei Tomás Amara Noah Leila " +
+        "Kenji Elena Ravi Zoë Felix Ingrid Mateo Aisha Daniel Chloe Hugo Nadia Samuel Yuki Oliver Fatima Ethan Inês " +
+        "Marco Grace Arjun Clara Diego Hana Isaac Julia Kofi Laura Mohammed Nora Oscar Paula Quinn Rosa Stefan Tara " +
+        "Umar Vera Wei Ximena Yara Zain Björn Chen Olga Pedro Sven").Split(' ');
+    private static readonly string[] Family = ("Lindqvist Okafor Nakamura Schmidt García Patel Kowalski Rossi Haddad " +
+        "O'Brien Novak Jensen Müller Tanaka Ivanova Mensah Silva Dubois Kim Nguyen Hernández Fischer Eriksson " +
+        "Bianchi Cohen Costa Moreau Yilmaz Andersen Kaur Park Fernandes Walsh Virtanen Horvath Dimitrov Osei Sato " +
+        "Larsen Brennan Achebe Lambert Petrov Romero Singh Weber Zhang Abbott Chowdhury Delgado").Split(' ');
+    private static readonly string[] RealTickers = ("SOL ETH BTC BONK JUP WIF PYTH USDC USDT RAY ORCA JTO MSOL HNT " +
+        "RNDR LINK ARB AVAX DOGE PEPE TIA SEI SUI APT INJ ATOM DOT ADA XRP NVDA AAPL TSLA MSFT AMZN GOOG " +
+        "META").Split(' ');
+    private static readonly string[] RealTags = ("work family health travel trading defi home ideas people finance " +
+        "reading music fitness sleep deep-work side-project taxes kids garden cooking books podcasts crypto stocks " +
+        "learning career hiring meetings writing research ai rust dotnet postgres sqlite journaling gratitude goals " +
+        "q1-planning q2-planning errands car insurance house friends birthday gifts recipes running cycling climbing " +
+        "yoga meditation therapy doctor dentist school travel-plans visa newsletter clients invoices pricing product " +
+        "design marketing support bugs releases").Split(' ');
+    private static readonly string[] RealHosts = ("github.com docs.google.com x.com notion.so arxiv.org " +
+        "en.wikipedia.org youtube.com news.ycombinator.com medium.com substack.com dexscreener.com solscan.io jup.ag " +
+        "coingecko.com maps.google.com booking.com amazon.com reddit.com stackoverflow.com " +
+        "learn.microsoft.com").Split(' ');
     private static readonly string[] Tlds = { "com", "io", "org", "dev", "app", "net", "co" };
 
-    public static readonly string[] Months = { "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December" };
-    public static readonly string[] Units = { "km", "kg", "ml", "min", "hours", "days", "pages", "reps", "steps", "items" };
+    public static readonly string[] Months =
+    {
+        "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+        "November", "December",
+    };
+    public static readonly string[] Units =
+        { "km", "kg", "ml", "min", "hours", "days", "pages", "reps", "steps", "items" };
     public static readonly string[] QueryKeys = { "x", "id", "q", "page", "t", "v", "ref", "utm_source" };
     public static readonly string[] Emoji = { "🙂", "🚀", "👍", "🎉", "☕", "🙏", "🤔", "✅" };
     public static readonly string[] With = { "call with ", "chat with ", "lunch with ", "notes from ", "1:1 with " };
-    public static readonly string[] Contexts = ("daily check-in|weekly review|trading journal|trip planning|health log|family notes|reading notes|" +
-        "project kickoff|standup|morning routine|evening reflection|shopping list|budget review|travel booking|gym log|" +
-        "meal planning|house admin|tax prep|client follow-up|product ideas|research notes|podcast notes|book club|" +
-        "market watch|portfolio rebalance|airdrop tracking|kids school|doctor visit|sleep tracking|learning log|" +
-        "side project|hiring loop|release planning|bug triage|conference notes|gift ideas|garden log|car maintenance|" +
-        "quarterly goals|user preferences").Split('|');
+    public static readonly string[] Contexts = ("daily check-in|weekly review|trading journal|trip planning|" +
+        "health log|family notes|reading notes|project kickoff|standup|morning routine|evening reflection|" +
+        "shopping list|budget review|travel booking|gym log|meal planning|house admin|tax prep|client follow-up|" +
+        "product ideas|research notes|podcast notes|book club|market watch|portfolio rebalance|airdrop tracking|" +
+        "kids school|doctor visit|sleep tracking|learning log|side project|hiring loop|release planning|bug triage|" +
+        "conference notes|gift ideas|garden log|car maintenance|quarterly goals|user preferences").Split('|');
 
     public static readonly (string Given, string Family)[] People;
     public static readonly string[] Handles;
@@ -499,7 +529,8 @@ internal static class Lists
     static Lists()
     {
         var rng = new SplitMix(0x4C69737473UL); // fixed, like the vocabulary
-        string TailWord() => Vocabulary.Words[Vocabulary.HeadCount + rng.Next(Vocabulary.Words.Length - Vocabulary.HeadCount)];
+        string TailWord() =>
+            Vocabulary.Words[Vocabulary.HeadCount + rng.Next(Vocabulary.Words.Length - Vocabulary.HeadCount)];
 
         var people = new List<(string, string)>();
         var pairs = new HashSet<(string, string)>();
@@ -526,7 +557,12 @@ internal static class Lists
                     _ => Ascii(given) + rng.Next(100).ToString("D2", CultureInfo.InvariantCulture),
                 };
             }
-            else handle = rng.Next(2) == 0 ? TailWord() + "_" + TailWord() : TailWord() + rng.Next(1000).ToString(CultureInfo.InvariantCulture);
+            else
+            {
+                handle = rng.Next(2) == 0
+                    ? TailWord() + "_" + TailWord()
+                    : TailWord() + rng.Next(1000).ToString(CultureInfo.InvariantCulture);
+            }
             if (taken.Add(handle)) handles.Add(handle);
         }
         Handles = handles.ToArray();
@@ -539,8 +575,14 @@ internal static class Lists
         {
             var length = 3 + rng.Next(3);
             var symbol = new StringBuilder(length);
-            for (var i = 0; i < length; i++) symbol.Append(i % 2 == 1 && rng.Next(3) > 0 ? vowels[rng.Next(vowels.Length)] : consonants[rng.Next(consonants.Length)]);
-            if (!Vocabulary.Words.Contains(symbol.ToString().ToLowerInvariant()) && symbols.Add(symbol.ToString())) tickers.Add(symbol.ToString());
+            for (var i = 0; i < length; i++)
+            {
+                symbol.Append(i % 2 == 1 && rng.Next(3) > 0
+                    ? vowels[rng.Next(vowels.Length)]
+                    : consonants[rng.Next(consonants.Length)]);
+            }
+            if (!Vocabulary.Words.Contains(symbol.ToString().ToLowerInvariant()) && symbols.Add(symbol.ToString()))
+                tickers.Add(symbol.ToString());
         }
         Tickers = tickers.ToArray();
 
@@ -563,7 +605,9 @@ internal static class Lists
         Hosts = hosts.ToArray();
     }
 
-    /// <summary>A name as a handle: lower case, accents dropped, letters only (Zoë -> zoe, O'Brien -> obrien).</summary>
+    /// <summary>
+    /// A name as a handle: lower case, accents dropped, letters only (Zoë -> zoe, O'Brien -> obrien).
+    /// </summary>
     private static string Ascii(string name)
     {
         var result = new StringBuilder(name.Length);

@@ -25,8 +25,12 @@ internal sealed class NeighbourWriter : IDisposable
         _stopFile = scratch + ".stop";
         _report = scratch + ".json";
         var start = new ProcessStartInfo(Python()) { RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { Script, "writer", "--root", workspace, "--interval-ms", IntervalMs.ToString(CultureInfo.InvariantCulture),
-                     "--stop-file", _stopFile, "--report", _report })
+        var interval = IntervalMs.ToString(CultureInfo.InvariantCulture);
+        foreach (var a in new[]
+                 {
+                     Script, "writer", "--root", workspace, "--interval-ms", interval,
+                     "--stop-file", _stopFile, "--report", _report,
+                 })
             start.ArgumentList.Add(a);
         _process = Process.Start(start) ?? throw new InvalidOperationException("could not start " + start.FileName);
         _process.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (_errors) _errors.AppendLine(e.Data); };
@@ -35,7 +39,9 @@ internal sealed class NeighbourWriter : IDisposable
 
     public static string Script => Path.Combine(Repo.Root, "tests", "Neighbour", "jarvis_neighbour.py");
 
-    public static string Description => $"the assistant's stand-in ({Path.GetRelativePath(Repo.Root, Script)} writer, {Python()}) inserts a fact every {IntervalMs} ms during each migration";
+    public static string Description =>
+        $"the assistant's stand-in ({Path.GetRelativePath(Repo.Root, Script)} writer, {Python()}) " +
+        $"inserts a fact every {IntervalMs} ms during each migration";
 
     // Debian's own python3, as the assistant runs; any python3 on the PATH otherwise.
     private static string Python() => File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
@@ -57,7 +63,9 @@ internal sealed class NeighbourWriter : IDisposable
         using var report = JsonDocument.Parse(File.ReadAllBytes(_report));
         var waits = report.RootElement.GetProperty("waits_ms").EnumerateArray().Select(w => w.GetDouble()).ToList();
         var root = report.RootElement;
-        double? active = root.TryGetProperty("elapsed_s", out var e) && e.ValueKind == JsonValueKind.Number ? e.GetDouble() : null;
+        double? active = root.TryGetProperty("elapsed_s", out var e) && e.ValueKind == JsonValueKind.Number
+            ? e.GetDouble()
+            : null;
         return new NeighbourWaits(waits, root.GetProperty("failures").GetInt32(), active);
     }
 
@@ -72,8 +80,9 @@ internal sealed class NeighbourWriter : IDisposable
 }
 
 /// <summary>
-/// The wall times of the neighbour's single-row autocommit inserts into facts (lock wait + write), failed ones included;
-/// ActiveSeconds: how long the neighbour inserted, from finding jarvis.db with its tables to the stop (one run only).
+/// The wall times of the neighbour's single-row autocommit inserts into facts (lock wait + write), failed ones
+/// included; ActiveSeconds: how long the neighbour inserted, from finding jarvis.db with its tables to the stop (one
+/// run only).
 /// </summary>
 internal sealed record NeighbourWaits(IReadOnlyList<double> WaitsMs, int Failures, double? ActiveSeconds = null)
 {

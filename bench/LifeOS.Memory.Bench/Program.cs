@@ -23,7 +23,8 @@ if (options.Sample >= 0)
     return 0;
 }
 Console.WriteLine($"LifeOS.Memory benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
-Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {Machine.MemoryGiB():F0} GiB, {RuntimeInformation.OSDescription}, .NET {Environment.Version}");
+Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {Machine.MemoryGiB():F0} GiB, " +
+    $"{RuntimeInformation.OSDescription}, .NET {Environment.Version}");
 Console.WriteLine($"rows: {options.Rows:N0}, embedding dims: {options.Dims}, runs: {options.Runs} (medians reported)");
 Console.WriteLine($"corpus: {DataGenerator.Describe(options)}");
 Console.WriteLine($"order: {DataGenerator.DescribeOrder(options)}; seed: {options.Seed}");
@@ -40,20 +41,26 @@ var generation = clock.Elapsed.TotalSeconds;
 await using (var vacuumConnection = new NpgsqlConnection(cs))
 {
     await vacuumConnection.OpenAsync();
-    await using var vacuum = new NpgsqlCommand("VACUUM (FREEZE, ANALYZE) archival_memory", vacuumConnection) { CommandTimeout = 0 };
+    await using var vacuum = new NpgsqlCommand("VACUUM (FREEZE, ANALYZE) archival_memory", vacuumConnection)
+    {
+        CommandTimeout = 0,
+    };
     await vacuum.ExecuteNonQueryAsync();
 }
-Console.WriteLine($"generated in {generation:F1} s and vacuumed in {clock.Elapsed.TotalSeconds - generation:F1} s: mean content {generated.Chars / (double)options.Rows:F0} chars, " +
-    $"{generated.DistinctWords:N0} distinct words (lower-cased [A-Za-z]+ tokens), fingerprint {generated.Fingerprint:x16}");
+Console.WriteLine($"generated in {generation:F1} s and vacuumed in {clock.Elapsed.TotalSeconds - generation:F1} s: " +
+    $"mean content {generated.Chars / (double)options.Rows:F0} chars, " +
+    $"{generated.DistinctWords:N0} distinct words (lower-cased [A-Za-z]+ tokens), " +
+    $"fingerprint {generated.Fingerprint:x16}");
 
 var manifest = Path.Combine(Repo.Root, "out", "LifeOS.Memory", "LifeOS.Memory.psd1");
 using var session = new BenchSession(manifest, cs);
 var batchArgument = options.BatchSize is { } size ? " -BatchSize " + size : "";
+const string MigrateCommand = "Invoke-ArchivalMigration -MemoryPath $ws -ErrorAction Stop";
 var migrations = new List<double>();
 var peaks = new List<double>();
 var growth = new List<double>();
 var neighbourWaits = new List<NeighbourWaits>();
-string workspace = "";
+var workspace = "";
 GC.Collect();
 var idle = Machine.ResetPeak();
 for (var i = 0; i < options.Runs; i++)
@@ -64,7 +71,7 @@ for (var i = 0; i < options.Runs; i++)
     Machine.ResetPeak();
     var cpu = Machine.StartCpuMeter();
     using var neighbour = options.Neighbour ? NeighbourWriter.Start(workspace) : null;
-    var (seconds, result) = session.Time("Invoke-ArchivalMigration -MemoryPath $ws -ErrorAction Stop" + batchArgument, workspace);
+    var (seconds, result) = session.Time(MigrateCommand + batchArgument, workspace);
     var peak = Machine.PeakMiB();
     var waits = neighbour?.Stop();
     if (waits != null) neighbourWaits.Add(waits);
@@ -72,12 +79,20 @@ for (var i = 0; i < options.Runs; i++)
     peaks.Add(peak);
     growth.Add(peak - idle);
     var (own, elsewhere) = cpu();
-    Console.WriteLine($"  migration run {i + 1}: {seconds:F2} s, {result?.Properties["MigratedCount"].Value} migrated, peak RSS {peak:F0} MiB (+{peak - idle:F0} over the idle session), {own:F1} CPU-s in this process, {elsewhere:F1} elsewhere, longest write lock " +
-        $"{(result?.Properties["LongestWriteLock"]?.Value is TimeSpan held ? held.TotalMilliseconds : double.NaN):F0} ms" +
+    var longestLock = result?.Properties["LongestWriteLock"]?.Value is TimeSpan held
+        ? held.TotalMilliseconds
+        : double.NaN;
+    Console.WriteLine($"  migration run {i + 1}: {seconds:F2} s, " +
+        $"{result?.Properties["MigratedCount"].Value} migrated, " +
+        $"peak RSS {peak:F0} MiB (+{peak - idle:F0} over the idle session), " +
+        $"{own:F1} CPU-s in this process, {elsewhere:F1} elsewhere, longest write lock " +
+        $"{longestLock:F0} ms" +
         (waits != null ? $"; neighbour: {waits}" : ""));
 }
-var reruns = Enumerable.Range(0, options.Runs).Select(_ => session.Time("Invoke-ArchivalMigration -MemoryPath $ws -ErrorAction Stop", workspace).Seconds).ToList();
-var statuses = Enumerable.Range(0, options.Runs).Select(_ => session.Time("Get-MigrationStatus -MemoryPath $ws", workspace).Seconds).ToList();
+var reruns = Enumerable.Range(0, options.Runs)
+    .Select(_ => session.Time(MigrateCommand, workspace).Seconds).ToList();
+var statuses = Enumerable.Range(0, options.Runs)
+    .Select(_ => session.Time("Get-MigrationStatus -MemoryPath $ws", workspace).Seconds).ToList();
 var rerun = Median(reruns);
 var status = Median(statuses);
 var verifications = new List<(double Seconds, PSObject? Result)>();
@@ -86,7 +101,8 @@ for (var i = 0; i < options.Runs; i++)
     var cpu = Machine.StartCpuMeter();
     verifications.Add(session.Time("Test-Migration -MemoryPath $ws", workspace));
     var (own, elsewhere) = cpu();
-    Console.WriteLine($"  Test-Migration run {i + 1}: {verifications[^1].Seconds:F2} s, {own:F1} CPU-s in this process, {elsewhere:F1} CPU-s elsewhere (PostgreSQL)");
+    Console.WriteLine($"  Test-Migration run {i + 1}: {verifications[^1].Seconds:F2} s, " +
+        $"{own:F1} CPU-s in this process, {elsewhere:F1} CPU-s elsewhere (PostgreSQL)");
 }
 var complete = verifications.All(v => v.Result?.Properties["IsComplete"].Value is true);
 var verify = Median(verifications.Select(v => v.Seconds));
@@ -94,7 +110,10 @@ var verify = Median(verifications.Select(v => v.Seconds));
 Console.Error.WriteLine("measuring a migration in a fresh pwsh process");
 var fresh = FreshProcess.Migrate(manifest, cs, options.BatchSize);
 if (fresh != null)
-    Console.WriteLine($"  migration in a fresh pwsh process: {fresh.CmdletSeconds:F2} s cmdlet Duration, {fresh.WallSeconds:F2} s process wall, {fresh.Migrated:N0} migrated");
+{
+    Console.WriteLine($"  migration in a fresh pwsh process: {fresh.CmdletSeconds:F2} s cmdlet Duration, " +
+        $"{fresh.WallSeconds:F2} s process wall, {fresh.Migrated:N0} migrated");
+}
 // The floors come after the migrations: their rows held in memory must not inflate the migration's figures.
 var copyFloor = new List<double>();
 var sqliteFloor = new List<double>();
@@ -109,9 +128,10 @@ var incremental = new List<double>();
 for (var i = 0; i < options.Runs; i++)
 {
     await DataGenerator.InsertAsync(cs, options.Rows + i * 1000, 1000, options);
-    incremental.Add(session.Time("Invoke-ArchivalMigration -MemoryPath $ws -ErrorAction Stop", workspace).Seconds);
+    incremental.Add(session.Time(MigrateCommand, workspace).Seconds);
 }
-var startup = Median(Enumerable.Range(0, options.Runs).Select(_ => session.Time("Get-MigrationStatus -MemoryPath $ws -SourceTable archival_memory", workspace).Seconds));
+var startup = Median(Enumerable.Range(0, options.Runs)
+    .Select(_ => session.Time("Get-MigrationStatus -MemoryPath $ws -SourceTable archival_memory", workspace).Seconds));
 if (Environment.GetEnvironmentVariable("BENCH_KEEP") == null) Directory.Delete(workspace, true);
 else Console.WriteLine("workspace kept: " + workspace);
 
@@ -128,22 +148,33 @@ Console.WriteLine("| --- | --- | --- |");
 var migrationTarget = options.Corpus == CorpusKind.Simple
     ? (withEmbeddings ? "<= 10 s" : "<= 5 s")
     : withEmbeddings ? "<= 11 s" : options.Order == RowOrder.Random ? "<= 6.5 s" : "<= 6 s";
-Row("migration, end to end (Invoke-ArchivalMigration)", $"{migration:F2} s, {options.Rows / migration:N0} rows/s", T(migrationTarget));
+Row("migration, end to end (Invoke-ArchivalMigration)", $"{migration:F2} s, {options.Rows / migration:N0} rows/s",
+    T(migrationTarget));
 if (options.Neighbour)
-    Row("neighbour's insert waits during the migrations (all runs)", NeighbourWaits.Pool(neighbourWaits).ToString(), "max <= 1 s, none failed");
+{
+    Row("neighbour's insert waits during the migrations (all runs)", NeighbourWaits.Pool(neighbourWaits).ToString(),
+        "max <= 1 s, none failed");
+}
 Row("migration in a fresh pwsh process (cmdlet Duration / process wall)",
-    fresh != null ? $"{fresh.CmdletSeconds:F2} s / {fresh.WallSeconds:F2} s" + (fresh.Migrated == options.Rows ? "" : $" ({fresh.Migrated:N0} migrated)") : "failed", "");
+    fresh != null
+        ? $"{fresh.CmdletSeconds:F2} s / {fresh.WallSeconds:F2} s" +
+          (fresh.Migrated == options.Rows ? "" : $" ({fresh.Migrated:N0} migrated)")
+        : "failed",
+    "");
 Row("peak RSS of the process during the migration", $"{Median(peaks):F0} MiB", "");
 Row("memory the migration adds to the idle session", $"{Median(growth):F0} MiB", T("<= 200 MiB at any batch size"));
 Row("no-op rerun", $"{rerun:F2} s", T("< 1 s"));
 Row("incremental run (+1,000 rows)", $"{Median(incremental):F2} s", T("< 1 s"));
 Row("Get-MigrationStatus", $"{status:F2} s", T("< 1 s"));
-Row("Test-Migration, exhaustive" + (complete ? "" : " (NOT COMPLETE)"), $"{verify:F2} s", T(withEmbeddings ? "< 5 s" : "< 2 s"));
+Row("Test-Migration, exhaustive" + (complete ? "" : " (NOT COMPLETE)"), $"{verify:F2} s",
+    T(withEmbeddings ? "< 5 s" : "< 2 s"));
 Row("floor: binary COPY export to nothing", $"{floorCopy:F2} s", "");
 Row("floor: bare SQLite bulk load + FTS rebuild", $"{floorSqlite:F2} s", "");
 Row("ratio: migration / (COPY + SQLite floors)", $"{migration / (floorCopy + floorSqlite):F2}x", "");
-string Runs(IEnumerable<double> values) => string.Join(", ", values.Select(v => v.ToString("F2"))) + " s";
-Console.WriteLine($"\nruns: migration {Runs(migrations)}; no-op rerun {Runs(reruns)}; incremental {Runs(incremental)}; status {Runs(statuses)}; " +
+string Runs(IEnumerable<double> values) =>
+    string.Join(", ", values.Select(v => v.ToString("F2", CultureInfo.InvariantCulture))) + " s";
+Console.WriteLine($"\nruns: migration {Runs(migrations)}; no-op rerun {Runs(reruns)}; " +
+    $"incremental {Runs(incremental)}; status {Runs(statuses)}; " +
     $"Test-Migration {Runs(verifications.Select(v => v.Seconds))}; COPY {Runs(copyFloor)}; SQLite {Runs(sqliteFloor)}");
 return 0;
 
@@ -151,5 +182,7 @@ static void Row(string name, string value, string target) => Console.WriteLine($
 static double Median(IEnumerable<double> values)
 {
     var sorted = values.OrderBy(v => v).ToList();
-    return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+    return sorted.Count % 2 == 1
+        ? sorted[sorted.Count / 2]
+        : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
 }

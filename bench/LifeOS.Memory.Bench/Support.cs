@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Management.Automation;
 using System.Management.Automation.Runspaces;
 using System.Text;
@@ -10,13 +11,18 @@ namespace LifeOS.Memory.Bench;
 
 internal enum CorpusKind { LongTail, Simple }
 
-/// <summary>How created_at relates to the id: rows that arrived over time, or one import in no particular order.</summary>
+/// <summary>
+/// How created_at relates to the id: rows that arrived over time, or one import in no particular order.
+/// </summary>
 internal enum RowOrder { Id, Random }
 
-internal sealed record BenchOptions(int Rows, int Dims, int Runs, int? BatchSize, bool Neighbour, CorpusKind Corpus, RowOrder Order, int Seed, int Sample)
+internal sealed record BenchOptions(int Rows, int Dims, int Runs, int? BatchSize, bool Neighbour, CorpusKind Corpus,
+    RowOrder Order, int Seed, int Sample)
 {
-    public const string Usage = "usage: bench/run.sh [--rows N (100000)] [--dims D (0; 1024 for embeddings)] [--runs R (3)] [--batch-size B (the cmdlet default)] " +
-        "[--neighbour (the assistant writes beside each migration)] [--corpus longtail|simple (longtail)] [--order id|random (id)] [--seed S (42)] " +
+    public const string Usage = "usage: bench/run.sh [--rows N (100000)] [--dims D (0; 1024 for embeddings)] " +
+        "[--runs R (3)] [--batch-size B (the cmdlet default)] " +
+        "[--neighbour (the assistant writes beside each migration)] [--corpus longtail|simple (longtail)] " +
+        "[--order id|random (id)] [--seed S (42)] " +
         "[--sample K (print K generated rows and the corpus statistics, then stop: no database, no migration)]";
 
     public static BenchOptions? Parse(string[] args)
@@ -39,8 +45,14 @@ internal sealed record BenchOptions(int Rows, int Dims, int Runs, int? BatchSize
                 case "--seed" when value >= 0: seed = value; i++; break;
                 case "--sample" when value >= 0: sample = value; i++; break;
                 case "--neighbour": neighbour = true; break;
-                case "--corpus" when next is "longtail" or "simple": corpus = next == "simple" ? CorpusKind.Simple : CorpusKind.LongTail; i++; break;
-                case "--order" when next is "id" or "random": order = next == "random" ? RowOrder.Random : RowOrder.Id; i++; break;
+                case "--corpus" when next is "longtail" or "simple":
+                    corpus = next == "simple" ? CorpusKind.Simple : CorpusKind.LongTail;
+                    i++;
+                    break;
+                case "--order" when next is "id" or "random":
+                    order = next == "random" ? RowOrder.Random : RowOrder.Id;
+                    i++;
+                    break;
                 default:
                     Console.Error.WriteLine(Usage);
                     return null;
@@ -69,13 +81,20 @@ internal static class Machine
     /// <summary>Resets the kernel's peak-RSS mark (VmHWM) and returns the current RSS in MiB.</summary>
     public static double ResetPeak()
     {
-        try { File.WriteAllText("/proc/self/clear_refs", "5"); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        try
+        {
+            File.WriteAllText("/proc/self/clear_refs", "5");
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
         return Status("VmRSS");
     }
 
     public static double PeakMiB() => Status("VmHWM");
 
-    /// <summary>Starts counting CPU seconds: this process's own, and the rest of the machine's (PostgreSQL here).</summary>
+    /// <summary>
+    /// Starts counting CPU seconds: this process's own, and the rest of the machine's (PostgreSQL here).
+    /// </summary>
     public static Func<(double Own, double Elsewhere)> StartCpuMeter()
     {
         var (own, machine) = (Process.GetCurrentProcess().TotalProcessorTime, MachineCpuSeconds());
@@ -91,20 +110,25 @@ internal static class Machine
     {
         var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
         // user nice system (idle and iowait excluded) irq softirq steal; clock ticks are 100 per second on Linux.
-        long ticks = long.Parse(fields[1]) + long.Parse(fields[2]) + long.Parse(fields[3]) + long.Parse(fields[6]) + long.Parse(fields[7]) + long.Parse(fields[8]);
+        var ticks = Ticks(fields[1]) + Ticks(fields[2]) + Ticks(fields[3]) + Ticks(fields[6]) + Ticks(fields[7])
+            + Ticks(fields[8]);
         return ticks / 100.0;
+
+        static long Ticks(string field) => long.Parse(field, CultureInfo.InvariantCulture);
     }
 
     private static double Status(string key)
     {
         foreach (var line in File.ReadLines("/proc/self/status"))
             if (line.StartsWith(key + ":", StringComparison.Ordinal))
-                return long.Parse(line[(key.Length + 1)..].Trim().Split(' ')[0]) / 1024.0;
+                return long.Parse(line[(key.Length + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) / 1024.0;
         return double.NaN;
     }
 }
 
-/// <summary>Reference floors, measured on the same rows: what the hardware does with no migration logic at all.</summary>
+/// <summary>
+/// Reference floors, measured on the same rows: what the hardware does with no migration logic at all.
+/// </summary>
 internal static class Floors
 {
     public static async Task<double> CopyExportAsync(string connectionString)
@@ -112,27 +136,36 @@ internal static class Floors
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync();
         var clock = Stopwatch.StartNew();
-        await using (var copy = await connection.BeginRawBinaryCopyAsync("COPY (SELECT id, content, metadata, created_at, embedding FROM archival_memory ORDER BY id) TO STDOUT (FORMAT BINARY)"))
+        await using (var copy = await connection.BeginRawBinaryCopyAsync(
+            "COPY (SELECT id, content, metadata, created_at, embedding FROM archival_memory ORDER BY id) " +
+            "TO STDOUT (FORMAT BINARY)"))
         {
             var buffer = new byte[1 << 16];
-            while (await copy.ReadAsync(buffer, 0, buffer.Length) > 0) { }
+            while (await copy.ReadAsync(buffer, CancellationToken.None) > 0) { }
         }
         return clock.Elapsed.TotalSeconds;
     }
 
-    public static async Task<List<(long Id, string Content, string? Context, string Timestamp)>> ReadRowsAsync(string connectionString)
+    public static async Task<List<(long Id, string Content, string? Context, string Timestamp)>> ReadRowsAsync(
+        string connectionString)
     {
         var rows = new List<(long, string, string?, string)>();
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync();
-        await using var cmd = new NpgsqlCommand("SELECT id, content, metadata::text, created_at FROM archival_memory ORDER BY id", connection);
+        await using var cmd = new NpgsqlCommand(
+            "SELECT id, content, metadata::text, created_at FROM archival_memory ORDER BY id", connection);
         await using var reader = await cmd.ExecuteReaderAsync();
         while (await reader.ReadAsync())
-            rows.Add((reader.GetInt64(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetDateTime(3).ToString("yyyy-MM-dd HH:mm:ss")));
+        {
+            rows.Add((reader.GetInt64(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2),
+                reader.GetDateTime(3).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)));
+        }
         return rows;
     }
 
-    /// <summary>Facts + links (+ embedding bytes) in one transaction with prepared statements, then an FTS5 rebuild.</summary>
+    /// <summary>
+    /// Facts + links (+ embedding bytes) in one transaction with prepared statements, then an FTS5 rebuild.
+    /// </summary>
     public static double SqliteLoad(List<(long Id, string Content, string? Context, string Timestamp)> rows, int dims)
     {
         var path = Path.Combine(Path.GetTempPath(), "lifeos-floor-" + Guid.NewGuid().ToString("N")[..8] + ".db");
@@ -141,15 +174,18 @@ internal static class Floors
         using (var c = new SqliteConnection($"Data Source={path};Pooling=False"))
         {
             c.Open();
-            Exec(c, """
-                PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;
-                CREATE TABLE facts (id INTEGER PRIMARY KEY, content TEXT NOT NULL, context TEXT, timestamp TEXT, source TEXT);
-                CREATE TABLE fact_embeddings (id INTEGER PRIMARY KEY, fact_id INTEGER UNIQUE, postgres_id INTEGER UNIQUE, embedding BLOB);
-                CREATE VIRTUAL TABLE facts_fts USING fts5(content, context, content='facts', content_rowid='id', tokenize='porter unicode61');
-                """);
+            Exec(c,
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;\n" +
+                "CREATE TABLE facts (id INTEGER PRIMARY KEY, content TEXT NOT NULL, context TEXT, timestamp TEXT, " +
+                "source TEXT);\n" +
+                "CREATE TABLE fact_embeddings (id INTEGER PRIMARY KEY, fact_id INTEGER UNIQUE, " +
+                "postgres_id INTEGER UNIQUE, embedding BLOB);\n" +
+                "CREATE VIRTUAL TABLE facts_fts USING fts5(content, context, content='facts', content_rowid='id', " +
+                "tokenize='porter unicode61');");
             using var tx = c.BeginTransaction();
             using var fact = c.CreateCommand();
-            fact.CommandText = "INSERT INTO facts (id, content, context, timestamp, source) VALUES ($id, $c, $x, $t, 'archival_memory')";
+            fact.CommandText = "INSERT INTO facts (id, content, context, timestamp, source) " +
+                "VALUES ($id, $c, $x, $t, 'archival_memory')";
             var pid = fact.Parameters.Add("$id", SqliteType.Integer);
             var pc = fact.Parameters.Add("$c", SqliteType.Text);
             var px = fact.Parameters.Add("$x", SqliteType.Text);
@@ -165,7 +201,10 @@ internal static class Floors
             foreach (var row in rows)
             {
                 id++;
-                pid.Value = id; pc.Value = row.Content; px.Value = (object?)row.Context ?? DBNull.Value; pt.Value = row.Timestamp;
+                pid.Value = id;
+                pc.Value = row.Content;
+                px.Value = (object?)row.Context ?? DBNull.Value;
+                pt.Value = row.Timestamp;
                 fact.ExecuteNonQuery();
                 lf.Value = id; lp.Value = row.Id; le.Value = (object?)blob ?? DBNull.Value;
                 link.ExecuteNonQuery();
@@ -194,13 +233,17 @@ internal sealed class BenchSession : IDisposable
 
     public BenchSession(string manifest, string connectionString)
     {
-        if (!File.Exists(manifest)) throw new InvalidOperationException($"{manifest} is missing: run 'dotnet build -c Release'.");
+        if (!File.Exists(manifest))
+            throw new InvalidOperationException($"{manifest} is missing: run 'dotnet build -c Release'.");
         _runspace = RunspaceFactory.CreateRunspace(InitialSessionState.CreateDefault2());
         _runspace.Open();
         _runspace.SessionStateProxy.SetVariable("cs", connectionString);
-        Run("Import-Module $args[0] -ErrorAction Stop; $PSDefaultParameterValues['*-Migration*:ConnectionString'] = $cs; $PSDefaultParameterValues['*-Archival*:ConnectionString'] = $cs", manifest);
+        Run("Import-Module $args[0] -ErrorAction Stop; " +
+            "$PSDefaultParameterValues['*-Migration*:ConnectionString'] = $cs; " +
+            "$PSDefaultParameterValues['*-Archival*:ConnectionString'] = $cs", manifest);
         // Warm up: the first call pays for JIT and module load, as every first command of a session does.
-        Run("Get-MigrationStatus -MemoryPath $args[0] | Out-Null", Path.Combine(Path.GetTempPath(), "lifeos-bench-warmup"));
+        Run("Get-MigrationStatus -MemoryPath $args[0] | Out-Null",
+            Path.Combine(Path.GetTempPath(), "lifeos-bench-warmup"));
     }
 
     public (double Seconds, PSObject? Result) Time(string script, string workspace)

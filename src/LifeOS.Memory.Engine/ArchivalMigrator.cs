@@ -20,16 +20,23 @@ public sealed class ArchivalMigrator
     public SourceOptions Source { get; }
     public Workspace Workspace { get; }
 
-    /// <summary>Counts and id-set comparison. Never throws for an unreachable source: PostgresAvailable=false.</summary>
+    /// <summary>
+    /// Counts and id-set comparison. Never throws for an unreachable source: PostgresAvailable=false.
+    /// </summary>
     public Task<MigrationStatus> GetStatusAsync(CancellationToken cancellationToken = default) =>
         Task.Run(() => new StatusReader(Source, Workspace).ReadAsync(cancellationToken), CancellationToken.None);
 
-    /// <summary>Migrates pending rows (or refreshes them with Force). Throws MemoryMigrationException when nothing can go on.</summary>
-    public Task<MigrationResult> MigrateAsync(MigrationOptions options, CancellationToken cancellationToken = default) =>
-        Task.Run(() => new MigrationJob(Source, Workspace).RunAsync(options, cancellationToken), CancellationToken.None);
+    /// <summary>
+    /// Migrates pending rows (or refreshes them with Force). Throws MemoryMigrationException when nothing can go on.
+    /// </summary>
+    public Task<MigrationResult> MigrateAsync(MigrationOptions options,
+        CancellationToken cancellationToken = default) =>
+        Task.Run(() => new MigrationJob(Source, Workspace).RunAsync(options, cancellationToken),
+            CancellationToken.None);
 
     /// <summary>Dry run: what MigrateAsync would write. Touches nothing on disk, not even the folder.</summary>
-    public IAsyncEnumerable<PlannedEntry> PlanAsync(MigrationOptions options, CancellationToken cancellationToken = default) =>
+    public IAsyncEnumerable<PlannedEntry> PlanAsync(MigrationOptions options,
+        CancellationToken cancellationToken = default) =>
         new DryRun(Source, Workspace).PlanAsync(options, cancellationToken);
 
     /// <summary>
@@ -50,7 +57,10 @@ public sealed class ArchivalMigrator
         CancellationToken cancellationToken = default) =>
         new EntryListing(Source, Workspace).GetEntriesAsync(ids, skip, first, cancellationToken);
 
-    /// <summary>Tables of the source database that have the archival columns (for tab completion), schema-qualified when not in public.</summary>
+    /// <summary>
+    /// Tables of the source database that have the archival columns (for tab completion), schema-qualified when not in
+    /// public.
+    /// </summary>
     public Task<IReadOnlyList<string>> ListSourceTablesAsync(CancellationToken cancellationToken = default) =>
         SourceCatalog.ListCandidateTablesAsync(new SourceConnection(Source), cancellationToken);
 
@@ -64,5 +74,6 @@ public sealed class ArchivalMigrator
     /// </summary>
     public Task<long> RemoveDuplicatesAsync(IReadOnlyCollection<long> factIds, TimeSpan lockTimeout,
         CancellationToken cancellationToken = default) =>
-        Task.Run(() => new DuplicateRemoval(Workspace).Remove(factIds, lockTimeout, cancellationToken), cancellationToken);
+        Task.Run(() => new DuplicateRemoval(Workspace).Remove(factIds, lockTimeout, cancellationToken),
+            cancellationToken);
 }

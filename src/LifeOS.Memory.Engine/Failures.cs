@@ -14,7 +14,9 @@ public enum FailureKind
     OperationTimeout,
 }
 
-/// <summary>A failure that stops a whole operation. Messages never hold a password or a full connection string.</summary>
+/// <summary>
+/// A failure that stops a whole operation. Messages never hold a password or a full connection string.
+/// </summary>
 public class MemoryMigrationException : Exception
 {
     public MemoryMigrationException(string errorId, FailureKind kind, string message, Exception? inner = null)

@@ -43,20 +43,32 @@ public sealed class MigrationResult
     public long SkippedCount { get; set; }
     public long ErrorCount => Errors.Count;
     public List<MigrationError> Errors { get; } = new();
-    /// <summary>Daily-log entries appended to make up for missing ones (pending after a crash, lost to a file moved meanwhile, changed facts).</summary>
+    /// <summary>
+    /// Daily-log entries appended to make up for missing ones (pending after a crash, lost to a file moved meanwhile,
+    /// changed facts).
+    /// </summary>
     public long RepairedLogEntries { get; set; }
-    /// <summary>Full-text index entries of the module's facts added or replaced because the index lacked them or held other text.</summary>
+    /// <summary>
+    /// Full-text index entries of the module's facts added or replaced because the index lacked them or held other
+    /// text.
+    /// </summary>
     public long RepairedIndexEntries { get; set; }
-    /// <summary>The whole full-text index was rebuilt (it failed FTS5's integrity-check, or held text it could not be told to forget).</summary>
+    /// <summary>
+    /// The whole full-text index was rebuilt (it failed FTS5's integrity-check, or held text it could not be told to
+    /// forget).
+    /// </summary>
     public bool RebuiltIndex { get; set; }
     /// <summary>A rebuild of the full-text index was needed but not confirmed: the index was left as it was.</summary>
     public bool IndexRebuildDeclined { get; set; }
     /// <summary>Facts of the module's whose entity mentions were rewritten to what the mapping gives.</summary>
     public long RepairedMentions { get; set; }
-    /// <summary>The longest time one of the run's transactions held the database's write lock (other writers wait that long).</summary>
+    /// <summary>
+    /// The longest time one of the run's transactions held the database's write lock (other writers wait that long).
+    /// </summary>
     public TimeSpan LongestWriteLock { get; set; }
     public TimeSpan Duration { get; set; }
-    public double RowsPerSecond => Duration.TotalSeconds > 0 ? (MigratedCount + UpdatedCount) / Duration.TotalSeconds : 0;
+    public double RowsPerSecond =>
+        Duration.TotalSeconds > 0 ? (MigratedCount + UpdatedCount) / Duration.TotalSeconds : 0;
     /// <summary>Exact-copy duplicates of the module's facts removed (-Force, after confirmation).</summary>
     public long RemovedDuplicateCount { get; set; }
     public bool Cancelled { get; set; }
@@ -64,7 +76,11 @@ public sealed class MigrationResult
     public string? FailureId { get; set; }
     public string? FailureMessage { get; set; }
     public bool Success => ErrorCount == 0 && !Cancelled && FailureId == null;
-    public string Status => FailureId != null ? "Failed" : Cancelled ? "Cancelled" : ErrorCount > 0 ? "CompletedWithErrors" : "Completed";
+    public string Status =>
+        FailureId != null ? "Failed"
+        : Cancelled ? "Cancelled"
+        : ErrorCount > 0 ? "CompletedWithErrors"
+        : "Completed";
     public string MemoryPath { get; set; } = "";
     public string SourceTable { get; set; } = "";
 }
@@ -102,14 +118,18 @@ public sealed class PlannedRepair
 public sealed class IndexRebuildRequest
 {
     public required string Reason { get; init; }
-    /// <summary>Every fact in the database (the assistant's too): the rebuild indexes them all in one transaction.</summary>
+    /// <summary>
+    /// Every fact in the database (the assistant's too): the rebuild indexes them all in one transaction.
+    /// </summary>
     public required long FactCount { get; init; }
     public required string DatabasePath { get; init; }
 }
 
 public sealed class IndexRebuildProgress
 {
-    /// <summary>Fact ids covered so far, of <see cref="Total"/> (the span of ids from the lowest to the highest).</summary>
+    /// <summary>
+    /// Fact ids covered so far, of <see cref="Total"/> (the span of ids from the lowest to the highest).
+    /// </summary>
     public required long Done { get; init; }
     public required long Total { get; init; }
     public required TimeSpan Elapsed { get; init; }
@@ -151,11 +171,17 @@ public sealed class MigrationVerification
     public long EmbeddingMismatchCount { get; set; }
     /// <summary>FTS5's own integrity-check of the whole full-text index (the assistant's entries too) passed.</summary>
     public bool IndexIntact { get; set; } = true;
-    /// <summary>The module's facts the full-text index does not hold (the assistant's search cannot find them).</summary>
+    /// <summary>
+    /// The module's facts the full-text index does not hold (the assistant's search cannot find them).
+    /// </summary>
     public long IndexMissingCount { get; set; }
-    /// <summary>The module's facts the full-text index holds with other text than their current content and context.</summary>
+    /// <summary>
+    /// The module's facts the full-text index holds with other text than their current content and context.
+    /// </summary>
     public long IndexChangedCount { get; set; }
-    /// <summary>The module's facts whose entity mentions differ from what the mapping gives for their source row.</summary>
+    /// <summary>
+    /// The module's facts whose entity mentions differ from what the mapping gives for their source row.
+    /// </summary>
     public long MentionMismatchCount { get; set; }
     public List<object> MissingIds { get; } = new();
     public List<object> ChangedIds { get; } = new();

@@ -19,9 +19,9 @@ public sealed class Workspace
     public string DatabasePath { get; }
     public string LogDirectory { get; }
 
-    public string LogPath(string day) => Path.Combine(LogDirectory, day + ".md");
-
-    /// <summary>The caller's path, else $JARVIS_MEMORY_ROOT, else ~/.lifeos/memory; ~ expanded, made absolute.</summary>
+    /// <summary>
+    /// The caller's path, else $JARVIS_MEMORY_ROOT, else ~/.lifeos/memory; ~ expanded, made absolute.
+    /// </summary>
     public static string ResolveRoot(string? root)
     {
         if (string.IsNullOrWhiteSpace(root))
@@ -37,7 +37,9 @@ public sealed class Workspace
 
     private static string Home() => Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
 
-    /// <summary>Creates a folder (and missing parents) readable by its owner only; an existing folder keeps its mode.</summary>
+    /// <summary>
+    /// Creates a folder (and missing parents) readable by its owner only; an existing folder keeps its mode.
+    /// </summary>
     internal static void CreatePrivateDirectory(string path)
     {
         if (Directory.Exists(path)) return;
@@ -45,7 +47,9 @@ public sealed class Workspace
         else Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
     }
 
-    /// <summary>Refuses a root that is a file, or a database path that is a folder, before anything is opened.</summary>
+    /// <summary>
+    /// Refuses a root that is a file, or a database path that is a folder, before anything is opened.
+    /// </summary>
     internal void RequireUsableRoot()
     {
         if (File.Exists(Root))
@@ -85,7 +89,9 @@ public sealed class Workspace
 
     internal void MapFailures(Action work) => MapFailures(() => { work(); return 0; });
 
-    /// <summary>The asynchronous form maps SQLite's failures; the work's own (the source's) are engine errors already.</summary>
+    /// <summary>
+    /// The asynchronous form maps SQLite's failures; the work's own (the source's) are engine errors already.
+    /// </summary>
     internal async Task MapFailuresAsync(Func<Task> work)
     {
         try

@@ -29,7 +29,8 @@ try
     if (mode == "verify")
     {
         var v = await migrator.VerifyAsync();
-        output.WriteLine($"verify {v.IsComplete} source={v.SourceCount} migrated={v.MigratedCount} missing={v.MissingCount} logmissing={v.LogMissingCount}");
+        output.WriteLine($"verify {v.IsComplete} source={v.SourceCount} migrated={v.MigratedCount} " +
+            $"missing={v.MissingCount} logmissing={v.LogMissingCount}");
         return 0;
     }
     var result = await migrator.MigrateAsync(new MigrationOptions
@@ -38,7 +39,8 @@ try
         LockTimeout = TimeSpan.FromMinutes(2),
         Progress = new LineProgress(output),
     });
-    output.WriteLine($"result {result.Status} migrated={result.MigratedCount} failed={result.ErrorCount} repaired={result.RepairedLogEntries}");
+    output.WriteLine($"result {result.Status} migrated={result.MigratedCount} failed={result.ErrorCount} " +
+        $"repaired={result.RepairedLogEntries}");
     return 0;
 }
 catch (MemoryMigrationException ex)

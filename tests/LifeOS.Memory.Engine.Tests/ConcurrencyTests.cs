@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text.RegularExpressions;
 using Microsoft.Data.Sqlite;
 using Xunit;
@@ -19,7 +20,9 @@ public class ConcurrencyTests(ITestOutputHelper output)
         using var second = ChildMigration.Start(s.ConnectionString, s.Table, s.Root, 500);
         Assert.True(first.WaitForExit(TimeSpan.FromMinutes(3)) == 0, first.Output);
         Assert.True(second.WaitForExit(TimeSpan.FromMinutes(3)) == 0, second.Output);
-        long Migrated(ChildMigration c) => long.Parse(Regex.Match(c.Output, @"^result Completed migrated=(\d+)", RegexOptions.Multiline).Groups[1].Value);
+        long Migrated(ChildMigration c) => long.Parse(
+            Regex.Match(c.Output, @"^result Completed migrated=(\d+)", RegexOptions.Multiline).Groups[1].Value,
+            CultureInfo.InvariantCulture);
         output.WriteLine($"first migrated {Migrated(first)}, second {Migrated(second)}");
         Assert.Equal(rows, Migrated(first) + Migrated(second));
         Assert.DoesNotContain("database is locked", first.Output + second.Output);
@@ -72,7 +75,8 @@ public class ConcurrencyTests(ITestOutputHelper output)
                     using var tx = c.BeginTransaction(deferred: false);
                     using var cmd = c.CreateCommand();
                     cmd.Transaction = tx;
-                    cmd.CommandText = "INSERT INTO facts (content, source, context) VALUES ('Jarvis learnt something', 'telegram', 'chat')";
+                    cmd.CommandText = "INSERT INTO facts (content, source, context) " +
+                        "VALUES ('Jarvis learnt something', 'telegram', 'chat')";
                     cmd.ExecuteNonQuery();
                     tx.Commit();
                     Interlocked.Increment(ref jarvisFacts);
@@ -109,7 +113,9 @@ public class ConcurrencyTests(ITestOutputHelper output)
         return (long)cmd.ExecuteScalar()!;
     }
 
-    /// <summary>Long soak: LIFEOS_SOAK_ITERATIONS=300 dotnet test tests/LifeOS.Memory.Engine.Tests --filter ConcurrencyTests</summary>
+    /// <summary>
+    /// Long soak: LIFEOS_SOAK_ITERATIONS=300 dotnet test tests/LifeOS.Memory.Engine.Tests --filter ConcurrencyTests
+    /// </summary>
     [Fact]
     public async Task Cancelled_at_random_moments_committed_batches_stay_whole_and_the_next_run_completes()
     {
@@ -162,7 +168,8 @@ public class ConcurrencyTests(ITestOutputHelper output)
                 Directory.Delete(s.Root, recursive: true);
             }
         }
-        output.WriteLine($"{cancelledMidway} cancelled mid-run, {cancelledBeforeStart} before starting, {completed} completed first");
+        output.WriteLine($"{cancelledMidway} cancelled mid-run, {cancelledBeforeStart} before starting, " +
+            $"{completed} completed first");
         Assert.True(cancelledMidway > 0, "no cancellation landed in the middle of a run");
 
         var final = s.Migrate(new MigrationOptions { BatchSize = 500 });

@@ -6,7 +6,8 @@ namespace LifeOS.Memory.Tests;
 
 /// <summary>
 /// SIGKILL at any instant of a migration, many times over, then a normal run: every source row exactly once.
-/// Long soak: LIFEOS_SOAK_ITERATIONS=500 LIFEOS_SOAK_ROWS=100000 dotnet test tests/LifeOS.Memory.Engine.Tests --filter CrashTests
+/// Long soak: LIFEOS_SOAK_ITERATIONS=500 LIFEOS_SOAK_ROWS=100000 dotnet test tests/LifeOS.Memory.Engine.Tests --filter
+/// CrashTests
 /// </summary>
 public class CrashTests(ITestOutputHelper output)
 {
@@ -26,7 +27,8 @@ public class CrashTests(ITestOutputHelper output)
         // A first, uninterrupted run measures where the time goes: start-up, then one committed batch per line.
         var reference = Reference(s);
         output.WriteLine($"reference run: first batch after {reference.FirstBatch.TotalMilliseconds:F0} ms, " +
-            $"then {reference.BatchInterval.TotalMilliseconds:F1} ms per batch, {reference.Total.TotalMilliseconds:F0} ms in all");
+            $"then {reference.BatchInterval.TotalMilliseconds:F1} ms per batch, " +
+            $"{reference.Total.TotalMilliseconds:F0} ms in all");
 
         int killed = 0, partial = 0, completedAlone = 0, rounds = 1;
         int sawPendingWithoutEntry = 0, sawTornEntry = 0;
@@ -48,7 +50,7 @@ public class CrashTests(ITestOutputHelper output)
                 // next batch's appends make it grow (the engine writes in 16 KB buffers, so more is still to come).
                 var n = 1 + rng.Next(3);
                 for (var i = 0; i < n; i++)
-                    if (child.WaitForLine(l => l.StartsWith("progress ", StringComparison.Ordinal), TimeSpan.FromMinutes(2)) == null) break;
+                    if (NextProgress(child) == null) break;
                 var newest = s.LogFiles().LastOrDefault();
                 var size = newest == null ? 0 : new FileInfo(newest).Length;
                 var watch = Stopwatch.StartNew();
@@ -68,7 +70,7 @@ public class CrashTests(ITestOutputHelper output)
                 var delay = Math.Pow(rng.NextDouble(), 2) * 1.5 * reference.BatchInterval.TotalMilliseconds;
                 how = $"{delay:F2} ms after batch line {n}";
                 for (var i = 0; i < n; i++)
-                    if (child.WaitForLine(l => l.StartsWith("progress ", StringComparison.Ordinal), TimeSpan.FromMinutes(2)) == null) break;
+                    if (NextProgress(child) == null) break;
                 Sleep(delay);
             }
             if (child.HasExited)
@@ -89,8 +91,10 @@ public class CrashTests(ITestOutputHelper output)
             if (state.PendingWithoutEntry > 0) sawPendingWithoutEntry++;
             if (state.TornEntries > 0) sawTornEntry++;
         }
-        output.WriteLine($"{killed} kills over {rounds} round(s): {partial} left a partial migration, {completedAlone} run(s) finished first, " +
-            $"{sawPendingWithoutEntry} left committed facts without their log entry, {sawTornEntry} left a torn log entry");
+        output.WriteLine($"{killed} kills over {rounds} round(s): {partial} left a partial migration, " +
+            $"{completedAlone} run(s) finished first, " +
+            $"{sawPendingWithoutEntry} left committed facts without their log entry, " +
+            $"{sawTornEntry} left a torn log entry");
         Assert.True(partial > 0, "no kill landed in the middle of a migration: the crash loop tested nothing");
 
         var final = s.Migrate(new MigrationOptions { BatchSize = BatchSize });
@@ -110,11 +114,11 @@ public class CrashTests(ITestOutputHelper output)
         try
         {
             using var child = ChildMigration.Start(s.ConnectionString, s.Table, root, BatchSize);
-            var first = child.WaitForLine(l => l.StartsWith("progress ", StringComparison.Ordinal), TimeSpan.FromMinutes(2));
+            var first = NextProgress(child);
             Assert.NotNull(first);
             var firstAt = child.Started.Elapsed;
             var batches = 1;
-            while (child.WaitForLine(l => l.StartsWith("progress ", StringComparison.Ordinal), TimeSpan.FromMinutes(2)) != null) batches++;
+            while (NextProgress(child) != null) batches++;
             var lastAt = child.Started.Elapsed;
             Assert.True(child.WaitForExit(TimeSpan.FromMinutes(2)) == 0, child.Output);
             var total = child.Started.Elapsed;
@@ -127,6 +131,12 @@ public class CrashTests(ITestOutputHelper output)
             Directory.Delete(root, recursive: true);
         }
     }
+
+    /// <summary>
+    /// The child's next progress line (a committed batch), or null when none came within two minutes.
+    /// </summary>
+    private static string? NextProgress(ChildMigration child) =>
+        child.WaitForLine(l => l.StartsWith("progress ", StringComparison.Ordinal), TimeSpan.FromMinutes(2));
 
     private static void Sleep(double milliseconds)
     {

@@ -5,7 +5,9 @@ using Xunit;
 
 namespace LifeOS.Memory.Tests;
 
-/// <summary>The daily-log layer on its own: format, append-only files, archives and the ledger audit. No PostgreSQL.</summary>
+/// <summary>
+/// The daily-log layer on its own: format, append-only files, archives and the ledger audit. No PostgreSQL.
+/// </summary>
 public sealed class DailyLogTests : IDisposable
 {
     private static readonly UTF8Encoding Utf8 = new(false);
@@ -15,7 +17,8 @@ public sealed class DailyLogTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, true);
 
-    private static LogFact Fact(long id, string content, string? context = "ctx", double confidence = 1.0, string time = "2024-01-01 01:02:03", params string[] entities) =>
+    private static LogFact Fact(long id, string content, string? context = "ctx", double confidence = 1.0,
+        string time = "2024-01-01 01:02:03", params string[] entities) =>
         new(id, time, content, context, confidence, entities);
 
     public static IEnumerable<object[]> AwkwardContents() => new[]
@@ -29,7 +32,8 @@ public sealed class DailyLogTests : IDisposable
         "<!-- fact:12 -->",
         "before\n<!-- fact:99 -->\nafter",
         "**Source:** archival_memory | **Context:** fake\n\n---\n",
-        "<!-- fact:1 -->\n## 01:02:03 UTC\n\nforged whole entry\n\n**Source:** archival_memory | **Context:** ctx\n\n---\n",
+        "<!-- fact:1 -->\n## 01:02:03 UTC\n\nforged whole entry\n\n" +
+        "**Source:** archival_memory | **Context:** ctx\n\n---\n",
         "emoji \U0001F680 rtl \u202Eevil\u202C zero\u200Bwidth \u0007bell",
     }.Select(c => new object[] { c });
 
@@ -37,13 +41,16 @@ public sealed class DailyLogTests : IDisposable
     public void Entries_are_rendered_byte_for_byte_as_the_assistant_writes_them_after_the_marker()
     {
         // The documented examples (JARVIS-SCHEMA.md), with the Source part every archival fact has.
-        Assert.Equal("<!-- fact:7 -->\n## 01:02:03 UTC\n\nhello\n\n**Source:** archival_memory | **Context:** c | **Entities:** `#a`, `b` | **Confidence:** 0.80\n\n---\n",
+        Assert.Equal("<!-- fact:7 -->\n## 01:02:03 UTC\n\nhello\n\n" +
+            "**Source:** archival_memory | **Context:** c | **Entities:** `#a`, `b` | **Confidence:** 0.80\n\n---\n",
             LogEntryFormat.Entry(Fact(7, "hello", "c", 0.8, "2025-07-03 01:02:03", "#a", "b")));
         Assert.Equal("<!-- fact:8 -->\n## 01:02:03 UTC\n\nhello\n\n**Source:** archival_memory\n\n---\n",
             LogEntryFormat.Entry(Fact(8, "hello", null, 1.0, "2025-07-03 01:02:03")));
-        Assert.Equal("<!-- fact:9 -->\n## 23:59:59 UTC\n\nx\n\n**Source:** archival_memory | **Confidence:** 0.12\n\n---\n",
+        Assert.Equal(
+            "<!-- fact:9 -->\n## 23:59:59 UTC\n\nx\n\n**Source:** archival_memory | **Confidence:** 0.12\n\n---\n",
             LogEntryFormat.Entry(Fact(9, "x", "", 0.125, "2025-07-03 23:59:59.123456")));
-        Assert.Equal("# Daily Log: 2025-07-03\n\n*Memory entries for Thursday, July 03, 2025*\n\n---\n\n", LogEntryFormat.Header("2025-07-03"));
+        Assert.Equal("# Daily Log: 2025-07-03\n\n*Memory entries for Thursday, July 03, 2025*\n\n---\n\n",
+            LogEntryFormat.Header("2025-07-03"));
     }
 
     [Theory]
@@ -51,7 +58,8 @@ public sealed class DailyLogTests : IDisposable
     public void Content_is_written_as_stored_never_escaped(string content)
     {
         var entry = LogEntryFormat.Entry(Fact(3, content, "multi\nline context"));
-        Assert.Contains("\n\n" + content + "\n\n**Source:** archival_memory | **Context:** multi\nline context\n\n---\n", entry);
+        Assert.Contains(
+            "\n\n" + content + "\n\n**Source:** archival_memory | **Context:** multi\nline context\n\n---\n", entry);
     }
 
     [Fact]
@@ -67,7 +75,8 @@ public sealed class DailyLogTests : IDisposable
         var third = files.Append("2024-01-01", "<!-- fact:3 -->\nC\n"u8);
         files.Dispose();
         var text = File.ReadAllText(path);
-        Assert.Equal(LogEntryFormat.Header("2024-01-01") + "<!-- fact:1 -->\nA\nforeign one\n<!-- fact:2 -->\nB\nforeign two without newline\n<!-- fact:3 -->\nC\n", text);
+        Assert.Equal(LogEntryFormat.Header("2024-01-01") + "<!-- fact:1 -->\nA\nforeign one\n<!-- fact:2 -->\nB\n" +
+            "foreign two without newline\n<!-- fact:3 -->\nC\n", text);
         var bytes = File.ReadAllBytes(path);
         Assert.Equal("<!-- fact:1 -->"u8.ToArray(), bytes.AsSpan((int)first.Offset, 15).ToArray());
         Assert.Equal("<!-- fact:2 -->"u8.ToArray(), bytes.AsSpan((int)second.Offset, 15).ToArray());
@@ -85,7 +94,8 @@ public sealed class DailyLogTests : IDisposable
         // The foreign side is Python's append mode, as the assistant writes (.NET's FileMode.Append is not O_APPEND).
         var psi = new System.Diagnostics.ProcessStartInfo("python3") { UseShellExecute = false };
         psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add("import sys\nfor i in range(2000):\n    with open(sys.argv[1], 'a') as f: f.write('foreign %d %s\\n' % (i, 'f' * (i % 50)))");
+        psi.ArgumentList.Add("import sys\nfor i in range(2000):\n" +
+            "    with open(sys.argv[1], 'a') as f: f.write('foreign %d %s\\n' % (i, 'f' * (i % 50)))");
         psi.ArgumentList.Add(path);
         using var writer = System.Diagnostics.Process.Start(psi)!;
         var ours = new List<(long Offset, byte[] Bytes)>();
@@ -100,7 +110,8 @@ public sealed class DailyLogTests : IDisposable
         var all = File.ReadAllBytes(path);
         foreach (var (offset, bytes) in ours) Assert.True(all.AsSpan((int)offset, bytes.Length).SequenceEqual(bytes));
         // Every foreign line is there, whole and in order.
-        var foreignLines = Utf8.GetString(all).Split('\n').Where(l => l.StartsWith("foreign ", StringComparison.Ordinal)).ToList();
+        var foreignLines = Utf8.GetString(all).Split('\n')
+            .Where(l => l.StartsWith("foreign ", StringComparison.Ordinal)).ToList();
         Assert.Equal(Enumerable.Range(0, 2000).Select(i => $"foreign {i} {new string('f', i % 50)}"), foreignLines);
     }
 
@@ -113,7 +124,8 @@ public sealed class DailyLogTests : IDisposable
         File.WriteAllText(files.PathOf("2023-01-01", DayLocation.Archived), "archived text\n");
         var archived = files.Append("2023-01-01", "<!-- fact:1 -->\nA\n"u8);
         Assert.Equal(DayLocation.Archived, archived.Location);
-        Assert.Equal("archived text\n<!-- fact:1 -->\nA\n", File.ReadAllText(files.PathOf("2023-01-01", DayLocation.Archived)));
+        Assert.Equal("archived text\n<!-- fact:1 -->\nA\n",
+            File.ReadAllText(files.PathOf("2023-01-01", DayLocation.Archived)));
         Assert.False(File.Exists(files.PathOf("2023-01-01", DayLocation.Live)));
 
         // Compressed: a new gzip member at the end, the old members untouched.
@@ -125,7 +137,8 @@ public sealed class DailyLogTests : IDisposable
         Assert.Equal(21, compressed.Offset);
         var after = File.ReadAllBytes(gz);
         Assert.True(after.AsSpan(0, before.Length).SequenceEqual(before));
-        Assert.Equal("old archived entries\n<!-- fact:2 -->\nB\n", Utf8.GetString(files.ReadAll("2022-01-01", DayLocation.Compressed)!));
+        Assert.Equal("old archived entries\n<!-- fact:2 -->\nB\n",
+            Utf8.GetString(files.ReadAll("2022-01-01", DayLocation.Compressed)!));
         Assert.False(File.Exists(files.PathOf("2022-01-01", DayLocation.Live)));
         Assert.False(File.Exists(files.PathOf("2022-01-01", DayLocation.Archived)));
         files.Dispose();
@@ -144,7 +157,8 @@ public sealed class DailyLogTests : IDisposable
         Assert.Empty(files.DaysThatLostAppends());
         // The nightly compression read the file before the append, then replaced it: the append is lost.
         var text = File.ReadAllBytes(files.PathOf("2023-02-02", DayLocation.Archived));
-        using (var s = new GZipStream(File.Create(files.PathOf("2023-02-02", DayLocation.Compressed)), CompressionLevel.Optimal))
+        using (var s = new GZipStream(File.Create(files.PathOf("2023-02-02", DayLocation.Compressed)),
+                   CompressionLevel.Optimal))
             s.Write(text.AsSpan(0, text.Length - 19));
         File.Delete(files.PathOf("2023-02-02", DayLocation.Archived));
         Assert.Equal(new[] { "2023-02-02" }, files.DaysThatLostAppends());
@@ -186,8 +200,12 @@ public sealed class DailyLogTests : IDisposable
         var b = Fact(2, "second", time: day + " 02:00:00");
         var atA = files.Append(day, LogEntryFormat.EntryBytes(a));
         // Quoted by the assistant before the module's own append of b, which a crash kept from being recorded.
-        File.AppendAllText(files.PathOf(day, DayLocation.Live), "## 03:00:00 UTC\n\nquote:\n" + LogEntryFormat.Entry(b) + "\n---\n");
-        var ledger = new List<LedgerEntry> { new(1, day, atA.Offset, LogEntryFormat.EntryBytes(a).Length, EntryFormat.Current) };
+        File.AppendAllText(files.PathOf(day, DayLocation.Live),
+            "## 03:00:00 UTC\n\nquote:\n" + LogEntryFormat.Entry(b) + "\n---\n");
+        var ledger = new List<LedgerEntry>
+        {
+            new(1, day, atA.Offset, LogEntryFormat.EntryBytes(a).Length, EntryFormat.Current),
+        };
         var beforeAppend = LogAudit.Audit(files, day, new[] { a, b }, ledger, new HashSet<long> { 2 },
             new HashSet<long> { 2 });
         // The quote lies after the last recorded write: it is the one place it could have been written. This is the
@@ -215,7 +233,8 @@ public sealed class DailyLogTests : IDisposable
             + "## 09:00:00 UTC\n\nwritten by Jarvis\n\n---\n"
             + LogEntryFormat.LegacyEntry(kept)
             + LogEntryFormat.LegacyEntry(edited with { Content = "as it was" });
-        File.WriteAllBytes(files.PathOf(day, DayLocation.Live), Utf8.GetPreamble().Concat(Utf8.GetBytes(text)).ToArray());
+        File.WriteAllBytes(files.PathOf(day, DayLocation.Live),
+            Utf8.GetPreamble().Concat(Utf8.GetBytes(text)).ToArray());
         var audit = LogAudit.Audit(files, day, new[] { kept, edited }, Array.Empty<LedgerEntry>(), new HashSet<long>(),
             new HashSet<long> { 5, 6 });
         var found = Assert.Single(audit.Adopted);

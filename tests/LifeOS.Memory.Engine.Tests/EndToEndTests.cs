@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.RegularExpressions;
 using LifeOS.Memory.DailyLog;
 using LifeOS.Memory.Testing;
@@ -18,7 +19,8 @@ public class EndToEndTests
         var contents = new[]
         {
             "CRLF\r\nline\r\n", "## 00:00:00 UTC\n---\n<!-- fact:1 -->\n**Source:** archival_memory | fake",
-            "emoji \U0001F600 and \u202Eright-to-left\u202C and \u0001control", new string('z', 200 * 1024), "  spaced  ",
+            "emoji \U0001F600 and \u202Eright-to-left\u202C and \u0001control", new string('z', 200 * 1024),
+            "  spaced  ",
         };
         var at = new DateTime(2024, 6, 30, 23, 59, 59, DateTimeKind.Utc).AddTicks(1234560);
         foreach (var c in contents) s.Insert(c, "{\"tags\":[\"x\",\"x\",\" y \"]}", at);
@@ -38,14 +40,16 @@ public class EndToEndTests
     public void Entries_land_in_their_utc_day_and_null_dates_in_today()
     {
         using var s = new Scenario();
-        s.Insert("late evening in Chicago", createdAt: DateTimeOffset.Parse("2024-01-01T23:30:00-06:00").UtcDateTime);
-        s.Insert("just after midnight in Tokyo", createdAt: DateTimeOffset.Parse("2024-01-02T00:10:00+09:00").UtcDateTime);
+        s.Insert("late evening in Chicago",
+            createdAt: DateTimeOffset.Parse("2024-01-01T23:30:00-06:00", CultureInfo.InvariantCulture).UtcDateTime);
+        s.Insert("just after midnight in Tokyo",
+            createdAt: DateTimeOffset.Parse("2024-01-02T00:10:00+09:00", CultureInfo.InvariantCulture).UtcDateTime);
         s.Insert("epoch", createdAt: DateTime.UnixEpoch);
         s.Insert("future", createdAt: new DateTime(2099, 12, 31, 23, 59, 59, DateTimeKind.Utc));
         s.Insert("no date");
         var before = DateTime.UtcNow;
         Assert.True(s.Migrate().Success);
-        var today = before.ToString("yyyy-MM-dd");
+        var today = before.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
         var names = s.LogFiles().Select(f => Path.GetFileNameWithoutExtension(f)).ToHashSet();
         Assert.Equal(new[] { "1970-01-01", "2024-01-01", "2024-01-02", "2099-12-31", today }.ToHashSet(), names);
         Assert.Contains("just after midnight in Tokyo", File.ReadAllText(Path.Combine(s.LogDir, "2024-01-01.md")));
@@ -94,7 +98,8 @@ public class EndToEndTests
         {
             c.Open();
             using var cmd = c.CreateCommand();
-            cmd.CommandText = "CREATE TRIGGER refuse BEFORE INSERT ON facts WHEN new.content LIKE 'Entry 50 %' BEGIN SELECT RAISE(ABORT, 'refused for the test'); END;";
+            cmd.CommandText = "CREATE TRIGGER refuse BEFORE INSERT ON facts WHEN new.content LIKE 'Entry 50 %' " +
+                "BEGIN SELECT RAISE(ABORT, 'refused for the test'); END;";
             cmd.ExecuteNonQuery();
         }
         var result = s.Migrate(new MigrationOptions { BatchSize = 100 });
@@ -105,8 +110,13 @@ public class EndToEndTests
         Assert.Equal(1, v.MissingCount);
         Assert.Equal(0, v.LogMissingCount + v.DuplicateCount + v.ChangedCount);
         // The entity cache must not keep ids from the rolled-back attempt.
-        Assert.Equal(0, s.Scalar<long>("SELECT count(*) FROM entity_mentions m LEFT JOIN entities e ON e.id = m.entity_id WHERE e.id IS NULL"));
+        Assert.Equal(0, s.Scalar<long>(
+            "SELECT count(*) FROM entity_mentions m LEFT JOIN entities e ON e.id = m.entity_id WHERE e.id IS NULL"));
     }
+
+    private static List<(string, DateTime, long)> FileStates(string root) =>
+        Directory.GetFiles(root, "*", SearchOption.AllDirectories)
+            .Select(f => (f, File.GetLastWriteTimeUtc(f), new FileInfo(f).Length)).ToList();
 
     private static void AddTrigger(Scenario s, string sql)
     {
@@ -124,7 +134,8 @@ public class EndToEndTests
         s.Generate(2500);
         s.Migrate(new MigrationOptions { Ids = new[] { "1" } });
         // Row 1500 is in the batch's second part of 1000 rows.
-        AddTrigger(s, "CREATE TRIGGER refuse BEFORE INSERT ON facts WHEN new.content LIKE 'Entry 1500 %' BEGIN SELECT RAISE(ABORT, 'refused for the test'); END;");
+        AddTrigger(s, "CREATE TRIGGER refuse BEFORE INSERT ON facts WHEN new.content LIKE 'Entry 1500 %' " +
+            "BEGIN SELECT RAISE(ABORT, 'refused for the test'); END;");
         var progress = new List<MigrationProgress>();
         var result = s.Migrate(new MigrationOptions { BatchSize = 5000, Progress = new SyncProgress(progress.Add) });
         Assert.Equal(2498, result.MigratedCount);
@@ -137,7 +148,8 @@ public class EndToEndTests
         var v = s.Verify();
         Assert.Equal(1, v.MissingCount);
         Assert.Equal(0, v.LogMissingCount + v.DuplicateCount + v.ChangedCount + v.MentionMismatchCount);
-        Assert.Equal(0, s.Scalar<long>("SELECT count(*) FROM entity_mentions m LEFT JOIN entities e ON e.id = m.entity_id WHERE e.id IS NULL"));
+        Assert.Equal(0, s.Scalar<long>(
+            "SELECT count(*) FROM entity_mentions m LEFT JOIN entities e ON e.id = m.entity_id WHERE e.id IS NULL"));
     }
 
     [Fact]
@@ -147,13 +159,15 @@ public class EndToEndTests
         s.Generate(2500);
         s.Migrate(new MigrationOptions { Ids = new[] { "1" } });
         // Not a row-level refusal: an error that stops the run, in the batch's third part.
-        AddTrigger(s, "CREATE TRIGGER fail BEFORE INSERT ON facts WHEN new.content LIKE 'Entry 2200 %' BEGIN SELECT json('not json'); END;");
+        AddTrigger(s, "CREATE TRIGGER fail BEFORE INSERT ON facts WHEN new.content LIKE 'Entry 2200 %' " +
+            "BEGIN SELECT json('not json'); END;");
         var ex = Assert.Throws<MemoryMigrationException>(() => s.Migrate(new MigrationOptions { BatchSize = 5000 }));
         Assert.Equal(0, ex.PartialResult!.MigratedCount);
         // The parts written before the failure went with the batch's transaction: nothing of it is left.
         Assert.Equal(1, s.Scalar<long>("SELECT count(*) FROM facts"));
         Assert.Equal(1, s.Scalar<long>("SELECT count(*) FROM fact_embeddings"));
-        Assert.Equal(s.Scalar<long>("SELECT count(*) FROM entity_mentions WHERE fact_id = 1"), s.Scalar<long>("SELECT count(*) FROM entity_mentions"));
+        Assert.Equal(s.Scalar<long>("SELECT count(*) FROM entity_mentions WHERE fact_id = 1"),
+            s.Scalar<long>("SELECT count(*) FROM entity_mentions"));
         AddTrigger(s, "DROP TRIGGER fail");
         var rerun = s.Migrate(new MigrationOptions { BatchSize = 5000 });
         Assert.Equal(2499, rerun.MigratedCount);
@@ -169,7 +183,8 @@ public class EndToEndTests
         s.Insert("untouched", null, new DateTime(2024, 1, 1, 13, 0, 0, DateTimeKind.Utc));
         Assert.True(s.Migrate().Success);
         var factId = s.Scalar<long>("SELECT fact_id FROM fact_embeddings WHERE postgres_id = 1");
-        s.Sql("UPDATE archival_memory SET content = 'edited @bob', metadata = '{\"context\":\"b\"}', created_at = '2024-02-02 08:00:00+00' WHERE id = 1");
+        s.Sql("UPDATE archival_memory SET content = 'edited @bob', metadata = '{\"context\":\"b\"}', " +
+            "created_at = '2024-02-02 08:00:00+00' WHERE id = 1");
         var changed = s.Verify();
         Assert.Equal(1, changed.ChangedCount);
         Assert.Equal(1L, Assert.Single(changed.ChangedIds));
@@ -181,7 +196,8 @@ public class EndToEndTests
         Assert.Equal(0, forced.MigratedCount);
         Assert.Equal(2, s.Scalar<long>("SELECT count(*) FROM facts"));
         Assert.Equal("edited @bob", s.Scalar<string>($"SELECT content FROM facts WHERE id = {factId}"));
-        Assert.Equal("@bob", s.Scalar<string>($"SELECT e.name FROM entity_mentions m JOIN entities e ON e.id = m.entity_id WHERE m.fact_id = {factId}"));
+        Assert.Equal("@bob", s.Scalar<string>(
+            $"SELECT e.name FROM entity_mentions m JOIN entities e ON e.id = m.entity_id WHERE m.fact_id = {factId}"));
         Assert.Equal(1, s.Scalar<long>($"SELECT count(*) FROM facts_fts WHERE facts_fts MATCH 'edited'"));
         Assert.Equal(0, s.Scalar<long>($"SELECT count(*) FROM facts_fts WHERE facts_fts MATCH 'original'"));
         // Appends only: the old entry stays as text in its day, the fact's entry now is the new day's.
@@ -209,14 +225,16 @@ public class EndToEndTests
         Assert.Equal(60, u.Scalar<long>("SELECT count(*) FROM fact_embeddings WHERE length(embedding) = 8"));
         Assert.Equal(0, u.Migrate().MigratedCount);
         Assert.Equal(ids.Select(i => i.ToString()).OrderBy(x => x, StringComparer.Ordinal),
-            u.Rows("SELECT postgres_id FROM fact_embeddings").Select(r => (string)r[0]!).OrderBy(x => x, StringComparer.Ordinal));
+            u.Rows("SELECT postgres_id FROM fact_embeddings").Select(r => (string)r[0]!)
+                .OrderBy(x => x, StringComparer.Ordinal));
 
         using var t = new Scenario(idType: "text");
         var keys = new[] { "alpha", "007", "7", "1e3", " 5", "ünï", "b'quote", "a\"b" };
         foreach (var k in keys) t.Insert("text row " + k, id: k, embedding: new[] { k.Length, 0.25f });
         Assert.Equal(keys.Length, t.Migrate().MigratedCount);
         var v = t.Verify();
-        Assert.True(v.IsComplete, $"missing {string.Join(",", v.MissingIds)} embedding {string.Join(",", v.EmbeddingMismatchIds)}");
+        Assert.True(v.IsComplete,
+            $"missing {string.Join(",", v.MissingIds)} embedding {string.Join(",", v.EmbeddingMismatchIds)}");
         t.Sql("UPDATE archival_memory SET embedding = '{9, 9}' WHERE id = '1e3'");
         Assert.Equal("1e3", Assert.Single(t.Verify().EmbeddingMismatchIds));
         Assert.Equal(0, t.Migrate().MigratedCount);
@@ -264,7 +282,8 @@ public class EndToEndTests
         Assert.Equal(2, result.ErrorCount);
         Assert.Contains(result.Errors, e => e.PostgresId.Equals(999L) && e.Reason.Contains("no row"));
         Assert.Contains(result.Errors, e => e.PostgresId.Equals("abc") && e.Reason.Contains("integer"));
-        Assert.Equal(new object[] { 3L, 5L }, s.Rows("SELECT postgres_id FROM fact_embeddings ORDER BY postgres_id").Select(r => r[0]!));
+        Assert.Equal(new object[] { 3L, 5L },
+            s.Rows("SELECT postgres_id FROM fact_embeddings ORDER BY postgres_id").Select(r => r[0]!));
         var status = s.Status();
         Assert.Equal(18, status.PendingCount);
     }
@@ -280,10 +299,10 @@ public class EndToEndTests
         Assert.Equal(Path.Combine(s.LogDir, "2024-03-03.md"), plan[0].LogFile);
         Assert.False(Directory.Exists(s.Root));
         s.Migrate(new MigrationOptions { Ids = new[] { "1" } });
-        var files = Directory.GetFiles(s.Root, "*", SearchOption.AllDirectories).Select(f => (f, File.GetLastWriteTimeUtc(f), new FileInfo(f).Length)).ToList();
+        var files = FileStates(s.Root);
         var second = s.Migrator().PlanAsync(new MigrationOptions()).ToBlockingEnumerable().ToList();
         Assert.Equal(2L, Assert.Single(second).PostgresId);
-        Assert.Equal(files, Directory.GetFiles(s.Root, "*", SearchOption.AllDirectories).Select(f => (f, File.GetLastWriteTimeUtc(f), new FileInfo(f).Length)).ToList());
+        Assert.Equal(files, FileStates(s.Root));
     }
 
     [Fact]
@@ -292,8 +311,12 @@ public class EndToEndTests
         using var s = new Scenario();
         s.Generate(5);
         s.Migrate();
-        var status = await new ArchivalMigrator(new SourceOptions { ConnectionString = $"Host=127.0.0.1;Port=1;Username=u;Password=SeCrEt-123;Database=x", ConnectTimeoutSeconds = 2 }, s.Root)
-            .GetStatusAsync();
+        var away = new SourceOptions
+        {
+            ConnectionString = $"Host=127.0.0.1;Port=1;Username=u;Password=SeCrEt-123;Database=x",
+            ConnectTimeoutSeconds = 2,
+        };
+        var status = await new ArchivalMigrator(away, s.Root).GetStatusAsync();
         Assert.False(status.PostgresAvailable);
         Assert.Equal(5, status.FactCount);
         Assert.Equal(5, status.MigratedCount);
@@ -314,11 +337,13 @@ public class EndToEndTests
         var cs = kind switch
         {
             "wrong-password" => $"postgresql://postgres:Wr0ng%40Secret@127.0.0.1:{cluster.Port}/{s.Database}",
-            "bad-database" => $"postgres://postgres:{Uri.EscapeDataString(cluster.Password)}@127.0.0.1:{cluster.Port}/no_such_db",
+            "bad-database" =>
+                $"postgres://postgres:{Uri.EscapeDataString(cluster.Password)}@127.0.0.1:{cluster.Port}/no_such_db",
             _ => "postgres://postgres:Wr0ng%40Secret@127.0.0.1:1/x",
         };
         var ex = Assert.Throws<MemoryMigrationException>(() =>
-            new ArchivalMigrator(new SourceOptions { ConnectionString = cs }, s.Root).MigrateAsync(new MigrationOptions()).GetAwaiter().GetResult());
+            new ArchivalMigrator(new SourceOptions { ConnectionString = cs }, s.Root)
+                .MigrateAsync(new MigrationOptions()).GetAwaiter().GetResult());
         Assert.Equal(ErrorIds.PostgresUnavailable, ex.ErrorId);
         Assert.Equal(FailureKind.ConnectionError, ex.Kind);
         foreach (var secret in new[] { "Wr0ng@Secret", "Wr0ng%40Secret", cluster.Password, cs })
@@ -332,11 +357,13 @@ public class EndToEndTests
         using var s = new Scenario();
         s.Generate(3);
         var cs = $"Host=127.0.0.1;Port={s.Cluster.Port};Database={s.Database};Username=nobody;Password=wrong";
-        var result = await new ArchivalMigrator(new SourceOptions { ConnectionString = cs, UserName = "postgres", Password = s.Cluster.Password }, s.Root)
-            .MigrateAsync(new MigrationOptions());
+        var options = new SourceOptions { ConnectionString = cs, UserName = "postgres", Password = s.Cluster.Password };
+        var result = await new ArchivalMigrator(options, s.Root).MigrateAsync(new MigrationOptions());
         Assert.Equal(3, result.MigratedCount);
-        var uri = $"postgresql://postgres:{Uri.EscapeDataString(s.Cluster.Password)}@127.0.0.1:{s.Cluster.Port}/{s.Database}?sslmode=disable&application_name=test";
-        Assert.Equal(3, (await new ArchivalMigrator(new SourceOptions { ConnectionString = uri }, s.Root).GetStatusAsync()).MigratedCount);
+        var uri = $"postgresql://postgres:{Uri.EscapeDataString(s.Cluster.Password)}@127.0.0.1:{s.Cluster.Port}/" +
+            $"{s.Database}?sslmode=disable&application_name=test";
+        var status = await new ArchivalMigrator(new SourceOptions { ConnectionString = uri }, s.Root).GetStatusAsync();
+        Assert.Equal(3, status.MigratedCount);
     }
 
     [Fact]
@@ -350,7 +377,8 @@ public class EndToEndTests
         Assert.Contains("'content'", ex.Message);
         var missing = Assert.Throws<MemoryMigrationException>(() => s.Migrate(table: "nope"));
         Assert.Equal(ErrorIds.SourceTableNotFound, missing.ErrorId);
-        var injection = Assert.Throws<MemoryMigrationException>(() => s.Migrate(table: "archival_memory; DROP TABLE no_content; --"));
+        var injection = Assert.Throws<MemoryMigrationException>(
+            () => s.Migrate(table: "archival_memory; DROP TABLE no_content; --"));
         Assert.Equal(ErrorIds.InvalidSourceTable, injection.ErrorId);
         Assert.Equal("0", s.Cluster.Psql(s.Database, "SELECT count(*) FROM no_content").Trim());
     }
@@ -359,7 +387,8 @@ public class EndToEndTests
     public void Schema_qualified_quoted_tables_and_minimal_columns_work()
     {
         using var s = new Scenario(idType: "none");
-        s.Sql("CREATE SCHEMA \"Mem Store\"; CREATE TABLE \"Mem Store\".\"Odd \"\"Name\"\"\" (id int primary key, content varchar(500))");
+        s.Sql("CREATE SCHEMA \"Mem Store\"; " +
+            "CREATE TABLE \"Mem Store\".\"Odd \"\"Name\"\"\" (id int primary key, content varchar(500))");
         s.Sql("INSERT INTO \"Mem Store\".\"Odd \"\"Name\"\"\" VALUES (1, 'minimal row'), (2, 'another')");
         var result = s.Migrate(table: "\"Mem Store\".\"Odd \"\"Name\"\"\"");
         Assert.Equal(2, result.MigratedCount);
@@ -372,10 +401,15 @@ public class EndToEndTests
     {
         using var s = new Scenario(idType: "none");
         s.Sql("CREATE DOMAIN vector AS real[]");
-        foreach (var (name, type, first) in new[] { ("e_real", "real[]", 1), ("e_double", "double precision[]", 11), ("e_vector", "vector", 21) })
+        var tables = new[]
+        {
+            ("e_real", "real[]", 1), ("e_double", "double precision[]", 11), ("e_vector", "vector", 21),
+        };
+        foreach (var (name, type, first) in tables)
         {
             s.Sql($"CREATE TABLE {name} (id bigint primary key, content text, embedding {type})");
-            s.Sql($"INSERT INTO {name} VALUES ({first}, 'with', ARRAY[0.5, -1, 3.25]), ({first + 1}, 'without', NULL), ({first + 2}, 'empty', '{{}}')");
+            s.Sql($"INSERT INTO {name} VALUES ({first}, 'with', ARRAY[0.5, -1, 3.25]), " +
+                $"({first + 1}, 'without', NULL), ({first + 2}, 'empty', '{{}}')");
             Assert.True(s.Migrate(table: name).Success);
         }
         var blobs = s.Rows("SELECT embedding, embedding_synced_at FROM fact_embeddings WHERE embedding IS NOT NULL");
@@ -383,7 +417,8 @@ public class EndToEndTests
         Assert.All(blobs, b =>
         {
             var bytes = (byte[])b[0]!;
-            Assert.Equal(new[] { 0.5f, -1f, 3.25f }, Enumerable.Range(0, 3).Select(i => BitConverter.ToSingle(bytes, i * 4)));
+            Assert.Equal(new[] { 0.5f, -1f, 3.25f },
+                Enumerable.Range(0, 3).Select(i => BitConverter.ToSingle(bytes, i * 4)));
             Assert.NotNull(b[1]);
         });
     }
@@ -395,8 +430,15 @@ public class EndToEndTests
         s.Generate(4000);
         var runs = Enumerable.Range(0, 2).Select(_ => Task.Run(() =>
         {
-            try { return (Result: s.Migrate(new MigrationOptions { BatchSize = 250, LockTimeout = TimeSpan.FromMinutes(2) }), Error: (Exception?)null); }
-            catch (Exception ex) { return (Result: (MigrationResult?)null, Error: ex); }
+            try
+            {
+                var options = new MigrationOptions { BatchSize = 250, LockTimeout = TimeSpan.FromMinutes(2) };
+                return (Result: s.Migrate(options), Error: (Exception?)null);
+            }
+            catch (Exception ex)
+            {
+                return (Result: (MigrationResult?)null, Error: ex);
+            }
         })).ToArray();
         await Task.WhenAll(runs);
         Assert.All(runs, r => Assert.Null(r.Result.Error));
@@ -411,8 +453,10 @@ public class EndToEndTests
         using var s = new Scenario();
         s.Generate(10);
         s.Migrate();
-        using var held = new FileStream(Path.Combine(s.Root, ".lifeos-migration.lock"), FileMode.Open, FileAccess.ReadWrite, FileShare.None);
-        var ex = Assert.Throws<MemoryMigrationException>(() => s.Migrate(new MigrationOptions { LockTimeout = TimeSpan.FromMilliseconds(300) }));
+        using var held = new FileStream(Path.Combine(s.Root, ".lifeos-migration.lock"), FileMode.Open,
+            FileAccess.ReadWrite, FileShare.None);
+        var ex = Assert.Throws<MemoryMigrationException>(
+            () => s.Migrate(new MigrationOptions { LockTimeout = TimeSpan.FromMilliseconds(300) }));
         Assert.Equal(ErrorIds.WorkspaceBusy, ex.ErrorId);
         Assert.Contains("Another migration", ex.Message);
     }
@@ -446,7 +490,8 @@ public class EndToEndTests
         var files = s.LogFiles();
         File.Delete(files[0]);
         var second = File.ReadAllText(files[1]);
-        var cut = second.IndexOf("<!-- fact:", second.IndexOf("<!-- fact:") + 1);
+        var first = second.IndexOf("<!-- fact:", StringComparison.Ordinal);
+        var cut = second.IndexOf("<!-- fact:", first + 1, StringComparison.Ordinal);
         var tornText = second[..(cut + 30)];
         File.WriteAllText(files[1], tornText); // torn inside an entry
         // Every entry copied once more by hand: copies are text, not entries of the module's.
@@ -489,11 +534,17 @@ public class EndToEndTests
         {
             c.Open();
             using var cmd = c.CreateCommand();
-            cmd.CommandText = LifeOS.Memory.MemoryStore.MemorySchema.JarvisTables.Replace("embedding BLOB\n", "x INTEGER\n")
-                .Replace("position INTEGER\n", "position INTEGER,\n    entity_name TEXT NOT NULL,\n    entity_type TEXT NOT NULL\n") + """
-CREATE VIRTUAL TABLE facts_fts USING fts5(content, context, content='facts', content_rowid='id', tokenize='porter unicode61');
-CREATE TRIGGER fts_insert AFTER INSERT ON facts BEGIN INSERT INTO facts_fts(rowid, content, context) VALUES (new.id, new.content, new.context); END;
-CREATE TRIGGER fts_delete AFTER DELETE ON facts BEGIN INSERT INTO facts_fts(facts_fts, rowid, content, context) VALUES ('delete', old.id, old.content, old.context); END;
+            cmd.CommandText = LifeOS.Memory.MemoryStore.MemorySchema.JarvisTables
+                .Replace("embedding BLOB\n", "x INTEGER\n")
+                .Replace("position INTEGER\n",
+                    "position INTEGER,\n    entity_name TEXT NOT NULL,\n    entity_type TEXT NOT NULL\n") +
+                "CREATE VIRTUAL TABLE facts_fts USING fts5(content, context, content='facts', content_rowid='id', " +
+                "tokenize='porter unicode61');\n" +
+                "CREATE TRIGGER fts_insert AFTER INSERT ON facts BEGIN " +
+                "INSERT INTO facts_fts(rowid, content, context) VALUES (new.id, new.content, new.context); END;\n" +
+                "CREATE TRIGGER fts_delete AFTER DELETE ON facts BEGIN " +
+                "INSERT INTO facts_fts(facts_fts, rowid, content, context) " +
+                "VALUES ('delete', old.id, old.content, old.context); END;\n" + """
 INSERT INTO schema_info(version) VALUES (1), (4);
 INSERT INTO facts(content, source) VALUES ('telegram fact', 'telegram');
 INSERT INTO fact_embeddings(fact_id, postgres_id) VALUES (1, NULL);
@@ -505,9 +556,12 @@ INSERT INTO fact_embeddings(fact_id, postgres_id) VALUES (1, NULL);
         Assert.Equal(41, s.Scalar<long>("SELECT count(*) FROM facts"));
         Assert.Equal("telegram fact", s.Scalar<string>("SELECT content FROM facts WHERE id = 1"));
         Assert.Equal(41, s.Scalar<long>("SELECT count(*) FROM facts_fts"));
-        Assert.Equal(2, s.Scalar<long>("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'facts'"));
+        Assert.Equal(2,
+            s.Scalar<long>("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'facts'"));
         Assert.Equal(2, s.Scalar<long>("SELECT count(*) FROM schema_info"));
-        Assert.Equal(s.Scalar<long>("SELECT count(*) FROM entity_mentions"), s.Scalar<long>("SELECT count(*) FROM entity_mentions m JOIN entities e ON e.id = m.entity_id WHERE m.entity_name = e.name AND m.entity_type = e.type"));
+        Assert.Equal(s.Scalar<long>("SELECT count(*) FROM entity_mentions"), s.Scalar<long>(
+            "SELECT count(*) FROM entity_mentions m JOIN entities e ON e.id = m.entity_id " +
+            "WHERE m.entity_name = e.name AND m.entity_type = e.type"));
         Assert.True(s.Scalar<long>("SELECT count(*) FROM entity_mentions") > 40);
         Assert.True(s.Verify().IsComplete);
     }
@@ -520,13 +574,20 @@ INSERT INTO fact_embeddings(fact_id, postgres_id) VALUES (1, NULL);
         s.Migrate();
         Assert.Equal("wal", s.Scalar<string>("PRAGMA journal_mode"));
         Assert.Equal(4, s.Scalar<long>("SELECT version FROM schema_info"));
-        foreach (var table in new[] { "facts", "entities", "entity_mentions", "fact_embeddings", "facts_fts", "preferences", "sessions", "user_identities", "subagents" })
+        var tables = new[]
+        {
+            "facts", "entities", "entity_mentions", "fact_embeddings", "facts_fts", "preferences", "sessions",
+            "user_identities", "subagents",
+        };
+        foreach (var table in tables)
             Assert.Equal(1, s.Scalar<long>($"SELECT count(*) FROM sqlite_master WHERE name = '{table}'"));
         Assert.Contains("'assistant', NULL", s.Scalar<string>("SELECT sql FROM sqlite_master WHERE name = 'facts'"));
         Assert.Contains("porter unicode61", s.Scalar<string>("SELECT sql FROM sqlite_master WHERE name = 'facts_fts'"));
         // The module's links are unique per source id among themselves only (see the assistant's REPLACE).
-        Assert.Equal(0, s.Scalar<long>("SELECT count(*) FROM sqlite_master WHERE name = 'ux_fact_embeddings_postgres_id'"));
-        Assert.Contains("WHERE lifeos_link = 1", s.Scalar<string>("SELECT sql FROM sqlite_master WHERE name = 'lifeos_own_links'"));
+        Assert.Equal(0,
+            s.Scalar<long>("SELECT count(*) FROM sqlite_master WHERE name = 'ux_fact_embeddings_postgres_id'"));
+        Assert.Contains("WHERE lifeos_link = 1",
+            s.Scalar<string>("SELECT sql FROM sqlite_master WHERE name = 'lifeos_own_links'"));
         Assert.Equal(3, s.Scalar<long>("SELECT count(*) FROM facts_fts WHERE facts_fts MATCH 'entry'"));
         using var c = new SqliteConnection($"Data Source={s.DbPath};Pooling=False");
         c.Open();
@@ -535,16 +596,18 @@ INSERT INTO fact_embeddings(fact_id, postgres_id) VALUES (1, NULL);
         Assert.Equal("ok", check.ExecuteScalar());
         if (!OperatingSystem.IsWindows())
         {
-            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(s.Root));
-            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(s.DbPath));
-            foreach (var f in s.LogFiles()) Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(f));
+            const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            Assert.Equal(ownerOnly | UnixFileMode.UserExecute, File.GetUnixFileMode(s.Root));
+            Assert.Equal(ownerOnly, File.GetUnixFileMode(s.DbPath));
+            foreach (var f in s.LogFiles()) Assert.Equal(ownerOnly, File.GetUnixFileMode(f));
         }
     }
 
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void The_full_text_index_matches_the_facts_whether_indexed_in_bulk_or_by_a_foreign_trigger(bool foreignTrigger)
+    public void The_full_text_index_matches_the_facts_whether_indexed_in_bulk_or_by_a_foreign_trigger(
+        bool foreignTrigger)
     {
         using var s = new Scenario();
         s.Generate(10);
@@ -555,7 +618,8 @@ INSERT INTO fact_embeddings(fact_id, postgres_id) VALUES (1, NULL);
             using var cmd = c.CreateCommand();
             // Another program's extra insert trigger: bulk indexing must step aside and the triggers do the work.
             cmd.CommandText = foreignTrigger
-                ? "CREATE TABLE audit (fact_id INTEGER); CREATE TRIGGER audit_ai AFTER INSERT ON facts BEGIN INSERT INTO audit VALUES (new.id); END;"
+                ? "CREATE TABLE audit (fact_id INTEGER); " +
+                  "CREATE TRIGGER audit_ai AFTER INSERT ON facts BEGIN INSERT INTO audit VALUES (new.id); END;"
                 : "SELECT 1";
             cmd.ExecuteNonQuery();
         }
@@ -571,7 +635,8 @@ INSERT INTO fact_embeddings(fact_id, postgres_id) VALUES (1, NULL);
             c.Open();
             using var cmd = c.CreateCommand();
             // The triggers are still in force for every other writer.
-            cmd.CommandText = "INSERT INTO facts (content, source) VALUES ('written by jarvis zebra', 'user'); SELECT count(*) FROM facts_fts WHERE facts_fts MATCH 'zebra';";
+            cmd.CommandText = "INSERT INTO facts (content, source) VALUES ('written by jarvis zebra', 'user'); " +
+                "SELECT count(*) FROM facts_fts WHERE facts_fts MATCH 'zebra';";
             Assert.Equal(1L, cmd.ExecuteScalar());
             cmd.CommandText = "INSERT INTO facts_fts(facts_fts) VALUES('integrity-check'); PRAGMA integrity_check;";
             Assert.Equal("ok", cmd.ExecuteScalar());
@@ -583,12 +648,20 @@ INSERT INTO fact_embeddings(fact_id, postgres_id) VALUES (1, NULL);
     {
         using var s = new Scenario();
         foreach (var size in new[] { 0, -1, 10_000_000 })
-            Assert.Equal(FailureKind.InvalidArgument, Assert.Throws<MemoryMigrationException>(() => s.Migrate(new MigrationOptions { BatchSize = size })).Kind);
+        {
+            var bad = Assert.Throws<MemoryMigrationException>(
+                () => s.Migrate(new MigrationOptions { BatchSize = size }));
+            Assert.Equal(FailureKind.InvalidArgument, bad.Kind);
+        }
         var file = Path.GetTempFileName();
-        var ex = Assert.Throws<MemoryMigrationException>(() => new ArchivalMigrator(new SourceOptions { ConnectionString = s.ConnectionString }, file).MigrateAsync(new MigrationOptions()).GetAwaiter().GetResult());
+        var ex = Assert.Throws<MemoryMigrationException>(() =>
+            new ArchivalMigrator(new SourceOptions { ConnectionString = s.ConnectionString }, file)
+                .MigrateAsync(new MigrationOptions()).GetAwaiter().GetResult());
         Assert.Equal(ErrorIds.WorkspaceInvalid, ex.ErrorId);
         File.Delete(file);
-        var uri = Assert.Throws<MemoryMigrationException>(() => new ArchivalMigrator(new SourceOptions { ConnectionString = "postgres://us er:p@ss w0rd@[bad/db" }, s.Root).MigrateAsync(new MigrationOptions()).GetAwaiter().GetResult());
+        var uri = Assert.Throws<MemoryMigrationException>(() =>
+            new ArchivalMigrator(new SourceOptions { ConnectionString = "postgres://us er:p@ss w0rd@[bad/db" }, s.Root)
+                .MigrateAsync(new MigrationOptions()).GetAwaiter().GetResult());
         Assert.Equal(ErrorIds.InvalidConnectionString, uri.ErrorId);
         Assert.DoesNotContain("ss w0rd", uri.Message);
         Assert.False(Directory.Exists(s.Root));

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Globalization;
 using System.Reflection;
 using System.Text;
 using LifeOS.Memory.DailyLog;
@@ -61,7 +62,11 @@ internal sealed class ChildMigration : IDisposable
         var path = typeof(ChildMigration).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
             .FirstOrDefault(a => a.Key == "CrashRunnerPath")?.Value;
         if (path == null || !File.Exists(path))
-            throw new InvalidOperationException($"The crash runner was not built ({path}); build tests/LifeOS.Memory.Engine.Tests, which builds it too.");
+        {
+            throw new InvalidOperationException(
+                $"The crash runner was not built ({path}); " +
+                "build tests/LifeOS.Memory.Engine.Tests, which builds it too.");
+        }
         return Path.GetFullPath(path);
     }
 
@@ -88,18 +93,25 @@ internal sealed class ChildMigration : IDisposable
             psi.ArgumentList.Add(shellPrefix + "; exec \"$0\" \"$@\"");
             psi.ArgumentList.Add(DotnetHost());
         }
-        foreach (var a in new[] { RunnerPath, table, workspace, batchSize.ToString(), mode }) psi.ArgumentList.Add(a);
+        var batch = batchSize.ToString(CultureInfo.InvariantCulture);
+        foreach (var a in new[] { RunnerPath, table, workspace, batch, mode })
+            psi.ArgumentList.Add(a);
         psi.RedirectStandardOutput = true;
         psi.RedirectStandardError = true;
         psi.UseShellExecute = false;
-        foreach (var name in new[] { "LIFEOS_CRASH_CONNECTION", "DATABASE_URL", "PGPASSWORD", "PGPASSFILE", "JARVIS_MEMORY_ROOT" })
+        var inherited = new[]
+        {
+            "LIFEOS_CRASH_CONNECTION", "DATABASE_URL", "PGPASSWORD", "PGPASSFILE", "JARVIS_MEMORY_ROOT",
+        };
+        foreach (var name in inherited)
             psi.Environment.Remove(name);
         if (connectionString != null) psi.Environment["LIFEOS_CRASH_CONNECTION"] = connectionString;
         if (environment != null)
             foreach (var (k, v) in environment)
                 psi.Environment[k] = v;
         psi.Environment["DOTNET_TieredPGO"] = "0";
-        return new ChildMigration(Process.Start(psi) ?? throw new InvalidOperationException("cannot start the crash runner"));
+        return new ChildMigration(
+            Process.Start(psi) ?? throw new InvalidOperationException("cannot start the crash runner"));
     }
 
     /// <summary>The next line matching, or null when the process ended (or the timeout passed) first.</summary>
@@ -142,7 +154,11 @@ internal sealed class ChildMigration : IDisposable
     {
         get
         {
-            lock (_all) lock (_stderr) return string.Join("\n", _all) + (_stderr.Length > 0 ? "\nstderr: " + _stderr : "");
+            lock (_all)
+            {
+                lock (_stderr)
+                    return string.Join("\n", _all) + (_stderr.Length > 0 ? "\nstderr: " + _stderr : "");
+            }
         }
     }
 
@@ -172,7 +188,8 @@ internal static class WorkspaceAudit
         AssertIntegrity(c);
         var facts = LogReader.ModuleFacts(c);
         var archival = Query(c, "SELECT count(*) FROM facts WHERE source = 'archival_memory'", r => r.GetInt64(0))[0];
-        var links = Query(c, "SELECT fact_id, postgres_id FROM fact_embeddings WHERE lifeos_link = 1", r => (r.GetInt64(0), r.GetValue(1)));
+        var links = Query(c, "SELECT fact_id, postgres_id FROM fact_embeddings WHERE lifeos_link = 1",
+            r => (r.GetInt64(0), r.GetValue(1)));
         Assert.True(archival == links.Count, $"{because}: {archival} archival facts but {links.Count} links");
         Assert.Equal(links.Count, links.Select(l => l.Item2.ToString()).Distinct().Count());
         Assert.All(links, l => Assert.True(facts.ContainsKey(l.Item1), $"{because}: link to missing fact {l.Item1}"));
@@ -182,7 +199,11 @@ internal static class WorkspaceAudit
         {
             var n = entries.GetValueOrDefault(factId);
             Assert.True(n <= 1, $"{because}: fact {factId} has {n} log entries");
-            if (n == 0) Assert.True(pending.Contains(factId), $"{because}: fact {factId} has no log entry and is not pending a log write");
+            if (n == 0)
+            {
+                Assert.True(pending.Contains(factId),
+                    $"{because}: fact {factId} has no log entry and is not pending a log write");
+            }
         }
         return facts.Count;
     }
@@ -206,12 +227,15 @@ internal static class WorkspaceAudit
     public static void AssertExactlyOnce(Scenario s, long? expectedRows = null, params string[] notes) =>
         AssertExactlyOnce(s, expectedRows, allowTorn: false, notes);
 
-    /// <param name="allowTorn">Whether fragments of entries cut by a kill may remain as text (never removed by design).</param>
+    /// <param name="allowTorn">Whether fragments of entries cut by a kill may remain as text (never removed by
+    /// design).</param>
     public static void AssertExactlyOnce(Scenario s, long? expectedRows, bool allowTorn, params string[] notes)
     {
         var v = s.Verify();
-        Assert.True(v.IsComplete, $"verification: missing {v.MissingCount} ({string.Join(",", v.MissingIds)}), changed {v.ChangedCount}, " +
-            $"orphaned {v.OrphanedCount}, duplicate {v.DuplicateCount}, log missing {v.LogMissingCount} ({string.Join(",", v.LogMissingIds)}), " +
+        Assert.True(v.IsComplete,
+            $"verification: missing {v.MissingCount} ({string.Join(",", v.MissingIds)}), changed {v.ChangedCount}, " +
+            $"orphaned {v.OrphanedCount}, duplicate {v.DuplicateCount}, " +
+            $"log missing {v.LogMissingCount} ({string.Join(",", v.LogMissingIds)}), " +
             $"log duplicate {v.LogDuplicateCount}, embedding {v.EmbeddingMismatchCount}");
         var source = SourceRows(s);
         if (expectedRows != null) Assert.Equal(expectedRows.Value, source.Count);
@@ -222,19 +246,29 @@ internal static class WorkspaceAudit
         var facts = LogReader.ModuleFacts(c);
         var linked = Query(c, "SELECT l.postgres_id, l.fact_id FROM fact_embeddings l WHERE l.lifeos_link = 1",
             r => (Key: KeyText(r.GetValue(0)), FactId: r.GetInt64(1)));
-        Assert.Equal(source.Count, Query(c, "SELECT count(*) FROM facts WHERE source = 'archival_memory'", r => r.GetInt64(0))[0]);
+        Assert.Equal(source.Count,
+            Query(c, "SELECT count(*) FROM facts WHERE source = 'archival_memory'", r => r.GetInt64(0))[0]);
         Assert.Equal(source.Count, facts.Count);
         Assert.Equal(source.Count, linked.Count);
-        Assert.Equal(source.Keys.OrderBy(k => k, StringComparer.Ordinal), linked.Select(l => l.Key).OrderBy(k => k, StringComparer.Ordinal));
+        Assert.Equal(source.Keys.OrderBy(k => k, StringComparer.Ordinal),
+            linked.Select(l => l.Key).OrderBy(k => k, StringComparer.Ordinal));
         Assert.Equal(facts.Keys.Order(), linked.Select(l => l.FactId).Order());
         foreach (var (key, factId) in linked)
-            Assert.True(source[key] == facts[factId].Content, $"fact {factId} does not hold the content of source row {key}");
+        {
+            Assert.True(source[key] == facts[factId].Content,
+                $"fact {factId} does not hold the content of source row {key}");
+        }
         Assert.Equal(0, Query(c, "SELECT count(*) FROM lifeos_log_pending", r => r.GetInt64(0))[0]);
-        Assert.Equal(0, Query(c, "SELECT count(*) FROM entity_mentions m LEFT JOIN facts f ON f.id = m.fact_id LEFT JOIN entities e ON e.id = m.entity_id WHERE f.id IS NULL OR e.id IS NULL", r => r.GetInt64(0))[0]);
+        Assert.Equal(0, Query(c,
+            "SELECT count(*) FROM entity_mentions m LEFT JOIN facts f ON f.id = m.fact_id " +
+            "LEFT JOIN entities e ON e.id = m.entity_id WHERE f.id IS NULL OR e.id IS NULL", r => r.GetInt64(0))[0]);
 
         var (entries, torn) = ReadLogs(s, facts, "after the final run", strict: !allowTorn, notes);
         foreach (var (factId, _) in facts)
-            Assert.True(entries.GetValueOrDefault(factId) == 1, $"fact {factId} has {entries.GetValueOrDefault(factId)} log entries");
+        {
+            Assert.True(entries.GetValueOrDefault(factId) == 1,
+                $"fact {factId} has {entries.GetValueOrDefault(factId)} log entries");
+        }
         if (!allowTorn) Assert.Equal(0, torn);
     }
 
@@ -243,7 +277,8 @@ internal static class WorkspaceAudit
     /// the files hold. Every other byte must be the Jarvis header or one of the owner's notes; right after a
     /// kill (not <paramref name="strict"/>), also a fragment of an entry (a write cut short).
     /// </summary>
-    private static (Dictionary<long, int> Entries, int Torn) ReadLogs(Scenario s, Dictionary<long, LogReader.ModuleFact> facts, string because, bool strict, string[] notes)
+    private static (Dictionary<long, int> Entries, int Torn) ReadLogs(Scenario s,
+        Dictionary<long, LogReader.ModuleFact> facts, string because, bool strict, string[] notes)
     {
         var counts = new Dictionary<long, int>();
         var torn = 0;
@@ -280,7 +315,8 @@ internal static class WorkspaceAudit
                     var isFragment = header.StartsWith(piece, StringComparison.Ordinal)
                         || expected.Values.Any(e => e.StartsWith(piece, StringComparison.Ordinal))
                         || System.Text.RegularExpressions.Regex.IsMatch(piece, @"^<!-- fact:\d*");
-                    Assert.True(!strict && isFragment, $"{because}: unexpected text in {Path.GetFileName(path)}: {Shorten(piece)}");
+                    Assert.True(!strict && isFragment,
+                        $"{because}: unexpected text in {Path.GetFileName(path)}: {Shorten(piece)}");
                     torn++;
                     i = end;
                 }
@@ -355,12 +391,15 @@ internal static class ScenarioFaultExtensions
     /// </summary>
     public static void GenerateVaried(this Scenario s, int n, int start = 0)
     {
-        s.Sql($@"INSERT INTO {s.Table} (content, metadata, created_at, embedding)
-SELECT 'Eintrag ' || g || ' über $SOL — 😀 @user' || (g % 7) || ' #tag' || (g % 5) || repeat(' ‡ mehr Text', (g * 7919) % 60)
-         || CASE WHEN g % 97 = 0 THEN E'\n<!-- fact:' || g || E' -->\n## 00:00:00 UTC\n---' ELSE '' END,
-       jsonb_build_object('tags', jsonb_build_array('t' || (g % 3), 'ünï code'), 'context', 'ctx ' || (g % 11)),
-       timestamptz '2023-01-01 00:00:00+00' + (g * interval '17 minutes 3.25 seconds'),
-       CASE WHEN g % 3 = 0 THEN ARRAY[g::real, -0.5::real] END
-FROM generate_series({start + 1}, {start + n}) g");
+        s.Sql($"INSERT INTO {s.Table} (content, metadata, created_at, embedding)\n" +
+            "SELECT 'Eintrag ' || g || ' über $SOL — 😀 @user' || (g % 7) || ' #tag' || (g % 5) || " +
+            "repeat(' ‡ mehr Text', (g * 7919) % 60)\n" +
+            "         || CASE WHEN g % 97 = 0 THEN E'\\n<!-- fact:' || g || E' -->\\n## 00:00:00 UTC\\n---' " +
+            "ELSE '' END,\n" +
+            "       jsonb_build_object('tags', jsonb_build_array('t' || (g % 3), 'ünï code'), " +
+            "'context', 'ctx ' || (g % 11)),\n" +
+            "       timestamptz '2023-01-01 00:00:00+00' + (g * interval '17 minutes 3.25 seconds'),\n" +
+            "       CASE WHEN g % 3 = 0 THEN ARRAY[g::real, -0.5::real] END\n" +
+            $"FROM generate_series({start + 1}, {start + n}) g");
     }
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Data.Sqlite;
 using Xunit;
 
@@ -13,7 +14,9 @@ public class LayerTests
 {
     private const int Rows = 120;
 
-    /// <summary>A migrated workspace of <see cref="Rows"/> rows with the assistant's own facts and mentions beside them.</summary>
+    /// <summary>
+    /// A migrated workspace of <see cref="Rows"/> rows with the assistant's own facts and mentions beside them.
+    /// </summary>
     private static Scenario Migrated()
     {
         var s = new Scenario(embeddingType: null);
@@ -24,14 +27,18 @@ public class LayerTests
         return s;
     }
 
-    /// <summary>Facts written as the assistant writes them: a plain insert (the triggers index it), then its mentions.</summary>
+    /// <summary>
+    /// Facts written as the assistant writes them: a plain insert (the triggers index it), then its mentions.
+    /// </summary>
     private static void AddNeighbourFacts(Scenario s)
     {
         using var c = Open(s);
         for (var i = 0; i < 5; i++)
         {
-            var id = Scalar<long>(c, "INSERT INTO facts (content, context, timestamp, source, confidence, is_assistant_output) " +
-                "VALUES ($c, 'chat', CURRENT_TIMESTAMP, 'telegram', 1.0, 0) RETURNING id", ("$c", $"neighbour note zebra{i} about $NBR and @user3"));
+            var id = Scalar<long>(c,
+                "INSERT INTO facts (content, context, timestamp, source, confidence, is_assistant_output) " +
+                "VALUES ($c, 'chat', CURRENT_TIMESTAMP, 'telegram', 1.0, 0) RETURNING id",
+                ("$c", $"neighbour note zebra{i} about $NBR and @user3"));
             Exec(c, "INSERT OR IGNORE INTO entities (name, type) VALUES ('NBR', 'token'), ('@user3', 'user')");
             Exec(c, "INSERT INTO entity_mentions (fact_id, entity_id, mention_text, position) " +
                     "SELECT $f, id, '$NBR', 25 FROM entities WHERE name = 'NBR' AND type = 'token'", ("$f", id));
@@ -40,16 +47,20 @@ public class LayerTests
         }
     }
 
-    /// <summary>Everything of the neighbour's: facts, mentions with their entities, index sizes and what its search finds.</summary>
+    /// <summary>
+    /// Everything of the neighbour's: facts, mentions with their entities, index sizes and what its search finds.
+    /// </summary>
     private static string NeighbourState(Scenario s)
     {
         var parts = new List<string>();
         foreach (var sql in new[]
         {
             "SELECT id, content, context, timestamp, source FROM facts WHERE source = 'telegram' ORDER BY id",
-            "SELECT m.id, m.fact_id, m.entity_id, e.name, e.type, m.mention_text, m.position FROM entity_mentions m JOIN facts f ON f.id = m.fact_id " +
+            "SELECT m.id, m.fact_id, m.entity_id, e.name, e.type, m.mention_text, m.position " +
+            "FROM entity_mentions m JOIN facts f ON f.id = m.fact_id " +
             "JOIN entities e ON e.id = m.entity_id WHERE f.source = 'telegram' ORDER BY m.id",
-            "SELECT d.id, hex(d.sz) FROM facts_fts_docsize d JOIN facts f ON f.id = d.id WHERE f.source = 'telegram' ORDER BY d.id",
+            "SELECT d.id, hex(d.sz) FROM facts_fts_docsize d JOIN facts f ON f.id = d.id " +
+            "WHERE f.source = 'telegram' ORDER BY d.id",
         })
             parts.AddRange(s.Rows(sql).Select(r => string.Join("|", r.Select(v => v?.ToString()))));
         for (var i = 0; i < 5; i++) parts.Add($"zebra{i}: " + string.Join(",", Search(s, $"zebra{i}")));
@@ -77,7 +88,7 @@ public class LayerTests
         using var cmd = c.CreateCommand();
         cmd.CommandText = sql;
         foreach (var (n, v) in ps) cmd.Parameters.AddWithValue(n, v);
-        return (T)Convert.ChangeType(cmd.ExecuteScalar()!, typeof(T));
+        return (T)Convert.ChangeType(cmd.ExecuteScalar()!, typeof(T), CultureInfo.InvariantCulture);
     }
 
     private static void Damage(Scenario s, string sql)
@@ -85,6 +96,11 @@ public class LayerTests
         using var c = Open(s);
         Exec(c, sql);
     }
+
+    /// <summary>Deletes the index entry of a fact with the text it holds, as the 'delete' command does.</summary>
+    private static string Unindex(long factId) =>
+        "INSERT INTO facts_fts(facts_fts, rowid, content, context) SELECT 'delete', id, content, context FROM facts " +
+        $"WHERE id = {factId}";
 
     /// <summary>What -WhatIf lists: the repairs a run would make.</summary>
     private static IReadOnlyList<PlannedRepair> Plan(Scenario s) => s.PlanRepairs();
@@ -94,13 +110,15 @@ public class LayerTests
 
     /// <summary>The assistant's search: the rowids FTS5 finds for a word.</summary>
     private static List<long> Search(Scenario s, string word) =>
-        s.Rows($"SELECT rowid FROM facts_fts WHERE facts_fts MATCH '\"{word}\"' ORDER BY rowid").Select(r => (long)r[0]!).ToList();
+        s.Rows($"SELECT rowid FROM facts_fts WHERE facts_fts MATCH '\"{word}\"' ORDER BY rowid")
+            .Select(r => (long)r[0]!).ToList();
 
     /// <summary>Every generated row holds "Entry N": its number is a word only that fact holds.</summary>
     private static void AssertEveryFactFound(Scenario s)
     {
         for (var key = 1; key <= Rows; key++)
-            Assert.True(Search(s, key.ToString()).Contains(FactOf(s, key)), $"the search for {key} does not find its fact");
+            Assert.True(Search(s, key.ToString(CultureInfo.InvariantCulture)).Contains(FactOf(s, key)),
+                $"the search for {key} does not find its fact");
     }
 
     /// <summary>FTS5's own checks, as the command (index in itself) and against the facts table (rank 1).</summary>
@@ -114,7 +132,8 @@ public class LayerTests
     private static void AssertRepairedAndUntouched(Scenario s, string neighbourBefore)
     {
         var v = s.Verify();
-        Assert.True(v.IsComplete, $"index intact {v.IndexIntact}, missing {v.IndexMissingCount}, changed {v.IndexChangedCount}, mentions {v.MentionMismatchCount}");
+        Assert.True(v.IsComplete, $"index intact {v.IndexIntact}, missing {v.IndexMissingCount}, " +
+            $"changed {v.IndexChangedCount}, mentions {v.MentionMismatchCount}");
         AssertEveryFactFound(s);
         AssertIndexConsistent(s);
         Assert.Equal(neighbourBefore, NeighbourState(s));
@@ -131,9 +150,10 @@ public class LayerTests
         using var s = Migrated();
         var before = NeighbourState(s);
         long removed = FactOf(s, 17), other = FactOf(s, 42);
-        Damage(s, $"INSERT INTO facts_fts(facts_fts, rowid, content, context) SELECT 'delete', id, content, context FROM facts WHERE id = {removed}");
-        Damage(s, $"INSERT INTO facts_fts(facts_fts, rowid, content, context) SELECT 'delete', id, content, context FROM facts WHERE id = {other}; " +
-                  $"INSERT INTO facts_fts(rowid, content, context) VALUES ({other}, 'quite different words entirely', 'another context')");
+        Damage(s, Unindex(removed));
+        Damage(s, Unindex(other) + "; " +
+                  $"INSERT INTO facts_fts(rowid, content, context) " +
+                  $"VALUES ({other}, 'quite different words entirely', 'another context')");
         Assert.Empty(Search(s, "17"));
         Assert.Equal(new[] { other }, Search(s, "different"));
 
@@ -165,7 +185,7 @@ public class LayerTests
         // The issue's -Force case: the update trigger's delete step ran against an entry the index no longer held.
         using var s = Migrated();
         var before = NeighbourState(s);
-        Damage(s, $"INSERT INTO facts_fts(facts_fts, rowid, content, context) SELECT 'delete', id, content, context FROM facts WHERE id = {FactOf(s, 3)}");
+        Damage(s, Unindex(FactOf(s, 3)));
         var result = s.Migrate(new MigrationOptions { Force = true });
         Assert.True(result.Success);
         Assert.Equal(1, result.RepairedIndexEntries);
@@ -200,7 +220,10 @@ public class LayerTests
         Assert.Equal(new object[] { 5L, 9L }, s.Verify().IndexChangedIds);
 
         var progress = new List<IndexRebuildProgress>();
-        var result = s.Migrate(new MigrationOptions { ConfirmIndexRebuild = _ => true, IndexRebuildProgress = new SyncRebuildProgress(progress.Add) });
+        var result = s.Migrate(new MigrationOptions
+        {
+            ConfirmIndexRebuild = _ => true, IndexRebuildProgress = new SyncRebuildProgress(progress.Add),
+        });
         Assert.True(result.RebuiltIndex);
         Assert.NotEmpty(progress);
         Assert.Equal(progress[^1].Total, progress[^1].Done);
@@ -213,7 +236,8 @@ public class LayerTests
         using var s = Migrated();
         var before = NeighbourState(s);
         // The largest block of the index's data: a leaf page of terms and doclists.
-        Damage(s, "DELETE FROM facts_fts_data WHERE id = (SELECT id FROM facts_fts_data WHERE id > 10 ORDER BY length(block) DESC LIMIT 1)");
+        Damage(s, "DELETE FROM facts_fts_data " +
+            "WHERE id = (SELECT id FROM facts_fts_data WHERE id > 10 ORDER BY length(block) DESC LIMIT 1)");
         var v = s.Verify();
         Assert.False(v.IndexIntact);
         Assert.False(v.IsComplete);
@@ -233,7 +257,8 @@ public class LayerTests
         using var s = Migrated();
         var before = NeighbourState(s);
         var fact = FactOf(s, 11);
-        Damage(s, $"INSERT INTO facts_fts(facts_fts, rowid, content, context) VALUES ('delete', {fact}, 'unrelated', 'words')");
+        Damage(s, "INSERT INTO facts_fts(facts_fts, rowid, content, context) " +
+            $"VALUES ('delete', {fact}, 'unrelated', 'words')");
         Assert.Equal(new[] { fact }, Search(s, "11"));
         var v = s.Verify();
         Assert.True(v.IndexIntact);
@@ -251,8 +276,10 @@ public class LayerTests
         var before = NeighbourState(s);
         long removed = FactOf(s, 5), added = FactOf(s, 6), repointed = FactOf(s, 7);
         Damage(s, $"DELETE FROM entity_mentions WHERE fact_id = {removed}");
-        Damage(s, $"INSERT INTO entity_mentions (fact_id, entity_id, mention_text, position) SELECT {added}, id, 'NBR', 1 FROM entities WHERE name = 'NBR'");
-        Damage(s, $"UPDATE entity_mentions SET entity_id = (SELECT id FROM entities WHERE name = 'NBR') WHERE id = (SELECT min(id) FROM entity_mentions WHERE fact_id = {repointed})");
+        Damage(s, "INSERT INTO entity_mentions (fact_id, entity_id, mention_text, position) " +
+            $"SELECT {added}, id, 'NBR', 1 FROM entities WHERE name = 'NBR'");
+        Damage(s, "UPDATE entity_mentions SET entity_id = (SELECT id FROM entities WHERE name = 'NBR') " +
+            $"WHERE id = (SELECT min(id) FROM entity_mentions WHERE fact_id = {repointed})");
         // @user3 is also the neighbour's entity: its mentions keep pointing at the renamed row.
         Damage(s, "UPDATE entities SET name = '@someone_else' WHERE name = '@user3' AND type = 'user'");
         var renamed = Enumerable.Range(1, Rows).Where(g => g % 7 == 3).Select(g => (long)g);
@@ -274,7 +301,8 @@ public class LayerTests
         Assert.True(result.Success);
         Assert.Equal(expected.Count, result.RepairedMentions);
         Assert.Equal(0, result.RepairedIndexEntries);
-        // The renamed entity is the neighbour's too: it is left renamed, and the module's facts get an entity of the mapped name.
+        // The renamed entity is the neighbour's too: it is left renamed, and the module's facts get an entity of the
+        // mapped name.
         Assert.Equal(1, s.Scalar<long>("SELECT count(*) FROM entities WHERE name = '@someone_else'"));
         Assert.Equal(1, s.Scalar<long>("SELECT count(*) FROM entities WHERE name = '@user3'"));
         AssertRepairedAndUntouched(s, neighbourAfterRename);
@@ -285,11 +313,12 @@ public class LayerTests
     {
         using var s = Migrated();
         var neighbour = s.Scalar<long>("SELECT min(id) FROM facts WHERE source = 'telegram'");
-        Damage(s, $"INSERT INTO facts_fts(facts_fts, rowid, content, context) SELECT 'delete', id, content, context FROM facts WHERE id = {neighbour}");
+        Damage(s, Unindex(neighbour));
         Damage(s, $"DELETE FROM entity_mentions WHERE fact_id = {neighbour}");
         var before = NeighbourState(s);
         var v = s.Verify();
-        Assert.True(v.IsComplete, $"intact {v.IndexIntact}, missing {v.IndexMissingCount}, changed {v.IndexChangedCount}, mentions {v.MentionMismatchCount}");
+        Assert.True(v.IsComplete, $"intact {v.IndexIntact}, missing {v.IndexMissingCount}, " +
+            $"changed {v.IndexChangedCount}, mentions {v.MentionMismatchCount}");
         var result = s.Migrate();
         Assert.Equal(0, result.RepairedIndexEntries + result.RepairedMentions);
         Assert.False(result.RebuiltIndex);

@@ -12,7 +12,8 @@ namespace LifeOS.Memory.Tests;
 /// </summary>
 internal static class LogReader
 {
-    public sealed record ModuleFact(long Id, string Content, string? Context, string Timestamp, double Confidence, List<string> Entities)
+    public sealed record ModuleFact(long Id, string Content, string? Context, string Timestamp, double Confidence,
+        List<string> Entities)
     {
         public string Day => Timestamp[..10];
     }
@@ -22,13 +23,19 @@ internal static class LogReader
     {
         var parts = new List<string> { "**Source:** archival_memory" };
         if (!string.IsNullOrEmpty(f.Context)) parts.Add("**Context:** " + f.Context);
-        if (f.Entities.Count > 0) parts.Add("**Entities:** " + string.Join(", ", f.Entities.Select(e => "`" + e + "`")));
-        if (f.Confidence < 1.0) parts.Add("**Confidence:** " + f.Confidence.ToString("0.00", CultureInfo.InvariantCulture));
-        return $"<!-- fact:{f.Id} -->\n## {f.Timestamp.Substring(11, 8)} UTC\n\n{f.Content}\n\n{string.Join(" | ", parts)}\n\n---\n";
+        if (f.Entities.Count > 0)
+            parts.Add("**Entities:** " + string.Join(", ", f.Entities.Select(e => "`" + e + "`")));
+        if (f.Confidence < 1.0)
+            parts.Add("**Confidence:** " + f.Confidence.ToString("0.00", CultureInfo.InvariantCulture));
+        return $"<!-- fact:{f.Id} -->\n## {f.Timestamp.Substring(11, 8)} UTC\n\n{f.Content}\n\n" +
+            $"{string.Join(" | ", parts)}\n\n---\n";
     }
 
     public static string Header(string day) =>
-        $"# Daily Log: {day}\n\n*Memory entries for {DateTime.ParseExact(day, "yyyy-MM-dd", CultureInfo.InvariantCulture).ToString("dddd, MMMM dd, yyyy", CultureInfo.InvariantCulture)}*\n\n---\n\n";
+        $"# Daily Log: {day}\n\n*Memory entries for " +
+        DateTime.ParseExact(day, "yyyy-MM-dd", CultureInfo.InvariantCulture)
+            .ToString("dddd, MMMM dd, yyyy", CultureInfo.InvariantCulture) +
+        "*\n\n---\n\n";
 
     /// <summary>The module's facts: those its own link rows (lifeos_link = 1) point at.</summary>
     public static Dictionary<long, ModuleFact> ModuleFacts(SqliteConnection c)
@@ -36,14 +43,19 @@ internal static class LogReader
         var facts = new Dictionary<long, ModuleFact>();
         using (var cmd = c.CreateCommand())
         {
-            cmd.CommandText = "SELECT f.id, f.content, f.context, f.timestamp, f.confidence FROM facts f JOIN fact_embeddings l ON l.fact_id = f.id AND l.lifeos_link = 1";
+            cmd.CommandText = "SELECT f.id, f.content, f.context, f.timestamp, f.confidence FROM facts f " +
+                "JOIN fact_embeddings l ON l.fact_id = f.id AND l.lifeos_link = 1";
             using var r = cmd.ExecuteReader();
             while (r.Read())
-                facts[r.GetInt64(0)] = new ModuleFact(r.GetInt64(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2), r.GetString(3), r.GetDouble(4), new List<string>());
+            {
+                facts[r.GetInt64(0)] = new ModuleFact(r.GetInt64(0), r.GetString(1),
+                    r.IsDBNull(2) ? null : r.GetString(2), r.GetString(3), r.GetDouble(4), new List<string>());
+            }
         }
         using (var cmd = c.CreateCommand())
         {
-            cmd.CommandText = "SELECT m.fact_id, e.name FROM entity_mentions m JOIN entities e ON e.id = m.entity_id ORDER BY m.fact_id, m.id";
+            cmd.CommandText = "SELECT m.fact_id, e.name FROM entity_mentions m JOIN entities e ON e.id = m.entity_id " +
+                "ORDER BY m.fact_id, m.id";
             using var r = cmd.ExecuteReader();
             while (r.Read())
                 if (facts.TryGetValue(r.GetInt64(0), out var f)) f.Entities.Add(r.GetString(1));
@@ -62,12 +74,15 @@ internal static class LogReader
             if (!days.TryGetValue(day, out var list)) days[day] = list = new List<(string, string)>();
             list.Add((path, text));
         }
+        var utf8 = new UTF8Encoding(false);
         if (Directory.Exists(logDir))
-            foreach (var f in Directory.GetFiles(logDir, "*.md")) Add(f, File.ReadAllText(f, new UTF8Encoding(false)));
+        {
+            foreach (var f in Directory.GetFiles(logDir, "*.md")) Add(f, File.ReadAllText(f, utf8));
+        }
         var archives = Path.Combine(logDir, "archives");
         if (Directory.Exists(archives))
         {
-            foreach (var f in Directory.GetFiles(archives, "*.md")) Add(f, File.ReadAllText(f, new UTF8Encoding(false)));
+            foreach (var f in Directory.GetFiles(archives, "*.md")) Add(f, File.ReadAllText(f, utf8));
             foreach (var f in Directory.GetFiles(archives, "*.md.gz"))
             {
                 using var gz = new GZipStream(File.OpenRead(f), CompressionMode.Decompress);
@@ -82,8 +97,11 @@ internal static class LogReader
     public static List<int> Occurrences(string text, string entry)
     {
         var list = new List<int>();
-        for (var at = text.IndexOf(entry, StringComparison.Ordinal); at >= 0; at = text.IndexOf(entry, at + 1, StringComparison.Ordinal))
+        for (var at = text.IndexOf(entry, StringComparison.Ordinal); at >= 0;
+             at = text.IndexOf(entry, at + 1, StringComparison.Ordinal))
+        {
             if (at == 0 || text[at - 1] == '\n') list.Add(at);
+        }
         return list;
     }
 }
@@ -97,7 +115,8 @@ internal static class ScenarioLogExtensions
         c.Open();
         var fact = LogReader.ModuleFacts(c)[factId];
         var expected = LogReader.Expected(fact);
-        return LogReader.Days(s.LogDir).GetValueOrDefault(fact.Day)?.Sum(f => LogReader.Occurrences(f.Text, expected).Count) ?? 0;
+        return LogReader.Days(s.LogDir).GetValueOrDefault(fact.Day)
+            ?.Sum(f => LogReader.Occurrences(f.Text, expected).Count) ?? 0;
     }
 
     /// <summary>Every module fact's exact entry count, by fact id.</summary>
@@ -107,6 +126,7 @@ internal static class ScenarioLogExtensions
         c.Open();
         var days = LogReader.Days(s.LogDir);
         return LogReader.ModuleFacts(c).Values.ToDictionary(f => f.Id,
-            f => days.GetValueOrDefault(f.Day)?.Sum(d => LogReader.Occurrences(d.Text, LogReader.Expected(f)).Count) ?? 0);
+            f => days.GetValueOrDefault(f.Day)
+                ?.Sum(d => LogReader.Occurrences(d.Text, LogReader.Expected(f)).Count) ?? 0);
     }
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using LifeOS.Memory.Archival;
 using LifeOS.Memory.Mapping;
 using Xunit;
@@ -62,7 +63,7 @@ public class MappingTests
     [InlineData("2099-12-31T23:59:59.5+00:00", "2099-12-31 23:59:59.500000")]
     public void Timestamps_are_utc_with_microseconds_only_when_present(string created, string expected)
     {
-        var utc = DateTimeOffset.Parse(created).UtcDateTime;
+        var utc = DateTimeOffset.Parse(created, CultureInfo.InvariantCulture).UtcDateTime;
         var fact = Map("x", null, utc);
         Assert.Equal(expected, fact.Timestamp);
         Assert.Equal(expected[..10], fact.Day);
@@ -75,8 +76,10 @@ public class MappingTests
     [Fact]
     public void Tags_from_arrays_and_strings_are_trimmed_deduplicated_and_prefixed()
     {
-        var fromArray = Map("x", "{\"tags\":[\" defi \",\"defi\",\"\",\"#alpha\",42,null,{\"a\":1},[\"b\"],\"ünïcode tag\",\"Defi\"]}");
-        Assert.Equal(new[] { "#defi", "#alpha", "#42", "#ünïcode tag", "#Defi" }, fromArray.Entities.Select(e => e.Name));
+        var fromArray = Map("x",
+            "{\"tags\":[\" defi \",\"defi\",\"\",\"#alpha\",42,null,{\"a\":1},[\"b\"],\"ünïcode tag\",\"Defi\"]}");
+        Assert.Equal(new[] { "#defi", "#alpha", "#42", "#ünïcode tag", "#Defi" },
+            fromArray.Entities.Select(e => e.Name));
         Assert.All(fromArray.Entities, e => Assert.Equal("other", e.Type));
         Assert.All(fromArray.Entities, e => Assert.Null(e.Position));
         var fromString = Map("x", "{\"tags\":\"a, b,,a , c\"}");
@@ -87,16 +90,19 @@ public class MappingTests
     [Fact]
     public void Content_entities_are_typed_positioned_and_ordered()
     {
-        var fact = Map("Bought $SOL and BONK with @alice, ping @WIF; see #alpha. THE API is fine.", "{\"tags\":[\"alpha\",\"macro\"]}");
+        const string content = "Bought $SOL and BONK with @alice, ping @WIF; see #alpha. THE API is fine.";
+        const string metadata = "{\"tags\":[\"alpha\",\"macro\"]}";
+        var fact = Map(content, metadata);
         Assert.Equal(new[]
         {
-            ("SOL", "token", 7), ("BONK", "token", 16), ("@alice", "user", 26), ("@WIF", "token", 39), ("#alpha", "other", 49),
+            ("SOL", "token", 7), ("BONK", "token", 16), ("@alice", "user", 26), ("@WIF", "token", 39),
+            ("#alpha", "other", 49),
         }, fact.Entities.Take(5).Select(e => (e.Name, e.Type, e.Position!.Value)));
         Assert.Equal(("#macro", "other"), (fact.Entities[5].Name, fact.Entities[5].Type));
         Assert.Equal(6, fact.Entities.Count);
         Assert.DoesNotContain(fact.Entities, e => e.Name is "THE" or "API");
         // Same input, same output.
-        Assert.Equal(fact.Entities, Map("Bought $SOL and BONK with @alice, ping @WIF; see #alpha. THE API is fine.", "{\"tags\":[\"alpha\",\"macro\"]}").Entities);
+        Assert.Equal(fact.Entities, Map(content, metadata).Entities);
     }
 
     [Fact]
@@ -117,7 +123,11 @@ public class MappingTests
     public void Embedding_payload_is_converted_to_little_endian_float32()
     {
         // array_send of '{1.5,-2}'::real[]
-        var payload = new byte[] { 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 2, 188, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 4, 63, 192, 0, 0, 0, 0, 0, 4, 192, 0, 0, 0 };
+        var payload = new byte[]
+        {
+            0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 2, 188, 0, 0, 0, 2, 0, 0, 0, 1,
+            0, 0, 0, 4, 63, 192, 0, 0, 0, 0, 0, 4, 192, 0, 0, 0,
+        };
         var blob = Archival.ArraySend.ToEmbedding(payload)!.Value.ToArray();
         Assert.Equal(new[] { 1.5f, -2f }, new[] { BitConverter.ToSingle(blob, 0), BitConverter.ToSingle(blob, 4) });
         var withNull = new byte[] { 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 2, 188, 0, 0, 0, 1, 0, 0, 0, 1, 255, 255, 255, 255 };
@@ -138,14 +148,17 @@ public class MappingTests
         var expected = values.SelectMany(BitConverter.GetBytes).ToArray();
         Assert.Equal(expected, Archival.ArraySend.ToEmbedding(payload)!.Value.ToArray());
         var arena = new EmbeddingArena();
-        var slices = Enumerable.Range(0, 300).Select(_ => Archival.ArraySend.ToEmbedding(payload, arena)!.Value).ToList();
+        var slices = Enumerable.Range(0, 300)
+            .Select(_ => Archival.ArraySend.ToEmbedding(payload, arena)!.Value).ToList();
         Assert.All(slices, slice => Assert.Equal(expected, slice.ToArray())); // chunk ends crossed, nothing overwritten
 
         var withNull = payload.ToList();
         withNull.RemoveRange(20 + 700 * 8, 8);
         withNull.InsertRange(20 + 700 * 8, new byte[] { 255, 255, 255, 255 });
-        Assert.Contains("NULL element at position 701", Assert.Throws<FormatException>(() => Archival.ArraySend.ToEmbedding(withNull.ToArray())).Message);
-        Assert.Contains("truncated", Assert.Throws<FormatException>(() => Archival.ArraySend.ToEmbedding(payload[..^3])).Message);
+        Assert.Contains("NULL element at position 701",
+            Assert.Throws<FormatException>(() => Archival.ArraySend.ToEmbedding(withNull.ToArray())).Message);
+        Assert.Contains("truncated",
+            Assert.Throws<FormatException>(() => Archival.ArraySend.ToEmbedding(payload.AsSpan(..^3))).Message);
     }
 
     private static byte[] ArraySend(float[] values)

@@ -17,12 +17,17 @@ public class MigrationTests
         Assert.Equal(1200, s.Scalar<long>("SELECT count(*) FROM facts WHERE source = 'archival_memory'"));
         Assert.Equal(1200, s.Scalar<long>("SELECT count(*) FROM fact_embeddings"));
         // Rows are written by multi-row statements: every value must land in its own row.
-        Assert.Equal(0, s.Scalar<long>("SELECT count(*) FROM facts f JOIN fact_embeddings l ON l.fact_id = f.id WHERE f.content NOT LIKE 'Entry ' || l.postgres_id || ' about %'"));
-        Assert.Equal(0, s.Scalar<long>("SELECT count(*) FROM entity_mentions m JOIN facts f ON f.id = m.fact_id WHERE m.position IS NOT NULL AND substr(f.content, m.position + 1, length(m.mention_text)) <> m.mention_text"));
-        Assert.Equal(1200, s.Scalar<long>("SELECT count(DISTINCT m.fact_id) FROM entity_mentions m JOIN entities e ON e.id = m.entity_id WHERE e.name = '#shared'"));
+        Assert.Equal(0, s.Scalar<long>("SELECT count(*) FROM facts f JOIN fact_embeddings l ON l.fact_id = f.id " +
+            "WHERE f.content NOT LIKE 'Entry ' || l.postgres_id || ' about %'"));
+        Assert.Equal(0, s.Scalar<long>("SELECT count(*) FROM entity_mentions m JOIN facts f ON f.id = m.fact_id " +
+            "WHERE m.position IS NOT NULL " +
+            "AND substr(f.content, m.position + 1, length(m.mention_text)) <> m.mention_text"));
+        Assert.Equal(1200, s.Scalar<long>("SELECT count(DISTINCT m.fact_id) FROM entity_mentions m " +
+            "JOIN entities e ON e.id = m.entity_id WHERE e.name = '#shared'"));
         Assert.Equal(0, s.Scalar<long>("SELECT count(*) FROM lifeos_log_pending"));
         var v = s.Verify();
-        Assert.True(v.IsComplete, $"ids {string.Join(",", v.LogMissingIds)} missing {v.MissingCount} changed {v.ChangedCount} log {v.LogMissingCount} emb {v.EmbeddingMismatchCount}");
+        Assert.True(v.IsComplete, $"ids {string.Join(",", v.LogMissingIds)} missing {v.MissingCount} " +
+            $"changed {v.ChangedCount} log {v.LogMissingCount} emb {v.EmbeddingMismatchCount}");
         Assert.Equal(1200, v.MigratedCount);
 
         var again = s.Migrate();
@@ -52,7 +57,8 @@ public class MigrationTests
         Assert.Equal(12_001, clean.MigratedCount);
 
         long[] tampered = { 1, 2000, 2001, 6000, 6001, 6002, 8001, 8002, 12_001 };
-        s.Sql($"UPDATE archival_memory SET embedding = ARRAY[0.25, 0.25, 0.25]::real[] WHERE id IN ({string.Join(",", tampered)})");
+        s.Sql("UPDATE archival_memory SET embedding = ARRAY[0.25, 0.25, 0.25]::real[] " +
+            $"WHERE id IN ({string.Join(",", tampered)})");
         s.Sql("DELETE FROM archival_memory WHERE id = 7000");
         // More changed rows than the sample holds, on both sides of the split: the sample is the lowest ids.
         s.Sql("UPDATE archival_memory SET content = content || ' (edited)' WHERE id BETWEEN 5990 AND 6019");
@@ -62,7 +68,8 @@ public class MigrationTests
         Assert.Equal(tampered.Length, v.EmbeddingMismatchCount);
         Assert.Equal(tampered.Select(i => (object)i), v.EmbeddingMismatchIds);
         Assert.Equal(30, v.ChangedCount);
-        Assert.Equal(Enumerable.Range(5990, MigrationVerification.IdSampleSize).Select(i => (object)(long)i), v.ChangedIds);
+        Assert.Equal(Enumerable.Range(5990, MigrationVerification.IdSampleSize).Select(i => (object)(long)i),
+            v.ChangedIds);
         Assert.Equal(7000L, Assert.Single(v.OrphanedIds));
         Assert.Equal(0, v.MissingCount + v.DuplicateCount + v.LogMissingCount);
     }
@@ -82,19 +89,23 @@ public class MigrationTests
         Assert.Contains("2 dimensions", result.Errors.First(e => (long)e.PostgresId == 400).Reason);
         Assert.Contains("NULL element at position 2", result.Errors.First(e => (long)e.PostgresId == 401).Reason);
         Assert.Equal(new object[] { 5L, 256L, 257L, 258L, 300L },
-            s.Rows("SELECT postgres_id FROM fact_embeddings WHERE embedding IS NULL ORDER BY postgres_id").Select(r => r[0]!));
+            s.Rows("SELECT postgres_id FROM fact_embeddings WHERE embedding IS NULL ORDER BY postgres_id")
+                .Select(r => r[0]!));
         var special = (byte[])s.Rows("SELECT embedding FROM fact_embeddings WHERE postgres_id = 512")[0][0]!;
         // Bits, not values: PostgreSQL's NaN is 0x7FC00000 where .NET's float.NaN is 0xFFC00000.
-        Assert.Equal(new[] { -0f, BitConverter.Int32BitsToSingle(0x7FC00000), float.PositiveInfinity, float.Epsilon }.SelectMany(BitConverter.GetBytes), special);
+        var expected = new[] { -0f, BitConverter.Int32BitsToSingle(0x7FC00000), float.PositiveInfinity, float.Epsilon };
+        Assert.Equal(expected.SelectMany(BitConverter.GetBytes), special);
         // Every stored vector is the one of its own row.
         using (var pg = new Npgsql.NpgsqlConnection(s.ConnectionString))
         {
             pg.Open();
-            using var cmd = new Npgsql.NpgsqlCommand("SELECT id, embedding FROM archival_memory WHERE id IN (1, 255, 259, 513, 600)", pg);
+            using var cmd = new Npgsql.NpgsqlCommand(
+                "SELECT id, embedding FROM archival_memory WHERE id IN (1, 255, 259, 513, 600)", pg);
             using var r = cmd.ExecuteReader();
             while (r.Read())
             {
-                var stored = (byte[])s.Rows($"SELECT embedding FROM fact_embeddings WHERE postgres_id = {r.GetInt64(0)}")[0][0]!;
+                var stored =
+                    (byte[])s.Rows($"SELECT embedding FROM fact_embeddings WHERE postgres_id = {r.GetInt64(0)}")[0][0]!;
                 Assert.Equal(r.GetFieldValue<float[]>(1).SelectMany(BitConverter.GetBytes), stored);
             }
         }
@@ -113,7 +124,10 @@ public class MigrationTests
         using var s = new Scenario();
         string[] contents = { "plain ascii", "emoji \U0001F680 and ümlaut", "日本語のメモ", "x", "same length A", "tail" };
         for (var i = 0; i < contents.Length; i++)
-            s.Insert(contents[i], "{\"context\": \"ctx é " + i + "\"}", new DateTime(2024, 3, 1 + i, 10, 0, 0, DateTimeKind.Utc));
+        {
+            s.Insert(contents[i], "{\"context\": \"ctx é " + i + "\"}",
+                new DateTime(2024, 3, 1 + i, 10, 0, 0, DateTimeKind.Utc));
+        }
         Assert.True(s.Migrate().Success);
         Assert.True(s.Verify().IsComplete);
 
@@ -155,7 +169,9 @@ public class MigrationTests
         {
             c.Open();
             using var cmd = c.CreateCommand();
-            cmd.CommandText = "INSERT INTO facts_fts(facts_fts, rank) VALUES ('automerge', 6); INSERT INTO lifeos_settings (key, value) VALUES ('fts_automerge', 6); INSERT INTO facts_fts(facts_fts, rank) VALUES ('automerge', 8);";
+            cmd.CommandText = "INSERT INTO facts_fts(facts_fts, rank) VALUES ('automerge', 6); " +
+                "INSERT INTO lifeos_settings (key, value) VALUES ('fts_automerge', 6); " +
+                "INSERT INTO facts_fts(facts_fts, rank) VALUES ('automerge', 8);";
             cmd.ExecuteNonQuery();
         }
         s.Generate(300, start: 300);

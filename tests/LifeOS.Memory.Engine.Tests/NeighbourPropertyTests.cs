@@ -32,10 +32,12 @@ public class NeighbourPropertyTests(ITestOutputHelper output)
             // Dated up to 400 days before the clock (archived and compressed days among them), some on its very day.
             var days = rng.Next(0, 400);
             var first = clock.AddDays(-days).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
-            s.Sql($@"INSERT INTO {s.Table} (content, metadata, created_at)
-SELECT 'row ' || g || ' about $SOL' || CASE WHEN g % 11 = 0 THEN E'\n<!-- fact:' || g || E' -->\n---' ELSE '' END,
-       jsonb_build_object('context', 'ctx ' || (g % 3)), timestamptz '{first}+00' + (g - {nextId}) * interval '{1 + rng.Next(600)} minutes'
-FROM generate_series({nextId + 1}, {nextId + count}) g");
+            s.Sql($"INSERT INTO {s.Table} (content, metadata, created_at)\n" +
+                "SELECT 'row ' || g || ' about $SOL' || " +
+                "CASE WHEN g % 11 = 0 THEN E'\\n<!-- fact:' || g || E' -->\\n---' ELSE '' END,\n" +
+                "       jsonb_build_object('context', 'ctx ' || (g % 3)), " +
+                $"timestamptz '{first}+00' + (g - {nextId}) * interval '{1 + rng.Next(600)} minutes'\n" +
+                $"FROM generate_series({nextId + 1}, {nextId + count}) g");
             nextId += count;
         }
 
@@ -51,7 +53,11 @@ FROM generate_series({nextId + 1}, {nextId + count}) g");
                 {
                     var count = 1 + rng.Next(30);
                     var tricky = rng.Next(2) == 0;
-                    var args = new List<string> { "writer", "--root", s.Root, "--count", count.ToString(), "--interval-ms", "0", "--now", Now(), "--wait-timeout", "60" };
+                    var args = new List<string>
+                    {
+                        "writer", "--root", s.Root, "--count", count.ToString(CultureInfo.InvariantCulture),
+                        "--interval-ms", "0", "--now", Now(), "--wait-timeout", "60",
+                    };
                     if (tricky) args.Add("--tricky");
                     if (!HasFacts(s)) { what = "assistant idle (no database yet)"; break; }
                     reports.Add(NeighbourProcess.Run(args.ToArray()));
@@ -71,7 +77,8 @@ FROM generate_series({nextId + 1}, {nextId + count}) g");
                 {
                     var r = s.Migrate(new MigrationOptions { BatchSize = 1 + rng.Next(300), Force = rng.Next(5) == 0 });
                     Assert.True(r.Success, string.Join("; ", r.Errors));
-                    what = $"run: {r.MigratedCount} migrated, {r.UpdatedCount} updated, {r.RepairedLogEntries} repaired";
+                    what = $"run: {r.MigratedCount} migrated, {r.UpdatedCount} updated, " +
+                        $"{r.RepairedLogEntries} repaired";
                     break;
                 }
                 case 4:
@@ -87,7 +94,8 @@ FROM generate_series({nextId + 1}, {nextId + count}) g");
                 default:
                 {
                     if (!HasFacts(s)) { what = "assistant idle (no database yet)"; break; }
-                    using var writer = NeighbourProcess.StartWriter(s.Root, "--interval-ms", "1", "--now", Now(), "--tricky");
+                    using var writer = NeighbourProcess.StartWriter(s.Root, "--interval-ms", "1", "--now", Now(),
+                        "--tricky");
                     var r = s.Migrate(new MigrationOptions { BatchSize = 1 + rng.Next(200) });
                     reports.Add(writer.Stop());
                     Assert.True(r.Success, string.Join("; ", r.Errors));
@@ -103,8 +111,10 @@ FROM generate_series({nextId + 1}, {nextId + count}) g");
                 var pending = s.Rows("SELECT fact_id FROM lifeos_log_pending").Select(r => (long)r[0]!).ToHashSet();
                 foreach (var (factId, count) in s.EntryCounts())
                 {
-                    Assert.True(count <= 1, $"after step {step} ({what}): fact {factId} has {count} entries\n{string.Join("\n", log)}");
-                    Assert.True(count == 1 || pending.Contains(factId), $"after step {step} ({what}): fact {factId} has no entry and is not pending\n{string.Join("\n", log)}");
+                    Assert.True(count <= 1,
+                        $"after step {step} ({what}): fact {factId} has {count} entries\n{string.Join("\n", log)}");
+                    Assert.True(count == 1 || pending.Contains(factId), $"after step {step} ({what}): " +
+                        $"fact {factId} has no entry and is not pending\n{string.Join("\n", log)}");
                 }
             }
         }
@@ -113,7 +123,8 @@ FROM generate_series({nextId + 1}, {nextId + count}) g");
         var final = s.Migrate();
         Assert.True(final.Success);
         var v = s.Verify();
-        Assert.True(v.IsComplete, $"missing {v.MissingCount}, log missing {v.LogMissingCount} ({string.Join(",", v.LogMissingIds)}), log duplicate {v.LogDuplicateCount}\n{string.Join("\n", log)}");
+        Assert.True(v.IsComplete, $"missing {v.MissingCount}, log missing {v.LogMissingCount} " +
+            $"({string.Join(",", v.LogMissingIds)}), log duplicate {v.LogDuplicateCount}\n{string.Join("\n", log)}");
         Assert.Equal(nextId, v.SourceCount);
         var counts = s.EntryCounts();
         Assert.Equal(nextId, counts.Count);

@@ -30,12 +30,16 @@ internal sealed class NeighbourProcess : IDisposable
             var path = Path.Combine(dir.FullName, "tests", "Neighbour", "jarvis_neighbour.py");
             if (File.Exists(path)) return path;
         }
-        throw new InvalidOperationException("tests/Neighbour/jarvis_neighbour.py not found above " + AppContext.BaseDirectory);
+        throw new InvalidOperationException(
+            "tests/Neighbour/jarvis_neighbour.py not found above " + AppContext.BaseDirectory);
     }
 
     private static ProcessStartInfo Info(IEnumerable<string> args)
     {
-        var psi = new ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo("python3")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
         psi.ArgumentList.Add(Script);
         foreach (var a in args) psi.ArgumentList.Add(a);
         return psi;
@@ -49,7 +53,8 @@ internal sealed class NeighbourProcess : IDisposable
         }
         catch (System.ComponentModel.Win32Exception ex)
         {
-            throw new InvalidOperationException("The neighbour tests need python3 (Debian: apt-get install -y python3): " + ex.Message, ex);
+            throw new InvalidOperationException(
+                "The neighbour tests need python3 (Debian: apt-get install -y python3): " + ex.Message, ex);
         }
     }
 
@@ -61,7 +66,8 @@ internal sealed class NeighbourProcess : IDisposable
         var stderr = p.StandardError.ReadToEndAsync();
         p.StandardOutput.ReadToEnd();
         p.WaitForExit();
-        Assert.True(p.ExitCode == 0, $"jarvis_neighbour.py {string.Join(' ', args)} exited {p.ExitCode}: {stderr.Result}");
+        Assert.True(p.ExitCode == 0,
+            $"jarvis_neighbour.py {string.Join(' ', args)} exited {p.ExitCode}: {stderr.Result}");
         try
         {
             return JsonDocument.Parse(File.ReadAllText(report)).RootElement.Clone();
@@ -77,7 +83,10 @@ internal sealed class NeighbourProcess : IDisposable
     {
         var report = Path.Combine(Path.GetTempPath(), "lifeos-nb-" + Guid.NewGuid().ToString("N")[..8] + ".json");
         var stop = report + ".stop";
-        var args = new List<string> { "writer", "--root", root, "--duration", "600", "--stop-file", stop, "--report", report };
+        var args = new List<string>
+        {
+            "writer", "--root", root, "--duration", "600", "--stop-file", stop, "--report", report,
+        };
         args.AddRange(extra);
         return new NeighbourProcess(Launch(Info(args)), report, stop);
     }
@@ -107,7 +116,8 @@ internal static class ForeignBytes
     /// Every append the neighbour reported is still present, whole, in the day it went to (wherever that day
     /// lives now), and the appends to each day appear in the order they were made.
     /// </summary>
-    public static void AssertAllPresentInOrder(string logDir, IEnumerable<JsonElement> reports, bool requireAppends = true)
+    public static void AssertAllPresentInOrder(string logDir, IEnumerable<JsonElement> reports,
+        bool requireAppends = true)
     {
         var days = LogReader.Days(logDir);
         var texts = days.ToDictionary(d => d.Key, d => string.Concat(d.Value.Select(f => f.Text)));
@@ -123,7 +133,8 @@ internal static class ForeignBytes
                 Assert.True(texts.TryGetValue(day, out var all), $"the day file of {path} is gone");
                 var from = positions.GetValueOrDefault(day);
                 var at = all!.IndexOf(text, from, StringComparison.Ordinal);
-                Assert.True(at >= 0, $"append {count} of the neighbour to {path} is missing or out of order: {Shorten(text)}");
+                Assert.True(at >= 0,
+                    $"append {count} of the neighbour to {path} is missing or out of order: {Shorten(text)}");
                 positions[day] = at + text.Length;
                 count++;
             }

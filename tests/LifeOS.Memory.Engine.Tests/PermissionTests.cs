@@ -1,3 +1,4 @@
+using System.Globalization;
 using LifeOS.Memory.Testing;
 using Xunit;
 using static System.IO.UnixFileMode;
@@ -50,7 +51,7 @@ public class PermissionTests
         Assert.False(OperatingSystem.IsWindows(), "Unix permissions are a Unix test");
         using var s = new Scenario();
         s.GenerateVaried(600);
-        s.Migrate(new MigrationOptions { Ids = Enumerable.Range(1, 300).Select(i => i.ToString()).ToList() });
+        s.Migrate(new MigrationOptions { Ids = Scenario.Ids(1, 300) });
         var files = s.LogFiles();
         // Looser than ours, chosen by the owner (a group that may read the memory): kept, never tightened behind
         // their back nor loosened further.
@@ -66,11 +67,13 @@ public class PermissionTests
         File.SetUnixFileMode(repaired, Private | GroupRead);
         var text = File.ReadAllText(repaired);
         var cut = text.IndexOf("<!-- fact:2 -->\n", StringComparison.Ordinal);
-        File.WriteAllText(repaired, text[..cut] + text[text.IndexOf("<!-- fact:3 -->\n", StringComparison.Ordinal)..]); // an entry cut out
+        var next = text.IndexOf("<!-- fact:3 -->\n", StringComparison.Ordinal);
+        File.WriteAllText(repaired, text[..cut] + text[next..]); // an entry cut out
         File.SetUnixFileMode(repaired, Private | GroupRead);
         var expected = new Dictionary<string, UnixFileMode>
         {
-            [s.Root] = Mode(s.Root), [s.LogDir] = Mode(s.LogDir), [s.DbPath] = Mode(s.DbPath), [appended] = Mode(appended), [repaired] = Mode(repaired),
+            [s.Root] = Mode(s.Root), [s.LogDir] = Mode(s.LogDir), [s.DbPath] = Mode(s.DbPath),
+            [appended] = Mode(appended), [repaired] = Mode(repaired),
         };
 
         var result = s.Migrate();

@@ -40,7 +40,8 @@ public class SecurityTests(TlsClusterFixture tls) : IClassFixture<TlsClusterFixt
             ("uri", root => Migrate(new SourceOptions { ConnectionString = s.Cluster.Uri(s.Database) }, root)),
             ("overrides", root => Migrate(new SourceOptions
             {
-                ConnectionString = $"postgresql://someone:not-it@127.0.0.1:{s.Cluster.Port}/{s.Database}", UserName = "postgres", Password = password,
+                ConnectionString = $"postgresql://someone:not-it@127.0.0.1:{s.Cluster.Port}/{s.Database}",
+                UserName = "postgres", Password = password,
             }, root)),
         };
         foreach (var (name, run) in ways)
@@ -94,8 +95,8 @@ public class SecurityTests(TlsClusterFixture tls) : IClassFixture<TlsClusterFixt
 
     public static TheoryData<string> FailureKinds() => new()
     {
-        "wrong password in the string", "wrong password in the uri", "wrong password override", "unreachable port", "unknown host",
-        "bad database name", "tls required but the server has none",
+        "wrong password in the string", "wrong password in the uri", "wrong password override", "unreachable port",
+        "unknown host", "bad database name", "tls required but the server has none",
     };
 
     [Theory]
@@ -105,14 +106,22 @@ public class SecurityTests(TlsClusterFixture tls) : IClassFixture<TlsClusterFixt
         using var s = NewScenario();
         const string wrong = "Wr0ng-Pa55w0rd-Never-Shown";
         var port = s.Cluster.Port;
+        var keywords = $"Host=127.0.0.1;Port={port};Username=postgres;Password={wrong}";
         var source = kind switch
         {
-            "wrong password in the string" => new SourceOptions { ConnectionString = $"Host=127.0.0.1;Port={port};Username=postgres;Password={wrong};Database={s.Database}" },
-            "wrong password in the uri" => new SourceOptions { ConnectionString = $"postgres://postgres:{wrong}@127.0.0.1:{port}/{s.Database}" },
+            "wrong password in the string" =>
+                new SourceOptions { ConnectionString = $"{keywords};Database={s.Database}" },
+            "wrong password in the uri" =>
+                new SourceOptions { ConnectionString = $"postgres://postgres:{wrong}@127.0.0.1:{port}/{s.Database}" },
             "wrong password override" => new SourceOptions { ConnectionString = s.ConnectionString, Password = wrong },
-            "unreachable port" => new SourceOptions { ConnectionString = $"postgres://postgres:{wrong}@127.0.0.1:1/{s.Database}" },
-            "unknown host" => new SourceOptions { ConnectionString = $"postgres://postgres:{wrong}@no-such-host.invalid:{port}/{s.Database}", ConnectTimeoutSeconds = 5 },
-            "bad database name" => new SourceOptions { ConnectionString = $"Host=127.0.0.1;Port={port};Username=postgres;Password={wrong};Database=no_such_db" },
+            "unreachable port" =>
+                new SourceOptions { ConnectionString = $"postgres://postgres:{wrong}@127.0.0.1:1/{s.Database}" },
+            "unknown host" => new SourceOptions
+            {
+                ConnectionString = $"postgres://postgres:{wrong}@no-such-host.invalid:{port}/{s.Database}",
+                ConnectTimeoutSeconds = 5,
+            },
+            "bad database name" => new SourceOptions { ConnectionString = $"{keywords};Database=no_such_db" },
             _ => new SourceOptions { ConnectionString = s.ConnectionString + $";SSL Mode=Require", Password = wrong },
         };
         var secrets = new[] { wrong, s.Cluster.Password, source.ConnectionString! };
@@ -120,11 +129,14 @@ public class SecurityTests(TlsClusterFixture tls) : IClassFixture<TlsClusterFixt
 
         var errors = new List<MemoryMigrationException>
         {
-            Assert.Throws<MemoryMigrationException>(() => migrator.MigrateAsync(new MigrationOptions()).GetAwaiter().GetResult()),
+            Assert.Throws<MemoryMigrationException>(
+                () => migrator.MigrateAsync(new MigrationOptions()).GetAwaiter().GetResult()),
             Assert.Throws<MemoryMigrationException>(() => migrator.VerifyAsync().GetAwaiter().GetResult()),
             Assert.Throws<MemoryMigrationException>(() => migrator.ListSourceTablesAsync().GetAwaiter().GetResult()),
-            Assert.Throws<MemoryMigrationException>(() => migrator.GetEntriesAsync(null, 0, null).ToBlockingEnumerable().ToList()),
-            Assert.Throws<MemoryMigrationException>(() => migrator.PlanAsync(new MigrationOptions()).ToBlockingEnumerable().ToList()),
+            Assert.Throws<MemoryMigrationException>(
+                () => migrator.GetEntriesAsync(null, 0, null).ToBlockingEnumerable().ToList()),
+            Assert.Throws<MemoryMigrationException>(
+                () => migrator.PlanAsync(new MigrationOptions()).ToBlockingEnumerable().ToList()),
         };
         foreach (var ex in errors)
         {
@@ -143,10 +155,13 @@ public class SecurityTests(TlsClusterFixture tls) : IClassFixture<TlsClusterFixt
         using var s = NewScenario();
         // A view whose rows fail to compute part-way, read by a role of its own with a password of its own.
         var password = "P4ss-" + Guid.NewGuid().ToString("N");
-        s.Sql($"CREATE VIEW failing AS SELECT id, CASE WHEN id = 15 THEN (1 / (id - id))::text ELSE content END AS content, metadata, created_at FROM {s.Table}");
-        s.Sql($"CREATE ROLE reader_{s.Database} LOGIN PASSWORD '{password}'; GRANT SELECT ON failing TO reader_{s.Database}");
+        s.Sql("CREATE VIEW failing AS SELECT id, CASE WHEN id = 15 THEN (1 / (id - id))::text ELSE content END " +
+            $"AS content, metadata, created_at FROM {s.Table}");
+        s.Sql($"CREATE ROLE reader_{s.Database} LOGIN PASSWORD '{password}'; " +
+            $"GRANT SELECT ON failing TO reader_{s.Database}");
         var uri = $"postgresql://reader_{s.Database}:{password}@127.0.0.1:{s.Cluster.Port}/{s.Database}";
-        var ex = Assert.Throws<MemoryMigrationException>(() => Migrate(new SourceOptions { ConnectionString = uri, Table = "failing" }, s.Root));
+        var ex = Assert.Throws<MemoryMigrationException>(
+            () => Migrate(new SourceOptions { ConnectionString = uri, Table = "failing" }, s.Root));
         Assert.Equal(ErrorIds.SourceQueryFailed, ex.ErrorId);
         Assert.Contains("22012", ex.Message); // division by zero, named by its SQLSTATE
         SourceFaultTests.AssertNoSecret(ex, password, uri, s.Cluster.Password);
@@ -162,10 +177,14 @@ public class SecurityTests(TlsClusterFixture tls) : IClassFixture<TlsClusterFixt
     {
         using var s = TlsScenario();
         var c = tls.Cluster;
-        var uri = $"postgresql://postgres:{Uri.EscapeDataString(c.Password)}@127.0.0.1:{c.Port}/{s.Database}?sslmode=require";
+        var uri = $"postgresql://postgres:{Uri.EscapeDataString(c.Password)}@127.0.0.1:{c.Port}/{s.Database}" +
+            "?sslmode=require";
         Assert.Equal(Rows, Migrate(new SourceOptions { ConnectionString = uri }, s.Root).MigratedCount);
-        var cs = $"Host=127.0.0.1;Port={c.Port};Username=postgres;Password={c.Password};Database={s.Database};SSL Mode=Require";
-        Assert.True((await new ArchivalMigrator(new SourceOptions { ConnectionString = cs }, s.Root).VerifyAsync()).IsComplete);
+        var cs = $"Host=127.0.0.1;Port={c.Port};Username=postgres;Password={c.Password};Database={s.Database};" +
+            "SSL Mode=Require";
+        var verification =
+            await new ArchivalMigrator(new SourceOptions { ConnectionString = cs }, s.Root).VerifyAsync();
+        Assert.True(verification.IsComplete);
     }
 
     [Theory]
@@ -177,8 +196,10 @@ public class SecurityTests(TlsClusterFixture tls) : IClassFixture<TlsClusterFixt
         using var s = TlsScenario();
         var c = tls.Cluster;
         var source = form == "uri"
-            ? $"postgresql://postgres:{Uri.EscapeDataString(c.Password)}@{host}:{c.Port}/{s.Database}?sslmode=verify-full&sslrootcert={Uri.EscapeDataString(c.CaCertificatePath!)}"
-            : $"Host={host};Port={c.Port};Username=postgres;Password={c.Password};Database={s.Database};SSL Mode=VerifyFull;Root Certificate={c.CaCertificatePath}";
+            ? $"postgresql://postgres:{Uri.EscapeDataString(c.Password)}@{host}:{c.Port}/{s.Database}" +
+              $"?sslmode=verify-full&sslrootcert={Uri.EscapeDataString(c.CaCertificatePath!)}"
+            : $"Host={host};Port={c.Port};Username=postgres;Password={c.Password};Database={s.Database};" +
+              $"SSL Mode=VerifyFull;Root Certificate={c.CaCertificatePath}";
         var result = Migrate(new SourceOptions { ConnectionString = source }, s.Root);
         Assert.Equal(Rows, result.MigratedCount);
         WorkspaceAudit.AssertExactlyOnce(s, Rows);
@@ -192,9 +213,12 @@ public class SecurityTests(TlsClusterFixture tls) : IClassFixture<TlsClusterFixt
         using var s = TlsScenario();
         var c = tls.Cluster;
         var uri = kind.StartsWith("verify-full", StringComparison.Ordinal)
-            ? $"postgresql://postgres:{Uri.EscapeDataString(c.Password)}@127.0.0.1:{c.Port}/{s.Database}?sslmode=verify-full&sslrootcert={Uri.EscapeDataString(c.OtherCaCertificatePath!)}"
-            : $"postgresql://postgres:{Uri.EscapeDataString(c.Password)}@127.0.0.1:{c.Port}/{s.Database}?sslmode=disable";
-        var ex = Assert.Throws<MemoryMigrationException>(() => Migrate(new SourceOptions { ConnectionString = uri }, s.Root));
+            ? $"postgresql://postgres:{Uri.EscapeDataString(c.Password)}@127.0.0.1:{c.Port}/{s.Database}" +
+              $"?sslmode=verify-full&sslrootcert={Uri.EscapeDataString(c.OtherCaCertificatePath!)}"
+            : $"postgresql://postgres:{Uri.EscapeDataString(c.Password)}@127.0.0.1:{c.Port}/{s.Database}" +
+              "?sslmode=disable";
+        var ex = Assert.Throws<MemoryMigrationException>(
+            () => Migrate(new SourceOptions { ConnectionString = uri }, s.Root));
         Assert.Equal(ErrorIds.PostgresUnavailable, ex.ErrorId);
         Assert.Equal(FailureKind.ConnectionError, ex.Kind);
         SourceFaultTests.AssertNoSecret(ex, c.Password, Uri.EscapeDataString(c.Password), uri);

@@ -71,7 +71,8 @@ public class SourceFaultTests
         NpgsqlTransaction? tx = null;
         try
         {
-            var migrator = new ArchivalMigrator(new SourceOptions { ConnectionString = s.ConnectionString, CommandTimeoutSeconds = 1 }, s.Root);
+            var migrator = new ArchivalMigrator(
+                new SourceOptions { ConnectionString = s.ConnectionString, CommandTimeoutSeconds = 1 }, s.Root);
             var ex = Assert.Throws<MemoryMigrationException>(() => migrator.MigrateAsync(new MigrationOptions
             {
                 BatchSize = 250,
@@ -111,8 +112,10 @@ public class SourceFaultTests
         Assert.True(s.Migrate().Success);
         // The same rows through a view whose embedding cannot be computed for one of them.
         s.Sql($"CREATE VIEW failing AS SELECT id, content, metadata, created_at, " +
-              $"CASE WHEN id = {failingId} THEN ARRAY[1 / (id - {failingId})]::real[] ELSE embedding END AS embedding FROM {s.Table}");
-        var migrator = new ArchivalMigrator(new SourceOptions { ConnectionString = s.ConnectionString, Table = "failing" }, s.Root);
+              $"CASE WHEN id = {failingId} THEN ARRAY[1 / (id - {failingId})]::real[] ELSE embedding END " +
+              $"AS embedding FROM {s.Table}");
+        var migrator = new ArchivalMigrator(
+            new SourceOptions { ConnectionString = s.ConnectionString, Table = "failing" }, s.Root);
         var ex = Assert.Throws<MemoryMigrationException>(() => migrator.VerifyAsync().GetAwaiter().GetResult());
         Assert.Equal(ErrorIds.SourceQueryFailed, ex.ErrorId);
         Assert.Contains("division by zero", ex.Message);
@@ -144,7 +147,8 @@ public class SourceFaultTests
         AssertCommittedWorkKept(s, 250, atLeastBatches: 1);
 
         // Restored from a backup: the same rows under the same ids.
-        s.Sql($"CREATE TABLE {s.Table} (id bigserial PRIMARY KEY, content text, metadata jsonb, created_at timestamptz, embedding real[])");
+        s.Sql($"CREATE TABLE {s.Table} (id bigserial PRIMARY KEY, content text, metadata jsonb, " +
+            "created_at timestamptz, embedding real[])");
         s.GenerateVaried(Rows);
         Assert.True(s.Migrate().Success);
         WorkspaceAudit.AssertExactlyOnce(s, Rows);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using LifeOS.Memory.Testing;
 using Microsoft.Data.Sqlite;
 using Npgsql;
@@ -7,8 +8,8 @@ namespace LifeOS.Memory.Tests;
 /// <summary>A fresh source database and a fresh memory workspace per test.</summary>
 public sealed class Scenario : IDisposable
 {
-    public Scenario(string table = "archival_memory", string idType = "bigserial", string? embeddingType = "real[]", bool metadata = true, bool createdAt = true,
-        PostgresCluster? cluster = null)
+    public Scenario(string table = "archival_memory", string idType = "bigserial", string? embeddingType = "real[]",
+        bool metadata = true, bool createdAt = true, PostgresCluster? cluster = null)
     {
         Cluster = cluster ?? PostgresCluster.Shared;
         Database = Cluster.CreateDatabase();
@@ -39,6 +40,10 @@ public sealed class Scenario : IDisposable
     public MigrationResult Migrate(MigrationOptions? options = null, string? table = null) =>
         Migrator(table).MigrateAsync(options ?? new MigrationOptions()).GetAwaiter().GetResult();
 
+    /// <summary>The ids first, first + 1, ... as a user gives them (-Id).</summary>
+    public static List<string> Ids(int first, int count) =>
+        Enumerable.Range(first, count).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToList();
+
     public MigrationVerification Verify() => Migrator().VerifyAsync().GetAwaiter().GetResult();
 
     public IReadOnlyList<PlannedRepair> PlanRepairs() => Migrator().PlanRepairsAsync().GetAwaiter().GetResult();
@@ -54,7 +59,8 @@ public sealed class Scenario : IDisposable
         cmd.ExecuteNonQuery();
     }
 
-    public void Insert(string content, string? metadata = null, DateTime? createdAt = null, float[]? embedding = null, object? id = null)
+    public void Insert(string content, string? metadata = null, DateTime? createdAt = null, float[]? embedding = null,
+        object? id = null)
     {
         var cols = new List<string> { "content" };
         var vals = new List<string> { "@c" };
@@ -83,7 +89,7 @@ FROM generate_series({start + 1}, {start + n}) g");
         c.Open();
         using var cmd = c.CreateCommand();
         cmd.CommandText = sql;
-        return (T)Convert.ChangeType(cmd.ExecuteScalar()!, typeof(T));
+        return (T)Convert.ChangeType(cmd.ExecuteScalar()!, typeof(T), CultureInfo.InvariantCulture);
     }
 
     public List<object?[]> Rows(string sql)
@@ -103,7 +109,9 @@ FROM generate_series({start + 1}, {start + n}) g");
         return list;
     }
 
-    public string[] LogFiles() => Directory.Exists(LogDir) ? Directory.GetFiles(LogDir, "*.md").OrderBy(f => f).ToArray() : Array.Empty<string>();
+    public string[] LogFiles() => Directory.Exists(LogDir)
+        ? Directory.GetFiles(LogDir, "*.md").OrderBy(f => f).ToArray()
+        : Array.Empty<string>();
 
     public void Dispose()
     {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using LifeOS.Memory.Testing;
@@ -36,7 +37,10 @@ internal static class FileSystemFaults
 
     public static int Run(string file, params string[] args)
     {
-        var psi = new ProcessStartInfo(file) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo(file)
+        {
+            RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false,
+        };
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         p.WaitForExit();
@@ -49,7 +53,8 @@ internal static class FileSystemFaults
     /// <summary>Path, size and SHA-256 of every file under a folder.</summary>
     public static List<string> Snapshot(string root) =>
         Directory.GetFiles(root, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)
-            .Select(f => $"{Path.GetRelativePath(root, f)} {new FileInfo(f).Length} {Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(f)))}")
+            .Select(f => $"{Path.GetRelativePath(root, f)} {new FileInfo(f).Length} " +
+                Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(f))))
             .ToList();
 }
 
@@ -73,7 +78,9 @@ internal sealed class ReadOnlyWorkspace : IDisposable
             foreach (var entry in Directory.GetFileSystemEntries(root, "*", SearchOption.AllDirectories).Append(root))
             {
                 _modes.Add((entry, File.GetUnixFileMode(entry)));
-                File.SetUnixFileMode(entry, Directory.Exists(entry) ? UnixFileMode.UserRead | UnixFileMode.UserExecute : UnixFileMode.UserRead);
+                File.SetUnixFileMode(entry, Directory.Exists(entry)
+                    ? UnixFileMode.UserRead | UnixFileMode.UserExecute
+                    : UnixFileMode.UserRead);
             }
             Mechanism = "chmod 0500/0400";
         }
@@ -96,12 +103,13 @@ internal sealed class SmallDisk : IDisposable
     public SmallDisk(string path, int megabytes)
     {
         Assert.True(FileSystemFaults.CanMount,
-            "The full-disk test mounts a size-limited tmpfs and needs root (or CAP_SYS_ADMIN); run the tests as root, e.g. in the CI container.");
+            "The full-disk test mounts a size-limited tmpfs and needs root (or CAP_SYS_ADMIN); " +
+            "run the tests as root, e.g. in the CI container.");
         _path = path;
         FileSystemFaults.MustRun("mount", "-t", "tmpfs", "-o", $"size={megabytes}m,mode=0700", "tmpfs", path);
     }
 
-    public string Mechanism => "size-limited tmpfs";
+    public static string Mechanism => "size-limited tmpfs";
 
     public void Grow(int megabytes) => FileSystemFaults.MustRun("mount", "-o", $"remount,size={megabytes}m", _path);
 
@@ -115,12 +123,13 @@ public class WorkspaceFaultTests(ITestOutputHelper output)
     {
         using var s = new Scenario();
         s.GenerateVaried(1000);
-        s.Migrate(new MigrationOptions { Ids = Enumerable.Range(1, 300).Select(i => i.ToString()).ToList() });
+        s.Migrate(new MigrationOptions { Ids = Scenario.Ids(1, 300) });
         var before = FileSystemFaults.Snapshot(s.Root);
         using (var ro = new ReadOnlyWorkspace(s.Root))
         {
             output.WriteLine("mechanism: " + ro.Mechanism);
-            var ex = Assert.Throws<MemoryMigrationException>(() => s.Migrate(new MigrationOptions { LockTimeout = TimeSpan.FromSeconds(20) }));
+            var ex = Assert.Throws<MemoryMigrationException>(
+                () => s.Migrate(new MigrationOptions { LockTimeout = TimeSpan.FromSeconds(20) }));
             Assert.Equal(ErrorIds.WorkspaceNotWritable, ex.ErrorId);
             Assert.Contains(s.Root, ex.Message);
             // Reading needs no write access: verification and status report what is still to do.
@@ -142,8 +151,10 @@ public class WorkspaceFaultTests(ITestOutputHelper output)
         s.Generate(5);
         Directory.CreateDirectory(s.Root);
         using var ro = new ReadOnlyWorkspace(s.Root);
-        var inside = new ArchivalMigrator(new SourceOptions { ConnectionString = s.ConnectionString }, Path.Combine(s.Root, "new", "memory"));
-        var ex = Assert.Throws<MemoryMigrationException>(() => inside.MigrateAsync(new MigrationOptions()).GetAwaiter().GetResult());
+        var inside = new ArchivalMigrator(new SourceOptions { ConnectionString = s.ConnectionString },
+            Path.Combine(s.Root, "new", "memory"));
+        var ex = Assert.Throws<MemoryMigrationException>(
+            () => inside.MigrateAsync(new MigrationOptions()).GetAwaiter().GetResult());
         Assert.Equal(ErrorIds.WorkspaceNotWritable, ex.ErrorId);
         Assert.False(Directory.Exists(Path.Combine(s.Root, "new")));
     }
@@ -151,18 +162,21 @@ public class WorkspaceFaultTests(ITestOutputHelper output)
     [Theory]
     [InlineData("database")]
     [InlineData("logs")]
-    public void A_disk_that_fills_up_during_a_batch_fails_clearly_without_corruption_and_the_next_run_completes(string full)
+    public void A_disk_that_fills_up_during_a_batch_fails_clearly_without_corruption_and_the_next_run_completes(
+        string full)
     {
         using var s = new Scenario();
         // About 6 MB of content: the database and the logs each need more than the 3 MB the disk has.
-        s.Sql($@"INSERT INTO {s.Table} (content, metadata, created_at)
-SELECT 'Row ' || g || ' ' || repeat(md5(g::text) || ' ü ', 100), '{{""tags"":[""disk""]}}', timestamptz '2024-05-01' + g * interval '7 minutes'
-FROM generate_series(1, 1500) g");
+        s.Sql($"INSERT INTO {s.Table} (content, metadata, created_at)\n" +
+            "SELECT 'Row ' || g || ' ' || repeat(md5(g::text) || ' ü ', 100), '{\"tags\":[\"disk\"]}', " +
+            "timestamptz '2024-05-01' + g * interval '7 minutes'\n" +
+            "FROM generate_series(1, 1500) g");
         // The whole workspace on the small disk, or only the daily logs (the database commits, the log write fails).
         var mountPoint = full == "database" ? s.Root : s.LogDir;
-        Directory.CreateDirectory(mountPoint, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        Directory.CreateDirectory(mountPoint,
+            UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         using var disk = new SmallDisk(mountPoint, megabytes: 3);
-        output.WriteLine("mechanism: " + disk.Mechanism);
+        output.WriteLine("mechanism: " + SmallDisk.Mechanism);
         var ex = Assert.Throws<MemoryMigrationException>(() => s.Migrate(new MigrationOptions { BatchSize = 100 }));
         output.WriteLine($"{ex.ErrorId}: {ex.Message}");
         // With the whole workspace on the small disk either layer may reach the limit first (the log stage
@@ -203,7 +217,8 @@ FROM generate_series(1, 1500) g");
                 {
                     for (var i = 0; i < 100; i++)
                     {
-                        var entry = System.Text.Encoding.UTF8.GetBytes($"<!-- fact:{i} -->\n" + new string('x', 64 * 1024) + "\n");
+                        var entry = System.Text.Encoding.UTF8.GetBytes(
+                            $"<!-- fact:{i} -->\n" + new string('x', 64 * 1024) + "\n");
                         var at = files.Append("2024-05-01", entry);
                         ends.Add(at.Offset + entry.Length);
                     }
@@ -234,7 +249,8 @@ FROM generate_series(1, 1500) g");
         // From the database and the documented format: content may itself hold lines that look like markers.
         Dictionary<long, LogReader.ModuleFact> facts;
         using (var c = WorkspaceAudit.Open(s)) facts = LogReader.ModuleFacts(c);
-        List<long> FactIds(string file) => facts.Values.Where(f => f.Day == Path.GetFileNameWithoutExtension(file)).Select(f => f.Id).Order().ToList();
+        List<long> FactIds(string file) => facts.Values.Where(f => f.Day == Path.GetFileNameWithoutExtension(file))
+            .Select(f => f.Id).Order().ToList();
         (int Start, int End) Block(string text, long factId)
         {
             var entry = LogReader.Expected(facts[factId]);
@@ -279,13 +295,15 @@ FROM generate_series(1, 1500) g");
         // Every missing entry appended, nothing else touched: each edited file still starts with what it held.
         Assert.Equal(2 + deleted.Count, repair.RepairedLogEntries);
         foreach (var (file, before) in edited) Assert.StartsWith(before, File.ReadAllText(file));
-        Assert.Single(Regex.Matches(File.ReadAllText(files[0]), "^My own note: call the bank\\.$", RegexOptions.Multiline));
+        Assert.Single(Regex.Matches(File.ReadAllText(files[0]), "^My own note: call the bank\\.$",
+            RegexOptions.Multiline));
         Assert.True(s.Verify().IsComplete);
         Assert.Equal(0, s.Migrate().RepairedLogEntries);
         // Each fact's exact entry once, but for the copy pasted by hand (text the module never removes).
         var counts = s.EntryCounts();
         Assert.Equal(400, counts.Count);
-        Assert.All(counts.Where(c => c.Key != doubled), c => Assert.True(c.Value == 1, $"fact {c.Key}: {c.Value} entries"));
+        Assert.All(counts.Where(c => c.Key != doubled),
+            c => Assert.True(c.Value == 1, $"fact {c.Key}: {c.Value} entries"));
         Assert.Equal(2, counts[doubled]);
         Assert.Contains(mangledText, File.ReadAllText(files[1]));
     }
@@ -330,7 +348,7 @@ public class BusyDatabaseTests
     {
         using var s = new Scenario();
         s.GenerateVaried(1000);
-        s.Migrate(new MigrationOptions { Ids = Enumerable.Range(1, 300).Select(i => i.ToString()).ToList() });
+        s.Migrate(new MigrationOptions { Ids = Scenario.Ids(1, 300) });
         var before = FileSystemFaults.Snapshot(s.LogDir);
         MemoryMigrationException ex;
         using (var holder = new SqliteConnection($"Data Source={s.DbPath};Pooling=False"))
@@ -340,7 +358,8 @@ public class BusyDatabaseTests
             using (var cmd = holder.CreateCommand())
             {
                 cmd.Transaction = tx;
-                cmd.CommandText = "INSERT INTO facts (content, source) VALUES ('written by Jarvis meanwhile', 'telegram')";
+                cmd.CommandText =
+                    "INSERT INTO facts (content, source) VALUES ('written by Jarvis meanwhile', 'telegram')";
                 cmd.ExecuteNonQuery();
             }
             ex = Assert.Throws<MemoryMigrationException>(() => s.Migrate());

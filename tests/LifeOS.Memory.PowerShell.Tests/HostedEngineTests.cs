@@ -24,7 +24,8 @@ public sealed class HostedEngineTests
         return ps;
     }
 
-    private static object Prop(PSObject o, string name) => o.Properties[name]?.Value ?? throw new Xunit.Sdk.XunitException($"no property {name} on {o.TypeNames[0]}");
+    private static object Prop(PSObject o, string name) => o.Properties[name]?.Value
+        ?? throw new Xunit.Sdk.XunitException($"no property {name} on {o.TypeNames[0]}");
 
     [Fact]
     public void Confirm_asks_through_the_host_and_no_means_nothing_is_written()
@@ -44,19 +45,23 @@ public sealed class HostedEngineTests
         Assert.Equal(2, ps.Host.Prompts.Count);
     }
 
-    /// <summary>As the assistant's own migration script does with --force: a copy of each fact, linked by INSERT OR REPLACE.</summary>
+    /// <summary>
+    /// As the assistant's own migration script does with --force: a copy of each fact, linked by INSERT OR REPLACE.
+    /// </summary>
     private static void DuplicateLikeTheAssistantsScript(TestSource src)
     {
-        using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(src.Root, "jarvis.db")};Pooling=False");
+        using var c = new Microsoft.Data.Sqlite.SqliteConnection(
+            $"Data Source={Path.Combine(src.Root, "jarvis.db")};Pooling=False");
         c.Open();
         using var cmd = c.CreateCommand();
-        cmd.CommandText = """
-            CREATE TEMP TABLE own AS SELECT f.id, f.content, f.context, l.postgres_id FROM facts f JOIN fact_embeddings l ON l.fact_id = f.id;
-            INSERT INTO facts (content, context, timestamp, source, confidence, is_assistant_output)
-                SELECT content, context, CURRENT_TIMESTAMP, 'archival_memory', 1.0, 0 FROM own ORDER BY id;
-            INSERT OR REPLACE INTO fact_embeddings (fact_id, postgres_id)
-                SELECT f.id, own.postgres_id FROM facts f JOIN own ON own.content = f.content AND f.id > (SELECT max(id) FROM own);
-            """;
+        cmd.CommandText =
+            "CREATE TEMP TABLE own AS SELECT f.id, f.content, f.context, l.postgres_id " +
+            "FROM facts f JOIN fact_embeddings l ON l.fact_id = f.id;\n" +
+            "INSERT INTO facts (content, context, timestamp, source, confidence, is_assistant_output)\n" +
+            "    SELECT content, context, CURRENT_TIMESTAMP, 'archival_memory', 1.0, 0 FROM own ORDER BY id;\n" +
+            "INSERT OR REPLACE INTO fact_embeddings (fact_id, postgres_id)\n" +
+            "    SELECT f.id, own.postgres_id FROM facts f JOIN own ON own.content = f.content " +
+            "AND f.id > (SELECT max(id) FROM own);";
         cmd.ExecuteNonQuery();
     }
 
@@ -96,11 +101,14 @@ public sealed class HostedEngineTests
         using var ps = Session(src);
         var run = ps.Run($"Invoke-ArchivalMigration {Common} -BatchSize 10").ThrowIfFailed();
         Assert.NotEmpty(run.Progress);
-        Assert.Contains(run.Progress, p => p.RecordType == ProgressRecordType.Processing && p.StatusDescription.Contains("rows/s"));
+        Assert.Contains(run.Progress,
+            p => p.RecordType == ProgressRecordType.Processing && p.StatusDescription.Contains("rows/s"));
         Assert.Equal(ProgressRecordType.Completed, run.Progress[^1].RecordType);
         Assert.All(run.Progress, p => Assert.Equal(run.Progress[0].ActivityId, p.ActivityId));
 
-        var quiet = ps.Run($"$ProgressPreference = 'SilentlyContinue'; Invoke-ArchivalMigration {Common} -Force -BatchSize 10").ThrowIfFailed();
+        var quiet = ps.Run(
+            $"$ProgressPreference = 'SilentlyContinue'; Invoke-ArchivalMigration {Common} -Force -BatchSize 10")
+            .ThrowIfFailed();
         Assert.Empty(quiet.Progress);
     }
 
@@ -156,8 +164,11 @@ public sealed class HostedEngineTests
             ("wrong password", $"postgresql://postgres:{wrong}@127.0.0.1:{port}/{src.Database}", wrong, ""),
             ("unreachable port", $"postgresql://postgres:{src.Password}@127.0.0.1:1/{src.Database}", src.Password, ""),
             ("bad database", $"postgresql://postgres:{src.Password}@127.0.0.1:{port}/no_such_db", src.Password, ""),
-            ("TLS refused", $"postgresql://postgres:{src.Password}@127.0.0.1:{port}/{src.Database}?sslmode=require", src.Password, ""),
-            ("Npgsql form", $"Host=127.0.0.1;Port={port};Database={src.Database};Username=postgres;Password={src.Password}", src.Password, ""),
+            ("TLS refused", $"postgresql://postgres:{src.Password}@127.0.0.1:{port}/{src.Database}?sslmode=require",
+                src.Password, ""),
+            ("Npgsql form",
+                $"Host=127.0.0.1;Port={port};Database={src.Database};Username=postgres;Password={src.Password}",
+                src.Password, ""),
             ("missing table", src.Uri, src.Password, "-SourceTable missing_table"),
             ("bad row", src.Uri, src.Password, ""),
         };
@@ -169,22 +180,32 @@ public sealed class HostedEngineTests
             var outcomes = new[]
             {
                 ps.Run($"Get-MigrationStatus -ConnectionString $cs -MemoryPath $ws {c.Extra} -Verbose -Debug"),
-                ps.Run($"Invoke-ArchivalMigration -ConnectionString $cs -MemoryPath $ws {c.Extra} -Force -PassThru -Verbose -Debug"),
+                ps.Run($"Invoke-ArchivalMigration -ConnectionString $cs -MemoryPath $ws {c.Extra} " +
+                    "-Force -PassThru -Verbose -Debug"),
                 ps.Run($"Invoke-ArchivalMigration -ConnectionString $cs -MemoryPath $ws {c.Extra} -WhatIf"),
                 ps.Run($"Invoke-ArchivalMigration -ConnectionString $cs -MemoryPath $ws {c.Extra} -ErrorAction Stop"),
                 ps.Run($"Test-Migration -ConnectionString $cs -MemoryPath $ws {c.Extra} -Verbose"),
                 ps.Run($"Get-ArchivalMemory -ConnectionString $cs -MemoryPath $ws {c.Extra} -Verbose"),
-                ps.Run("$Error | ForEach-Object { $_.ToString(); $_.Exception.ToString(); $_.ErrorDetails; $_.ScriptStackTrace }"),
+                ps.Run("$Error | ForEach-Object " +
+                    "{ $_.ToString(); $_.Exception.ToString(); $_.ErrorDetails; $_.ScriptStackTrace }"),
             };
             Assert.Contains(outcomes, o => o.Errors.Count > 0 || o.Terminating != null || o.Warnings.Count > 0);
             foreach (var o in outcomes)
             {
                 var text = o.AllText();
-                Assert.False(text.Contains(c.Secret, StringComparison.Ordinal), $"{c.Name}: the password reached a stream:\n{text}");
-                Assert.False(text.Contains(c.Connection, StringComparison.Ordinal), $"{c.Name}: the connection string reached a stream");
+                Assert.False(text.Contains(c.Secret, StringComparison.Ordinal),
+                    $"{c.Name}: the password reached a stream:\n{text}");
+                Assert.False(text.Contains(c.Connection, StringComparison.Ordinal),
+                    $"{c.Name}: the connection string reached a stream");
             }
         }
-        foreach (var file in Directory.Exists(src.Root) ? Directory.EnumerateFiles(src.Root, "*", SearchOption.AllDirectories) : Enumerable.Empty<string>())
-            Assert.False(File.ReadAllText(file).Contains(src.Password, StringComparison.Ordinal), $"the password was written to {file}");
+        var written = Directory.Exists(src.Root)
+            ? Directory.EnumerateFiles(src.Root, "*", SearchOption.AllDirectories)
+            : Enumerable.Empty<string>();
+        foreach (var file in written)
+        {
+            Assert.False(File.ReadAllText(file).Contains(src.Password, StringComparison.Ordinal),
+                $"the password was written to {file}");
+        }
     }
 }

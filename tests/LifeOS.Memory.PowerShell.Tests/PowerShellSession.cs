@@ -20,7 +20,10 @@ public static class Repo
         {
             var path = Path.Combine(Root, "out", "LifeOS.Memory", "LifeOS.Memory.psd1");
             if (!File.Exists(path))
-                throw new InvalidOperationException($"The module is not built at {path}: run 'dotnet build' at the repository root.");
+            {
+                throw new InvalidOperationException(
+                    $"The module is not built at {path}: run 'dotnet build' at the repository root.");
+            }
             return path;
         }
     }
@@ -30,7 +33,8 @@ public static class Repo
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "LifeOS.Memory.PowerShell.sln"))) return dir.FullName;
-        throw new InvalidOperationException("Repository root (LifeOS.Memory.PowerShell.sln) not found above " + AppContext.BaseDirectory);
+        throw new InvalidOperationException(
+            "Repository root (LifeOS.Memory.PowerShell.sln) not found above " + AppContext.BaseDirectory);
     }
 }
 
@@ -51,7 +55,6 @@ public sealed class Outcome
     /// <summary>The error that ended a statement or the script: thrown, or recorded by ThrowTerminatingError.</summary>
     public ErrorRecord? Failure => Terminating?.ErrorRecord ?? Errors.LastOrDefault();
 
-    public IEnumerable<object> BaseObjects => Output.Select(o => o.BaseObject);
     public T Single<T>() => Assert.Single(Output.Select(o => o.BaseObject).OfType<T>());
     public dynamic Last => Output[^1];
 
@@ -64,11 +67,15 @@ public sealed class Outcome
         {
             sb.AppendLine(e.ToString()).AppendLine(e.FullyQualifiedErrorId).AppendLine(e.CategoryInfo.ToString())
               .AppendLine(e.ErrorDetails?.Message).AppendLine(e.TargetObject?.ToString());
-            for (Exception? x = e.Exception; x != null; x = x.InnerException) sb.AppendLine(x.ToString());
+            for (var x = e.Exception; x != null; x = x.InnerException) sb.AppendLine(x.ToString());
         }
         if (Terminating != null) sb.AppendLine(Terminating.ToString());
-        foreach (var list in new[] { Warnings, Verbose, Debug, Information, HostLines }) foreach (var l in list) sb.AppendLine(l);
-        foreach (var p in Progress) sb.AppendLine(p.ToString()).AppendLine(p.StatusDescription).AppendLine(p.CurrentOperation);
+        foreach (var list in new[] { Warnings, Verbose, Debug, Information, HostLines })
+        {
+            foreach (var l in list) sb.AppendLine(l);
+        }
+        foreach (var p in Progress)
+            sb.AppendLine(p.ToString()).AppendLine(p.StatusDescription).AppendLine(p.CurrentOperation);
         return sb.ToString();
     }
 }
@@ -94,7 +101,9 @@ public sealed class PowerShellSession : IDisposable
 
     public void SetVariable(string name, object? value) => _runspace.SessionStateProxy.SetVariable(name, value);
 
-    /// <summary>Runs a script; $args holds the arguments. Errors, warnings, verbose and progress are captured.</summary>
+    /// <summary>
+    /// Runs a script; $args holds the arguments. Errors, warnings, verbose and progress are captured.
+    /// </summary>
     public Outcome Run(string script, params object?[] args)
     {
         using var ps = PowerShell.Create(_runspace);
@@ -136,8 +145,13 @@ public static class OutcomeExtensions
 {
     public static Outcome ThrowIfFailed(this Outcome o)
     {
-        if (o.Terminating != null) throw new InvalidOperationException("PowerShell failed: " + o.Terminating.ErrorRecord, o.Terminating);
-        if (o.Errors.Count > 0) throw new InvalidOperationException("PowerShell wrote errors: " + string.Join("; ", o.Errors.Select(e => e.FullyQualifiedErrorId + ": " + e)));
+        if (o.Terminating != null)
+            throw new InvalidOperationException("PowerShell failed: " + o.Terminating.ErrorRecord, o.Terminating);
+        if (o.Errors.Count > 0)
+        {
+            throw new InvalidOperationException("PowerShell wrote errors: " +
+                string.Join("; ", o.Errors.Select(e => e.FullyQualifiedErrorId + ": " + e)));
+        }
         return o;
     }
 }
@@ -180,22 +194,28 @@ public sealed class TestHost : PSHost
         public override void WriteWarningLine(string message) => _host.Lines.Add("WARNING: " + message);
         public override void WriteProgress(long sourceId, ProgressRecord record) => _host.ProgressRecords.Add(record);
         public override string ReadLine() => throw new InvalidOperationException("unexpected ReadLine");
-        public override SecureString ReadLineAsSecureString() => throw new InvalidOperationException("unexpected ReadLineAsSecureString");
-        public override Dictionary<string, PSObject> Prompt(string caption, string message, Collection<FieldDescription> descriptions) =>
+        public override SecureString ReadLineAsSecureString() =>
+            throw new InvalidOperationException("unexpected ReadLineAsSecureString");
+        public override Dictionary<string, PSObject> Prompt(string caption, string message,
+            Collection<FieldDescription> descriptions) =>
             throw new InvalidOperationException("unexpected Prompt: " + message);
-        public override PSCredential PromptForCredential(string caption, string message, string userName, string targetName) =>
+        public override PSCredential PromptForCredential(string caption, string message, string userName,
+            string targetName) =>
             throw new InvalidOperationException("unexpected credential prompt");
-        public override PSCredential PromptForCredential(string caption, string message, string userName, string targetName, PSCredentialTypes allowedCredentialTypes, PSCredentialUIOptions options) =>
+        public override PSCredential PromptForCredential(string caption, string message, string userName,
+            string targetName, PSCredentialTypes allowedCredentialTypes, PSCredentialUIOptions options) =>
             throw new InvalidOperationException("unexpected credential prompt");
 
-        public override int PromptForChoice(string caption, string message, Collection<ChoiceDescription> choices, int defaultChoice)
+        public override int PromptForChoice(string caption, string message, Collection<ChoiceDescription> choices,
+            int defaultChoice)
         {
             _host.Prompts.Add(caption + "|" + message);
             if (_host.ChoiceAnswers.Count == 0) throw new InvalidOperationException("unexpected prompt: " + message);
             var wanted = _host.ChoiceAnswers.Dequeue();
             for (var i = 0; i < choices.Count; i++)
                 if (choices[i].Label == wanted) return i;
-            throw new InvalidOperationException($"no choice {wanted} among {string.Join(",", choices.Select(c => c.Label))}");
+            throw new InvalidOperationException(
+                $"no choice {wanted} among {string.Join(",", choices.Select(c => c.Label))}");
         }
     }
 }

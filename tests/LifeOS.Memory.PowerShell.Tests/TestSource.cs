@@ -11,7 +11,8 @@ public sealed class TestSource : IDisposable
         Database = Cluster.CreateDatabase("ps");
         Table = table;
         Root = Path.Combine(Path.GetTempPath(), "lifeos-psws-" + Guid.NewGuid().ToString("N")[..10]);
-        Sql($"CREATE TABLE {table} (id bigserial PRIMARY KEY, content text, metadata jsonb, created_at timestamptz, embedding real[])");
+        Sql($"CREATE TABLE {table} (id bigserial PRIMARY KEY, content text, metadata jsonb, created_at timestamptz, " +
+            "embedding real[])");
         if (rows > 0) Generate(rows);
     }
 
@@ -32,7 +33,8 @@ public sealed class TestSource : IDisposable
 
     public long SqliteCount(string table)
     {
-        using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(Root, "jarvis.db")};Mode=ReadOnly;Pooling=False");
+        using var c = new Microsoft.Data.Sqlite.SqliteConnection(
+            $"Data Source={Path.Combine(Root, "jarvis.db")};Mode=ReadOnly;Pooling=False");
         c.Open();
         using var cmd = c.CreateCommand();
         cmd.CommandText = $"SELECT count(*) FROM {table}";

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
@@ -10,7 +11,8 @@ namespace LifeOS.Memory.Testing;
 /// </summary>
 public sealed class PostgresCluster : IDisposable
 {
-    private static readonly Lazy<PostgresCluster> SharedCluster = new(() => new PostgresCluster(), LazyThreadSafetyMode.ExecutionAndPublication);
+    private static readonly Lazy<PostgresCluster> SharedCluster =
+        new(() => new PostgresCluster(), LazyThreadSafetyMode.ExecutionAndPublication);
     private static int _databaseCounter;
 
     /// <summary>One cluster per test process, stopped when the process exits.</summary>
@@ -36,10 +38,11 @@ public sealed class PostgresCluster : IDisposable
         var data = Path.Combine(DataDirectory, "data");
         if (IsRoot)
             Run("chown", "-R", "postgres:postgres", DataDirectory);
-        RunPg("initdb", "-D", data, "-U", SuperUser, "--pwfile=" + pwFile, "--auth-local=trust", "--auth-host=scram-sha-256",
-            "-E", "UTF8", "--locale=C.UTF-8", "--no-sync");
+        RunPg("initdb", "-D", data, "-U", SuperUser, "--pwfile=" + pwFile, "--auth-local=trust",
+            "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync");
         File.AppendAllText(Path.Combine(data, "postgresql.conf"),
-            "\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 200\nshared_buffers = 256MB\n");
+            "\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\n" +
+            "max_connections = 200\nshared_buffers = 256MB\n");
         if (ssl) EnableSsl(data);
         Start();
         AppDomain.CurrentDomain.ProcessExit += (_, _) => Dispose();
@@ -69,9 +72,11 @@ public sealed class PostgresCluster : IDisposable
 
     /// <summary>Npgsql connection string for a database of this cluster (the password included: tests only).</summary>
     public string ConnectionString(string database = "postgres", string? user = null, string? password = null) =>
-        $"Host=127.0.0.1;Port={Port};Username={user ?? SuperUser};Password={password ?? Password};Database={database};Pooling=false;Timeout=15";
+        $"Host=127.0.0.1;Port={Port};Username={user ?? SuperUser};Password={password ?? Password};" +
+        $"Database={database};Pooling=false;Timeout=15";
 
-    public string Uri(string database) => $"postgresql://{SuperUser}:{System.Uri.EscapeDataString(Password)}@127.0.0.1:{Port}/{database}";
+    public string Uri(string database) =>
+        $"postgresql://{SuperUser}:{System.Uri.EscapeDataString(Password)}@127.0.0.1:{Port}/{database}";
 
     /// <summary>A new, empty database; returns its name.</summary>
     public string CreateDatabase(string prefix = "t")
@@ -84,8 +89,8 @@ public sealed class PostgresCluster : IDisposable
     /// <summary>Runs SQL through psql on the local socket (no password needed there).</summary>
     public string Psql(string database, string sql)
     {
-        return RunPg("psql", "-h", DataDirectory, "-p", Port.ToString(), "-U", SuperUser, "-d", database,
-            "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql);
+        return RunPg("psql", "-h", DataDirectory, "-p", Port.ToString(CultureInfo.InvariantCulture), "-U", SuperUser,
+            "-d", database, "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql);
     }
 
     public void Dispose()
@@ -105,10 +110,15 @@ public sealed class PostgresCluster : IDisposable
     {
         var pgCtl = Path.Combine(BinDirectory, "pg_ctl");
         var stop = IsRoot ? $"runuser -u postgres -- '{pgCtl}'" : $"'{pgCtl}'";
-        var watch = $"while kill -0 {Environment.ProcessId} 2>/dev/null && [ -d '{DataDirectory}' ]; do sleep 2; done; " +
-                    $"[ -f '{Data}/postmaster.pid' ] && {stop} -D '{Data}' -m immediate -w stop; rm -rf '{DataDirectory}'";
-        // The outer shell exits at once, so the watchdog is nobody's child here and survives a kill of the process tree.
-        var psi = new ProcessStartInfo("bash") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        var watch =
+            $"while kill -0 {Environment.ProcessId} 2>/dev/null && [ -d '{DataDirectory}' ]; do sleep 2; done; " +
+            $"[ -f '{Data}/postmaster.pid' ] && {stop} -D '{Data}' -m immediate -w stop; rm -rf '{DataDirectory}'";
+        // The outer shell exits at once, so the watchdog is nobody's child here and survives a kill of the process
+        // tree.
+        var psi = new ProcessStartInfo("bash")
+        {
+            UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true,
+        };
         psi.ArgumentList.Add("-c");
         psi.ArgumentList.Add($"setsid bash -c \"{watch}\" </dev/null >/dev/null 2>&1 &");
         using var p = Process.Start(psi);
@@ -120,18 +130,28 @@ public sealed class PostgresCluster : IDisposable
         var dir = DataDirectory;
         string F(string name) => Path.Combine(dir, name);
         foreach (var ca in new[] { "ca", "other-ca" })
-            Run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", F(ca + ".key"), "-out", F(ca + ".crt"),
-                "-subj", "/CN=LifeOS test " + ca, "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+        {
+            Run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", F(ca + ".key"),
+                "-out", F(ca + ".crt"), "-subj", "/CN=LifeOS test " + ca,
+                "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+        }
         File.WriteAllText(F("server.ext"),
-            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n");
-        Run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", Path.Combine(data, "server.key"), "-out", F("server.csr"), "-subj", "/CN=localhost");
-        Run("openssl", "x509", "-req", "-in", F("server.csr"), "-CA", F("ca.crt"), "-CAkey", F("ca.key"), "-CAcreateserial",
-            "-days", "2", "-extfile", F("server.ext"), "-out", Path.Combine(data, "server.crt"));
-        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(Path.Combine(data, "server.key"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        if (IsRoot) Run("chown", "postgres:postgres", Path.Combine(data, "server.key"), Path.Combine(data, "server.crt"));
-        File.AppendAllText(Path.Combine(data, "postgresql.conf"), "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n" +
+            "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n");
+        var serverKey = Path.Combine(data, "server.key");
+        var serverCertificate = Path.Combine(data, "server.crt");
+        Run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", serverKey, "-out", F("server.csr"),
+            "-subj", "/CN=localhost");
+        Run("openssl", "x509", "-req", "-in", F("server.csr"), "-CA", F("ca.crt"), "-CAkey", F("ca.key"),
+            "-CAcreateserial", "-days", "2", "-extfile", F("server.ext"), "-out", serverCertificate);
+        if (!OperatingSystem.IsWindows())
+            File.SetUnixFileMode(serverKey, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        if (IsRoot) Run("chown", "postgres:postgres", serverKey, serverCertificate);
+        File.AppendAllText(Path.Combine(data, "postgresql.conf"),
+            "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
         var hba = Path.Combine(data, "pg_hba.conf");
-        var lines = File.ReadAllLines(hba).Select(l => l.StartsWith("host ", StringComparison.Ordinal) ? "hostssl" + l[4..] : l).ToList();
+        var lines = File.ReadAllLines(hba)
+            .Select(l => l.StartsWith("host ", StringComparison.Ordinal) ? "hostssl" + l[4..] : l).ToList();
         lines.Add("hostnossl all all 0.0.0.0/0 reject");
         lines.Add("hostnossl all all ::/0 reject");
         File.WriteAllLines(hba, lines);
@@ -150,7 +170,10 @@ public sealed class PostgresCluster : IDisposable
 
     private static string Run(string file, params string[] args)
     {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo(file)
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment.Remove("PGPASSWORD");
         using var p = Process.Start(psi) ?? throw new InvalidOperationException("cannot start " + file);
@@ -158,7 +181,10 @@ public sealed class PostgresCluster : IDisposable
         var stderr = p.StandardError.ReadToEndAsync();
         if (!p.WaitForExit(120_000)) { p.Kill(true); throw new TimeoutException(file + " did not finish"); }
         if (p.ExitCode != 0)
-            throw new InvalidOperationException($"{Path.GetFileName(file)} {string.Join(' ', args.Take(3))}... exited {p.ExitCode}: {stderr.Result}{stdout.Result}");
+        {
+            throw new InvalidOperationException($"{Path.GetFileName(file)} {string.Join(' ', args.Take(3))}... " +
+                $"exited {p.ExitCode}: {stderr.Result}{stdout.Result}");
+        }
         return stdout.Result;
     }
 
@@ -177,7 +203,8 @@ public sealed class PostgresCluster : IDisposable
             if (bin != null) return bin;
         }
         throw new InvalidOperationException(
-            "PostgreSQL server binaries (initdb, pg_ctl) were not found. Install them with 'apt-get install -y postgresql' " +
+            "PostgreSQL server binaries (initdb, pg_ctl) were not found. " +
+            "Install them with 'apt-get install -y postgresql' " +
             "or set PG_BIN to the folder that holds initdb. These tests need a real PostgreSQL; they are not skipped.");
     }
 
@@ -189,7 +216,8 @@ public sealed class PostgresCluster : IDisposable
             var pidFile = Path.Combine(dir, "data", "postmaster.pid");
             try
             {
-                if (File.Exists(pidFile) && int.TryParse(File.ReadLines(pidFile).First(), out var pid) && Directory.Exists($"/proc/{pid}"))
+                if (File.Exists(pidFile) && int.TryParse(File.ReadLines(pidFile).First(), out var pid)
+                    && Directory.Exists($"/proc/{pid}"))
                     continue;
                 // Another test process may be creating its cluster right now.
                 if (Directory.GetLastWriteTimeUtc(dir) > DateTime.UtcNow.AddMinutes(-10))

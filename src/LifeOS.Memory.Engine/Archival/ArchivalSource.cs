@@ -1,4 +1,5 @@
 using System.Data;
+using System.Globalization;
 using Npgsql;
 
 namespace LifeOS.Memory.Archival;
@@ -26,7 +27,8 @@ internal sealed class ArchivalSource : IAsyncDisposable
         KeyKind = shape.KeyKind;
         EmbeddingKind = shape.EmbeddingKind;
         _quotedTable = shape.QuotedTable;
-        var head = $"SELECT {KeySelect}, content::text, {(shape.HasMetadata ? "metadata::text" : "NULL::text")}, {shape.CreatedAtSelect}";
+        var metadata = shape.HasMetadata ? "metadata::text" : "NULL::text";
+        var head = $"SELECT {KeySelect}, content::text, {metadata}, {shape.CreatedAtSelect}";
         var hasEmbedding = EmbeddingKind == EmbeddingKind.None ? "false" : "embedding IS NOT NULL";
         _rowSelect = $"{head}, {EmbeddingExpression()}, {hasEmbedding} FROM {_quotedTable}";
         _lightRowSelect = $"{head}, NULL::bytea, {hasEmbedding} FROM {_quotedTable}";
@@ -69,7 +71,8 @@ internal sealed class ArchivalSource : IAsyncDisposable
     public async Task<long> CountAsync(CancellationToken ct)
     {
         await using var cmd = Command($"SELECT count(*) FROM {_quotedTable}");
-        return Convert.ToInt64(await _settings.RunAsync(() => cmd.ExecuteScalarAsync(ct)).ConfigureAwait(false));
+        var count = await _settings.RunAsync(() => cmd.ExecuteScalarAsync(ct)).ConfigureAwait(false);
+        return Convert.ToInt64(count, CultureInfo.InvariantCulture);
     }
 
     /// <summary>The next ids after <paramref name="after"/> in key order (keyset paging).</summary>
@@ -88,15 +91,18 @@ internal sealed class ArchivalSource : IAsyncDisposable
     }
 
     /// <summary>Full rows for the given ids, in key order; ids that no longer exist are simply absent.</summary>
-    public async Task<List<SourceRow>> RowsAsync(IReadOnlyList<object> ids, CancellationToken ct, bool withEmbeddings = true)
+    public async Task<List<SourceRow>> RowsAsync(IReadOnlyList<object> ids, CancellationToken ct,
+        bool withEmbeddings = true)
     {
-        await using var cmd = Command($"{(withEmbeddings ? _rowSelect : _lightRowSelect)} WHERE id = ANY(@ids) ORDER BY id");
+        await using var cmd = Command(
+            $"{(withEmbeddings ? _rowSelect : _lightRowSelect)} WHERE id = ANY(@ids) ORDER BY id");
         cmd.Parameters.Add(SourceKey.ArrayParameter("ids", ids, KeyKind));
         return await ReadRowsAsync(cmd, ids.Count, ct).ConfigureAwait(false);
     }
 
     /// <summary>The next full rows after <paramref name="after"/> in key order.</summary>
-    public Task<List<SourceRow>> NextRowsAsync(object? after, int limit, CancellationToken ct, bool withEmbeddings = true) =>
+    public Task<List<SourceRow>> NextRowsAsync(object? after, int limit, CancellationToken ct,
+        bool withEmbeddings = true) =>
         PageRowsAsync(after, null, limit, ct, withEmbeddings);
 
     /// <summary>
@@ -110,15 +116,18 @@ internal sealed class ArchivalSource : IAsyncDisposable
     /// Up to <paramref name="limit"/> (null: all) full rows with after &lt; id &lt;= upTo in key order (a null bound
     /// is no bound), their embeddings taken from <paramref name="embeddings"/> when given.
     /// </summary>
-    public async Task<List<SourceRow>> PageRowsAsync(object? after, object? upTo, int? limit, CancellationToken ct, bool withEmbeddings = true,
-        EmbeddingArena? embeddings = null, int expected = 1000)
+    public async Task<List<SourceRow>> PageRowsAsync(object? after, object? upTo, int? limit, CancellationToken ct,
+        bool withEmbeddings = true, EmbeddingArena? embeddings = null, int expected = 1000)
     {
         var grouped = withEmbeddings && EmbeddingKind != EmbeddingKind.None;
         // One snapshot for the rows and their grouped embeddings, so each row gets the embedding of its own version.
         await using var snapshot = grouped
-            ? await _settings.RunAsync(() => _connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, ct).AsTask()).ConfigureAwait(false)
+            ? await _settings.RunAsync(
+                    () => _connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, ct).AsTask())
+                .ConfigureAwait(false)
             : null;
-        await using var cmd = Command($"{_lightRowSelect}{Bounds(after, upTo)} ORDER BY id{(limit == null ? "" : " LIMIT @n")}");
+        await using var cmd = Command(
+            $"{_lightRowSelect}{Bounds(after, upTo)} ORDER BY id{(limit == null ? "" : " LIMIT @n")}");
         AddBounds(cmd, after, upTo);
         if (limit != null) cmd.Parameters.AddWithValue("n", limit.Value);
         var rows = await ReadRowsAsync(cmd, limit ?? expected, ct).ConfigureAwait(false);
@@ -126,7 +135,11 @@ internal sealed class ArchivalSource : IAsyncDisposable
         if (grouped && rows.Exists(r => r.HasEmbedding))
         {
             await AttachEmbeddingsAsync(rows, after, embeddings, ct).ConfigureAwait(false);
-            await _settings.RunAsync(async () => { await snapshot!.CommitAsync(ct).ConfigureAwait(false); return true; }).ConfigureAwait(false);
+            await _settings.RunAsync(async () =>
+            {
+                await snapshot!.CommitAsync(ct).ConfigureAwait(false);
+                return true;
+            }).ConfigureAwait(false);
         }
         return rows;
     }
@@ -156,7 +169,8 @@ internal sealed class ArchivalSource : IAsyncDisposable
     /// <see cref="EmbeddingGroupRows"/> rows end to end. One 8 KB message per row costs a wake-up of this
     /// process per row, about four times the CPU of converting and comparing the vector itself.
     /// </summary>
-    private async Task AttachEmbeddingsAsync(List<SourceRow> rows, object? after, EmbeddingArena? arena, CancellationToken ct)
+    private async Task AttachEmbeddingsAsync(List<SourceRow> rows, object? after, EmbeddingArena? arena,
+        CancellationToken ct)
     {
         var keyExpr = KeyKind switch { KeyKind.Integer => "id::bigint", KeyKind.Uuid => "id", _ => "id::text" };
         // string_agg skips NULLs, and so does the key list beside it; both follow the row number, which is
@@ -164,8 +178,10 @@ internal sealed class ArchivalSource : IAsyncDisposable
         await using var cmd = Command(
             // The vectors are encoded in the aggregate, after grouping: encoded in the subquery, 8 KB values
             // would be carried through the grouping sort (half as much work again for the server).
-            $"SELECT array_agg(k ORDER BY n) FILTER (WHERE embedding IS NOT NULL), string_agg({EmbeddingExpression()}, ''::bytea ORDER BY n) " +
-            $"FROM (SELECT {keyExpr} AS k, embedding, row_number() OVER (ORDER BY id) AS n, (row_number() OVER (ORDER BY id) - 1) / {EmbeddingGroupRows} AS g " +
+            "SELECT array_agg(k ORDER BY n) FILTER (WHERE embedding IS NOT NULL), " +
+            $"string_agg({EmbeddingExpression()}, ''::bytea ORDER BY n) " +
+            $"FROM (SELECT {keyExpr} AS k, embedding, row_number() OVER (ORDER BY id) AS n, " +
+            $"(row_number() OVER (ORDER BY id) - 1) / {EmbeddingGroupRows} AS g " +
             $"FROM {_quotedTable}{Bounds(after, rows[^1].Id)}) numbered GROUP BY g ORDER BY g");
         AddBounds(cmd, after, rows[^1].Id);
         var byKey = new Dictionary<object, SourceRow>(rows.Count);
@@ -189,7 +205,8 @@ internal sealed class ArchivalSource : IAsyncDisposable
                 }
                 catch (FormatException ex)
                 {
-                    throw _settings.QueryFailed(new InvalidDataException($"The server's grouped embeddings are malformed: the payload {ex.Message}.", ex));
+                    throw _settings.QueryFailed(new InvalidDataException(
+                        $"The server's grouped embeddings are malformed: the payload {ex.Message}.", ex));
                 }
                 var payload = payloads.Slice(pos, payloadLength);
                 pos += payload.Length;

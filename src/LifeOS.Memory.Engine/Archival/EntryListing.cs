@@ -4,7 +4,9 @@ using Store = LifeOS.Memory.MemoryStore.MemoryStore;
 
 namespace LifeOS.Memory.Archival;
 
-/// <summary>Get-ArchivalMemory: source rows in key order, each marked with whether the module has migrated it.</summary>
+/// <summary>
+/// Get-ArchivalMemory: source rows in key order, each marked with whether the module has migrated it.
+/// </summary>
 internal sealed class EntryListing
 {
     private readonly SourceOptions _source;
@@ -17,10 +19,12 @@ internal sealed class EntryListing
     }
 
 
-    public async IAsyncEnumerable<ArchivalEntry> GetEntriesAsync(IReadOnlyCollection<string>? ids, long skip, long? first, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<ArchivalEntry> GetEntriesAsync(IReadOnlyCollection<string>? ids, long skip,
+        long? first, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var ct = cancellationToken;
-        await using var source = await ArchivalSource.OpenAsync(new SourceConnection(_source), _source.Table, ct).ConfigureAwait(false);
+        await using var source = await ArchivalSource.OpenAsync(new SourceConnection(_source), _source.Table, ct)
+            .ConfigureAwait(false);
         using var store = _workspace.MapFailures(() => Store.OpenForReading(_workspace.DatabasePath));
         if (ids != null)
         {
@@ -28,12 +32,16 @@ internal sealed class EntryListing
             foreach (var text in ids)
             {
                 if (!SourceKey.TryParse(text, source.KeyKind, out var key, out var why))
-                    throw new MemoryMigrationException(ErrorIds.InvalidId, FailureKind.InvalidArgument, $"Id '{text}': {why}.");
+                {
+                    throw new MemoryMigrationException(ErrorIds.InvalidId, FailureKind.InvalidArgument,
+                        $"Id '{text}': {why}.");
+                }
                 keys.Add(key);
             }
             var rows = await source.RowsAsync(keys, ct, withEmbeddings: false).ConfigureAwait(false);
             var links = store?.Links.Among(rows.Select(r => r.Id).ToList(), source.KeyKind, sorted: false);
-            foreach (var row in rows.Skip((int)Math.Min(skip, int.MaxValue)).Take(first.HasValue ? (int)Math.Min(first.Value, int.MaxValue) : int.MaxValue))
+            var taken = first.HasValue ? (int)Math.Min(first.Value, int.MaxValue) : int.MaxValue;
+            foreach (var row in rows.Skip((int)Math.Min(skip, int.MaxValue)).Take(taken))
                 yield return ToEntry(row, links);
             yield break;
         }
@@ -60,6 +68,7 @@ internal sealed class EntryListing
     private static ArchivalEntry ToEntry(SourceRow row, Dictionary<object, SourceLink>? links) => new()
     {
         Id = row.Id, Content = row.Content, Metadata = row.Metadata, CreatedAt = row.CreatedAt,
-        HasEmbedding = row.HasEmbedding, IsMigrated = links != null && links.TryGetValue(row.Id, out var link) && link.Own,
+        HasEmbedding = row.HasEmbedding,
+        IsMigrated = links != null && links.TryGetValue(row.Id, out var link) && link.Own,
     };
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net.Sockets;
 using Npgsql;
 
@@ -48,7 +49,8 @@ internal sealed class SourceConnection
     public string Description { get; }
 
     public static bool IsUri(string s) =>
-        s.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase) || s.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase);
+        s.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase)
+        || s.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase);
 
     public async Task<NpgsqlConnection> OpenAsync(CancellationToken ct)
     {
@@ -77,7 +79,8 @@ internal sealed class SourceConnection
         {
             return await call().ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is NpgsqlException or IOException or InvalidOperationException or TimeoutException)
+        catch (Exception ex)
+            when (ex is NpgsqlException or IOException or InvalidOperationException or TimeoutException)
         {
             throw QueryFailed(ex);
         }
@@ -87,7 +90,8 @@ internal sealed class SourceConnection
     public MemoryMigrationException QueryFailed(Exception ex)
     {
         if (IsConnectionLoss(ex)) return Unavailable(ex);
-        if (ex is NpgsqlException { InnerException: TimeoutException } || ex is PostgresException { SqlState: PostgresErrorCodes.QueryCanceled })
+        if (ex is NpgsqlException { InnerException: TimeoutException }
+            || ex is PostgresException { SqlState: PostgresErrorCodes.QueryCanceled })
             return new MemoryMigrationException(ErrorIds.SourceQueryFailed, FailureKind.OperationTimeout,
                 $"A query on PostgreSQL at {Description} timed out: {Redact(Describe(ex))}");
         if (ex is PostgresException { SqlState: PostgresErrorCodes.UndefinedTable })
@@ -99,8 +103,10 @@ internal sealed class SourceConnection
 
     public static bool IsConnectionLoss(Exception ex) => ex switch
     {
-        PostgresException pg => pg.SqlState.StartsWith("08", StringComparison.Ordinal) || pg.SqlState.StartsWith("57P", StringComparison.Ordinal)
-                                || pg.SqlState is PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification
+        PostgresException pg => pg.SqlState.StartsWith("08", StringComparison.Ordinal)
+                                || pg.SqlState.StartsWith("57P", StringComparison.Ordinal)
+                                || pg.SqlState is PostgresErrorCodes.InvalidPassword
+                                    or PostgresErrorCodes.InvalidAuthorizationSpecification
                                     or PostgresErrorCodes.InvalidCatalogName,
         NpgsqlException { InnerException: TimeoutException } => false,
         NpgsqlException => true,
@@ -157,7 +163,8 @@ internal sealed class SourceConnection
         catch (Exception ex) when (ex is ArgumentException or FormatException or KeyNotFoundException)
         {
             throw new MemoryMigrationException(ErrorIds.InvalidConnectionString, FailureKind.InvalidArgument,
-                "The PostgreSQL connection string is not valid (expected 'Host=…;Database=…' or postgres://user@host:port/db): " +
+                "The PostgreSQL connection string is not valid " +
+                "(expected 'Host=…;Database=…' or postgres://user@host:port/db): " +
                 FirstKeywordProblem(ex));
         }
     }
@@ -166,7 +173,7 @@ internal sealed class SourceConnection
     private static string FirstKeywordProblem(Exception ex)
     {
         var m = ex.Message;
-        var cut = m.IndexOfAny(new[] { '\r', '\n' });
+        var cut = m.AsSpan().IndexOfAny('\r', '\n');
         var first = cut > 0 ? m[..cut] : m;
         return first.Length is > 0 and <= 200 ? first : "unrecognised format";
     }
@@ -220,8 +227,10 @@ internal sealed class SourceConnection
                         "require" => SslMode.Require,
                         "verify-ca" => SslMode.VerifyCA,
                         "verify-full" => SslMode.VerifyFull,
-                        _ => throw new MemoryMigrationException(ErrorIds.InvalidConnectionString, FailureKind.InvalidArgument,
-                            $"The PostgreSQL URI has an unknown sslmode '{value}' (disable, allow, prefer, require, verify-ca, verify-full)."),
+                        _ => throw new MemoryMigrationException(ErrorIds.InvalidConnectionString,
+                            FailureKind.InvalidArgument,
+                            $"The PostgreSQL URI has an unknown sslmode '{value}' " +
+                            "(disable, allow, prefer, require, verify-ca, verify-full)."),
                     };
                     break;
                 case "sslrootcert": b.RootCertificate = value; break;
@@ -238,14 +247,16 @@ internal sealed class SourceConnection
                 case "dbname": b.Database = value; break;
                 case "host": b.Host = value; break;
                 case "port": b.Port = Number(key, value); break;
-                default: break; // libpq accepts many tuning parameters Npgsql has no use for; ignoring them is what libpq users expect.
+                // libpq accepts many tuning parameters Npgsql has no use for; ignoring them is what libpq users
+                // expect.
+                default: break;
             }
         }
         return b;
     }
 
     private static int Number(string key, string value) =>
-        int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n)
+        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n)
             ? n
             : throw new MemoryMigrationException(ErrorIds.InvalidConnectionString, FailureKind.InvalidArgument,
                 $"The PostgreSQL URI's {key} must be a whole number.");

@@ -1,8 +1,8 @@
-using Npgsql;
-using NpgsqlTypes;
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
+using Npgsql;
+using NpgsqlTypes;
 
 namespace LifeOS.Memory.Archival;
 
@@ -34,7 +34,8 @@ internal static partial class SourceKey
         long l when kind == KeyKind.Integer => l,
         long l => l.ToString(CultureInfo.InvariantCulture),
         string s when kind == KeyKind.Uuid && Guid.TryParse(s, out var g) => g,
-        string s when kind == KeyKind.Integer && long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var l2) => l2,
+        string s when kind == KeyKind.Integer
+            && long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var l2) => l2,
         string s => s,
         byte[] b => Encoding.UTF8.GetString(b),
         double d => d.ToString("R", CultureInfo.InvariantCulture),
@@ -48,7 +49,11 @@ internal static partial class SourceKey
         switch (kind)
         {
             case KeyKind.Integer:
-                if (long.TryParse(text.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l)) { key = l; return true; }
+                if (long.TryParse(text.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l))
+                {
+                    key = l;
+                    return true;
+                }
                 key = text; why = "the source table's id column is an integer and this id is not one";
                 return false;
             case KeyKind.Uuid:
@@ -66,7 +71,8 @@ internal static partial class SourceKey
     {
         (long x, long y) => x.CompareTo(y),
         (Guid x, Guid y) => string.CompareOrdinal(x.ToString("N"), y.ToString("N")),
-        _ => string.CompareOrdinal(Convert.ToString(a, CultureInfo.InvariantCulture), Convert.ToString(b, CultureInfo.InvariantCulture)),
+        _ => string.CompareOrdinal(Convert.ToString(a, CultureInfo.InvariantCulture),
+            Convert.ToString(b, CultureInfo.InvariantCulture)),
     };
 
     public static string Display(object key) => key switch
@@ -80,7 +86,7 @@ internal static partial class SourceKey
     /// <summary>An id read from a query that selects it as every query here does (text keys as text).</summary>
     public static object Read(NpgsqlDataReader r, int ordinal, KeyKind kind) => kind switch
     {
-        KeyKind.Integer => Convert.ToInt64(r.GetValue(ordinal)),
+        KeyKind.Integer => Convert.ToInt64(r.GetValue(ordinal), CultureInfo.InvariantCulture),
         KeyKind.Uuid => r.GetGuid(ordinal),
         _ => r.GetString(ordinal),
     };
@@ -104,8 +110,17 @@ internal static partial class SourceKey
     /// <summary>A parameter holding ids, for = ANY(@ids).</summary>
     public static NpgsqlParameter ArrayParameter(string name, IReadOnlyList<object> ids, KeyKind kind) => kind switch
     {
-        KeyKind.Integer => new NpgsqlParameter(name, NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = ids.Select(i => (long)i).ToArray() },
-        KeyKind.Uuid => new NpgsqlParameter(name, NpgsqlDbType.Array | NpgsqlDbType.Uuid) { Value = ids.Select(i => (Guid)i).ToArray() },
-        _ => new NpgsqlParameter(name, NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = ids.Select(i => (string)i).ToArray() },
+        KeyKind.Integer => new NpgsqlParameter(name, NpgsqlDbType.Array | NpgsqlDbType.Bigint)
+        {
+            Value = ids.Select(i => (long)i).ToArray(),
+        },
+        KeyKind.Uuid => new NpgsqlParameter(name, NpgsqlDbType.Array | NpgsqlDbType.Uuid)
+        {
+            Value = ids.Select(i => (Guid)i).ToArray(),
+        },
+        _ => new NpgsqlParameter(name, NpgsqlDbType.Array | NpgsqlDbType.Text)
+        {
+            Value = ids.Select(i => (string)i).ToArray(),
+        },
     };
 }

@@ -9,7 +9,10 @@ internal sealed class SourceRow
     public string? Content { get; init; }
     public string? Metadata { get; init; }
     public DateTime? CreatedAt { get; init; }
-    /// <summary>Little-endian float32 bytes, null when the row has none: an array of its own, or a slice of an <see cref="EmbeddingArena"/>.</summary>
+    /// <summary>
+    /// Little-endian float32 bytes, null when the row has none: an array of its own, or a slice of an
+    /// <see cref="EmbeddingArena"/>.
+    /// </summary>
     public ReadOnlyMemory<byte>? Embedding { get; set; }
     public bool HasEmbedding { get; init; }
     /// <summary>Why the row cannot be migrated, found while reading it.</summary>

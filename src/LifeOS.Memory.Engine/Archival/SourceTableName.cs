@@ -56,7 +56,8 @@ internal sealed partial class SourceTableName
                 if (!closed) throw Invalid(text, "a quoted name is not closed");
                 // PostgreSQL's identifier limit is in bytes: a longer name would be cut and then not found.
                 var bytes = Encoding.UTF8.GetByteCount(sb.ToString());
-                if (bytes is 0 or > MaxIdentifierBytes) throw Invalid(text, "a quoted name must hold 1 to 63 bytes (in UTF-8)");
+                if (bytes is 0 or > MaxIdentifierBytes)
+                    throw Invalid(text, "a quoted name must hold 1 to 63 bytes (in UTF-8)");
                 parts.Add((sb.ToString(), true));
             }
             else
@@ -65,7 +66,10 @@ internal sealed partial class SourceTableName
                 while (i < s.Length && s[i] != '.') i++;
                 var name = s[start..i];
                 if (!PlainIdentifier().IsMatch(name))
-                    throw Invalid(text, $"'{Shorten(name)}' is not a valid identifier (letters, digits, _ and $, not starting with a digit; quote other names)");
+                {
+                    throw Invalid(text, $"'{Shorten(name)}' is not a valid identifier " +
+                        "(letters, digits, _ and $, not starting with a digit; quote other names)");
+                }
                 if (Encoding.UTF8.GetByteCount(name) > MaxIdentifierBytes)
                     throw Invalid(text, $"'{Shorten(name)}' is longer than PostgreSQL's 63 bytes (in UTF-8)");
                 parts.Add((name, false));
@@ -85,12 +89,15 @@ internal sealed partial class SourceTableName
 
     public static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"") + "\"";
 
-    public override string ToString() => Schema == null ? Display(Table, TableQuoted) : Display(Schema, SchemaQuoted) + "." + Display(Table, TableQuoted);
+    public override string ToString() => Schema == null
+        ? Display(Table, TableQuoted)
+        : Display(Schema, SchemaQuoted) + "." + Display(Table, TableQuoted);
 
     private static string Display(string name, bool quoted) => quoted ? Quote(name) : name;
 
     private static MemoryMigrationException Invalid(string text, string why) =>
-        new(ErrorIds.InvalidSourceTable, FailureKind.InvalidArgument, $"The source table name '{Shorten(text)}' is not valid: {why}.");
+        new(ErrorIds.InvalidSourceTable, FailureKind.InvalidArgument,
+            $"The source table name '{Shorten(text)}' is not valid: {why}.");
 
     private static string Shorten(string s) => s.Length > 80 ? s[..80] + "…" : s;
 }

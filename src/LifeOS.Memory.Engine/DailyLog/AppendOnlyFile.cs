@@ -30,7 +30,9 @@ internal sealed partial class AppendOnlyFile : IDisposable
         {
             try
             {
-                return new AppendOnlyFile(path, -1, new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, 1));
+                var stream = new FileStream(path, FileMode.Open, FileAccess.ReadWrite,
+                    FileShare.ReadWrite | FileShare.Delete, bufferSize: 1);
+                return new AppendOnlyFile(path, -1, stream);
             }
             catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
             {
@@ -52,7 +54,10 @@ internal sealed partial class AppendOnlyFile : IDisposable
     /// <summary>Creates a new, empty, owner-only file; false when a file of that name already exists.</summary>
     public static bool TryCreate(string path)
     {
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.ReadWrite | FileShare.Delete };
+        var options = new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.ReadWrite | FileShare.Delete,
+        };
         if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         try
         {
@@ -77,7 +82,9 @@ internal sealed partial class AppendOnlyFile : IDisposable
         }
     }
 
-    /// <summary>Whether the file is empty or ends with a line feed (so that an append starts on a line of its own).</summary>
+    /// <summary>
+    /// Whether the file is empty or ends with a line feed (so that an append starts on a line of its own).
+    /// </summary>
     public unsafe bool EndsWithNewline()
     {
         if (_fallback != null)
@@ -126,7 +133,10 @@ internal sealed partial class AppendOnlyFile : IDisposable
                 var end = Native.Seek(_fd, 0, Native.SeekCurrent);
                 if (end < 0) throw Failure(Marshal.GetLastPInvokeError(), "lseek", Path);
                 if (written != bytes.Length)
-                    throw new IOException($"Only {written} of {bytes.Length} bytes could be appended to {Path} (disk full?).");
+                {
+                    throw new IOException(
+                        $"Only {written} of {bytes.Length} bytes could be appended to {Path} (disk full?).");
+                }
                 return end - written;
             }
         }
@@ -143,7 +153,8 @@ internal sealed partial class AppendOnlyFile : IDisposable
         var message = new Win32Exception(errno).Message;
         return errno switch
         {
-            Errno.EACCES or Errno.EPERM or Errno.EROFS => new IOException($"{path}: {message}", new UnauthorizedAccessException(message)),
+            Errno.EACCES or Errno.EPERM or Errno.EROFS =>
+                new IOException($"{path}: {message}", new UnauthorizedAccessException(message)),
             _ => new IOException($"{call} {path}: {message}"),
         };
     }

@@ -3,7 +3,9 @@ using System.Text.RegularExpressions;
 
 namespace LifeOS.Memory.DailyLog;
 
-/// <summary>A piece of a daily log: our entry (with its fact id) or any other text (header, other writers' entries).</summary>
+/// <summary>
+/// A piece of a daily log: our entry (with its fact id) or any other text (header, other writers' entries).
+/// </summary>
 internal sealed class LogPiece
 {
     public long? FactId { get; init; }
@@ -64,6 +66,13 @@ internal static partial class DailyLogParser
         return at < 0 ? -1 : from + at;
     }
 
+    /// <summary>The digits of a marker line (the regex checked its shape): from the prefix to the next space.</summary>
+    private static ReadOnlySpan<char> IdOfMarker(ReadOnlySpan<char> line)
+    {
+        var id = line[LogEntryFormat.MarkerStart.Length..];
+        return id[..id.IndexOf(' ')];
+    }
+
     private static List<(int Start, int BodyStart, long Id)> FindMarkers(ReadOnlySpan<char> text)
     {
         var markers = new List<(int Start, int BodyStart, long Id)>();
@@ -74,8 +83,8 @@ internal static partial class DailyLogParser
             var end = nl < 0 ? text.Length : nl;
             var line = text[pos..end];
             // Cheap prefix test before the regex: almost no line is a marker.
-            if (line.Length >= 15 && line.StartsWith("<!-- fact:") && MarkerLine().IsMatch(line)
-                && long.TryParse(line[10..(10 + line[10..].IndexOf(' '))], NumberStyles.None, CultureInfo.InvariantCulture, out var id))
+            if (line.Length >= 15 && line.StartsWith(LogEntryFormat.MarkerStart) && MarkerLine().IsMatch(line)
+                && long.TryParse(IdOfMarker(line), NumberStyles.None, CultureInfo.InvariantCulture, out var id))
                 markers.Add((pos, nl < 0 ? text.Length : nl + 1, id));
             if (nl < 0) break;
             pos = nl + 1;
@@ -86,7 +95,9 @@ internal static partial class DailyLogParser
     /// <summary>Where the parts of a complete entry lie; <see cref="End"/> is past its closing rule.</summary>
     private readonly record struct EntryLayout(int ContentStart, int ContentEnd, int FooterAt, int FooterEnd, int End);
 
-    /// <summary>The layout of the entry whose body (heading on) runs from bodyStart to chunkEnd, or null when it is incomplete.</summary>
+    /// <summary>
+    /// The layout of the entry whose body (heading on) runs from bodyStart to chunkEnd, or null when it is incomplete.
+    /// </summary>
     private static EntryLayout? Measure(ReadOnlySpan<char> text, int bodyStart, int chunkEnd)
     {
         var headingEnd = IndexOf(text, '\n', bodyStart, chunkEnd);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.IO.Compression;
 using System.Text;
 
@@ -34,7 +35,8 @@ internal sealed class DayFiles : IDisposable
     // reopening costs a lookup of where the day lives.
     private const int MaxOpenFiles = 1024;
     private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
-    private readonly Dictionary<string, (DayLocation Location, AppendOnlyFile File)> _open = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (DayLocation Location, AppendOnlyFile File)> _open =
+        new(StringComparer.Ordinal);
     private readonly LinkedList<string> _recent = new();
     // The end of what was last appended to each day this run, to notice a file that lost it (moved away, replaced).
     private readonly Dictionary<string, (DayLocation Location, long End)> _appended = new(StringComparer.Ordinal);
@@ -116,7 +118,8 @@ internal sealed class DayFiles : IDisposable
     /// so that a change racing the write is never mistaken for the state the module left.
     /// </summary>
     public static string SignatureOf(DayLocation location, long size) =>
-        (location switch { DayLocation.Live => 'L', DayLocation.Archived => 'A', _ => 'C' }) + ":" + size.ToString(System.Globalization.CultureInfo.InvariantCulture) + ";";
+        (location switch { DayLocation.Live => 'L', DayLocation.Archived => 'A', _ => 'C' })
+        + ":" + size.ToString(CultureInfo.InvariantCulture) + ";";
 
     /// <summary>
     /// Appends whole entries (UTF-8) to the day where it lives now, in one write call: at the end of
@@ -127,10 +130,13 @@ internal sealed class DayFiles : IDisposable
     {
         for (var attempt = 0; ; attempt++)
         {
-            if (attempt > 8) throw new IOException($"The daily log of {day} kept moving while it was being appended to.");
+            if (attempt > 8)
+                throw new IOException($"The daily log of {day} kept moving while it was being appended to.");
             var (location, file) = OpenDay(day);
             if (file == null) continue; // moved or deleted meanwhile: find where it lives now
-            var at = location == DayLocation.Compressed ? AppendMember(file, entries, out var end) : AppendText(file, entries, out end);
+            var at = location == DayLocation.Compressed
+                ? AppendMember(file, entries, out var end)
+                : AppendText(file, entries, out end);
             _appended[day] = (location, end);
             return new AppendedAt(location, at, end);
         }
@@ -153,7 +159,9 @@ internal sealed class DayFiles : IDisposable
         return start + 1;
     }
 
-    /// <summary>A new gzip member at the end of the file: readers of the file see the entries after the old text.</summary>
+    /// <summary>
+    /// A new gzip member at the end of the file: readers of the file see the entries after the old text.
+    /// </summary>
     private static long AppendMember(AppendOnlyFile file, ReadOnlySpan<byte> entries, out long end)
     {
         var textLength = UncompressedLength(file.Path, out var endsWithNewline);
@@ -221,7 +229,9 @@ internal sealed class DayFiles : IDisposable
         return lost;
     }
 
-    /// <summary>The day's text from one location, uncompressed and streamed (the caller disposes it); null when absent.</summary>
+    /// <summary>
+    /// The day's text from one location, uncompressed and streamed (the caller disposes it); null when absent.
+    /// </summary>
     /// <param name="largeReads">
     /// The caller reads in chunks of 64 KiB or more: a plain file is then read without a buffer of its own.
     /// </param>
@@ -242,7 +252,9 @@ internal sealed class DayFiles : IDisposable
         return location == DayLocation.Compressed ? new GZipStream(stream, CompressionMode.Decompress) : stream;
     }
 
-    /// <summary>The day's whole text from one location as bytes; null when absent. For searches, not the common path.</summary>
+    /// <summary>
+    /// The day's whole text from one location as bytes; null when absent. For searches, not the common path.
+    /// </summary>
     public byte[]? ReadAll(string day, DayLocation location)
     {
         using var stream = OpenRead(day, location);
@@ -254,7 +266,8 @@ internal sealed class DayFiles : IDisposable
 
     private static long UncompressedLength(string path, out bool endsWithNewline)
     {
-        using var stream = new GZipStream(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024),
+        using var stream = new GZipStream(
+            new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024),
             CompressionMode.Decompress);
         var buffer = new byte[64 * 1024];
         long total = 0;

@@ -6,8 +6,8 @@ namespace LifeOS.Memory.DailyLog;
 
 /// <summary>
 /// The entry format of module version 0.1 (recognised, never written): a marker line per entry,
-/// <c>&lt;!-- fact:ID --&gt;</c>, <c>## HH:MM:SS UTC</c>, blank, content, blank, the Source line, blank, <c>---</c>, blank.
-/// Content lines that would read as a marker or as our Source line get one extra leading backslash, so that
+/// <c>&lt;!-- fact:ID --&gt;</c>, <c>## HH:MM:SS UTC</c>, blank, content, blank, the Source line, blank, <c>---</c>,
+/// blank. Content lines that would read as a marker or as our Source line get one extra leading backslash, so that
 /// the file can always be read back into exactly its entries.
 /// </summary>
 internal static partial class LegacyLogFormat
@@ -20,23 +20,26 @@ internal static partial class LegacyLogFormat
     public static string Header(string day)
     {
         var date = DateTime.ParseExact(day, "yyyy-MM-dd", CultureInfo.InvariantCulture);
-        return $"# Daily Log: {day}\n\n*Memory entries for {date.ToString("dddd, MMMM d, yyyy", CultureInfo.InvariantCulture)}*\n\n---\n\n";
+        return $"# Daily Log: {day}\n\n" +
+            $"*Memory entries for {date.ToString("dddd, MMMM d, yyyy", CultureInfo.InvariantCulture)}*\n\n---\n\n";
     }
 
-    public static string Marker(long factId) => "<!-- fact:" + factId.ToString(CultureInfo.InvariantCulture) + " -->";
-
-    public static void AppendEntry(StringBuilder sb, long factId, string time, string content, string context, IEnumerable<string> entities)
+    public static void AppendEntry(StringBuilder sb, long factId, string time, string content, string context,
+        IEnumerable<string> entities)
     {
-        sb.Append(Marker(factId)).Append('\n');
+        sb.Append(LogEntryFormat.Marker(factId)).Append('\n');
         AppendBody(sb, time, content, context, entities);
     }
 
     /// <summary>Everything of an entry after its marker line: it does not depend on the fact id.</summary>
-    public static void AppendBody(StringBuilder sb, string time, string content, string context, IEnumerable<string> entities)
+    public static void AppendBody(StringBuilder sb, string time, string content, string context,
+        IEnumerable<string> entities)
     {
         sb.Append("## ").Append(time).Append(" UTC\n\n");
         AppendEscaped(sb, content);
-        sb.Append("\n\n").Append(FooterStart).Append(" **Context:** ").Append(OneLine(context)).Append(" | **Entities:** ");
+        sb.Append("\n\n").Append(FooterStart)
+            .Append(" **Context:** ").Append(OneLine(context))
+            .Append(" | **Entities:** ");
         var first = true;
         foreach (var e in entities)
         {
@@ -57,7 +60,8 @@ internal static partial class LegacyLogFormat
     private static void AppendEscaped(StringBuilder sb, string content)
     {
         // Fast path: nothing in the content can be mistaken for structure.
-        if (!content.Contains("<!-- fact:", StringComparison.Ordinal) && !content.Contains("**Source:** archival_memory |", StringComparison.Ordinal))
+        if (!content.Contains(LogEntryFormat.MarkerStart, StringComparison.Ordinal)
+            && !content.Contains(FooterStart, StringComparison.Ordinal))
         {
             sb.Append(content);
             return;
@@ -86,5 +90,5 @@ internal static partial class LegacyLogFormat
     }
 
     private static string OneLine(string s) =>
-        s.IndexOfAny(new[] { '\r', '\n' }) < 0 ? s : s.Replace("\r\n", " ").Replace('\r', ' ').Replace('\n', ' ');
+        s.AsSpan().IndexOfAny('\r', '\n') < 0 ? s : s.Replace("\r\n", " ").Replace('\r', ' ').Replace('\n', ' ');
 }

@@ -29,7 +29,9 @@ internal sealed class DayAudit
 {
     /// <summary>Per fact, how many whole entries with exactly its current rendering the ledger points at.</summary>
     public Dictionary<long, int> Intact { get; } = new();
-    /// <summary>Entries found that the ledger did not know yet (an append whose record a crash lost; a legacy entry).</summary>
+    /// <summary>
+    /// Entries found that the ledger did not know yet (an append whose record a crash lost; a legacy entry).
+    /// </summary>
     public List<LedgerEntry> Adopted { get; } = new();
     /// <summary>Facts of the day with no entry: to be appended.</summary>
     public List<LogFact> Missing { get; } = new();
@@ -331,7 +333,9 @@ internal static class LogAudit
         }
     }
 
-    /// <summary>The assistant's own entry with exactly these bytes: at a line start, not after a marker line, clear of others.</summary>
+    /// <summary>
+    /// The assistant's own entry with exactly these bytes: at a line start, not after a marker line, clear of others.
+    /// </summary>
     private static long FindUnmarked(byte[] text, ReadOnlySpan<byte> body, List<(long Start, long End)> taken)
     {
         for (var start = 0; start < text.Length;)

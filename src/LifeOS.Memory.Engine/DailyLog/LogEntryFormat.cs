@@ -40,7 +40,7 @@ internal static class LogDay
 internal static class LogEntryFormat
 {
     public const string Source = "archival_memory";
-    private const string MarkerStart = "<!-- fact:";
+    public const string MarkerStart = "<!-- fact:";
     private const string MarkerEnd = " -->";
     private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
 
@@ -48,10 +48,12 @@ internal static class LogEntryFormat
     public static string Header(string day)
     {
         var date = DateTime.ParseExact(day, "yyyy-MM-dd", CultureInfo.InvariantCulture);
-        return $"# Daily Log: {day}\n\n*Memory entries for {date.ToString("dddd, MMMM dd, yyyy", CultureInfo.InvariantCulture)}*\n\n---\n\n";
+        return $"# Daily Log: {day}\n\n" +
+            $"*Memory entries for {date.ToString("dddd, MMMM dd, yyyy", CultureInfo.InvariantCulture)}*\n\n---\n\n";
     }
 
-    public static string Marker(long factId) => MarkerStart + factId.ToString(CultureInfo.InvariantCulture) + MarkerEnd;
+    public static string Marker(long factId) =>
+        MarkerStart + factId.ToString(CultureInfo.InvariantCulture) + MarkerEnd;
 
     public static void Append(StringBuilder sb, LogFact fact)
     {
@@ -99,7 +101,8 @@ internal static class LogEntryFormat
 
     /// <summary>The entry as version 0.1 wrote it (escaped content, the Source line always present).</summary>
     public static string LegacyEntry(LogFact fact) =>
-        LegacyLogFormat.Entry(fact.FactId, LogDay.TimeOf(fact.Timestamp), fact.Content, fact.Context ?? "", fact.Entities);
+        LegacyLogFormat.Entry(fact.FactId, LogDay.TimeOf(fact.Timestamp), fact.Content, fact.Context ?? "",
+            fact.Entities);
 
     /// <summary>The one layout of an entry, whatever form the fact's values are in.</summary>
     // Optimized from the first call: an audit renders every entry once, mostly before tiering would get to it.

@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace LifeOS.Memory.Mapping;
 
 /// <summary>
@@ -16,24 +18,23 @@ internal static class EntityExtractor
     // Upper-case words that are ordinary English or tech vocabulary, not token symbols.
     private static readonly HashSet<string> StopWords = new(StringComparer.Ordinal)
     {
-        "THE", "AND", "FOR", "BUT", "NOT", "YOU", "ALL", "ANY", "ARE", "WAS", "WERE", "HAS", "HAD", "HAVE", "CAN", "WILL",
-        "THIS", "THAT", "WITH", "FROM", "INTO", "THEN", "THAN", "WHEN", "WHAT", "WHO", "WHY", "HOW", "OUR", "OUT", "ONE",
-        "TWO", "NEW", "NOW", "OFF", "YES", "ALSO", "JUST", "ONLY", "VERY", "SOME", "MORE", "MOST", "MUST", "SHOULD",
-        "API", "URL", "URI", "HTTP", "HTTPS", "JSON", "HTML", "XML", "CSV", "SQL", "UTC", "GMT", "USD", "EUR", "GBP",
-        "CEO", "CTO", "FAQ", "TODO", "NOTE", "FYI", "ASAP", "IMO", "IMHO", "LOL", "OMG", "AKA", "ETA", "DIY", "PDF",
-        "CPU", "GPU", "RAM", "SSD", "USB", "LLM", "GPT", "DNS", "SSH", "TLS", "SSL", "TCP", "UDP", "JWT", "UUID", "AWS",
-        "MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN", "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG",
+        "THE", "AND", "FOR", "BUT", "NOT", "YOU", "ALL", "ANY", "ARE", "WAS", "WERE", "HAS", "HAD", "HAVE", "CAN",
+        "WILL", "THIS", "THAT", "WITH", "FROM", "INTO", "THEN", "THAN", "WHEN", "WHAT", "WHO", "WHY", "HOW", "OUR",
+        "OUT", "ONE", "TWO", "NEW", "NOW", "OFF", "YES", "ALSO", "JUST", "ONLY", "VERY", "SOME", "MORE", "MOST", "MUST",
+        "SHOULD", "API", "URL", "URI", "HTTP", "HTTPS", "JSON", "HTML", "XML", "CSV", "SQL", "UTC", "GMT", "USD", "EUR",
+        "GBP", "CEO", "CTO", "FAQ", "TODO", "NOTE", "FYI", "ASAP", "IMO", "IMHO", "LOL", "OMG", "AKA", "ETA", "DIY",
+        "PDF", "CPU", "GPU", "RAM", "SSD", "USB", "LLM", "GPT", "DNS", "SSH", "TLS", "SSL", "TCP", "UDP", "JWT", "UUID",
+        "AWS", "MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN", "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG",
         "SEP", "OCT", "NOV", "DEC", "WARN", "INFO", "ERROR", "DEBUG", "NULL", "TRUE", "FALSE", "NONE", "DONE", "OKAY",
     };
 
     // The only characters that can start an entity, searched for with vectorised lookups.
-    private static readonly System.Buffers.SearchValues<char> EntityStarts =
-        System.Buffers.SearchValues.Create("@#$ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+    private static readonly SearchValues<char> EntityStarts = SearchValues.Create("@#$ABCDEFGHIJKLMNOPQRSTUVWXYZ");
 
+    // A word character also starts a tag.
     private static bool IsWord(char c) => char.IsLetterOrDigit(c) || c == '_';
-    private static bool IsHandle(char c) => c is (>= 'a' and <= 'z') or (>= 'A' and <= 'Z') or (>= '0' and <= '9') or '_';
-    private static bool IsTagStart(char c) => char.IsLetterOrDigit(c) || c == '_';
-    private static bool IsTagPart(char c) => char.IsLetterOrDigit(c) || c == '_' || c == '-';
+    private static bool IsHandle(char c) => char.IsAsciiLetterOrDigit(c) || c == '_';
+    private static bool IsTagPart(char c) => IsWord(c) || c == '-';
 
     public static IReadOnlyList<EntityMention> Extract(string content, IReadOnlyList<string> tags)
     {
@@ -67,21 +68,22 @@ internal static class EntityExtractor
                     next = end;
                 }
             }
-            else if (c == '#' && !IsWord(prev) && prev is not ('#' or '&' or '/') && i + 1 < s.Length && IsTagStart(s[i + 1]))
+            else if (c == '#' && !IsWord(prev) && prev is not ('#' or '&' or '/') && i + 1 < s.Length
+                     && IsWord(s[i + 1]))
             {
                 var end = i + 2;
                 while (end < s.Length && IsTagPart(s[end])) end++;
                 Add(i, "#" + s[(i + 1)..end].ToString(), Other, s[i..end].ToString());
                 next = end;
             }
-            else if (c is '$' or (>= 'A' and <= 'Z'))
+            else if (c == '$' || char.IsAsciiLetterUpper(c))
             {
                 var start = c == '$' ? i + 1 : i;
-                var before = c == '$' ? prev : prev;
-                if (!IsWord(before) && before is not ('@' or '#') && (c != '$' || (start < s.Length && s[start] is >= 'A' and <= 'Z')))
+                if (!IsWord(prev) && prev is not ('@' or '#')
+                    && (c != '$' || (start < s.Length && char.IsAsciiLetterUpper(s[start]))))
                 {
                     var end = start;
-                    while (end < s.Length && s[end] is >= 'A' and <= 'Z') end++;
+                    while (end < s.Length && char.IsAsciiLetterUpper(s[end])) end++;
                     var length = end - start;
                     if (length is >= 3 and <= 6 && (end == s.Length || !IsWord(s[end])))
                     {

@@ -11,13 +11,14 @@ internal static class FactMapper
     public const string DefaultContext = "migrated from archival_memory";
 
     /// <param name="migrationTime">Used only when the row has no created_at.</param>
-    /// <param name="withEntities">False when only the fact's columns are wanted (verification compares no entities).</param>
+    /// <param name="withEntities">False when only the fact's columns are wanted (verification compares no
+    /// entities).</param>
     public static MappedFact Map(SourceRow row, DateTime migrationTime, bool withEntities = true)
     {
         var content = row.Content ?? throw new ArgumentException("content is NULL");
         // The document lives only for this call: its values are read out before it is returned to the pool.
         using var document = OpenMetadata(row.Metadata);
-        JsonElement? meta = document?.RootElement;
+        var meta = document?.RootElement;
         var context = FirstText(meta, "context", "session_id", "type") ?? DefaultContext;
         var tags = withEntities && meta is { } m ? ReadTags(m) : Array.Empty<string>();
         return new MappedFact
@@ -25,8 +26,10 @@ internal static class FactMapper
             Content = content,
             Context = context,
             Timestamp = FormatTimestamp(row.CreatedAt ?? migrationTime),
-            Confidence = meta is { } mc && mc.TryGetProperty("confidence", out var c) && c.ValueKind == JsonValueKind.Number
-                         && c.TryGetDouble(out var d) && d >= 0 && d <= 1 ? d : 1.0,
+            Confidence = meta is { } mc && mc.TryGetProperty("confidence", out var c)
+                         && c.ValueKind == JsonValueKind.Number && c.TryGetDouble(out var d) && d >= 0 && d <= 1
+                ? d
+                : 1.0,
             SessionId = meta is { } ms ? TextOf(ms, "session_id") : null,
             Entities = withEntities ? EntityExtractor.Extract(content, tags) : Array.Empty<EntityMention>(),
         };
@@ -36,10 +39,9 @@ internal static class FactMapper
     public static string FormatTimestamp(DateTime value)
     {
         var utc = value.Kind == DateTimeKind.Local ? value.ToUniversalTime() : value;
-        var micros = utc.Ticks % TimeSpan.TicksPerSecond / 10;
-        return micros == 0
-            ? utc.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)
-            : utc.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) + "." + micros.ToString("D6", CultureInfo.InvariantCulture);
+        var micros = utc.Ticks % TimeSpan.TicksPerSecond / TimeSpan.TicksPerMicrosecond;
+        var seconds = utc.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+        return micros == 0 ? seconds : seconds + "." + micros.ToString("D6", CultureInfo.InvariantCulture);
     }
 
     /// <summary>
@@ -61,7 +63,8 @@ internal static class FactMapper
                 return kept;
             }
             // A JSON string that itself holds a JSON object (double-encoded metadata) is unwrapped once.
-            return root.ValueKind == JsonValueKind.String && root.GetString() is { } inner && inner.TrimStart().StartsWith('{')
+            return root.ValueKind == JsonValueKind.String && root.GetString() is { } inner
+                   && inner.TrimStart().StartsWith('{')
                 ? OpenMetadata(inner)
                 : null;
         }
@@ -95,7 +98,9 @@ internal static class FactMapper
             }
             : null;
 
-    /// <summary>Tags from a JSON array or a comma-separated string: trimmed, empties dropped, first occurrence kept.</summary>
+    /// <summary>
+    /// Tags from a JSON array or a comma-separated string: trimmed, empties dropped, first occurrence kept.
+    /// </summary>
     internal static IReadOnlyList<string> ReadTags(JsonElement meta)
     {
         if (!meta.TryGetProperty("tags", out var tags)) return Array.Empty<string>();

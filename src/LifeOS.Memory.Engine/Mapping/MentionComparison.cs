@@ -2,7 +2,9 @@ using LifeOS.Memory.MemoryStore;
 
 namespace LifeOS.Memory.Mapping;
 
-/// <summary>Whether a fact's stored mentions are exactly the ones the mapping gives: entity name and type, text and position.</summary>
+/// <summary>
+/// Whether a fact's stored mentions are exactly the ones the mapping gives: entity name and type, text and position.
+/// </summary>
 internal static class MentionComparison
 {
     /// <summary>Compared as multisets: the order in which the rows were written says nothing.</summary>

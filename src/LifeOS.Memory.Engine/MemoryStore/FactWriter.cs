@@ -23,7 +23,7 @@ internal sealed class FactWriter
             "VALUES ($c, $x, $t, 'archival_memory', $conf, $s) RETURNING id",
             "$c", "$x", "$t", "$conf", "$s");
         SetFact(cmd, fact);
-        return Convert.ToInt64(cmd.ExecuteScalar());
+        return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
     }
 
     public void Update(long factId, MappedFact fact)
@@ -129,7 +129,7 @@ internal sealed class FactWriter
                 "INSERT INTO entities (name, type) VALUES ($n, $t) RETURNING id", "$n", "$t");
             insert.Parameters["$n"].Value = name;
             insert.Parameters["$t"].Value = type;
-            id = Convert.ToInt64(insert.ExecuteScalar());
+            id = Convert.ToInt64(insert.ExecuteScalar(), CultureInfo.InvariantCulture);
             created = true;
         }
         _store.RememberEntityId(name, type, id, created);

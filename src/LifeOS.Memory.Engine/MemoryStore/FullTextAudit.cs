@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.RegularExpressions;
 using Microsoft.Data.Sqlite;
@@ -17,7 +18,8 @@ internal sealed class FullTextState
     public List<long> Changed { get; } = new();
     /// <summary>
     /// For changed facts: content and context that tokenise to exactly what the index holds for them (proven on a
-    /// scratch index), the values its 'delete' command needs. A changed fact without them can only be mended by a rebuild.
+    /// scratch index), the values its 'delete' command needs. A changed fact without them can only be mended by a
+    /// rebuild.
     /// </summary>
     public Dictionary<long, (string Content, string Context)> Held { get; } = new();
     public bool NeedsRebuild => !Intact || Changed.Any(id => !Held.ContainsKey(id));
@@ -58,7 +60,9 @@ internal static class FullTextAudit
         {
             var own = store.OwnFactsOrLegacy;
             // A fact with no docsize row was never indexed or was deleted from the index.
-            var noDocsize = Ids(store, $"SELECT f.id FROM {own} WHERE NOT EXISTS (SELECT 1 FROM facts_fts_docsize d WHERE d.id = f.id) ORDER BY f.id");
+            var noDocsize = Ids(store,
+                $"SELECT f.id FROM {own} " +
+                "WHERE NOT EXISTS (SELECT 1 FROM facts_fts_docsize d WHERE d.id = f.id) ORDER BY f.id");
             ct.ThrowIfCancellationRequested();
             if (CopyMatchesContent(store, definition, noDocsize))
             {
@@ -69,7 +73,8 @@ internal static class FullTextAudit
             state.Intact = IntegrityCheck(store);
             if (!state.Intact)
             {
-                // Reading an inconsistent index fact by fact proves nothing; the facts it lacks outright are still named.
+                // Reading an inconsistent index fact by fact proves nothing; the facts it lacks outright are still
+                // named.
                 state.Missing.AddRange(noDocsize);
                 return state;
             }
@@ -85,7 +90,9 @@ internal static class FullTextAudit
         }
     }
 
-    /// <summary>FTS5's own consistency check of the index, as a read (the 'integrity-check' command takes the write lock).</summary>
+    /// <summary>
+    /// FTS5's own consistency check of the index, as a read (the 'integrity-check' command takes the write lock).
+    /// </summary>
     public static bool IntegrityCheck(MemoryStore store)
     {
         try
@@ -95,7 +102,8 @@ internal static class FullTextAudit
             var ok = r.Read() && r.GetString(0) == "ok";
             return ok && !r.Read();
         }
-        catch (SqliteException ex) when (ex.SqliteErrorCode is SQLitePCL.raw.SQLITE_CORRUPT or SQLitePCL.raw.SQLITE_CORRUPT_VTAB)
+        catch (SqliteException ex)
+            when (ex.SqliteErrorCode is SQLitePCL.raw.SQLITE_CORRUPT or SQLitePCL.raw.SQLITE_CORRUPT_VTAB)
         {
             return false;
         }
@@ -125,7 +133,7 @@ internal static class FullTextAudit
     {
         var args = new List<string>();
         var current = new StringBuilder();
-        char quote = '\0';
+        var quote = '\0';
         var depth = 0;
         foreach (var c in text)
         {
@@ -161,7 +169,8 @@ internal static class FullTextAudit
         try
         {
             store.Execute($"CREATE TEMP VIEW {ContentView} AS SELECT * FROM main.facts");
-            store.Execute($"CREATE VIRTUAL TABLE temp.{Copy} USING fts5({definition}, content='{ContentView}', content_rowid='id')");
+            store.Execute($"CREATE VIRTUAL TABLE temp.{Copy} " +
+                $"USING fts5({definition}, content='{ContentView}', content_rowid='id')");
             // Copied before the scratch table is first read, so FTS5 loads the copied structure, not the empty one.
             store.Execute($"""
                 DELETE FROM temp.{Copy}_data; INSERT INTO temp.{Copy}_data SELECT * FROM main.facts_fts_data;
@@ -172,7 +181,8 @@ internal static class FullTextAudit
             if (add.Count > 0)
             {
                 using var insert = store.Command(
-                    $"INSERT INTO temp.{Copy}(rowid, content, context) SELECT id, content, context FROM main.facts WHERE id IN (SELECT value FROM json_each($ids))");
+                    $"INSERT INTO temp.{Copy}(rowid, content, context) SELECT id, content, context FROM main.facts " +
+                    "WHERE id IN (SELECT value FROM json_each($ids))");
                 insert.Parameters.AddWithValue("$ids", "[" + string.Join(',', add) + "]");
                 insert.ExecuteNonQuery();
             }
@@ -187,23 +197,28 @@ internal static class FullTextAudit
     }
 
     /// <summary>Names each of the module's facts whose token instances in the index differ from its text's.</summary>
-    private static void Locate(MemoryStore store, string definition, HashSet<long> noDocsize, FullTextState state, CancellationToken ct)
+    private static void Locate(MemoryStore store, string definition, HashSet<long> noDocsize, FullTextState state,
+        CancellationToken ct)
     {
         var own = Ids(store, $"SELECT f.id FROM {store.OwnFactsOrLegacy} ORDER BY f.id");
         var ownSet = own.ToHashSet();
         store.Execute($"CREATE VIRTUAL TABLE temp.{Expected} USING fts5({definition}, content='')");
-        store.Execute($"INSERT INTO temp.{Expected}(rowid, content, context) SELECT f.id, f.content, f.context FROM {store.OwnFactsOrLegacy}");
+        store.Execute($"INSERT INTO temp.{Expected}(rowid, content, context) " +
+            $"SELECT f.id, f.content, f.context FROM {store.OwnFactsOrLegacy}");
         ct.ThrowIfCancellationRequested();
         var expected = InstanceHashes(store, "temp", Expected, null);
         ct.ThrowIfCancellationRequested();
         var actual = InstanceHashes(store, "main", "facts_fts", ownSet);
         // Token counts per column, as FTS5 keeps them: they also tell texts without any token apart.
-        var sizeDiffers = Ids(store, $"SELECT e.id FROM temp.{Expected}_docsize e LEFT JOIN main.facts_fts_docsize d ON d.id = e.id WHERE d.sz IS NOT e.sz").ToHashSet();
+        var sizeDiffers = Ids(store,
+            $"SELECT e.id FROM temp.{Expected}_docsize e " +
+            "LEFT JOIN main.facts_fts_docsize d ON d.id = e.id WHERE d.sz IS NOT e.sz").ToHashSet();
         foreach (var id in own)
         {
             var hasEntries = actual.TryGetValue(id, out var a);
             if (noDocsize.Contains(id) && !hasEntries) state.Missing.Add(id);
-            else if (noDocsize.Contains(id) || sizeDiffers.Contains(id) || a != expected.GetValueOrDefault(id)) state.Changed.Add(id);
+            else if (noDocsize.Contains(id) || sizeDiffers.Contains(id) || a != expected.GetValueOrDefault(id))
+                state.Changed.Add(id);
         }
     }
 
@@ -211,18 +226,20 @@ internal static class FullTextAudit
     /// Per document, the sum of a 64-bit hash of each token instance (term, column, offset) the index holds: equal
     /// sums mean equal instances, whatever order fts5vocab yields them in.
     /// </summary>
-    private static Dictionary<long, ulong> InstanceHashes(MemoryStore store, string schema, string table, HashSet<long>? only)
+    private static Dictionary<long, ulong> InstanceHashes(MemoryStore store, string schema, string table,
+        HashSet<long>? only)
     {
         var vocab = "lifeos_vocab_" + table;
         store.Execute($"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{vocab} USING fts5vocab({schema}, {table}, instance)");
         var sums = new Dictionary<long, ulong>();
         // The column's name is compared in SQL: one integer crosses into .NET instead of a string per instance.
-        using var scan = new RawStatement(store.Connection, $"SELECT doc, offset + (col <> 'content') * 4294967296, term FROM temp.{vocab}");
+        using var scan = new RawStatement(store.Connection,
+            $"SELECT doc, offset + (col <> 'content') * 4294967296, term FROM temp.{vocab}");
         while (scan.Step())
         {
             var doc = scan.Int64(0);
             if (only != null && !only.Contains(doc)) continue;
-            ref var sum = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(sums, doc, out _);
+            ref var sum = ref CollectionsMarshal.GetValueRefOrAddDefault(sums, doc, out _);
             sum += InstanceHash(scan.Int64(1), scan.Blob(2));
         }
         return sums;
@@ -250,7 +267,8 @@ internal static class FullTextAudit
         var wanted = state.Changed.ToHashSet();
         var terms = new Dictionary<long, SortedDictionary<long, string>>();
         var broken = new HashSet<long>();
-        using (var scan = new RawStatement(store.Connection, "SELECT doc, offset + (col <> 'content') * 4294967296, term FROM temp.lifeos_vocab_facts_fts"))
+        using (var scan = new RawStatement(store.Connection,
+            "SELECT doc, offset + (col <> 'content') * 4294967296, term FROM temp.lifeos_vocab_facts_fts"))
         {
             while (scan.Step())
             {
@@ -286,7 +304,9 @@ internal static class FullTextAudit
         }
         var probe = InstanceHashes(store, "temp", Probe, null);
         var actual = InstanceHashes(store, "main", "facts_fts", candidates.Keys.ToHashSet());
-        var sameSize = Ids(store, $"SELECT p.id FROM temp.{Probe}_docsize p JOIN main.facts_fts_docsize d ON d.id = p.id AND d.sz IS p.sz").ToHashSet();
+        var sameSize = Ids(store,
+            $"SELECT p.id FROM temp.{Probe}_docsize p " +
+            "JOIN main.facts_fts_docsize d ON d.id = p.id AND d.sz IS p.sz").ToHashSet();
         foreach (var (doc, values) in candidates)
             if (sameSize.Contains(doc) && probe.GetValueOrDefault(doc) == actual.GetValueOrDefault(doc))
                 state.Held[doc] = values;

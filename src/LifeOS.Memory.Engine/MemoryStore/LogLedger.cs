@@ -71,7 +71,8 @@ internal sealed class LogLedger
         var days = new HashSet<string>(StringComparer.Ordinal);
         if (!_store.HasLedger) return days;
         using var cmd = _store.Command(
-            $"SELECT DISTINCT {LogDay.InSql("f.timestamp")} FROM lifeos_log_pending p JOIN facts f ON f.id = p.fact_id");
+            $"SELECT DISTINCT {LogDay.InSql("f.timestamp")} " +
+            "FROM lifeos_log_pending p JOIN facts f ON f.id = p.fact_id");
         using var r = cmd.ExecuteReader();
         while (r.Read()) if (!r.IsDBNull(0)) days.Add(r.GetString(0));
         return days;

@@ -37,7 +37,10 @@ CREATE TABLE IF NOT EXISTS facts (
     content TEXT NOT NULL,
     context TEXT,
     timestamp DATETIME DEFAULT CURRENT_TIMESTAMP,
-    source TEXT CHECK (source IN ('telegram', 'treasury', 'x', 'bags_intel', 'buy_tracker', 'system', 'assistant', NULL)),
+""" + "\n" +
+        // One line of the schema, split here only to stay within 120 columns: SQLite keeps the text as written.
+        "    source TEXT CHECK (source IN ('telegram', 'treasury', 'x', 'bags_intel', 'buy_tracker', 'system', " +
+        "'assistant', NULL)),\n" + """
     confidence REAL DEFAULT 1.0 CHECK (confidence BETWEEN 0.0 AND 1.0),
     is_active INTEGER DEFAULT 1 CHECK (is_active IN (0, 1)),
     is_assistant_output INTEGER DEFAULT 0 CHECK (is_assistant_output IN (0, 1)),
@@ -119,7 +122,9 @@ CREATE TRIGGER IF NOT EXISTS facts_au AFTER UPDATE ON facts BEGIN
 END;
 """;
 
-    /// <summary>Indexes of a fresh Jarvis database; created only with a new database so that an existing one keeps its own.</summary>
+    /// <summary>
+    /// Indexes of a fresh Jarvis database; created only with a new database so that an existing one keeps its own.
+    /// </summary>
     public const string JarvisIndexes = """
 CREATE INDEX IF NOT EXISTS idx_facts_timestamp ON facts(timestamp DESC);
 CREATE INDEX IF NOT EXISTS idx_facts_source ON facts(source);

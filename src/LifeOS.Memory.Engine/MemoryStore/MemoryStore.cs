@@ -329,7 +329,7 @@ internal sealed class MemoryStore : IDisposable
         using var cmd = Command("SELECT count(*) FROM sqlite_master WHERE type = $t AND name = $n");
         cmd.Parameters.AddWithValue("$t", type);
         cmd.Parameters.AddWithValue("$n", name);
-        return Convert.ToInt64(cmd.ExecuteScalar()) > 0;
+        return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture) > 0;
     }
 
     internal HashSet<string> Columns(string table)

@@ -20,8 +20,17 @@ internal sealed class RawStatement : IDisposable
         SqliteException.ThrowExceptionForRC(rc, _db);
     }
 
-    public RawStatement Bind(int index, long value) { Check(raw.sqlite3_bind_int64(_stmt, index, value)); return this; }
-    public RawStatement Bind(int index, double value) { Check(raw.sqlite3_bind_double(_stmt, index, value)); return this; }
+    public RawStatement Bind(int index, long value)
+    {
+        Check(raw.sqlite3_bind_int64(_stmt, index, value));
+        return this;
+    }
+
+    public RawStatement Bind(int index, double value)
+    {
+        Check(raw.sqlite3_bind_double(_stmt, index, value));
+        return this;
+    }
 
     public RawStatement Bind(int index, string? value)
     {

@@ -38,8 +38,8 @@ internal sealed class BatchCommitter
     private int _batchRows;
 
     /// <param name="syncedAt">The time written as the embeddings' sync time.</param>
-    public BatchCommitter(Store store, DayFiles logs, Workspace workspace, MigrationOptions options, MigrationResult result,
-        Stopwatch clock, BatchProducer producer, LogAppender appender, string syncedAt)
+    public BatchCommitter(Store store, DayFiles logs, Workspace workspace, MigrationOptions options,
+        MigrationResult result, Stopwatch clock, BatchProducer producer, LogAppender appender, string syncedAt)
     {
         _store = store;
         _logs = logs;
@@ -98,13 +98,18 @@ internal sealed class BatchCommitter
         if (batch.Items.Count > 0)
         {
             var items = batch.Items;
-            var refreshIds = items.Where(i => i.ExistingFactId.HasValue && !i.Row.CreatedAt.HasValue).Select(i => i.ExistingFactId!.Value).ToList();
+            var refreshIds = items.Where(i => i.ExistingFactId.HasValue && !i.Row.CreatedAt.HasValue)
+                .Select(i => i.ExistingFactId!.Value).ToList();
             if (refreshIds.Count > 0)
             {
                 // An undated row keeps the time its fact already has: every -Force would otherwise move it to "now".
-                var old = _workspace.MapFailures(() => _store.Facts.Read(refreshIds)).ToDictionary(f => f.FactId, f => f.Timestamp);
+                var old = _workspace.MapFailures(() => _store.Facts.Read(refreshIds))
+                    .ToDictionary(f => f.FactId, f => f.Timestamp);
                 foreach (var item in items.Where(i => i.ExistingFactId.HasValue && !i.Row.CreatedAt.HasValue))
-                    if (old.TryGetValue(item.ExistingFactId!.Value, out var t) && t.Length >= 10) item.Fact.Timestamp = t;
+                {
+                    if (old.TryGetValue(item.ExistingFactId!.Value, out var t) && t.Length >= 10)
+                        item.Fact.Timestamp = t;
+                }
             }
             // A batch whose first part is also its last is written whole (the default batch size).
             if (!_inBatch)
@@ -118,7 +123,8 @@ internal sealed class BatchCommitter
             foreach (var item in written)
             {
                 _batchWritten.Add(new Committed(item.Row.Id, item.FactId, item.Fact.Day, item.LogBody, item.IsNew,
-                    !item.ExistingFactId.HasValue, withEntities ? item.Fact.Entities.Select(e => e.Name).ToList() : null));
+                    !item.ExistingFactId.HasValue,
+                    withEntities ? item.Fact.Entities.Select(e => e.Name).ToList() : null));
             }
         }
         if (batch.EndsBatch) EndBatch();
@@ -180,7 +186,10 @@ internal sealed class BatchCommitter
                 catch (SqliteException ex) when (IsRowLevel(ex))
                 {
                     _store.RollbackTo("row");
-                    Report(new MigrationError { PostgresId = item.Row.Id, Reason = "the memory database refused the entry: " + ex.Message });
+                    Report(new MigrationError
+                    {
+                        PostgresId = item.Row.Id, Reason = "the memory database refused the entry: " + ex.Message,
+                    });
                 }
             }
             return written;
@@ -238,7 +247,8 @@ internal sealed class BatchCommitter
             _options.Progress?.Report(new MigrationProgress
             {
                 Processed = _processed, Total = Math.Max(_producer.Total, _processed), BatchNumber = _batchNumber,
-                BatchMigrated = migrated, BatchUpdated = written.Count - migrated, BatchFailed = _batchFailed, Elapsed = _clock.Elapsed,
+                BatchMigrated = migrated, BatchUpdated = written.Count - migrated, BatchFailed = _batchFailed,
+                Elapsed = _clock.Elapsed,
             });
         }
         _batchFailed = 0;
@@ -254,7 +264,8 @@ internal sealed class BatchCommitter
         _batchWritten.Clear();
     }
 
-    private static bool IsRowLevel(SqliteException ex) => ex.SqliteErrorCode is SQLitePCL.raw.SQLITE_CONSTRAINT or SQLitePCL.raw.SQLITE_TOOBIG
+    private static bool IsRowLevel(SqliteException ex) => ex.SqliteErrorCode
+        is SQLitePCL.raw.SQLITE_CONSTRAINT or SQLitePCL.raw.SQLITE_TOOBIG
         or SQLitePCL.raw.SQLITE_MISMATCH or SQLitePCL.raw.SQLITE_RANGE;
 
     private void WriteItem(BatchItem item)
@@ -279,7 +290,9 @@ internal sealed class BatchCommitter
         }
     }
 
-    /// <summary>New facts' entries go to the log stage; refreshed and adopted ones are placed by the repair pass at the end.</summary>
+    /// <summary>
+    /// New facts' entries go to the log stage; refreshed and adopted ones are placed by the repair pass at the end.
+    /// </summary>
     private void AppendLogs(List<Committed> written)
     {
         var fresh = written.Where(i => i.Fresh).ToList();
@@ -300,7 +313,9 @@ internal sealed class BatchCommitter
         _store.Ledger.RecordDaySignatures(_logsLast.Signatures);
     }
 
-    /// <summary>Waits for the log stage, records its last writes and checks what other programs changed meanwhile.</summary>
+    /// <summary>
+    /// Waits for the log stage, records its last writes and checks what other programs changed meanwhile.
+    /// </summary>
     public void Finish()
     {
         _appender.Complete();

@@ -50,10 +50,15 @@ internal sealed class BatchProducer
                 }
                 Total = keys.Count;
                 for (var i = 0; i < keys.Count; i += ArchivalSource.IdPageSize)
-                    await ProducePageAsync(writer, reader, keys.GetRange(i, Math.Min(ArchivalSource.IdPageSize, keys.Count - i)), sorted: false, reportMissing: true, ct).ConfigureAwait(false);
+                {
+                    var page = keys.GetRange(i, Math.Min(ArchivalSource.IdPageSize, keys.Count - i));
+                    await ProducePageAsync(writer, reader, page, sorted: false, reportMissing: true, ct)
+                        .ConfigureAwait(false);
+                }
                 return;
             }
-            Total = Math.Max(0, await _source.CountAsync(ct).ConfigureAwait(false) - (_options.Force ? 0 : reader.Links.Count()));
+            var sourceCount = await _source.CountAsync(ct).ConfigureAwait(false);
+            Total = Math.Max(0, sourceCount - (_options.Force ? 0 : reader.Links.Count()));
             object? last = null;
             while (true)
             {
@@ -62,7 +67,8 @@ internal sealed class BatchProducer
                 if (page.Count == 0) break;
                 var pageAfter = last;
                 last = page[^1];
-                await ProducePageAsync(writer, reader, page, sorted: true, reportMissing: false, ct, pageAfter).ConfigureAwait(false);
+                await ProducePageAsync(writer, reader, page, sorted: true, reportMissing: false, ct, pageAfter)
+                    .ConfigureAwait(false);
                 if (page.Count < ArchivalSource.IdPageSize) break;
             }
         }
@@ -108,7 +114,8 @@ internal sealed class BatchProducer
         }
         if (work.Count == 0)
         {
-            await writer.WriteAsync(new Batch { SkippedBefore = skipped, RowCount = skipped }, ct).ConfigureAwait(false);
+            await writer.WriteAsync(new Batch { SkippedBefore = skipped, RowCount = skipped }, ct)
+                .ConfigureAwait(false);
             return;
         }
         for (var i = 0; i < work.Count; i += _options.BatchSize)
@@ -120,7 +127,8 @@ internal sealed class BatchProducer
                 var part = work.GetRange(j, Math.Min(Batch.PartRows, batchEnd - j));
                 // A page wanted whole (a first run, -Force) is read by key range; otherwise by id list.
                 var rows = sorted && skipped == 0 && !reportMissing
-                    ? await _source.RangeRowsAsync(j == 0 ? pageAfter : work[j - 1], part[^1], part.Count, ct).ConfigureAwait(false)
+                    ? await _source.RangeRowsAsync(j == 0 ? pageAfter : work[j - 1], part[^1], part.Count, ct)
+                        .ConfigureAwait(false)
                     : await _source.RowsAsync(part, ct).ConfigureAwait(false);
                 var batch = new Batch
                 {
@@ -131,7 +139,12 @@ internal sealed class BatchProducer
                 {
                     var found = rows.Select(r => r.Id).ToHashSet();
                     foreach (var key in part.Where(k => !found.Contains(k)))
-                        batch.Errors.Add(new MigrationError { PostgresId = key, Reason = $"no row with this id in {_source.TableName}" });
+                    {
+                        batch.Errors.Add(new MigrationError
+                        {
+                            PostgresId = key, Reason = $"no row with this id in {_source.TableName}",
+                        });
+                    }
                 }
                 Prepare(batch, rows, links);
                 await writer.WriteAsync(batch, ct).ConfigureAwait(false);

@@ -7,7 +7,9 @@ using Store = LifeOS.Memory.MemoryStore.MemoryStore;
 
 namespace LifeOS.Memory.Migration;
 
-/// <summary>-WhatIf: what a migration would write and repair. Reads only; touches nothing on disk, not even the folder.</summary>
+/// <summary>
+/// -WhatIf: what a migration would write and repair. Reads only; touches nothing on disk, not even the folder.
+/// </summary>
 internal sealed class DryRun
 {
     private readonly SourceOptions _source;
@@ -20,12 +22,14 @@ internal sealed class DryRun
     }
 
 
-    public async IAsyncEnumerable<PlannedEntry> PlanAsync(MigrationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<PlannedEntry> PlanAsync(MigrationOptions options,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         options.Validate();
         _workspace.RequireUsableRoot();
         var ct = cancellationToken;
-        await using var source = await ArchivalSource.OpenAsync(new SourceConnection(_source), _source.Table, ct).ConfigureAwait(false);
+        await using var source = await ArchivalSource.OpenAsync(new SourceConnection(_source), _source.Table, ct)
+            .ConfigureAwait(false);
         using var store = _workspace.MapFailures(() => Store.OpenForReading(_workspace.DatabasePath));
         var today = DateTime.UtcNow;
         var days = new DayFiles(_workspace.LogDirectory);
@@ -47,14 +51,17 @@ internal sealed class DryRun
                     yield return new PlannedEntry
                     {
                         PostgresId = row.Id, Day = day, LogFile = days.PathOf(day, location),
-                        Action = links.TryGetValue(row.Id, out var link) && link.Own ? EntryAction.Updated : EntryAction.Migrated,
+                        Action = links.TryGetValue(row.Id, out var link) && link.Own
+                            ? EntryAction.Updated
+                            : EntryAction.Migrated,
                     };
                 }
             }
         }
     }
 
-    private static async IAsyncEnumerable<(List<object>, bool)> SourceIdPages(ArchivalSource source, [EnumeratorCancellation] CancellationToken ct)
+    private static async IAsyncEnumerable<(List<object>, bool)> SourceIdPages(ArchivalSource source,
+        [EnumeratorCancellation] CancellationToken ct)
     {
         object? last = null;
         while (true)
@@ -68,7 +75,8 @@ internal sealed class DryRun
     }
 
 #pragma warning disable CS1998 // an async iterator keeps one shape for both page sources
-    private static async IAsyncEnumerable<(List<object>, bool)> GivenIdPages(IReadOnlyCollection<string> ids, KeyKind kind)
+    private static async IAsyncEnumerable<(List<object>, bool)> GivenIdPages(IReadOnlyCollection<string> ids,
+        KeyKind kind)
     {
         var keys = new List<object>();
         foreach (var text in ids)

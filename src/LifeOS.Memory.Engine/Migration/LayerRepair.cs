@@ -43,7 +43,9 @@ internal sealed class LayerRepair
     /// </summary>
     public void RepairFullText(KeyKind kind, CancellationToken ct) => RepairFullText(AuditFullText(ct), kind, ct);
 
-    /// <summary>Reads what the index holds for the module's facts, on a connection of its own (it may run beside other work).</summary>
+    /// <summary>
+    /// Reads what the index holds for the module's facts, on a connection of its own (it may run beside other work).
+    /// </summary>
     public FullTextState AuditFullText(CancellationToken ct)
     {
         using var reader = Store.OpenForReading(_store.DatabasePath)!;
@@ -57,15 +59,18 @@ internal sealed class LayerRepair
         {
             var unheld = state.Changed.Count(id => !state.Held.ContainsKey(id));
             var reason = !state.Intact
-                ? "the full-text index fails FTS5's integrity-check, so entries cannot be repaired one by one without corrupting it further"
-                : $"{unheld} of the module's facts are indexed with text the index cannot be told to forget entry by entry";
+                ? "the full-text index fails FTS5's integrity-check, so entries cannot be repaired one by one " +
+                  "without corrupting it further"
+                : $"{unheld} of the module's facts are indexed with text the index cannot be told to forget " +
+                  "entry by entry";
             if (Rebuild(reason, ct)) return;
             // Declined: what can be repaired entry by entry is, if the index is consistent.
             if (!state.Intact) return;
         }
         var keys = Apply ? null : _store.Links.SourceKeysOfFacts(state.Missing.Concat(state.Changed).ToList(), kind);
         var work = state.Missing.Select(id => (Id: id, Held: ((string, string)?)null))
-            .Concat(state.Changed.Where(state.Held.ContainsKey).Select(id => (Id: id, Held: ((string, string)?)state.Held[id])))
+            .Concat(state.Changed.Where(state.Held.ContainsKey)
+                .Select(id => (Id: id, Held: ((string, string)?)state.Held[id])))
             .ToList();
         if (!Apply)
         {
@@ -97,10 +102,17 @@ internal sealed class LayerRepair
     private bool Rebuild(string reason, CancellationToken ct)
     {
         var facts = _store.FactCount();
-        var request = new IndexRebuildRequest { Reason = reason, FactCount = facts, DatabasePath = _store.DatabasePath };
+        var request = new IndexRebuildRequest
+        {
+            Reason = reason, FactCount = facts, DatabasePath = _store.DatabasePath,
+        };
         if (!Apply)
         {
-            _plan!.Add(new PlannedRepair { Kind = RepairKind.IndexRebuild, Reason = reason + $"; rebuilding indexes all {facts} facts in one transaction" });
+            _plan!.Add(new PlannedRepair
+            {
+                Kind = RepairKind.IndexRebuild,
+                Reason = reason + $"; rebuilding indexes all {facts} facts in one transaction",
+            });
             return true;
         }
         if (_options.ConfirmIndexRebuild is { } confirm && !confirm(request))
@@ -114,10 +126,11 @@ internal sealed class LayerRepair
         try
         {
             var (first, last) = _store.FullText.FactIdRange();
-            _store.FullText.Rebuild(first, last, RebuildRange, done => _options.IndexRebuildProgress?.Report(new IndexRebuildProgress
-            {
-                Done = done - first + 1, Total = last - first + 1, Elapsed = clock.Elapsed,
-            }), ct);
+            _store.FullText.Rebuild(first, last, RebuildRange,
+                done => _options.IndexRebuildProgress?.Report(new IndexRebuildProgress
+                {
+                    Done = done - first + 1, Total = last - first + 1, Elapsed = clock.Elapsed,
+                }), ct);
             _store.Commit();
         }
         catch
@@ -142,7 +155,7 @@ internal sealed class LayerRepair
         var time = DateTime.UtcNow;
         // The next page is fetched while this one is mapped and compared, so that PostgreSQL's read and the
         // comparison overlap (one query in flight at a time, as the connection allows).
-        Task<List<SourceRow>>? next = Fetch(source, null, ct);
+        var next = Fetch(source, null, ct);
         try
         {
             while (next != null)
@@ -176,14 +189,23 @@ internal sealed class LayerRepair
             expected[row.Id] = new ExpectedFact(m.Content, m.Context, null);
         }
         var linked = _store.Links.LinkedFactsAmong(rows.Select(r => r.Id).ToList(), kind, sorted: true, expected);
-        var own = linked.Where(l => l.Value.Own && l.Value.Exists && l.Value.TextMatches && mapped.ContainsKey(l.Key)).ToList();
-        var other = _store.Links.FactsWithOtherMentions(own.ToDictionary(l => l.Value.FactId, l => mapped[l.Key].Entities));
+        var own = linked
+            .Where(l => l.Value.Own && l.Value.Exists && l.Value.TextMatches && mapped.ContainsKey(l.Key))
+            .ToList();
+        var other = _store.Links.FactsWithOtherMentions(
+            own.ToDictionary(l => l.Value.FactId, l => mapped[l.Key].Entities));
         var wrong = own.Where(l => other.Contains(l.Value.FactId))
             .Select(l => (Key: l.Key, FactId: l.Value.FactId, Mentions: mapped[l.Key].Entities)).ToList();
         if (!Apply)
         {
             foreach (var w in wrong)
-                _plan!.Add(new PlannedRepair { Kind = RepairKind.Mentions, FactId = w.FactId, PostgresId = w.Key, Reason = "entity mentions differ from the mapping" });
+            {
+                _plan!.Add(new PlannedRepair
+                {
+                    Kind = RepairKind.Mentions, FactId = w.FactId, PostgresId = w.Key,
+                    Reason = "entity mentions differ from the mapping",
+                });
+            }
         }
         else
         {

@@ -9,7 +9,7 @@ namespace LifeOS.Memory.Migration;
 /// overlapping the next batch's commit. What it finished is handed back to the committer, whose next
 /// transaction records it, exactly as if it had been written inline.
 /// </summary>
-internal sealed class LogAppender
+internal sealed class LogAppender : IDisposable
 {
     private const int MaxGroup = 8 * Batch.PartRows;
     private static readonly System.Text.UTF8Encoding Utf8 = new(false);
@@ -23,7 +23,8 @@ internal sealed class LogAppender
 
     /// <summary>Starts the stage's thread: it blocks for the whole run, so it does not take a pool thread.</summary>
     public void Start() =>
-        _thread = Task.Factory.StartNew(WriteInOrder, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        _thread = Task.Factory.StartNew(WriteInOrder, CancellationToken.None, TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
 
     /// <summary>Queues a committed batch's new entries (waits while the stage is eight batches behind).</summary>
     public void Add(List<Committed> entries) => _queue.Add(entries);
@@ -48,6 +49,9 @@ internal sealed class LogAppender
         _thread?.Wait();
     }
 
+    /// <summary>Releases the queue; after <see cref="Complete"/>, when the stage's thread has ended.</summary>
+    public void Dispose() => _queue.Dispose();
+
     /// <summary>
     /// The log stage: appends each committed batch's entries in commit order, all of a day's entries of the
     /// batch in one write, and notes where each landed for the ledger.
@@ -70,7 +74,8 @@ internal sealed class LogAppender
             try
             {
                 // Grouped by day here rather than on the consumer, whose thread bounds the whole run.
-                items.Sort((a, b) => string.CompareOrdinal(a.Day, b.Day) is var c && c != 0 ? c : a.FactId.CompareTo(b.FactId));
+                items.Sort((a, b) =>
+                    string.CompareOrdinal(a.Day, b.Day) is var c && c != 0 ? c : a.FactId.CompareTo(b.FactId));
                 var done = new LogWrites();
                 var starts = new List<(long FactId, long Start, int Length)>();
                 for (var first = 0; first < items.Count;)

@@ -12,9 +12,11 @@ namespace LifeOS.Memory.Migration;
 /// </summary>
 internal static class LogRepair
 {
-    /// <param name="alsoDays">Days to check whatever their signature says (appends of this run that a file lost).</param>
+    /// <param name="alsoDays">Days to check whatever their signature says (appends of this run that a file
+    /// lost).</param>
     /// <returns>How many entries were appended.</returns>
-    public static long Run(Store store, DayFiles files, IEnumerable<string>? alsoDays = null, CancellationToken ct = default)
+    public static long Run(Store store, DayFiles files, IEnumerable<string>? alsoDays = null,
+        CancellationToken ct = default)
     {
         store.InTransaction(store.Ledger.ForgetPendingOfDeletedFacts);
         var pending = store.Ledger.PendingLogFacts();

@@ -38,10 +38,11 @@ internal sealed class MigrationJob
         result.RepairedLogEntries = _workspace.MapFailures(() => LogRepair.Run(store, logs, ct: ct));
 
         _workspace.MapFailures(store.FullText.BeginBulkIndexing);
-        var run = new MigrationRun(_workspace, source, store, logs, options, result, clock);
+        using var run = new MigrationRun(_workspace, source, store, logs, options, result, clock);
         var layers = new LayerRepair(store, options, result);
         // The index is read on a connection of its own while the mentions are compared (they need the source).
-        var indexAudit = Task.Factory.StartNew(() => _workspace.MapFailures(() => layers.AuditFullText(ct)), ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        var indexAudit = Task.Factory.StartNew(() => _workspace.MapFailures(() => layers.AuditFullText(ct)), ct,
+            TaskCreationOptions.LongRunning, TaskScheduler.Default);
         Exception? failure = null;
         try
         {

@@ -12,7 +12,7 @@ namespace LifeOS.Memory.Migration;
 /// rows; the <see cref="BatchCommitter"/> commits them to SQLite batch by batch; the <see cref="LogAppender"/>
 /// appends the committed entries to the daily logs. This class only wires them together.
 /// </summary>
-internal sealed class MigrationRun
+internal sealed class MigrationRun : IDisposable
 {
     private const int QueueDepth = 2;
     private readonly BatchProducer _producer;
@@ -40,7 +40,8 @@ internal sealed class MigrationRun
         // the shared pool (two threads on two cores) they would starve the producer's async reads until the
         // pool injected more threads, which cost about a second whenever its idle threads had retired.
         _appender.Start();
-        var consumer = Task.Factory.StartNew(() => _committer.ConsumeAll(queue.Reader, ct), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        var consumer = Task.Factory.StartNew(() => _committer.ConsumeAll(queue.Reader, ct), CancellationToken.None,
+            TaskCreationOptions.LongRunning, TaskScheduler.Default);
         var producer = Task.Run(() => _producer.ProduceAsync(queue.Writer, stop.Token), CancellationToken.None);
         try
         {
@@ -55,6 +56,11 @@ internal sealed class MigrationRun
         await producer.ConfigureAwait(false);
     }
 
-    /// <summary>Waits for the log stage, records its last writes and checks what other programs changed meanwhile.</summary>
+    /// <summary>
+    /// Waits for the log stage, records its last writes and checks what other programs changed meanwhile.
+    /// </summary>
     public void Finish() => _committer.Finish();
+
+    /// <summary>Releases the log stage's queue; after <see cref="Finish"/>.</summary>
+    public void Dispose() => _appender.Dispose();
 }

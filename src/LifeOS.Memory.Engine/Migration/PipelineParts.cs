@@ -42,7 +42,9 @@ internal sealed class BatchItem
     public bool IsNew => !ExistingFactId.HasValue || Adopt;
 }
 
-/// <summary>Entries the log stage appended: their facts, ledger rows and the days' signatures after the appends.</summary>
+/// <summary>
+/// Entries the log stage appended: their facts, ledger rows and the days' signatures after the appends.
+/// </summary>
 internal sealed class LogWrites
 {
     public List<long> FactIds { get; } = new();

@@ -28,8 +28,12 @@ internal sealed class WorkspaceLock : IDisposable
         {
             try
             {
-                var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None };
-                if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+                var options = new FileStreamOptions
+                {
+                    Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None,
+                };
+                if (!OperatingSystem.IsWindows())
+                    options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
                 return new WorkspaceLock(new FileStream(path, options));
             }
             catch (IOException ex) when (IsHeldByAnother(ex) && DateTime.UtcNow < deadline)
@@ -40,7 +44,8 @@ internal sealed class WorkspaceLock : IDisposable
             catch (IOException ex) when (IsHeldByAnother(ex))
             {
                 throw new MemoryMigrationException(ErrorIds.WorkspaceBusy, FailureKind.ResourceBusy,
-                    $"Another migration is writing to {workspace.Root}; waited {timeout.TotalSeconds:0.#} s for it to finish. Run again when it is done.");
+                    $"Another migration is writing to {workspace.Root}; waited {timeout.TotalSeconds:0.#} s " +
+                    "for it to finish. Run again when it is done.");
             }
             catch (IOException ex)
             {

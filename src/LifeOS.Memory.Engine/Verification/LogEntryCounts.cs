@@ -3,7 +3,9 @@ using Store = LifeOS.Memory.MemoryStore.MemoryStore;
 
 namespace LifeOS.Memory.Verification;
 
-/// <summary>The daily-log side of verification: entries counted per fact where the module's ledger says they are.</summary>
+/// <summary>
+/// The daily-log side of verification: entries counted per fact where the module's ledger says they are.
+/// </summary>
 internal static class LogEntryCounts
 {
     /// <summary>
@@ -31,7 +33,8 @@ internal static class LogEntryCounts
                 // A day without facts to read counts nothing. Of the others, only days of the module's facts are
                 // audited, as when the days come from DaysWithFacts: asked of it only when the facts read cannot
                 // tell (a day whose range holds only facts of other days, as with a timestamp shorter than a day).
-                if (facts.Count == 0 || (!exact && !ownDay && !(ownDays ??= store.Ledger.DaysWithFacts()).Contains(day)))
+                if (facts.Count == 0
+                    || (!exact && !ownDay && !(ownDays ??= store.Ledger.DaysWithFacts()).Contains(day)))
                     continue;
                 var ledger = store.Ledger.ForDay(day);
                 var unrecorded = LogAudit.Unrecorded(facts, ledger);

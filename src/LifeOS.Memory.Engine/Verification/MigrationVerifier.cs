@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Threading.Channels;
 using LifeOS.Memory.Archival;
 using LifeOS.Memory.DailyLog;
@@ -37,16 +38,25 @@ internal sealed class MigrationVerifier
     {
         var clock = Stopwatch.StartNew();
         var v = new MigrationVerification { MemoryPath = _workspace.Root, SourceTable = _source.Table };
-        await using var source = await ArchivalSource.OpenAsync(new SourceConnection(_source), _source.Table, ct).ConfigureAwait(false);
+        await using var source = await ArchivalSource.OpenAsync(new SourceConnection(_source), _source.Table, ct)
+            .ConfigureAwait(false);
         v.SourceTable = source.TableName;
         using var store = _workspace.MapFailures(() => Store.OpenForReading(_workspace.DatabasePath));
         // The daily logs are parsed while the first pages are fetched, and the source is read ahead of the
         // comparison: the source, the logs and the comparison overlap on separate cores.
-        var logIndexing = store == null ? Task.FromResult(new Dictionary<long, int>()) : Task.Factory.StartNew(() => AuditLogs(ct), ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        var logIndexing = store == null
+            ? Task.FromResult(new Dictionary<long, int>())
+            : Task.Factory.StartNew(() => AuditLogs(ct), ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         // The full-text index is compared with the facts on a connection of its own, beside everything else.
-        var indexAuditing = store == null ? Task.FromResult(new FullTextState()) : Task.Factory.StartNew(() => AuditFullText(ct), ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-        // Orphaned links and unlinked copies depend on no row's comparison: counted beside it, on connections of their own.
-        var leftoverCounting = store == null ? Task.FromResult(new Leftovers()) : Task.Run(() => CountLeftoversAsync(source, ct), ct);
+        var indexAuditing = store == null
+            ? Task.FromResult(new FullTextState())
+            : Task.Factory.StartNew(() => AuditFullText(ct), ct, TaskCreationOptions.LongRunning,
+                TaskScheduler.Default);
+        // Orphaned links and unlinked copies depend on no row's comparison: counted beside it, on connections of
+        // their own.
+        var leftoverCounting = store == null
+            ? Task.FromResult(new Leftovers())
+            : Task.Run(() => CountLeftoversAsync(source, ct), ct);
         var verifyTime = DateTime.UtcNow;
         var withEmbeddings = source.EmbeddingKind != EmbeddingKind.None;
         var pageSize = withEmbeddings ? VerifyEmbeddingPageSize : VerifyPageSize;
@@ -58,7 +68,8 @@ internal sealed class MigrationVerifier
         try
         {
             middle = withEmbeddings ? await source.MiddleKeyAsync(2L * pageSize, ct).ConfigureAwait(false) : null;
-            if (middle != null) second = await ArchivalSource.OpenAsync(source.Settings, _source.Table, ct).ConfigureAwait(false);
+            if (middle != null)
+                second = await ArchivalSource.OpenAsync(source.Settings, _source.Table, ct).ConfigureAwait(false);
         }
         catch
         {
@@ -71,7 +82,11 @@ internal sealed class MigrationVerifier
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var readers = middle == null
             ? new[] { PageReader.Start(source, null, null, pageSize, stop.Token) }
-            : new[] { PageReader.Start(source, null, middle, pageSize, stop.Token), PageReader.Start(second!, middle, null, pageSize, stop.Token) };
+            : new[]
+            {
+                PageReader.Start(source, null, middle, pageSize, stop.Token),
+                PageReader.Start(second!, middle, null, pageSize, stop.Token),
+            };
         // Which fact each row's log entry is to be counted for, per reader in key order: the daily logs are audited
         // on their own thread meanwhile, and counted once both are done.
         var logChecks = readers.Select(_ => new List<(object Key, long FactId)>()).ToArray();
@@ -118,12 +133,12 @@ internal sealed class MigrationVerifier
                     Count(readers[k].Samples.LogDuplicate, key, () => v.LogDuplicateCount++);
             }
         }
-        v.MissingIds.AddRange(readers.SelectMany(r => r.Samples.Missing).Take(MigrationVerification.IdSampleSize));
-        v.ChangedIds.AddRange(readers.SelectMany(r => r.Samples.Changed).Take(MigrationVerification.IdSampleSize));
-        v.EmbeddingMismatchIds.AddRange(readers.SelectMany(r => r.Samples.EmbeddingMismatch).Take(MigrationVerification.IdSampleSize));
-        v.LogMissingIds.AddRange(readers.SelectMany(r => r.Samples.LogMissing).Take(MigrationVerification.IdSampleSize));
-        v.LogDuplicateIds.AddRange(readers.SelectMany(r => r.Samples.LogDuplicate).Take(MigrationVerification.IdSampleSize));
-        v.MentionMismatchIds.AddRange(readers.SelectMany(r => r.Samples.MentionMismatch).Take(MigrationVerification.IdSampleSize));
+        v.MissingIds.AddRange(FirstIds(readers, s => s.Missing));
+        v.ChangedIds.AddRange(FirstIds(readers, s => s.Changed));
+        v.EmbeddingMismatchIds.AddRange(FirstIds(readers, s => s.EmbeddingMismatch));
+        v.LogMissingIds.AddRange(FirstIds(readers, s => s.LogMissing));
+        v.LogDuplicateIds.AddRange(FirstIds(readers, s => s.LogDuplicate));
+        v.MentionMismatchIds.AddRange(FirstIds(readers, s => s.MentionMismatch));
 
         var index = await indexAuditing.ConfigureAwait(false);
         v.IndexIntact = index.Intact;
@@ -146,9 +161,13 @@ internal sealed class MigrationVerifier
         return v;
     }
 
+    /// <summary>The first sampled ids of one kind, over the readers in key order.</summary>
+    private static IEnumerable<object> FirstIds(PageReader[] readers, Func<IdSamples, List<object>> ids) =>
+        readers.SelectMany(r => ids(r.Samples)).Take(MigrationVerification.IdSampleSize);
+
     /// <summary>Compares one page of source rows (in key order) with the store and the daily logs.</summary>
-    private static void ComparePage(List<SourceRow> rows, IdSamples samples, MigrationVerification v, Store? store, KeyKind kind,
-        List<(object Key, long FactId)> logChecks, DateTime verifyTime)
+    private static void ComparePage(List<SourceRow> rows, IdSamples samples, MigrationVerification v, Store? store,
+        KeyKind kind, List<(object Key, long FactId)> logChecks, DateTime verifyTime)
     {
         v.SourceCount += rows.Count;
         if (rows.Count == 0) return;
@@ -168,7 +187,10 @@ internal sealed class MigrationVerifier
         {
             var want = new Dictionary<long, IReadOnlyList<EntityMention>>(rows.Count);
             for (var i = 0; i < rows.Count; i++)
-                if (mapped[i] is { } m && linked.TryGetValue(rows[i].Id, out var f) && f.Own && f.Exists) want[f.FactId] = m.Entities;
+            {
+                if (mapped[i] is { } m && linked.TryGetValue(rows[i].Id, out var f) && f.Own && f.Exists)
+                    want[f.FactId] = m.Entities;
+            }
             otherMentions = store!.Links.FactsWithOtherMentions(want);
         }
         for (var i = 0; i < rows.Count; i++)
@@ -213,7 +235,8 @@ internal sealed class MigrationVerifier
     /// </summary>
     private sealed class PageReader
     {
-        private readonly Channel<SourcePage> _pages = Channel.CreateBounded<SourcePage>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
+        private readonly Channel<SourcePage> _pages = Channel.CreateBounded<SourcePage>(
+            new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
         private readonly Channel<EmbeddingArena> _arenas = Channel.CreateUnbounded<EmbeddingArena>();
 
         private PageReader() { }
@@ -221,15 +244,18 @@ internal sealed class MigrationVerifier
         public Task Completion { get; private set; } = Task.CompletedTask;
         public IdSamples Samples { get; } = new();
 
-        public static PageReader Start(ArchivalSource source, object? after, object? upTo, int pageSize, CancellationToken ct)
+        public static PageReader Start(ArchivalSource source, object? after, object? upTo, int pageSize,
+            CancellationToken ct)
         {
             var reader = new PageReader();
             for (var i = 0; i < 3; i++) reader._arenas.Writer.TryWrite(new EmbeddingArena());
-            reader.Completion = Task.Run(() => reader.ReadAsync(source, after, upTo, pageSize, ct), CancellationToken.None);
+            reader.Completion = Task.Run(() => reader.ReadAsync(source, after, upTo, pageSize, ct),
+                CancellationToken.None);
             return reader;
         }
 
-        private async Task ReadAsync(ArchivalSource source, object? after, object? upTo, int pageSize, CancellationToken ct)
+        private async Task ReadAsync(ArchivalSource source, object? after, object? upTo, int pageSize,
+            CancellationToken ct)
         {
             try
             {
@@ -237,7 +263,8 @@ internal sealed class MigrationVerifier
                 {
                     var arena = await _arenas.Reader.ReadAsync(ct).ConfigureAwait(false);
                     arena.Reset();
-                    var rows = await source.PageRowsAsync(after, upTo, pageSize, ct, embeddings: arena).ConfigureAwait(false);
+                    var rows = await source.PageRowsAsync(after, upTo, pageSize, ct, embeddings: arena)
+                        .ConfigureAwait(false);
                     await _pages.Writer.WriteAsync(new SourcePage(rows, arena), ct).ConfigureAwait(false);
                     if (rows.Count < pageSize) break;
                     after = rows[^1].Id;
@@ -253,7 +280,9 @@ internal sealed class MigrationVerifier
 
         /// <summary>The next page, or null after the last; throws what the read failed with.</summary>
         public async Task<SourcePage?> NextAsync(CancellationToken ct) =>
-            await _pages.Reader.WaitToReadAsync(ct).ConfigureAwait(false) && _pages.Reader.TryRead(out var page) ? page : null;
+            await _pages.Reader.WaitToReadAsync(ct).ConfigureAwait(false) && _pages.Reader.TryRead(out var page)
+                ? page
+                : null;
 
         /// <summary>Gives a compared page's arena back for a later page.</summary>
         public void Recycle(SourcePage page) => _arenas.Writer.TryWrite(page.Arena);
@@ -286,7 +315,9 @@ internal sealed class MigrationVerifier
         public List<long> DuplicateIds { get; set; } = new();
     }
 
-    /// <summary>Links whose source row is gone and archival facts linked to nothing, each on a connection of its own.</summary>
+    /// <summary>
+    /// Links whose source row is gone and archival facts linked to nothing, each on a connection of its own.
+    /// </summary>
     private async Task<Leftovers> CountLeftoversAsync(ArchivalSource source, CancellationToken ct)
     {
         var found = new Leftovers();
@@ -294,14 +325,17 @@ internal sealed class MigrationVerifier
         if (store == null) return found;
         await using var ids = await ArchivalSource.OpenAsync(source.Settings, _source.Table, ct).ConfigureAwait(false);
         found.Orphaned = await Orphans.CountAsync(store, ids, found.OrphanedIds, ct).ConfigureAwait(false);
-        (found.Duplicates, found.DuplicateIds) = _workspace.MapFailures(() => store.Links.DuplicateArchivalFacts(MigrationVerification.IdSampleSize));
+        (found.Duplicates, found.DuplicateIds) = _workspace.MapFailures(
+            () => store.Links.DuplicateArchivalFacts(MigrationVerification.IdSampleSize));
         return found;
     }
 
     private FullTextState AuditFullText(CancellationToken ct)
     {
         using var store = _workspace.MapFailures(() => Store.OpenForReading(_workspace.DatabasePath));
-        return store == null ? new FullTextState() : _workspace.MapFailures(() => FullTextAudit.Run(store, withHeldValues: false, ct));
+        return store == null
+            ? new FullTextState()
+            : _workspace.MapFailures(() => FullTextAudit.Run(store, withHeldValues: false, ct));
     }
 
     /// <summary>The source ids of the first of the given facts, in source-id order.</summary>
@@ -312,10 +346,11 @@ internal sealed class MigrationVerifier
         return keys.Take(MigrationVerification.IdSampleSize);
     }
 
-    private static IEnumerable<FactSample> SampleFacts(Store store, KeyKind kind)
+    private static List<FactSample> SampleFacts(Store store, KeyKind kind)
     {
         using var cmd = store.Command(
-            "SELECT f.id, l.postgres_id, f.timestamp, f.content FROM facts f JOIN fact_embeddings l ON l.fact_id = f.id " +
+            "SELECT f.id, l.postgres_id, f.timestamp, f.content FROM facts f " +
+            "JOIN fact_embeddings l ON l.fact_id = f.id " +
             "WHERE f.source = 'archival_memory' ORDER BY f.id LIMIT 3");
         using var r = cmd.ExecuteReader();
         var list = new List<FactSample>();
@@ -325,7 +360,8 @@ internal sealed class MigrationVerifier
             list.Add(new FactSample
             {
                 FactId = r.GetInt64(0), PostgresId = SourceKey.FromSqlite(r.GetValue(1), kind),
-                Timestamp = Convert.ToString(r.GetValue(2)) ?? "", Content = content.Length > 120 ? content[..120] + "…" : content,
+                Timestamp = Convert.ToString(r.GetValue(2), CultureInfo.InvariantCulture) ?? "",
+                Content = content.Length > 120 ? content[..120] + "…" : content,
             });
         }
         return list;

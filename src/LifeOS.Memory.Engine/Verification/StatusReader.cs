@@ -31,9 +31,11 @@ internal sealed class StatusReader
         ArchivalSource source;
         try
         {
-            source = await ArchivalSource.OpenAsync(new SourceConnection(_source), _source.Table, ct).ConfigureAwait(false);
+            source = await ArchivalSource.OpenAsync(new SourceConnection(_source), _source.Table, ct)
+                .ConfigureAwait(false);
         }
-        catch (MemoryMigrationException ex) when (ex.ErrorId is ErrorIds.PostgresUnavailable or ErrorIds.InvalidConnectionString)
+        catch (MemoryMigrationException ex)
+            when (ex.ErrorId is ErrorIds.PostgresUnavailable or ErrorIds.InvalidConnectionString)
         {
             status.PostgresAvailable = false;
             status.PostgresError = ex.Message;
@@ -49,7 +51,8 @@ internal sealed class StatusReader
         {
             status.PostgresAvailable = true;
             status.SourceTable = source.TableName;
-            // Sets compared, not counts subtracted: pending = source ids without a link, orphaned = links without a source row.
+            // Sets compared, not counts subtracted: pending = source ids without a link, orphaned = links without a
+            // source row.
             long sourceCount = 0, pending = 0, migrated = 0;
             object? last = null;
             while (true)
@@ -66,7 +69,9 @@ internal sealed class StatusReader
             status.SourceCount = sourceCount;
             status.PendingCount = pending;
             status.MigratedCount = migrated;
-            status.OrphanedCount = store == null ? 0 : await Orphans.CountAsync(store, source, null, ct).ConfigureAwait(false);
+            status.OrphanedCount = store == null
+                ? 0
+                : await Orphans.CountAsync(store, source, null, ct).ConfigureAwait(false);
         }
         return status;
     }

@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace LifeOS.Memory.Commands;
 
 /// <summary>
@@ -9,7 +11,10 @@ public static class DurationFormat
     public static string Format(TimeSpan duration)
     {
         // Tenths, rounded, so that 59.96 s reads 00:01:00.0 and not 00:00:59.9 (or 00:00:60.0).
-        var rounded = TimeSpan.FromTicks((long)Math.Round(duration.Ticks / (double)TimeSpan.TicksPerSecond * 10, MidpointRounding.AwayFromZero) * (TimeSpan.TicksPerSecond / 10));
-        return rounded.Days > 0 ? rounded.ToString(@"d\.hh\:mm\:ss\.f") : rounded.ToString(@"hh\:mm\:ss\.f");
+        const long ticksPerTenth = TimeSpan.TicksPerSecond / 10;
+        var tenths = Math.Round(duration.Ticks / (double)TimeSpan.TicksPerSecond * 10, MidpointRounding.AwayFromZero);
+        var rounded = TimeSpan.FromTicks((long)tenths * ticksPerTenth);
+        return rounded.Days > 0 ? rounded.ToString(@"d\.hh\:mm\:ss\.f", CultureInfo.InvariantCulture)
+            : rounded.ToString(@"hh\:mm\:ss\.f", CultureInfo.InvariantCulture);
     }
 }

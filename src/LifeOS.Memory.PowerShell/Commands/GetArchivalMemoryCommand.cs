@@ -27,15 +27,21 @@ public sealed class GetArchivalMemoryCommand : MemoryCommandBase
         var ids = _ids.Count > 0 ? _ids : null;
         if (ids == null && MyInvocation.ExpectingInput) return;
         var skip = (long)Math.Min(PagingParameters.Skip, long.MaxValue);
-        long? first = PagingParameters.First == ulong.MaxValue ? null : (long)Math.Min(PagingParameters.First, long.MaxValue);
+        long? first = PagingParameters.First == ulong.MaxValue
+            ? null
+            : (long)Math.Min(PagingParameters.First, long.MaxValue);
         var migrator = CreateMigrator();
         if (PagingParameters.IncludeTotalCount)
         {
             // The total goes first, as paging consumers expect; with ids it is how many were asked for.
             var status = RunOrThrow(ct => migrator.GetStatusAsync(ct), SourceTable);
             if (!status.PostgresAvailable)
-                ThrowTerminatingError(new ErrorRecord(new MemoryMigrationException(ErrorIds.PostgresUnavailable, FailureKind.ConnectionError, status.PostgresError ?? "PostgreSQL is not available."),
+            {
+                var unavailable = new MemoryMigrationException(ErrorIds.PostgresUnavailable,
+                    FailureKind.ConnectionError, status.PostgresError ?? "PostgreSQL is not available.");
+                ThrowTerminatingError(new ErrorRecord(unavailable,
                     ErrorIds.PostgresUnavailable, ErrorCategory.ConnectionError, SourceTable));
+            }
             var total = ids != null ? (ulong)ids.Count : (ulong)(status.SourceCount ?? 0);
             WriteObject(PagingParameters.NewTotalCount(total, 1.0));
         }

@@ -7,7 +7,8 @@ namespace LifeOS.Memory.Commands;
 /// Migrates the archival entries still pending (or, with -Force, refreshes them all) into the memory
 /// workspace, batch by batch, and ends with one summary object.
 /// </summary>
-[Cmdlet(VerbsLifecycle.Invoke, "ArchivalMigration", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[Cmdlet(VerbsLifecycle.Invoke, "ArchivalMigration", SupportsShouldProcess = true,
+    ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType("LifeOS.Memory.MigrationResult", "LifeOS.Memory.MigratedEntry")]
 public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
 {
@@ -57,7 +58,9 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
         {
             if (IsWhatIf())
             {
-                ShouldProcess($"{SourceTable} -> {migrator.Workspace.Root}: no ids came through the pipeline, nothing to migrate", "Migrate archival memory");
+                ShouldProcess(
+                    $"{SourceTable} -> {migrator.Workspace.Root}: no ids came through the pipeline, nothing to migrate",
+                    "Migrate archival memory");
                 return;
             }
             WriteVerbose("No ids came through the pipeline: nothing to migrate.");
@@ -71,7 +74,8 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
             return;
         }
         var scope = ids == null ? $"all entries of {SourceTable}" : $"{ids.Count} entries of {SourceTable}";
-        if (!ShouldProcess($"{scope} -> {migrator.Workspace.Root}", Force ? "Migrate and refresh archival memory" : "Migrate archival memory"))
+        if (!ShouldProcess($"{scope} -> {migrator.Workspace.Root}",
+                Force ? "Migrate and refresh archival memory" : "Migrate archival memory"))
             return;
 
         var options = new MigrationOptions
@@ -88,7 +92,8 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
             ConfirmIndexRebuild = ConfirmRebuild,
             IndexRebuildProgress = new CallbackProgress<IndexRebuildProgress>(p => Post(() => ReportRebuild(p))),
         };
-        WriteVerbose($"Migrating {scope} into {migrator.Workspace.Root} in batches of {BatchSize}{(Force ? ", refreshing migrated entries" : "")}.");
+        WriteVerbose($"Migrating {scope} into {migrator.Workspace.Root} in batches of {BatchSize}" +
+            $"{(Force ? ", refreshing migrated entries" : "")}.");
         MigrationResult result;
         try
         {
@@ -119,21 +124,29 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
         if (Force && result.FailureId == null && !result.Cancelled)
             result.RemovedDuplicateCount = RemoveDuplicates(migrator);
         if (result.RepairedLogEntries > 0)
-            WriteVerbose($"Repaired {result.RepairedLogEntries} daily-log entries left incomplete by an earlier run or edited by hand.");
+            WriteVerbose($"Repaired {result.RepairedLogEntries} daily-log entries left incomplete by an earlier run " +
+                "or edited by hand.");
         if (result.RepairedIndexEntries > 0)
-            WriteVerbose($"Repaired the full-text index entries of {result.RepairedIndexEntries} migrated facts (missing, or holding other text).");
+            WriteVerbose($"Repaired the full-text index entries of {result.RepairedIndexEntries} migrated facts " +
+                "(missing, or holding other text).");
         if (result.RepairedMentions > 0)
-            WriteVerbose($"Rewrote the entity mentions of {result.RepairedMentions} migrated facts to what their archival entries give.");
+            WriteVerbose($"Rewrote the entity mentions of {result.RepairedMentions} migrated facts to what their " +
+                "archival entries give.");
         if (result.IndexRebuildDeclined)
-            WriteWarning("The full-text index was not rebuilt: the assistant's search may miss migrated facts until a run is allowed to rebuild it.");
-        // A batch is one transaction, so a large -BatchSize is a long hold of the lock the assistant's inserts wait for.
+            WriteWarning("The full-text index was not rebuilt: the assistant's search may miss migrated facts " +
+                "until a run is allowed to rebuild it.");
+        // A batch is one transaction, so a large -BatchSize is a long hold of the lock the assistant's inserts
+        // wait for.
         if (BatchSize > MigrationOptions.DefaultBatchSize && result.LongestWriteLock > TimeSpan.FromSeconds(1))
-            WriteWarning($"A batch held jarvis.db's write lock for {result.LongestWriteLock.TotalSeconds:F1} s (-BatchSize {BatchSize}): " +
+            WriteWarning("A batch held jarvis.db's write lock for " +
+                $"{result.LongestWriteLock.TotalSeconds:F1} s (-BatchSize {BatchSize}): " +
                 "other programs' writes waited that long, and the assistant's SQLite client gives up after 5 s. " +
                 $"Use the default -BatchSize ({MigrationOptions.DefaultBatchSize}) while the assistant runs.");
         if (result.Cancelled)
-            WriteWarning($"Migration stopped after {result.MigratedCount + result.UpdatedCount} entries; committed batches are kept and the next run completes the rest.");
-        WriteVerbose($"{result.Status}: {result.MigratedCount} migrated, {result.UpdatedCount} updated, {result.SkippedCount} skipped, {result.ErrorCount} failed in {DurationFormat.Format(result.Duration)}.");
+            WriteWarning($"Migration stopped after {result.MigratedCount + result.UpdatedCount} entries; " +
+                "committed batches are kept and the next run completes the rest.");
+        WriteVerbose($"{result.Status}: {result.MigratedCount} migrated, {result.UpdatedCount} updated, " +
+            $"{result.SkippedCount} skipped, {result.ErrorCount} failed in {DurationFormat.Format(result.Duration)}.");
         WriteObject(result);
     }
 
@@ -147,27 +160,36 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
     {
         var duplicates = RunOrThrow(ct => migrator.FindDuplicatesAsync(ct), SourceTable);
         if (duplicates.Count == 0) return 0;
-        var confirmed = MyInvocation.BoundParameters.TryGetValue("Confirm", out var c) ? (bool?)LanguagePrimitives.IsTrue(c) : null;
-        var preference = SessionState.PSVariable.GetValue("ConfirmPreference") is ConfirmImpact p ? p : ConfirmImpact.High;
-        var mustAsk = confirmed != false && preference != ConfirmImpact.None && preference <= ConfirmImpact.High && confirmed != true;
+        var confirmed = MyInvocation.BoundParameters.TryGetValue("Confirm", out var c)
+            ? (bool?)LanguagePrimitives.IsTrue(c)
+            : null;
+        var preference = SessionState.PSVariable.GetValue("ConfirmPreference") is ConfirmImpact p
+            ? p
+            : ConfirmImpact.High;
+        var mustAsk = confirmed != false && preference != ConfirmImpact.None && preference <= ConfirmImpact.High
+            && confirmed != true;
         bool yesToAll = false, noToAll = false;
         var approved = new List<long>();
         foreach (var d in duplicates)
         {
             var target = $"fact {d.FactId} (an exact copy of the fact of archival entry {d.PostgresId})";
             if (!ShouldProcess(target, "Remove duplicate fact")) continue;
-            if (mustAsk && !ShouldContinue($"Remove {target}? Its daily-log text stays.", "Remove duplicate fact", ref yesToAll, ref noToAll)) continue;
+            if (mustAsk && !ShouldContinue($"Remove {target}? Its daily-log text stays.", "Remove duplicate fact",
+                    ref yesToAll, ref noToAll))
+                continue;
             approved.Add(d.FactId);
         }
         if (approved.Count == 0) return 0;
-        var removed = RunOrThrow(ct => migrator.RemoveDuplicatesAsync(approved, TimeSpan.FromSeconds(LockTimeoutSec), ct), SourceTable);
+        var removed = RunOrThrow(
+            ct => migrator.RemoveDuplicatesAsync(approved, TimeSpan.FromSeconds(LockTimeoutSec), ct), SourceTable);
         WriteVerbose($"Removed {removed} duplicate facts that copied migrated entries exactly.");
         return removed;
     }
 
     /// <summary>
     /// A rebuild of the full-text index is the one repair that holds the write lock for long (one transaction
-    /// over every fact, the assistant's too), so it is said and confirmed on the pipeline thread while the engine waits.
+    /// over every fact, the assistant's too), so it is said and confirmed on the pipeline thread while the engine
+    /// waits.
     /// </summary>
     private bool ConfirmRebuild(IndexRebuildRequest request)
     {
@@ -176,9 +198,12 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
         {
             try
             {
-                WriteWarning($"Only a full rebuild of the full-text index is safe: {request.Reason}. It indexes all {request.FactCount} facts " +
-                    $"in one transaction; the assistant's writes wait until it ends (about {RebuildEstimate(request.FactCount)}).");
-                answer.TrySetResult(ShouldProcess($"full-text index facts_fts in {request.DatabasePath} ({request.FactCount} facts)", "Rebuild the full-text index"));
+                WriteWarning($"Only a full rebuild of the full-text index is safe: {request.Reason}. " +
+                    $"It indexes all {request.FactCount} facts in one transaction; the assistant's writes wait " +
+                    $"until it ends (about {RebuildEstimate(request.FactCount)}).");
+                answer.TrySetResult(ShouldProcess(
+                    $"full-text index facts_fts in {request.DatabasePath} ({request.FactCount} facts)",
+                    "Rebuild the full-text index"));
             }
             catch (Exception ex)
             {
@@ -189,14 +214,19 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
         return answer.Task.GetAwaiter().GetResult();
     }
 
-    /// <summary>The write lock a rebuild holds, at the slower rate measured on the shared 2-core benchmark machine (README).</summary>
+    /// <summary>
+    /// The write lock a rebuild holds, at the slower rate measured on the shared 2-core benchmark machine (README).
+    /// </summary>
     private static string RebuildEstimate(long facts) =>
-        TimeSpan.FromSeconds(Math.Max(1, facts / 27_000.0)) is var t && t.TotalSeconds < 90 ? $"{t.TotalSeconds:F0} s" : $"{t.TotalMinutes:F0} min";
+        TimeSpan.FromSeconds(Math.Max(1, facts / 27_000.0)) is var t && t.TotalSeconds < 90
+            ? $"{t.TotalSeconds:F0} s"
+            : $"{t.TotalMinutes:F0} min";
 
     private void ReportRebuild(IndexRebuildProgress p)
     {
         var rate = p.Elapsed.TotalSeconds > 0 ? p.Done / p.Elapsed.TotalSeconds : 0;
-        WriteProgress(new ProgressRecord(RebuildActivityId, "Rebuilding the full-text index", $"{p.Done} of {p.Total} fact ids, {rate:F0} ids/s")
+        WriteProgress(new ProgressRecord(RebuildActivityId, "Rebuilding the full-text index",
+            $"{p.Done} of {p.Total} fact ids, {rate:F0} ids/s")
         {
             PercentComplete = p.Total > 0 ? (int)Math.Min(100, p.Done * 100 / p.Total) : -1,
             SecondsRemaining = rate > 0 ? (int)Math.Ceiling((p.Total - p.Done) / rate) : -1,
@@ -208,7 +238,8 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
     {
         if (MyInvocation.BoundParameters.TryGetValue("Verbose", out var bound))
             return LanguagePrimitives.IsTrue(bound);
-        return SessionState.PSVariable.GetValue("VerbosePreference") is ActionPreference p && p != ActionPreference.SilentlyContinue && p != ActionPreference.Ignore;
+        return SessionState.PSVariable.GetValue("VerbosePreference") is ActionPreference p
+            && p != ActionPreference.SilentlyContinue && p != ActionPreference.Ignore;
     }
 
     private bool IsWhatIf()
@@ -219,8 +250,8 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
     }
 
     /// <summary>
-    /// -WhatIf: a read-only plan that stays readable for any table size: one line per daily-log file with how many
-    /// entries would be migrated or refreshed there, then one line with the total. Each entry and its file are
+    /// -WhatIf: a read-only plan that stays readable for any table size: one line per daily-log file with how
+    /// many entries would be migrated or refreshed there, then one line with the total. Each entry and its file are
     /// listed as verbose messages, so -WhatIf -Verbose shows them one by one.
     /// </summary>
     private void ShowPlan(ArchivalMigrator migrator, List<string>? ids)
@@ -239,7 +270,10 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
                 var counts = files.GetValueOrDefault(file);
                 files[file] = refresh ? (counts.Migrate, counts.Refresh + 1) : (counts.Migrate + 1, counts.Refresh);
                 if (listEntries)
-                    Post(() => WriteVerbose($"Would {(refresh ? "refresh" : "migrate")} archival entry {entry.PostgresId} in {file}."));
+                {
+                    Post(() => WriteVerbose(
+                        $"Would {(refresh ? "refresh" : "migrate")} archival entry {entry.PostgresId} in {file}."));
+                }
             }
             return 0;
         }, SourceTable);
@@ -249,46 +283,66 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
         var refreshTotal = files.Values.Sum(c => c.Refresh);
         var total = migrate + refreshTotal == 0
             ? $"{SourceTable} -> {root}: nothing to migrate"
-            : $"{SourceTable} -> {root}: {Entries(migrate + refreshTotal)} in {files.Count} daily log{(files.Count == 1 ? "" : "s")} ({migrate} new, {refreshTotal} refreshed)";
+            : $"{SourceTable} -> {root}: {Entries(migrate + refreshTotal)} in {files.Count} " +
+              $"daily log{(files.Count == 1 ? "" : "s")} ({migrate} new, {refreshTotal} refreshed)";
         ShouldProcess(total, Force ? "Migrate and refresh archival memory" : "Migrate archival memory");
         if (Force)
+        {
             foreach (var d in RunOrThrow(ct => migrator.FindDuplicatesAsync(ct), SourceTable))
-                ShouldProcess($"fact {d.FactId} (an exact copy of the fact of archival entry {d.PostgresId})", "Remove duplicate fact");
-        // The repairs a run would make to the module's index entries and mentions (-Force rewrites every mention anyway):
-        // like the entries, one line per kind of repair with its count, and each fact only as a verbose message.
-        var repairs = RunOrThrow(ct => migrator.PlanRepairsAsync(includeMentions: !Force && ids == null, ct), SourceTable);
+            {
+                ShouldProcess($"fact {d.FactId} (an exact copy of the fact of archival entry {d.PostgresId})",
+                    "Remove duplicate fact");
+            }
+        }
+        // The repairs a run would make to the module's index entries and mentions (-Force rewrites every mention
+        // anyway): like the entries, one line per kind of repair with its count, and each fact only as a verbose
+        // message.
+        var repairs = RunOrThrow(
+            ct => migrator.PlanRepairsAsync(includeMentions: !Force && ids == null, ct), SourceTable);
         foreach (var r in repairs.Where(r => r.Kind == RepairKind.IndexRebuild))
-            ShouldProcess($"full-text index facts_fts in {migrator.Workspace.DatabasePath}: {r.Reason}", "Rebuild the full-text index");
+        {
+            ShouldProcess($"full-text index facts_fts in {migrator.Workspace.DatabasePath}: {r.Reason}",
+                "Rebuild the full-text index");
+        }
         foreach (var group in repairs.Where(r => r.Kind != RepairKind.IndexRebuild).GroupBy(r => r.Kind))
         {
             var index = group.Key == RepairKind.IndexEntry;
             if (listEntries)
+            {
                 foreach (var r in group)
-                    WriteVerbose($"Would {(index ? "repair the full-text index entry" : "rewrite the entity mentions")} of fact {r.FactId} (archival entry {r.PostgresId}): {r.Reason}.");
+                {
+                    WriteVerbose(
+                        $"Would {(index ? "repair the full-text index entry" : "rewrite the entity mentions")} " +
+                        $"of fact {r.FactId} (archival entry {r.PostgresId}): {r.Reason}.");
+                }
+            }
             var reasons = string.Join(", ", group.GroupBy(r => r.Reason).Select(g => $"{g.Count()} {g.Key}"));
             var first = string.Join(", ", group.Take(RepairSampleSize).Select(r => r.PostgresId));
             var more = group.Count() > RepairSampleSize ? ", ..." : "";
-            ShouldProcess($"{(index ? $"facts_fts in {migrator.Workspace.DatabasePath}" : "entity_mentions")}: {reasons} (archival entries {first}{more})",
-                index ? $"Repair the full-text index entries of {Facts(group.Count())}" : $"Rewrite the entity mentions of {Facts(group.Count())}");
+            var layer = index ? $"facts_fts in {migrator.Workspace.DatabasePath}" : "entity_mentions";
+            ShouldProcess($"{layer}: {reasons} (archival entries {first}{more})",
+                index
+                    ? $"Repair the full-text index entries of {Facts(group.Count())}"
+                    : $"Rewrite the entity mentions of {Facts(group.Count())}");
         }
     }
 
     private static string Facts(int n) => n == 1 ? "1 fact" : $"{n} facts";
 
-    private static string PlanOperation(long migrate, long refresh) => (migrate, refresh) switch
-    {
-        (> 0, 0) => $"Migrate {Entries(migrate)}",
-        (0, > 0) => $"Refresh {Entries(refresh)}",
-        _ => $"Migrate {migrate} and refresh {Entries(refresh)}",
-    };
+    private static string PlanOperation(long migrate, long refresh) =>
+        migrate > 0 && refresh == 0 ? $"Migrate {Entries(migrate)}"
+        : migrate == 0 && refresh > 0 ? $"Refresh {Entries(refresh)}"
+        : $"Migrate {migrate} and refresh {Entries(refresh)}";
 
     private static string Entries(long n) => n == 1 ? "1 entry" : $"{n} entries";
 
     private void ReportBatch(MigrationProgress p)
     {
-        WriteVerbose($"Batch {p.BatchNumber}: {p.BatchMigrated} migrated, {p.BatchUpdated} updated, {p.BatchFailed} failed ({p.Processed}/{p.Total}, {p.RowsPerSecond:F0} rows/s).");
+        WriteVerbose($"Batch {p.BatchNumber}: {p.BatchMigrated} migrated, {p.BatchUpdated} updated, " +
+            $"{p.BatchFailed} failed ({p.Processed}/{p.Total}, {p.RowsPerSecond:F0} rows/s).");
         var now = Stopwatch.GetTimestamp();
-        if (_progressShown && Stopwatch.GetElapsedTime(_lastProgressTicks, now) < ProgressInterval && p.Processed < p.Total)
+        if (_progressShown && Stopwatch.GetElapsedTime(_lastProgressTicks, now) < ProgressInterval
+            && p.Processed < p.Total)
             return;
         _lastProgressTicks = now;
         _progressShown = true;
@@ -313,7 +367,9 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
         });
     }
 
-    /// <summary>Runs the callback on the reporting thread (Progress&lt;T&gt; would need a synchronisation context).</summary>
+    /// <summary>
+    /// Runs the callback on the reporting thread (Progress&lt;T&gt; would need a synchronisation context).
+    /// </summary>
     private sealed class CallbackProgress<T> : IProgress<T>
     {
         private readonly Action<T> _report;

@@ -34,7 +34,9 @@ public abstract class MemoryCommandBase : PSCmdlet, IDisposable
 
     #endregion
 
-    /// <summary>The workspace path as the user means it: ~ and relative paths against the PowerShell location.</summary>
+    /// <summary>
+    /// The workspace path as the user means it: ~ and relative paths against the PowerShell location.
+    /// </summary>
     internal string? ResolvedMemoryPath()
     {
         var path = MemoryPath;
@@ -43,9 +45,11 @@ public abstract class MemoryCommandBase : PSCmdlet, IDisposable
         return SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
     }
 
-    internal ArchivalMigrator CreateMigrator() => CreateMigrator(ConnectionString, Credential, SourceTable, ResolvedMemoryPath());
+    internal ArchivalMigrator CreateMigrator() =>
+        CreateMigrator(ConnectionString, Credential, SourceTable, ResolvedMemoryPath());
 
-    internal static ArchivalMigrator CreateMigrator(string? connectionString, PSCredential? credential, string table, string? memoryPath)
+    internal static ArchivalMigrator CreateMigrator(string? connectionString, PSCredential? credential, string table,
+        string? memoryPath)
     {
         var source = new SourceOptions
         {

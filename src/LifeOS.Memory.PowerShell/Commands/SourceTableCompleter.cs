@@ -12,8 +12,8 @@ public sealed class SourceTableCompleter : IArgumentCompleter
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(5);
 
-    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
-        CommandAst commandAst, IDictionary fakeBoundParameters)
+    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName,
+        string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
     {
         var connection = fakeBoundParameters["ConnectionString"] as string;
         var credential = fakeBoundParameters["Credential"] as PSCredential;

@@ -20,7 +20,8 @@ public sealed class TestMigrationCommand : MemoryCommandBase
         var migrator = CreateMigrator();
         WriteVerbose($"Comparing {SourceTable} with the memory at {migrator.Workspace.Root}.");
         var verification = RunOrThrow(ct => migrator.VerifyAsync(ct), SourceTable);
-        WriteVerbose($"Verified {verification.SourceCount} source rows in {DurationFormat.Format(verification.Duration)}: {verification.Status}.");
+        WriteVerbose($"Verified {verification.SourceCount} source rows in " +
+            $"{DurationFormat.Format(verification.Duration)}: {verification.Status}.");
         if (Quiet)
         {
             WriteObject(verification.IsComplete);
@@ -43,8 +44,10 @@ public sealed class TestMigrationCommand : MemoryCommandBase
     private string? RepairCommand(MigrationVerification v)
     {
         var context = "";
-        if (MyInvocation.BoundParameters.ContainsKey(nameof(SourceTable))) context += " -SourceTable " + Quote(SourceTable);
-        if (MyInvocation.BoundParameters.ContainsKey(nameof(MemoryPath))) context += " -MemoryPath " + Quote(v.MemoryPath);
+        if (MyInvocation.BoundParameters.ContainsKey(nameof(SourceTable)))
+            context += " -SourceTable " + Quote(SourceTable);
+        if (MyInvocation.BoundParameters.ContainsKey(nameof(MemoryPath)))
+            context += " -MemoryPath " + Quote(v.MemoryPath);
         var commands = new List<string>();
         if (v.MissingCount > 0 || v.LogMissingCount > 0
             || !v.IndexIntact || v.IndexMissingCount > 0 || v.IndexChangedCount > 0 || v.MentionMismatchCount > 0)
@@ -53,10 +56,13 @@ public sealed class TestMigrationCommand : MemoryCommandBase
         if (v.ChangedCount > 0 || v.EmbeddingMismatchCount > 0)
         {
             // The Ids lists hold the first ids only: with more to refresh, -Force without -Id refreshes them all.
-            var allListed = v.ChangedCount <= v.ChangedIds.Count && v.EmbeddingMismatchCount <= v.EmbeddingMismatchIds.Count;
-            commands.Add("Invoke-ArchivalMigration -Force" + (allListed ? " -Id " + string.Join(", ", refresh.Select(Quote)) : "") + context);
+            var allListed = v.ChangedCount <= v.ChangedIds.Count
+                && v.EmbeddingMismatchCount <= v.EmbeddingMismatchIds.Count;
+            var ids = allListed ? " -Id " + string.Join(", ", refresh.Select(Quote)) : "";
+            commands.Add("Invoke-ArchivalMigration -Force" + ids + context);
         }
-        if (v.DuplicateCount > 0 && !commands.Any(c => c.StartsWith("Invoke-ArchivalMigration -Force", StringComparison.Ordinal)))
+        if (v.DuplicateCount > 0
+            && !commands.Any(c => c.StartsWith("Invoke-ArchivalMigration -Force", StringComparison.Ordinal)))
             commands.Add("Invoke-ArchivalMigration -Force" + context);
         return commands.Count == 0 ? null : string.Join("; ", commands);
     }

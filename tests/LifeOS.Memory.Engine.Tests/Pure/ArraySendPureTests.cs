@@ -172,15 +172,17 @@ public class ArraySendPureTests
         Assert.Throws<FormatException>(() => Decode(Payload(Float4, new[] { 1 }, null, Double(1))));
         Assert.Throws<FormatException>(() => Decode(Payload(Float4, new[] { 2 }, null, Real(1), Double(1))));
         Assert.Throws<FormatException>(() => Decode(Payload(Float8, new[] { 1 }, null, Real(1))));
-        Assert.Throws<FormatException>(() => Decode(Payload(Float8, new[] { 2 }, null, Double(1), new byte[0])));
+        Assert.Throws<FormatException>(
+            () => Decode(Payload(Float8, new[] { 2 }, null, Double(1), Array.Empty<byte>())));
     }
 
     [Fact]
     public void A_wrong_width_is_named_with_its_position()
     {
-        Assert.Equal("has an element of 8 bytes at position 1; 4 are expected", Refusal(Payload(Float4, new[] { 1 }, null, Double(1))));
+        Assert.Equal("has an element of 8 bytes at position 1; 4 are expected",
+            Refusal(Payload(Float4, new[] { 1 }, null, Double(1))));
         Assert.Equal("has an element of 0 bytes at position 2; 8 are expected",
-            Refusal(Payload(Float8, new[] { 2 }, null, Double(1), new byte[0])));
+            Refusal(Payload(Float8, new[] { 2 }, null, Double(1), Array.Empty<byte>())));
     }
 
     [Theory]

@@ -104,7 +104,8 @@ public class SourceTableNamePureTests
         Assert.Equal(cyrillic31, SourceTableName.Parse(cyrillic31).Table);
         Assert.Equal(cyrillic31, SourceTableName.Parse("\"" + cyrillic31 + "\"").Table);
         var cyrillic32 = new string('ж', 32); // 64 bytes in 32 characters
-        Assert.Contains("63 bytes", Assert.Throws<MemoryMigrationException>(() => SourceTableName.Parse(cyrillic32)).Message);
+        Assert.Contains("63 bytes",
+            Assert.Throws<MemoryMigrationException>(() => SourceTableName.Parse(cyrillic32)).Message);
         Assert.Contains("63 bytes",
             Assert.Throws<MemoryMigrationException>(() => SourceTableName.Parse("\"" + cyrillic32 + "\"")).Message);
     }
