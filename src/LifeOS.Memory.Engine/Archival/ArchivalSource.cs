@@ -42,6 +42,10 @@ internal sealed class ArchivalSource : IAsyncDisposable
     public string TableName { get; }
     public SourceConnection Settings => _settings;
 
+    /// <summary>Opens the table the options name, on a connection of its own.</summary>
+    public static Task<ArchivalSource> OpenAsync(SourceOptions options, CancellationToken ct) =>
+        OpenAsync(new SourceConnection(options), options.Table, ct);
+
     public static async Task<ArchivalSource> OpenAsync(SourceConnection settings, string table, CancellationToken ct)
     {
         var name = SourceTableName.Parse(table);

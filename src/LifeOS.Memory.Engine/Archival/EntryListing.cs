@@ -7,25 +7,15 @@ namespace LifeOS.Memory.Archival;
 /// <summary>
 /// Get-ArchivalMemory: source rows in key order, each marked with whether the module has migrated it.
 /// </summary>
-internal sealed class EntryListing
+internal sealed class EntryListing(SourceOptions sourceOptions, Workspace workspace)
 {
-    private readonly SourceOptions _source;
-    private readonly Workspace _workspace;
-
-    public EntryListing(SourceOptions source, Workspace workspace)
-    {
-        _source = source;
-        _workspace = workspace;
-    }
-
 
     public async IAsyncEnumerable<ArchivalEntry> GetEntriesAsync(IReadOnlyCollection<string>? ids, long skip,
         long? first, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var ct = cancellationToken;
-        await using var source = await ArchivalSource.OpenAsync(new SourceConnection(_source), _source.Table, ct)
-            .ConfigureAwait(false);
-        using var store = _workspace.MapFailures(() => Store.OpenForReading(_workspace.DatabasePath));
+        await using var source = await ArchivalSource.OpenAsync(sourceOptions, ct).ConfigureAwait(false);
+        using var store = workspace.MapFailures(() => Store.OpenForReading(workspace.DatabasePath));
         if (ids != null)
         {
             var keys = new List<object>();

@@ -10,29 +10,19 @@ namespace LifeOS.Memory.Migration;
 /// <summary>
 /// -WhatIf: what a migration would write and repair. Reads only; touches nothing on disk, not even the folder.
 /// </summary>
-internal sealed class DryRun
+internal sealed class DryRun(SourceOptions sourceOptions, Workspace workspace)
 {
-    private readonly SourceOptions _source;
-    private readonly Workspace _workspace;
-
-    public DryRun(SourceOptions source, Workspace workspace)
-    {
-        _source = source;
-        _workspace = workspace;
-    }
-
 
     public async IAsyncEnumerable<PlannedEntry> PlanAsync(MigrationOptions options,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         options.Validate();
-        _workspace.RequireUsableRoot();
+        workspace.RequireUsableRoot();
         var ct = cancellationToken;
-        await using var source = await ArchivalSource.OpenAsync(new SourceConnection(_source), _source.Table, ct)
-            .ConfigureAwait(false);
-        using var store = _workspace.MapFailures(() => Store.OpenForReading(_workspace.DatabasePath));
+        await using var source = await ArchivalSource.OpenAsync(sourceOptions, ct).ConfigureAwait(false);
+        using var store = workspace.MapFailures(() => Store.OpenForReading(workspace.DatabasePath));
         var today = DateTime.UtcNow;
-        var days = new DayFiles(_workspace.LogDirectory);
+        var days = new DayFiles(workspace.LogDirectory);
         IAsyncEnumerable<(List<object> Page, bool Sorted)> pages = options.Ids != null
             ? GivenIdPages(options.Ids, source.KeyKind)
             : SourceIdPages(source, ct);
@@ -93,16 +83,15 @@ internal sealed class DryRun
     /// </summary>
     public async Task<IReadOnlyList<PlannedRepair>> PlanRepairsAsync(bool includeMentions, CancellationToken ct)
     {
-        _workspace.RequireUsableRoot();
-        await using var source = await ArchivalSource.OpenAsync(new SourceConnection(_source), _source.Table, ct)
-            .ConfigureAwait(false);
-        using var store = _workspace.MapFailures(() => Store.OpenForReading(_workspace.DatabasePath));
+        workspace.RequireUsableRoot();
+        await using var source = await ArchivalSource.OpenAsync(sourceOptions, ct).ConfigureAwait(false);
+        using var store = workspace.MapFailures(() => Store.OpenForReading(workspace.DatabasePath));
         if (store == null) return Array.Empty<PlannedRepair>();
         var plan = new List<PlannedRepair>();
         var layers = new LayerRepair(store, new MigrationOptions(), null, plan);
-        _workspace.MapFailures(() => layers.RepairFullText(source.KeyKind, ct));
+        workspace.MapFailures(() => layers.RepairFullText(source.KeyKind, ct));
         if (includeMentions)
-            await _workspace.MapFailuresAsync(() => layers.RepairMentionsAsync(source, ct)).ConfigureAwait(false);
+            await workspace.MapFailuresAsync(() => layers.RepairMentionsAsync(source, ct)).ConfigureAwait(false);
         return plan;
     }
 }

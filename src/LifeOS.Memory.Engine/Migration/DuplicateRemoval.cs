@@ -6,19 +6,16 @@ namespace LifeOS.Memory.Migration;
 /// Exact copies of the module's facts that another program (the assistant's own migration script) made for
 /// source rows the module had already migrated: found read-only, removed only on request.
 /// </summary>
-internal sealed class DuplicateRemoval
+internal sealed class DuplicateRemoval(Workspace workspace)
 {
     private const int DuplicatesPerTransaction = 500;
-    private readonly Workspace _workspace;
-
-    public DuplicateRemoval(Workspace workspace) => _workspace = workspace;
 
     /// <summary>Exact-copy duplicates of the module's facts (empty when there is no database).</summary>
     public IReadOnlyList<DuplicateFact> Find()
     {
-        using var store = _workspace.MapFailures(() => Store.OpenForReading(_workspace.DatabasePath));
+        using var store = workspace.MapFailures(() => Store.OpenForReading(workspace.DatabasePath));
         if (store == null) return Array.Empty<DuplicateFact>();
-        return _workspace.MapFailures(() => store.Links.ExactCopyDuplicates(Archival.KeyKind.Text))
+        return workspace.MapFailures(() => store.Links.ExactCopyDuplicates(Archival.KeyKind.Text))
             .Select(d => new DuplicateFact { FactId = d.FactId, PostgresId = d.Key }).ToList();
     }
 
@@ -29,17 +26,17 @@ internal sealed class DuplicateRemoval
     /// </summary>
     public long Remove(IReadOnlyCollection<long> factIds, TimeSpan lockTimeout, CancellationToken ct)
     {
-        if (factIds.Count == 0 || !File.Exists(_workspace.DatabasePath)) return 0L;
-        using var workspaceLock = WorkspaceLock.Acquire(_workspace, lockTimeout, ct);
-        using var store = _workspace.MapFailures(() => Store.OpenForWriting(_workspace.DatabasePath));
-        var still = _workspace.MapFailures(() => store.Links.ExactCopyDuplicates(Archival.KeyKind.Text))
+        if (factIds.Count == 0 || !File.Exists(workspace.DatabasePath)) return 0L;
+        using var workspaceLock = WorkspaceLock.Acquire(workspace, lockTimeout, ct);
+        using var store = workspace.MapFailures(() => Store.OpenForWriting(workspace.DatabasePath));
+        var still = workspace.MapFailures(() => store.Links.ExactCopyDuplicates(Archival.KeyKind.Text))
             .Select(d => d.FactId).ToHashSet();
         var doomed = factIds.Where(still.Contains).Distinct().ToList();
         for (var i = 0; i < doomed.Count; i += DuplicatesPerTransaction)
         {
             ct.ThrowIfCancellationRequested();
             var chunk = doomed.GetRange(i, Math.Min(DuplicatesPerTransaction, doomed.Count - i));
-            _workspace.MapFailures(() => store.InTransaction(() => store.Facts.Delete(chunk)));
+            workspace.MapFailures(() => store.InTransaction(() => store.Facts.Delete(chunk)));
         }
         return doomed.Count;
     }

@@ -10,50 +10,40 @@ namespace LifeOS.Memory.Migration;
 /// workspace locked and opened, earlier runs' log entries repaired, the index and mention layers audited and
 /// repaired, then the <see cref="MigrationRun"/>, and whatever stopped it, the finishing steps.
 /// </summary>
-internal sealed class MigrationJob
+internal sealed class MigrationJob(SourceOptions sourceOptions, Workspace workspace)
 {
-    private readonly SourceOptions _source;
-    private readonly Workspace _workspace;
-
-    public MigrationJob(SourceOptions source, Workspace workspace)
-    {
-        _source = source;
-        _workspace = workspace;
-    }
-
     public async Task<MigrationResult> RunAsync(MigrationOptions options, CancellationToken ct)
     {
         options.Validate();
         var clock = Stopwatch.StartNew();
-        var result = new MigrationResult { MemoryPath = _workspace.Root, SourceTable = _source.Table };
-        var settings = new SourceConnection(_source);
-        _workspace.RequireUsableRoot();
+        var result = new MigrationResult { MemoryPath = workspace.Root, SourceTable = sourceOptions.Table };
+        workspace.RequireUsableRoot();
 
         // The source is opened first: with PostgreSQL away nothing is created on disk.
-        await using var source = await ArchivalSource.OpenAsync(settings, _source.Table, ct).ConfigureAwait(false);
+        await using var source = await ArchivalSource.OpenAsync(sourceOptions, ct).ConfigureAwait(false);
         result.SourceTable = source.TableName;
-        using var workspaceLock = WorkspaceLock.Acquire(_workspace, options.LockTimeout, ct);
-        using var store = _workspace.MapFailures(() => Store.OpenForWriting(_workspace.DatabasePath));
-        using var logs = new DayFiles(_workspace.LogDirectory);
-        result.RepairedLogEntries = _workspace.MapFailures(() => LogRepair.Run(store, logs, ct: ct));
+        using var workspaceLock = WorkspaceLock.Acquire(workspace, options.LockTimeout, ct);
+        using var store = workspace.MapFailures(() => Store.OpenForWriting(workspace.DatabasePath));
+        using var logs = new DayFiles(workspace.LogDirectory);
+        result.RepairedLogEntries = workspace.MapFailures(() => LogRepair.Run(store, logs, ct: ct));
 
-        _workspace.MapFailures(store.FullText.BeginBulkIndexing);
-        using var run = new MigrationRun(_workspace, source, store, logs, options, result, clock);
+        workspace.MapFailures(store.FullText.BeginBulkIndexing);
+        using var run = new MigrationRun(workspace, source, store, logs, options, result, clock);
         var layers = new LayerRepair(store, options, result);
         // The index is read on a connection of its own while the mentions are compared (they need the source).
-        var indexAudit = Task.Factory.StartNew(() => _workspace.MapFailures(() => layers.AuditFullText(ct)), ct,
+        var indexAudit = Task.Factory.StartNew(() => workspace.MapFailures(() => layers.AuditFullText(ct)), ct,
             TaskCreationOptions.LongRunning, TaskScheduler.Default);
         Exception? failure = null;
         try
         {
             // -Force rewrites every fact's mentions in its batches; a run for given ids looks at those ids only; a
             // workspace without facts of the module's has no mentions of its to compare.
-            if (!options.Force && options.Ids == null && _workspace.MapFailures(store.Links.Count) > 0)
-                await _workspace.MapFailuresAsync(() => layers.RepairMentionsAsync(source, ct)).ConfigureAwait(false);
+            if (!options.Force && options.Ids == null && workspace.MapFailures(store.Links.Count) > 0)
+                await workspace.MapFailuresAsync(() => layers.RepairMentionsAsync(source, ct)).ConfigureAwait(false);
             // Index entries before the batches: their updates go through the update trigger, whose delete step
             // corrupts the index where the entry it deletes is missing.
             var index = await indexAudit.ConfigureAwait(false);
-            _workspace.MapFailures(() => layers.RepairFullText(index, source.KeyKind, ct));
+            workspace.MapFailures(() => layers.RepairFullText(index, source.KeyKind, ct));
             await run.ExecuteAsync(ct).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -72,7 +62,7 @@ internal sealed class MigrationJob
         {
             try
             {
-                _workspace.MapFailures(step);
+                workspace.MapFailures(step);
             }
             catch (MemoryMigrationException ex)
             {

@@ -14,21 +14,12 @@ namespace LifeOS.Memory.Verification;
 /// streaming the source in key order, while the daily logs, the full-text index and the leftovers (orphaned
 /// links, unlinked copies) are audited beside it on connections of their own. Read-only.
 /// </summary>
-internal sealed class MigrationVerifier
+internal sealed class MigrationVerifier(SourceOptions sourceOptions, Workspace workspace)
 {
     private const int VerifyPageSize = 5000;
     // With embeddings every row carries a vector: smaller pages keep the pages in flight (three per connection)
     // near 50 MB at 1024 dimensions.
     private const int VerifyEmbeddingPageSize = 2000;
-
-    private readonly SourceOptions _source;
-    private readonly Workspace _workspace;
-
-    public MigrationVerifier(SourceOptions source, Workspace workspace)
-    {
-        _source = source;
-        _workspace = workspace;
-    }
 
     /// <summary>
     /// Compares every source row with its fact, link, embedding and daily-log entry, streaming the source in
@@ -37,11 +28,10 @@ internal sealed class MigrationVerifier
     public async Task<MigrationVerification> VerifyAsync(CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
-        var v = new MigrationVerification { MemoryPath = _workspace.Root, SourceTable = _source.Table };
-        await using var source = await ArchivalSource.OpenAsync(new SourceConnection(_source), _source.Table, ct)
-            .ConfigureAwait(false);
+        var v = new MigrationVerification { MemoryPath = workspace.Root, SourceTable = sourceOptions.Table };
+        await using var source = await ArchivalSource.OpenAsync(sourceOptions, ct).ConfigureAwait(false);
         v.SourceTable = source.TableName;
-        using var store = _workspace.MapFailures(() => Store.OpenForReading(_workspace.DatabasePath));
+        using var store = workspace.MapFailures(() => Store.OpenForReading(workspace.DatabasePath));
         // The daily logs are parsed while the first pages are fetched, and the source is read ahead of the
         // comparison: the source, the logs and the comparison overlap on separate cores.
         var logIndexing = store == null
@@ -69,7 +59,7 @@ internal sealed class MigrationVerifier
         {
             middle = withEmbeddings ? await source.MiddleKeyAsync(2L * pageSize, ct).ConfigureAwait(false) : null;
             if (middle != null)
-                second = await ArchivalSource.OpenAsync(source.Settings, _source.Table, ct).ConfigureAwait(false);
+                second = await ArchivalSource.OpenAsync(source.Settings, sourceOptions.Table, ct).ConfigureAwait(false);
         }
         catch
         {
@@ -302,9 +292,9 @@ internal sealed class MigrationVerifier
     /// </summary>
     private Dictionary<long, int> AuditLogs(CancellationToken ct)
     {
-        using var store = Store.OpenForReading(_workspace.DatabasePath);
+        using var store = Store.OpenForReading(workspace.DatabasePath);
         return store == null ? new Dictionary<long, int>()
-            : LogEntryCounts.Count(store, new DayFiles(_workspace.LogDirectory), ct);
+            : LogEntryCounts.Count(store, new DayFiles(workspace.LogDirectory), ct);
     }
 
     private sealed class Leftovers
@@ -321,21 +311,21 @@ internal sealed class MigrationVerifier
     private async Task<Leftovers> CountLeftoversAsync(ArchivalSource source, CancellationToken ct)
     {
         var found = new Leftovers();
-        using var store = _workspace.MapFailures(() => Store.OpenForReading(_workspace.DatabasePath));
+        using var store = workspace.MapFailures(() => Store.OpenForReading(workspace.DatabasePath));
         if (store == null) return found;
-        await using var ids = await ArchivalSource.OpenAsync(source.Settings, _source.Table, ct).ConfigureAwait(false);
+        await using var ids = await ArchivalSource.OpenAsync(sourceOptions, ct).ConfigureAwait(false);
         found.Orphaned = await Orphans.CountAsync(store, ids, found.OrphanedIds, ct).ConfigureAwait(false);
-        (found.Duplicates, found.DuplicateIds) = _workspace.MapFailures(
+        (found.Duplicates, found.DuplicateIds) = workspace.MapFailures(
             () => store.Links.DuplicateArchivalFacts(MigrationVerification.IdSampleSize));
         return found;
     }
 
     private FullTextState AuditFullText(CancellationToken ct)
     {
-        using var store = _workspace.MapFailures(() => Store.OpenForReading(_workspace.DatabasePath));
+        using var store = workspace.MapFailures(() => Store.OpenForReading(workspace.DatabasePath));
         return store == null
             ? new FullTextState()
-            : _workspace.MapFailures(() => FullTextAudit.Run(store, withHeldValues: false, ct));
+            : workspace.MapFailures(() => FullTextAudit.Run(store, withHeldValues: false, ct));
     }
 
     /// <summary>The source ids of the first of the given facts, in source-id order.</summary>

@@ -7,32 +7,22 @@ namespace LifeOS.Memory.Verification;
 /// Get-MigrationStatus: counts, and the source's ids compared with the links as sets (pending = source ids
 /// without a link, orphaned = links without a source row). Never throws for an unreachable source.
 /// </summary>
-internal sealed class StatusReader
+internal sealed class StatusReader(SourceOptions sourceOptions, Workspace workspace)
 {
-    private readonly SourceOptions _source;
-    private readonly Workspace _workspace;
-
-    public StatusReader(SourceOptions source, Workspace workspace)
-    {
-        _source = source;
-        _workspace = workspace;
-    }
-
     public async Task<MigrationStatus> ReadAsync(CancellationToken ct)
     {
         var status = new MigrationStatus
         {
-            MemoryPath = _workspace.Root, DatabasePath = _workspace.DatabasePath, SourceTable = _source.Table,
-            DatabaseExists = File.Exists(_workspace.DatabasePath),
+            MemoryPath = workspace.Root, DatabasePath = workspace.DatabasePath, SourceTable = sourceOptions.Table,
+            DatabaseExists = File.Exists(workspace.DatabasePath),
         };
-        using var store = _workspace.MapFailures(() => Store.OpenForReading(_workspace.DatabasePath));
+        using var store = workspace.MapFailures(() => Store.OpenForReading(workspace.DatabasePath));
         status.FactCount = store?.FactCount() ?? 0;
         status.MigratedCount = store?.Links.Count() ?? 0;
         ArchivalSource source;
         try
         {
-            source = await ArchivalSource.OpenAsync(new SourceConnection(_source), _source.Table, ct)
-                .ConfigureAwait(false);
+            source = await ArchivalSource.OpenAsync(sourceOptions, ct).ConfigureAwait(false);
         }
         catch (MemoryMigrationException ex)
             when (ex.ErrorId is ErrorIds.PostgresUnavailable or ErrorIds.InvalidConnectionString)
