@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Data;
 using System.Globalization;
 using Npgsql;
@@ -77,6 +78,20 @@ internal sealed class ArchivalSource : IAsyncDisposable
         await using var cmd = Command($"SELECT count(*) FROM {_quotedTable}");
         var count = await _settings.RunAsync(() => cmd.ExecuteScalarAsync(ct)).ConfigureAwait(false);
         return Convert.ToInt64(count, CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Every id of the table in key order, <see cref="IdPageSize"/> at a time.</summary>
+    public async IAsyncEnumerable<List<object>> IdPagesAsync([EnumeratorCancellation] CancellationToken ct)
+    {
+        object? last = null;
+        while (true)
+        {
+            var page = await NextIdsAsync(last, IdPageSize, ct).ConfigureAwait(false);
+            if (page.Count == 0) yield break;
+            last = page[^1];
+            yield return page;
+            if (page.Count < IdPageSize) yield break;
+        }
     }
 
     /// <summary>The next ids after <paramref name="after"/> in key order (keyset paging).</summary>

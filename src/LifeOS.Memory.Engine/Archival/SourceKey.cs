@@ -42,6 +42,23 @@ internal static partial class SourceKey
         _ => value.ToString() ?? "",
     };
 
+    /// <summary>
+    /// The ids given as text, parsed for the key column, each once, in the order first given; each one that does
+    /// not parse is passed to <paramref name="invalid"/> with the reason.
+    /// </summary>
+    public static List<object> ParseDistinct(IReadOnlyCollection<string> ids, KeyKind kind,
+        Action<string, string>? invalid)
+    {
+        var keys = new List<object>(ids.Count);
+        var seen = new HashSet<object>();
+        foreach (var text in ids)
+        {
+            if (!TryParse(text, kind, out var key, out var why)) invalid?.Invoke(text, why!);
+            else if (seen.Add(key)) keys.Add(key);
+        }
+        return keys;
+    }
+
     /// <summary>Parses a user-given id for a table whose key is of the given kind.</summary>
     public static bool TryParse(string text, KeyKind kind, out object key, out string? why)
     {

@@ -59,17 +59,13 @@ internal sealed class BatchProducer
             }
             var sourceCount = await _source.CountAsync(ct).ConfigureAwait(false);
             Total = Math.Max(0, sourceCount - (_options.Force ? 0 : reader.Links.Count()));
-            object? last = null;
-            while (true)
+            object? pageAfter = null;
+            await foreach (var page in _source.IdPagesAsync(ct).ConfigureAwait(false))
             {
                 ct.ThrowIfCancellationRequested();
-                var page = await _source.NextIdsAsync(last, ArchivalSource.IdPageSize, ct).ConfigureAwait(false);
-                if (page.Count == 0) break;
-                var pageAfter = last;
-                last = page[^1];
                 await ProducePageAsync(writer, reader, page, sorted: true, reportMissing: false, ct, pageAfter)
                     .ConfigureAwait(false);
-                if (page.Count < ArchivalSource.IdPageSize) break;
+                pageAfter = page[^1];
             }
         }
         catch (Exception ex)
@@ -85,17 +81,8 @@ internal sealed class BatchProducer
 
     private List<object> ParseIds(IReadOnlyCollection<string> ids, List<MigrationError> errors)
     {
-        var keys = new List<object>(ids.Count);
-        var seen = new HashSet<object>();
-        foreach (var text in ids)
-        {
-            if (!SourceKey.TryParse(text, _source.KeyKind, out var key, out var why))
-            {
-                errors.Add(new MigrationError { PostgresId = text, Reason = why! });
-                continue;
-            }
-            if (seen.Add(key)) keys.Add(key);
-        }
+        var keys = SourceKey.ParseDistinct(ids, _source.KeyKind,
+            (text, why) => errors.Add(new MigrationError { PostgresId = text, Reason = why }));
         keys.Sort(SourceKey.Compare);
         return keys;
     }

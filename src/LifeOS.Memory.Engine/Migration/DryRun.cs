@@ -12,7 +12,6 @@ namespace LifeOS.Memory.Migration;
 /// </summary>
 internal sealed class DryRun(SourceOptions sourceOptions, Workspace workspace)
 {
-
     public async IAsyncEnumerable<PlannedEntry> PlanAsync(MigrationOptions options,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -53,25 +52,14 @@ internal sealed class DryRun(SourceOptions sourceOptions, Workspace workspace)
     private static async IAsyncEnumerable<(List<object>, bool)> SourceIdPages(ArchivalSource source,
         [EnumeratorCancellation] CancellationToken ct)
     {
-        object? last = null;
-        while (true)
-        {
-            var page = await source.NextIdsAsync(last, ArchivalSource.IdPageSize, ct).ConfigureAwait(false);
-            if (page.Count == 0) yield break;
-            last = page[^1];
-            yield return (page, true);
-            if (page.Count < ArchivalSource.IdPageSize) yield break;
-        }
+        await foreach (var page in source.IdPagesAsync(ct).ConfigureAwait(false)) yield return (page, true);
     }
 
 #pragma warning disable CS1998 // an async iterator keeps one shape for both page sources
     private static async IAsyncEnumerable<(List<object>, bool)> GivenIdPages(IReadOnlyCollection<string> ids,
         KeyKind kind)
     {
-        var keys = new List<object>();
-        foreach (var text in ids)
-            if (SourceKey.TryParse(text, kind, out var key, out _) && !keys.Contains(key))
-                keys.Add(key);
+        var keys = SourceKey.ParseDistinct(ids, kind, invalid: null);
         for (var i = 0; i < keys.Count; i += ArchivalSource.IdPageSize)
             yield return (keys.GetRange(i, Math.Min(ArchivalSource.IdPageSize, keys.Count - i)), false);
     }

@@ -80,5 +80,4 @@ internal sealed class MigrationJob(SourceOptions sourceOptions, Workspace worksp
         result.Duration = clock.Elapsed;
         return result;
     }
-
 }

@@ -46,7 +46,7 @@ internal sealed class MigrationVerifier(SourceOptions sourceOptions, Workspace w
         // their own.
         var leftoverCounting = store == null
             ? Task.FromResult(new Leftovers())
-            : Task.Run(() => CountLeftoversAsync(source, ct), ct);
+            : Task.Run(() => CountLeftoversAsync(ct), ct);
         var verifyTime = DateTime.UtcNow;
         var withEmbeddings = source.EmbeddingKind != EmbeddingKind.None;
         var pageSize = withEmbeddings ? VerifyEmbeddingPageSize : VerifyPageSize;
@@ -278,7 +278,6 @@ internal sealed class MigrationVerifier(SourceOptions sourceOptions, Workspace w
         public void Recycle(SourcePage page) => _arenas.Writer.TryWrite(page.Arena);
     }
 
-
     private static void Count(List<object> firstIds, object id, Action increment)
     {
         increment();
@@ -308,7 +307,7 @@ internal sealed class MigrationVerifier(SourceOptions sourceOptions, Workspace w
     /// <summary>
     /// Links whose source row is gone and archival facts linked to nothing, each on a connection of its own.
     /// </summary>
-    private async Task<Leftovers> CountLeftoversAsync(ArchivalSource source, CancellationToken ct)
+    private async Task<Leftovers> CountLeftoversAsync(CancellationToken ct)
     {
         var found = new Leftovers();
         using var store = workspace.MapFailures(() => Store.OpenForReading(workspace.DatabasePath));

@@ -44,17 +44,12 @@ internal sealed class StatusReader(SourceOptions sourceOptions, Workspace worksp
             // Sets compared, not counts subtracted: pending = source ids without a link, orphaned = links without a
             // source row.
             long sourceCount = 0, pending = 0, migrated = 0;
-            object? last = null;
-            while (true)
+            await foreach (var page in source.IdPagesAsync(ct).ConfigureAwait(false))
             {
-                var page = await source.NextIdsAsync(last, ArchivalSource.IdPageSize, ct).ConfigureAwait(false);
-                if (page.Count == 0) break;
-                last = page[^1];
                 sourceCount += page.Count;
                 var linked = store?.Links.Among(page, source.KeyKind, sorted: true).Count ?? 0;
                 migrated += linked;
                 pending += page.Count - linked;
-                if (page.Count < ArchivalSource.IdPageSize) break;
             }
             status.SourceCount = sourceCount;
             status.PendingCount = pending;

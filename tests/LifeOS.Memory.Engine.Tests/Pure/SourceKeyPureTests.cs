@@ -244,4 +244,16 @@ public class SourceKeyPureTests
             CultureInfo.CurrentCulture = saved;
         }
     }
+
+    [Fact]
+    public void Given_ids_parse_once_each_in_the_order_first_given_and_the_malformed_are_named()
+    {
+        var invalid = new List<(string Text, string Why)>();
+        var keys = SourceKey.ParseDistinct(["7", "x", "3", "007", " 3 ", "7"], KeyKind.Integer,
+            (text, why) => invalid.Add((text, why)));
+        Assert.Equal(new object[] { 7L, 3L }, keys);
+        var (text, why) = Assert.Single(invalid);
+        Assert.Equal("x", text);
+        Assert.False(string.IsNullOrWhiteSpace(why));
+    }
 }
