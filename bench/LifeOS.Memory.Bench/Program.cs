@@ -122,6 +122,10 @@ var rows = await Floors.ReadRowsAsync(cs);
 for (var i = 0; i < options.Runs; i++) sqliteFloor.Add(Floors.SqliteLoad(rows, options.Dims));
 rows = null;
 GC.Collect();
+var migratedDatabase = Path.Combine(workspace, "jarvis.db");
+var replayFloor = ReplayFloor.Measure(migratedDatabase, options.BatchSize ?? 1000, options.Runs, out var replays);
+var indexChecks = Enumerable.Range(0, options.Runs).Select(_ => ReplayFloor.IndexCheck(migratedDatabase)).ToList();
+GC.Collect();
 
 Console.Error.WriteLine("measuring incremental runs");
 var incremental = new List<double>();
@@ -171,11 +175,16 @@ Row("Test-Migration, exhaustive" + (complete ? "" : " (NOT COMPLETE)"), $"{verif
 Row("floor: binary COPY export to nothing", $"{floorCopy:F2} s", "");
 Row("floor: bare SQLite bulk load + FTS rebuild", $"{floorSqlite:F2} s", "");
 Row("ratio: migration / (COPY + SQLite floors)", $"{migration / (floorCopy + floorSqlite):F2}x", "");
+Row($"floor: the module's own SQLite writes replayed, {options.BatchSize ?? 1000:N0} rows per commit, " +
+    "index fed before each", $"{replayFloor:F2} s", "");
+Row("ratio: migration / (COPY + replay floors)", $"{migration / (floorCopy + replayFloor):F2}x", "");
+Row("floor: FTS5 check of the whole index against the facts (part of Test-Migration)", $"{Median(indexChecks):F2} s", "");
 string Runs(IEnumerable<double> values) =>
     string.Join(", ", values.Select(v => v.ToString("F2", CultureInfo.InvariantCulture))) + " s";
 Console.WriteLine($"\nruns: migration {Runs(migrations)}; no-op rerun {Runs(reruns)}; " +
     $"incremental {Runs(incremental)}; status {Runs(statuses)}; " +
-    $"Test-Migration {Runs(verifications.Select(v => v.Seconds))}; COPY {Runs(copyFloor)}; SQLite {Runs(sqliteFloor)}");
+    $"Test-Migration {Runs(verifications.Select(v => v.Seconds))}; COPY {Runs(copyFloor)}; SQLite {Runs(sqliteFloor)}; " +
+    $"replay {Runs(replays)}; index check {Runs(indexChecks)}");
 return 0;
 
 static void Row(string name, string value, string target) => Console.WriteLine($"| {name} | {value} | {target} |");

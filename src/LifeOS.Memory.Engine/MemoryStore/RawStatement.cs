@@ -1,3 +1,4 @@
+using System.Text;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
 
@@ -12,6 +13,9 @@ internal sealed class RawStatement : IDisposable
 {
     private readonly sqlite3 _db;
     private readonly sqlite3_stmt _stmt;
+    // Text is bound from one reused UTF-8 buffer: SQLite copies a bound span at once (SQLITE_TRANSIENT), and an
+    // array per bound string (SQLitePCLRaw's string overload) was a sixth of a migration's garbage.
+    private byte[] _utf8 = new byte[8192];
 
     public RawStatement(SqliteConnection connection, string sql)
     {
@@ -34,7 +38,17 @@ internal sealed class RawStatement : IDisposable
 
     public RawStatement Bind(int index, string? value)
     {
-        Check(value == null ? raw.sqlite3_bind_null(_stmt, index) : raw.sqlite3_bind_text(_stmt, index, value));
+        if (value == null) return BindNull(index);
+        // An empty span has no address, and a null pointer would bind NULL instead of ''.
+        if (value.Length == 0)
+        {
+            Check(raw.sqlite3_bind_text(_stmt, index, value));
+            return this;
+        }
+        var most = Encoding.UTF8.GetMaxByteCount(value.Length);
+        if (_utf8.Length < most) _utf8 = new byte[Math.Max(most, 2 * _utf8.Length)];
+        var length = Encoding.UTF8.GetBytes(value, _utf8);
+        Check(raw.sqlite3_bind_text(_stmt, index, _utf8.AsSpan(0, length)));
         return this;
     }
 
