@@ -178,12 +178,14 @@ Row("ratio: migration / (COPY + SQLite floors)", $"{migration / (floorCopy + flo
 Row($"floor: the module's own SQLite writes replayed, {options.BatchSize ?? 1000:N0} rows per commit, " +
     "index fed before each", $"{replayFloor:F2} s", "");
 Row("ratio: migration / (COPY + replay floors)", $"{migration / (floorCopy + replayFloor):F2}x", "");
-Row("floor: FTS5 check of the whole index against the facts (part of Test-Migration)", $"{Median(indexChecks):F2} s", "");
+Row("floor: FTS5 check of the whole index against the facts (part of Test-Migration)",
+    $"{Median(indexChecks):F2} s", "");
 string Runs(IEnumerable<double> values) =>
     string.Join(", ", values.Select(v => v.ToString("F2", CultureInfo.InvariantCulture))) + " s";
 Console.WriteLine($"\nruns: migration {Runs(migrations)}; no-op rerun {Runs(reruns)}; " +
     $"incremental {Runs(incremental)}; status {Runs(statuses)}; " +
-    $"Test-Migration {Runs(verifications.Select(v => v.Seconds))}; COPY {Runs(copyFloor)}; SQLite {Runs(sqliteFloor)}; " +
+    $"Test-Migration {Runs(verifications.Select(v => v.Seconds))}; COPY {Runs(copyFloor)}; " +
+    $"SQLite {Runs(sqliteFloor)}; " +
     $"replay {Runs(replays)}; index check {Runs(indexChecks)}");
 return 0;
 
