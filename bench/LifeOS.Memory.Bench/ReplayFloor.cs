@@ -133,7 +133,8 @@ internal static class ReplayFloor
             using var entity = new Statement(db, "INSERT INTO entities (name, type) VALUES (?1, ?2)");
             using var mention = new Statement(db, recorded.LegacyMentions
                 ? "INSERT INTO entity_mentions " +
-                  "(fact_id, entity_id, mention_text, position, entity_name, entity_type) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                  "(fact_id, entity_id, mention_text, position, entity_name, entity_type) " +
+                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
                 : "INSERT INTO entity_mentions (fact_id, entity_id, mention_text, position) VALUES (?1, ?2, ?3, ?4)");
             using var link = new Statement(db, "INSERT INTO fact_embeddings (fact_id, postgres_id, " +
                 "embedding_synced_at, embedding, lifeos_link) VALUES (?1, ?2, ?3, ?4, 1)");
