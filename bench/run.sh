@@ -3,9 +3,11 @@
 #                                  [--corpus longtail|simple] [--order id|random] [--seed S] [--sample K]
 # Starts a throwaway PostgreSQL, generates N rows (default 100000; --dims 1024 adds real[] embeddings),
 # migrates them through Invoke-ArchivalMigration and prints times, peak memory and the reference floors
-# (binary COPY export, bare SQLite load + FTS rebuild) measured on the same rows; then one more migration of
-# those rows in a fresh `dotnet pwsh` process (the cmdlet's Duration and the process's wall time).
-# --corpus longtail (default): English-like sentences, words Zipf-distributed (s=1) over 100,000 words (common
+# measured on the same rows (binary COPY export; bare SQLite load + FTS rebuild; the module's own SQLite writes
+# replayed a batch per commit with the index fed before each; FTS5's check of the index against the facts);
+# then one more migration of those rows in a fresh `dotnet pwsh` process (the cmdlet's Duration and the
+# process's wall time).
+# --corpus longtail (default): English-like sentences, words Zipf-distributed (s=1) over 24,000 words (common
 #   English at the head, synthesised words in the tail), with names, @mentions, $tickers, #tags, prices, dates,
 #   percentages and URLs; 50-2000 characters, mean about 570. --corpus simple: the ~200-word corpus used before.
 # --order id (default): created_at follows the id within a few hours, one row in ten a backfill from anywhere in

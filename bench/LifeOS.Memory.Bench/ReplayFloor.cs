@@ -10,9 +10,9 @@ namespace LifeOS.Memory.Bench;
 /// The floor of the work the guarantees require of the one SQLite writer: the module's own writes (facts, their
 /// full-text entries, entities and mentions, links with embeddings) read back from a migrated jarvis.db and
 /// replayed into a new database of the same schema, a batch per transaction with the index fed before each
-/// commit (the assistant searches during a migration), as cheaply as SQLite allows: everything in memory and
-/// already UTF-8, one prepared statement per table, no reading from PostgreSQL, no pauses for other writers,
-/// no exactly-once bookkeeping, no daily logs.
+/// commit (the assistant searches during a migration) and the index's merge settings of a migration, as
+/// cheaply as SQLite allows: everything in memory and already UTF-8, one prepared statement per table, no
+/// reading from PostgreSQL, no pauses for other writers, no exactly-once bookkeeping, no daily logs.
 /// </summary>
 internal static class ReplayFloor
 {
@@ -125,6 +125,9 @@ internal static class ReplayFloor
             Exec(c, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; " +
                 "PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 16384;");
             foreach (var ddl in recorded.Schema) Exec(c, ddl);
+            // The merge settings the module gives the index while it migrates.
+            Exec(c, "INSERT INTO facts_fts(facts_fts, rank) VALUES ('automerge', 8); " +
+                "INSERT INTO facts_fts(facts_fts, rank) VALUES ('crisismerge', 64);");
             var db = c.Handle!;
             using var fact = new Statement(db, "INSERT INTO facts (id, content, context, timestamp, source, " +
                 "confidence, session_id) VALUES (?1, ?2, ?3, ?4, 'archival_memory', ?5, ?6)");
