@@ -106,8 +106,7 @@ internal static class ReplayFloor
         }
         finally
         {
-            SqliteConnection.ClearAllPools();
-            foreach (var f in new[] { copy, copy + "-wal", copy + "-shm" }) File.Delete(f);
+            Floors.DeleteDatabase(copy);
         }
     }
 
@@ -191,17 +190,11 @@ internal static class ReplayFloor
         }
         finally
         {
-            SqliteConnection.ClearAllPools();
-            foreach (var f in new[] { path, path + "-wal", path + "-shm" }) File.Delete(f);
+            Floors.DeleteDatabase(path);
         }
     }
 
-    private static void Exec(SqliteConnection c, string sql)
-    {
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = sql;
-        cmd.ExecuteNonQuery();
-    }
+    private static void Exec(SqliteConnection c, string sql) => Floors.Exec(c, sql);
 
     /// <summary>A prepared statement bound and stepped through SQLitePCLRaw: no per-row ADO.NET work.</summary>
     private sealed class Statement : IDisposable

@@ -213,16 +213,22 @@ internal static class Floors
             tx.Commit();
         }
         var seconds = clock.Elapsed.TotalSeconds;
-        SqliteConnection.ClearAllPools();
-        foreach (var f in new[] { path, path + "-wal", path + "-shm" }) File.Delete(f);
+        DeleteDatabase(path);
         return seconds;
     }
 
-    private static void Exec(SqliteConnection c, string sql)
+    internal static void Exec(SqliteConnection c, string sql)
     {
         using var cmd = c.CreateCommand();
         cmd.CommandText = sql;
         cmd.ExecuteNonQuery();
+    }
+
+    /// <summary>Deletes a scratch database with its WAL and shared-memory files.</summary>
+    internal static void DeleteDatabase(string path)
+    {
+        SqliteConnection.ClearAllPools();
+        foreach (var f in new[] { path, path + "-wal", path + "-shm" }) File.Delete(f);
     }
 }
 
