@@ -94,8 +94,15 @@ internal sealed class ArchivalSource : IAsyncDisposable
         }
     }
 
+    /// <summary>Ids the caller gave, <see cref="IdPageSize"/> at a time, in their order.</summary>
+    public static IEnumerable<List<object>> IdPages(List<object> keys)
+    {
+        for (var i = 0; i < keys.Count; i += IdPageSize)
+            yield return keys.GetRange(i, Math.Min(IdPageSize, keys.Count - i));
+    }
+
     /// <summary>The next ids after <paramref name="after"/> in key order (keyset paging).</summary>
-    public async Task<List<object>> NextIdsAsync(object? after, int limit, CancellationToken ct)
+    private async Task<List<object>> NextIdsAsync(object? after, int limit, CancellationToken ct)
     {
         await using var cmd = Command(after == null
             ? $"SELECT {KeySelect} FROM {_quotedTable} ORDER BY id LIMIT @n"

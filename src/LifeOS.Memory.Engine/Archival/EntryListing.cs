@@ -9,7 +9,6 @@ namespace LifeOS.Memory.Archival;
 /// </summary>
 internal sealed class EntryListing(SourceOptions sourceOptions, Workspace workspace)
 {
-
     public async IAsyncEnumerable<ArchivalEntry> GetEntriesAsync(IReadOnlyCollection<string>? ids, long skip,
         long? first, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -18,16 +17,9 @@ internal sealed class EntryListing(SourceOptions sourceOptions, Workspace worksp
         using var store = workspace.MapFailures(() => Store.OpenForReading(workspace.DatabasePath));
         if (ids != null)
         {
-            var keys = new List<object>();
-            foreach (var text in ids)
-            {
-                if (!SourceKey.TryParse(text, source.KeyKind, out var key, out var why))
-                {
-                    throw new MemoryMigrationException(ErrorIds.InvalidId, FailureKind.InvalidArgument,
-                        $"Id '{text}': {why}.");
-                }
-                keys.Add(key);
-            }
+            var keys = SourceKey.ParseDistinct(ids, source.KeyKind, (text, why) =>
+                throw new MemoryMigrationException(ErrorIds.InvalidId, FailureKind.InvalidArgument,
+                    $"Id '{text}': {why}."));
             var rows = await source.RowsAsync(keys, ct, withEmbeddings: false).ConfigureAwait(false);
             var links = store?.Links.Among(rows.Select(r => r.Id).ToList(), source.KeyKind, sorted: false);
             var taken = first.HasValue ? (int)Math.Min(first.Value, int.MaxValue) : int.MaxValue;

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
-using System.Text;
 using LifeOS.Memory.Archival;
 using LifeOS.Memory.Mapping;
 
@@ -14,7 +13,7 @@ namespace LifeOS.Memory.MemoryStore;
 internal sealed class LinkQueries
 {
     private readonly MemoryStore _store;
-    private byte[] _utf8Scratch = new byte[8 * 1024];
+    private readonly Utf8Scratch _utf8 = new();
 
     internal LinkQueries(MemoryStore store) => _store = store;
 
@@ -88,10 +87,7 @@ internal sealed class LinkQueries
         // A text value's blob is its UTF-8 bytes; any other value is converted to text first, as Text() would.
         var stored = row.Blob(column);
         if (stored.Length < value.Length || stored.Length > 3L * value.Length) return false;
-        var needed = Encoding.UTF8.GetMaxByteCount(value.Length);
-        if (_utf8Scratch.Length < needed) _utf8Scratch = new byte[needed];
-        var length = Encoding.UTF8.GetBytes(value, _utf8Scratch);
-        return stored.SequenceEqual(_utf8Scratch.AsSpan(0, length));
+        return stored.SequenceEqual(_utf8.Encode(value));
     }
 
     /// <summary>

@@ -1,4 +1,3 @@
-using System.Text;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
 
@@ -15,7 +14,7 @@ internal sealed class RawStatement : IDisposable
     private readonly sqlite3_stmt _stmt;
     // Text is bound from one reused UTF-8 buffer: SQLite copies a bound span at once (SQLITE_TRANSIENT), and an
     // array per bound string (SQLitePCLRaw's string overload) was 7% of what a migration allocated.
-    private byte[] _utf8 = new byte[8192];
+    private readonly Utf8Scratch _utf8 = new();
 
     public RawStatement(SqliteConnection connection, string sql)
     {
@@ -45,10 +44,7 @@ internal sealed class RawStatement : IDisposable
             Check(raw.sqlite3_bind_text(_stmt, index, value));
             return this;
         }
-        var most = Encoding.UTF8.GetMaxByteCount(value.Length);
-        if (_utf8.Length < most) _utf8 = new byte[Math.Max(most, 2 * _utf8.Length)];
-        var length = Encoding.UTF8.GetBytes(value, _utf8);
-        Check(raw.sqlite3_bind_text(_stmt, index, _utf8.AsSpan(0, length)));
+        Check(raw.sqlite3_bind_text(_stmt, index, _utf8.Encode(value)));
         return this;
     }
 

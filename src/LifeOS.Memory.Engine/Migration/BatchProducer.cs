@@ -49,9 +49,8 @@ internal sealed class BatchProducer
                     await writer.WriteAsync(b, ct).ConfigureAwait(false);
                 }
                 Total = keys.Count;
-                for (var i = 0; i < keys.Count; i += ArchivalSource.IdPageSize)
+                foreach (var page in ArchivalSource.IdPages(keys))
                 {
-                    var page = keys.GetRange(i, Math.Min(ArchivalSource.IdPageSize, keys.Count - i));
                     await ProducePageAsync(writer, reader, page, sorted: false, reportMissing: true, ct)
                         .ConfigureAwait(false);
                 }

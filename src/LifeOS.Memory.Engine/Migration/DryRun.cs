@@ -59,9 +59,8 @@ internal sealed class DryRun(SourceOptions sourceOptions, Workspace workspace)
     private static async IAsyncEnumerable<(List<object>, bool)> GivenIdPages(IReadOnlyCollection<string> ids,
         KeyKind kind)
     {
-        var keys = SourceKey.ParseDistinct(ids, kind, invalid: null);
-        for (var i = 0; i < keys.Count; i += ArchivalSource.IdPageSize)
-            yield return (keys.GetRange(i, Math.Min(ArchivalSource.IdPageSize, keys.Count - i)), false);
+        foreach (var page in ArchivalSource.IdPages(SourceKey.ParseDistinct(ids, kind, invalid: null)))
+            yield return (page, false);
     }
 #pragma warning restore CS1998
 

@@ -176,7 +176,6 @@ internal sealed class LayerRepair
     private static Task<List<SourceRow>> Fetch(ArchivalSource source, object? after, CancellationToken ct) =>
         Task.Run(() => source.PageRowsAsync(after, null, MentionPageSize, ct, withEmbeddings: false), ct);
 
-
     private void RepairMentionsOf(List<SourceRow> rows, KeyKind kind, DateTime time, CancellationToken ct)
     {
         var mapped = new Dictionary<object, MappedFact>(rows.Count);

@@ -95,7 +95,6 @@ internal sealed class LogAppender : IDisposable
                     var at = _logs.Append(day, buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
                     foreach (var (factId, start, length) in starts)
                     {
-                        done.FactIds.Add(factId);
                         done.Ledger.Add(new LedgerEntry(factId, day, at.Offset + start, length, EntryFormat.Current));
                     }
                     done.Signatures[day] = at.Signature;

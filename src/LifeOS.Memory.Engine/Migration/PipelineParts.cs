@@ -43,20 +43,21 @@ internal sealed class BatchItem
 }
 
 /// <summary>
-/// Entries the log stage appended: their facts, ledger rows and the days' signatures after the appends.
+/// Entries the log stage appended: their ledger rows (one per fact) and the days' signatures after the appends.
 /// </summary>
 internal sealed class LogWrites
 {
-    public List<long> FactIds { get; } = new();
     public List<LedgerEntry> Ledger { get; } = new();
     public Dictionary<string, string> Signatures { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>The facts whose entries were appended: no longer pending.</summary>
+    public IEnumerable<long> FactIds => Ledger.Select(e => e.FactId);
+
     public void Add(LogWrites other)
     {
-        FactIds.AddRange(other.FactIds);
         Ledger.AddRange(other.Ledger);
         foreach (var (day, signature) in other.Signatures) Signatures[day] = signature;
     }
 
-    public bool IsEmpty => FactIds.Count == 0 && Signatures.Count == 0;
+    public bool IsEmpty => Ledger.Count == 0 && Signatures.Count == 0;
 }
