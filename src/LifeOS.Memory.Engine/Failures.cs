@@ -51,4 +51,10 @@ public static class ErrorIds
     public const string MigrateEntryFailed = "MigrateEntryFailed";
     public const string InvalidId = "InvalidId";
     public const string InvalidBatchSize = "InvalidBatchSize";
+    // Search-Memory's.
+    public const string InvalidSearchQuery = "InvalidSearchQuery";
+    public const string EmbeddingDimensionMismatch = "EmbeddingDimensionMismatch";
+    public const string InvalidEmbedding = "InvalidEmbedding";
+    public const string SimilarToNotFound = "SimilarToNotFound";
+    public const string WorkspaceNotFound = "WorkspaceNotFound";
 }
