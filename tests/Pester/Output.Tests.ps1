@@ -9,7 +9,7 @@ BeforeAll {
     $source = New-TestSource -Cluster $cluster -Rows 25
     $common = @{ ConnectionString = $source.Uri(); MemoryPath = $source.Root }
     $password = $cluster.Password
-    $cmdlets = 'Get-ArchivalMemory', 'Get-MigrationStatus', 'Invoke-ArchivalMigration', 'Test-Migration'
+    $cmdlets = 'Get-ArchivalMemory', 'Get-MigrationStatus', 'Invoke-ArchivalMigration', 'Search-Memory', 'Test-Migration'
     $result = Invoke-ArchivalMigration @common -Confirm:$false
     $status = Get-MigrationStatus @common
     $verification = Test-Migration @common
@@ -21,7 +21,7 @@ AfterAll {
 }
 
 Describe 'The module' {
-    It 'exports exactly the four cmdlets, each with an output type' {
+    It 'exports exactly the five cmdlets, each with an output type' {
         (Get-Command -Module LifeOS.Memory).Name | Sort-Object | Should -Be $cmdlets
         foreach ($name in $cmdlets) {
             (Get-Command $name).OutputType | Should -Not -BeNullOrEmpty -Because "$name declares what it writes"

@@ -41,5 +41,9 @@ public sealed class MemorySearch
         if (Sessions.TryRemove(Workspace.DatabasePath, out var s)) s.Dispose();
     }
 
+    /// <summary>The semantic half alone, as the search ranks it: fact ids and similarities, best first.</summary>
+    internal List<(long FactId, double Similarity)> SemanticRanking(IReadOnlyList<float> query, int k) =>
+        Session.SemanticRanking(query.Select(x => (double)x).ToArray(), k);
+
     private WorkspaceSearch Session => Sessions.GetOrAdd(Workspace.DatabasePath, p => new WorkspaceSearch(p));
 }

@@ -57,11 +57,6 @@ internal sealed class WorkspaceSearch : IDisposable
                     queries.EndRead();
                 }
             }
-            catch (SqliteException ex) when (ex.Message.Contains("fts5", StringComparison.OrdinalIgnoreCase))
-            {
-                throw new MemoryMigrationException(ErrorIds.InvalidSearchQuery, FailureKind.InvalidArgument,
-                    $"The full-text index rejected the query '{options.Query}': {ex.Message}", ex);
-            }
             catch (SqliteException ex)
             {
                 Close();
@@ -75,6 +70,25 @@ internal sealed class WorkspaceSearch : IDisposable
         }
     }
 
+    /// <summary>The semantic half alone: the k most similar facts with their similarity (for the tests).</summary>
+    internal List<(long FactId, double Similarity)> SemanticRanking(double[] query, int k)
+    {
+        lock (_gate)
+        {
+            var queries = Open();
+            var version = queries.BeginRead();
+            try
+            {
+                return Semantic(queries, version, query, k, CancellationToken.None)
+                    .Select(h => (h.Fact.Id, h.Similarity)).ToList();
+            }
+            finally
+            {
+                queries.EndRead();
+            }
+        }
+    }
+
     private List<SearchResult> Run(SearchQueries queries, long version, SearchOptions options,
         CancellationToken cancellationToken)
     {
@@ -82,7 +96,7 @@ internal sealed class WorkspaceSearch : IDisposable
         var filter = new FactFilter(options.MinConfidence, options.Source,
             KeywordQuery.Cutoff(options.TimeFilter, now), options.IncludeAssistantOutput);
         var candidates = options.Limit * CandidatesPerResult;
-        var keyword = queries.Keyword(KeywordQuery.ToMatch(options.Query), filter, candidates);
+        var keyword = Keyword(queries, options.Query, filter, candidates);
         cancellationToken.ThrowIfCancellationRequested();
         var vector = QueryVector(queries, options);
         var semantic = vector == null ? new List<SemanticHit>()
@@ -105,6 +119,21 @@ internal sealed class WorkspaceSearch : IDisposable
             Mode = h.KeywordRank == null ? SearchMode.Semantic
                 : h.VectorRank == null ? SearchMode.Keyword : SearchMode.Hybrid,
         }).ToList();
+    }
+
+    private static List<KeywordHit> Keyword(SearchQueries queries, string query, FactFilter filter, int limit)
+    {
+        try
+        {
+            return queries.Keyword(KeywordQuery.ToMatch(query), filter, limit);
+        }
+        catch (SqliteException ex) when (ex.SqliteErrorCode == SQLitePCL.raw.SQLITE_ERROR
+            && !ex.Message.Contains("no such", StringComparison.Ordinal))
+        {
+            // Quoting leaves FTS5 little to reject, but a NUL character still ends its string early.
+            throw new MemoryMigrationException(ErrorIds.InvalidSearchQuery, FailureKind.InvalidArgument,
+                $"The full-text index rejected the query: {ex.Message}", ex);
+        }
     }
 
     /// <summary>The query vector in float64: the one given, or the stored one of the source id given.</summary>
