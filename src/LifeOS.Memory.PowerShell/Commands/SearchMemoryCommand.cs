@@ -18,7 +18,8 @@ public sealed class SearchMemoryCommand : PSCmdlet, IDisposable
 
     #region Parameters
 
-    [Parameter(Mandatory = true, Position = 0, HelpMessage = "The words to look for, as the assistant's search takes them.")]
+    [Parameter(Mandatory = true, Position = 0,
+        HelpMessage = "The words to look for, as the assistant's search takes them.")]
     [AllowEmptyString]
     public string Query { get; set; } = "";
 
