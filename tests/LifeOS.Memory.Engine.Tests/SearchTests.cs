@@ -218,10 +218,10 @@ public sealed class SearchTests : IClassFixture<SearchTests.Corpus>
     [Fact]
     public void SimilarTo_uses_the_stored_vector_of_the_source_id()
     {
-        var bySource = Run(new SearchOptions { Query = "", SimilarTo = "102", Limit = 20, Now = Now });
+        var bySource = Run(new SearchOptions { Query = "", SimilarTo = "101", Limit = 20, Now = Now });
         var byVector = Run(new SearchOptions { Query = "", Embedding = _corpus.Shared, Limit = 20, Now = Now });
         Assert.Equal(byVector.Select(r => r.FactId), bySource.Select(r => r.FactId));
-        Assert.Contains(bySource, r => Equals(r.SourceId, 102L) && r.Similarity >= 1 - 1e-12);
+        Assert.Contains(bySource, r => Equals(r.SourceId, 101L) && r.Similarity >= 1 - 1e-12);
         Assert.All(bySource, r => Assert.Equal(SearchMode.Semantic, r.Mode));
     }
 
