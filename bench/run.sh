@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The benchmark: bash bench/run.sh [--rows N] [--dims D] [--runs R] [--batch-size B] [--neighbour]
 #                                  [--corpus longtail|simple] [--order id|random] [--seed S] [--sample K]
+#        bash bench/run.sh --search [--rows N] [--dims D (1024)] [--seed S]: Search-Memory's latencies (keyword,
+#        semantic, hybrid; warm and after another connection's write), the memory it adds, and the floor of one
+#        float32 dot-product pass over the vectors (bench/LifeOS.Memory.Bench/SearchBench.cs).
 # Starts a throwaway PostgreSQL, generates N rows (default 100000; --dims 1024 adds real[] embeddings),
 # migrates them through Invoke-ArchivalMigration and prints times, peak memory and the reference floors
 # measured on the same rows (binary COPY export; bare SQLite load + FTS rebuild; the module's own SQLite writes

@@ -12,6 +12,8 @@ using NpgsqlTypes;
 
 // The benchmark: migration through Invoke-ArchivalMigration next to reference floors measured on the same
 // rows in the same run. It reports; it never fails on time.
+if (args.Contains("--search"))
+    return BenchOptions.Parse([.. args.Where(a => a != "--search")]) is { } o ? await SearchBench.RunAsync(o) : 64;
 var options = BenchOptions.Parse(args);
 if (options == null) return 64;
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;

@@ -117,7 +117,7 @@ internal static class Machine
         static long Ticks(string field) => long.Parse(field, CultureInfo.InvariantCulture);
     }
 
-    private static double Status(string key)
+    public static double Status(string key)
     {
         foreach (var line in File.ReadLines("/proc/self/status"))
             if (line.StartsWith(key + ":", StringComparison.Ordinal))
@@ -259,6 +259,8 @@ internal sealed class BenchSession : IDisposable
         var output = Run(script);
         return (clock.Elapsed.TotalSeconds, output.LastOrDefault());
     }
+
+    public void SetVariable(string name, object? value) => _runspace.SessionStateProxy.SetVariable(name, value);
 
     private List<PSObject> Run(string script, params object[] args)
     {
