@@ -38,8 +38,11 @@ public sealed class SearchMemoryCommand : PSCmdlet, IDisposable
     [ValidateRange(1, SearchOptions.MaxLimit)]
     public int Limit { get; set; } = SearchOptions.DefaultLimit;
 
+    // A string, not the engine's enum: PowerShell reads parameter types while importing, before the engine's
+    // load context is hooked up.
     [Parameter(HelpMessage = "Only facts from this window, counted back from now in UTC. Default: All.")]
-    public TimeFilter TimeFilter { get; set; } = TimeFilter.All;
+    [ValidateSet("All", "Today", "Week", "Month", "Quarter", "Year")]
+    public string TimeFilter { get; set; } = "All";
 
     [Parameter(HelpMessage = "Only facts of this source (telegram, x, archival_memory...).")]
     [ValidateNotNullOrEmpty]
@@ -66,7 +69,7 @@ public sealed class SearchMemoryCommand : PSCmdlet, IDisposable
             Embedding = Embedding,
             SimilarTo = SimilarTo is PSObject wrapped ? wrapped.BaseObject : SimilarTo,
             Limit = Limit,
-            TimeFilter = TimeFilter,
+            TimeFilter = Enum.Parse<TimeFilter>(TimeFilter, ignoreCase: true),
             Source = Source,
             MinConfidence = MinConfidence,
             IncludeAssistantOutput = IncludeAssistantOutput,
