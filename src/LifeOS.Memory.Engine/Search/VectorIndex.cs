@@ -74,21 +74,24 @@ internal sealed class VectorIndex
     private static bool Quantise(ReadOnlySpan<byte> blob, Span<sbyte> codes, out double scale, out double error)
     {
         var n = codes.Length;
+        // The stored bytes are little-endian float32: read in place where the machine is little-endian too.
+        var values = BitConverter.IsLittleEndian ? MemoryMarshal.Cast<byte, float>(blob)
+            : (ReadOnlySpan<float>)BigEndianCopy(blob);
         double norm2 = 0, max = 0;
-        for (var i = 0; i < n; i++)
+        foreach (double x in values)
         {
-            var x = Element(blob, i);
-            if (!double.IsFinite(x)) { scale = error = 0; return false; }
             norm2 += x * x;
+            max = Math.Max(max, Math.Abs(x));
         }
         var norm = Math.Sqrt(norm2);
-        if (norm == 0 || !double.IsFinite(norm)) { scale = error = 0; return false; }
-        for (var i = 0; i < n; i++) max = Math.Max(max, Math.Abs(Element(blob, i) / norm));
-        scale = max / MaxCode;
+        scale = error = 0;
+        if (norm == 0 || !double.IsFinite(norm)) return false;
+        // max|u| = max|v| / |v|: the division is exact enough here, as the error below is measured, not assumed.
+        scale = max / norm / MaxCode;
         double e2 = 0;
         for (var i = 0; i < n; i++)
         {
-            var u = Element(blob, i) / norm;
+            var u = values[i] / norm;
             var c = (int)Math.Clamp(Math.Round(u / scale), -MaxCode, MaxCode);
             codes[i] = (sbyte)c;
             var e = u - scale * c;
@@ -96,6 +99,13 @@ internal sealed class VectorIndex
         }
         error = Math.Sqrt(e2);
         return true;
+    }
+
+    private static float[] BigEndianCopy(ReadOnlySpan<byte> blob)
+    {
+        var values = new float[blob.Length / 4];
+        for (var i = 0; i < values.Length; i++) values[i] = BinaryPrimitives.ReadSingleLittleEndian(blob[(i * 4)..]);
+        return values;
     }
 
     /// <summary>
