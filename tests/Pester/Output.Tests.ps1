@@ -195,7 +195,7 @@ Describe 'Help' {
     }
 
     It 'has the about_LifeOS.Memory topic' {
-        Get-Help about_LifeOS.Memory | Out-String | Should -Match 'LifeOS.Memory has four cmdlets'
+        Get-Help about_LifeOS.Memory | Out-String | Should -Match 'LifeOS.Memory has five cmdlets'
     }
 
     It 'gives every error id the same categories in the README and in the help' {

@@ -86,7 +86,7 @@ Import-Module LifeOS.Memory
 `$report.Status = `$result.Status
 `$report.Migrated = `$result.MigratedCount
 `$report.Verified = Test-Migration -Quiet
-`$report.AboutTopic = (Get-Help about_LifeOS.Memory | Out-String) -match 'LifeOS.Memory has four cmdlets'
+`$report.AboutTopic = (Get-Help about_LifeOS.Memory | Out-String) -match 'LifeOS.Memory has five cmdlets'
 `$report | ConvertTo-Json -Compress
 "@
         $run = Invoke-Pwsh -ArgumentList '-File', $script -TimeoutSeconds 300 -Environment @{
