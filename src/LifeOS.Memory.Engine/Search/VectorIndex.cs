@@ -122,19 +122,16 @@ internal sealed class VectorIndex
             _upper = new double[_factIds.Length];
             _lower = new double[_factIds.Length];
         }
-        for (var chunk = 0; chunk < _chunks.Count; chunk++)
+        // Chunks are independent (each writes its own slots' bounds): spread over the cores when there are several.
+        if (_chunks.Count > 1)
         {
-            var codes = _chunks[chunk];
-            var first = chunk * ChunkVectors;
-            var end = Math.Min(Count, first + ChunkVectors);
-            for (var slot = first; slot < end; slot++)
-            {
-                var dot = Dot(q, codes.AsSpan((slot - first) * Dimensions, Dimensions));
-                var approx = t * _scales[slot] * dot;
-                var bound = queryError + queryLength * _errors[slot] + Margin;
-                _upper[slot] = approx + bound;
-                _lower[slot] = approx - bound;
-            }
+            Parallel.For(0, _chunks.Count,
+                new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
+                chunk => Bound(chunk, q, t, queryError, queryLength));
+        }
+        else if (_chunks.Count == 1)
+        {
+            Bound(0, q, t, queryError, queryLength);
         }
         // The k-th largest lower bound: at least k vectors are that similar, so nothing below it can rank.
         var floor = Count >= k ? Math.Max(threshold, KthLargest(_lower.AsSpan(0, Count), k)) : threshold;
@@ -142,6 +139,20 @@ internal sealed class VectorIndex
         for (var slot = 0; slot < Count; slot++)
             if (_upper[slot] >= floor) candidates.Add(_factIds[slot]);
         return candidates;
+    }
+
+    private void Bound(int chunk, short[] q, double t, double queryError, double queryLength)
+    {
+        var codes = _chunks[chunk];
+        var first = chunk * ChunkVectors;
+        var end = Math.Min(Count, first + ChunkVectors);
+        for (var slot = first; slot < end; slot++)
+        {
+            var approx = t * _scales[slot] * Dot(q, codes.AsSpan((slot - first) * Dimensions, Dimensions));
+            var bound = queryError + queryLength * _errors[slot] + Margin;
+            _upper[slot] = approx + bound;
+            _lower[slot] = approx - bound;
+        }
     }
 
     /// <summary>
