@@ -76,7 +76,15 @@ internal sealed class SearchQueries
         var statement = _store.Raw("search-scan",
             "SELECT l.fact_id, l.embedding FROM fact_embeddings l JOIN facts f ON f.id = l.fact_id " +
             "WHERE typeof(l.embedding) = 'blob'");
-        while (statement.Step()) visit(statement.Int64(0), statement.Blob(1));
+        try
+        {
+            while (statement.Step()) visit(statement.Int64(0), statement.Blob(1));
+        }
+        finally
+        {
+            // A visit that throws (a cancelled search) leaves the statement mid-way: release it.
+            statement.Reset();
+        }
     }
 
     /// <summary>The stored embedding of a fact, or null.</summary>
