@@ -18,7 +18,7 @@ namespace LifeOS.Memory.Bench;
 /// </summary>
 internal static class SearchBench
 {
-    private const int Topics = 1000;
+    private const int TopicCount = 1000;
     private const int WarmQueries = 200;
     private const int ColdQueries = 15;
 
@@ -34,7 +34,11 @@ internal static class SearchBench
         using var cluster = new PostgresCluster();
         var database = cluster.CreateDatabase("searchbench");
         var cs = cluster.ConnectionString(database);
-        var workspace = Path.Combine(Path.GetTempPath(), "lifeos-searchbench-" + Guid.NewGuid().ToString("N")[..8]);
+        // LIFEOS_SEARCHBENCH_WS=<folder> keeps the filled workspace there, and reuses it when it is already there.
+        var kept = Environment.GetEnvironmentVariable("LIFEOS_SEARCHBENCH_WS");
+        var workspace = kept
+            ?? Path.Combine(Path.GetTempPath(), "lifeos-searchbench-" + Guid.NewGuid().ToString("N")[..8]);
+        var reuse = kept != null && File.Exists(Path.Combine(kept, "jarvis.db"));
         var manifest = Path.Combine(Repo.Root, "out", "LifeOS.Memory", "LifeOS.Memory.psd1");
         try
         {
@@ -48,20 +52,26 @@ internal static class SearchBench
                 await create.ExecuteNonQueryAsync();
             }
             using var session = new BenchSession(manifest, cs);
-            session.Time("Invoke-ArchivalMigration -MemoryPath $ws -ErrorAction Stop | Out-Null", workspace);
             var clock = Stopwatch.StartNew();
             var random = new Random(options.Seed);
-            var (topicOf, vectors, common) = Fill(Path.Combine(workspace, "jarvis.db"), options, dims, random);
-            Console.WriteLine($"workspace filled in {clock.Elapsed.TotalSeconds:F1} s " +
+            var (topicOf, vectors, common) = reuse ? DrawTopics(options, dims, random) : default;
+            if (!reuse)
+            {
+                session.Time("Invoke-ArchivalMigration -MemoryPath $ws -ErrorAction Stop | Out-Null", workspace);
+                (topicOf, vectors, common) = Fill(Path.Combine(workspace, "jarvis.db"), options, dims, random);
+            }
+            Console.WriteLine($"workspace {(reuse ? "reused" : "filled")} in {clock.Elapsed.TotalSeconds:F1} s " +
                 $"({new FileInfo(Path.Combine(workspace, "jarvis.db")).Length / 1048576.0:F0} MiB)");
 
-            var words = WordsOf(Path.Combine(workspace, "jarvis.db"));
+            // Queries of 2-4 words: content words (not among the 100 most frequent), as a question to the
+            // assistant names things; and, for comparison, words drawn as they occur (stopwords included).
+            var (occurring, content) = WordsOf(Path.Combine(workspace, "jarvis.db"));
+            string Words(List<string> from, int i) =>
+                string.Join(' ', Enumerable.Range(0, 2 + i % 3).Select(_ => from[random.Next(from.Count)]));
             var queries = Enumerable.Range(0, WarmQueries).Select(i =>
             {
-                var text = string.Join(' ',
-                    Enumerable.Range(0, 2 + i % 3).Select(_ => words[random.Next(words.Count)]));
                 var vector = Embedding(common, vectors[topicOf[random.Next(topicOf.Length)]], random);
-                return (Text: text, Vector: vector);
+                return (Text: Words(content, i), Vector: vector, Common: Words(occurring, i));
             }).ToList();
 
             GC.Collect();
@@ -87,6 +97,13 @@ internal static class SearchBench
                 }).ToList();
                 var target = mode == "keyword" ? "p95 <= 20 ms" : "p95 <= 50 ms";
                 rows.Add(($"{mode}, warm ({WarmQueries} queries)", Percentiles(warm), target));
+                if (useText)
+                {
+                    var stopwords = queries.Select(q => Timed(session, workspace, q.Common,
+                        useVector ? q.Vector : null)).ToList();
+                    rows.Add(($"{mode}, warm, words as they occur (stopwords included)", Percentiles(stopwords),
+                        ""));
+                }
                 rows.Add(($"{mode}, cold: each after a fact inserted by another connection ({ColdQueries})",
                     Percentiles(cold), ""));
             }
@@ -96,7 +113,7 @@ internal static class SearchBench
             rows.Add(("memory added to the session (RSS after the queries - before the first)",
                 $"{rssAfter - rssBefore:F0} MiB (after the first query: {rssAfterFirst - rssBefore:F0} MiB; " +
                 $"peak {Machine.PeakMiB() - rssBefore:F0} MiB above)", "<= 160 MiB"));
-            var floor = DotProductFloor(vectors.Length, dims, random);
+            var floor = DotProductFloor(options.Rows, dims, random);
             rows.Add(("floor: one pass of a float32 dot product over the vectors held in memory",
                 $"{floor * 1000:F1} ms", ""));
             Console.WriteLine();
@@ -107,15 +124,25 @@ internal static class SearchBench
         }
         finally
         {
-            try { Directory.Delete(workspace, true); } catch (IOException) { }
+            if (kept == null) try { Directory.Delete(workspace, true); } catch (IOException) { }
         }
     }
 
-    /// <summary>Facts and their links with embeddings, as the module writes them, in one transaction.</summary>
-    private static (int[] TopicOf, float[][] Topics, float[] Common) Fill(string db, BenchOptions options, int dims, Random random)
+    /// <summary>The shared component and the topics, drawn from the seed as <see cref="Fill"/> draws them.</summary>
+    private static (int[] TopicOf, float[][] Topics, float[] Common) DrawTopics(BenchOptions options, int dims,
+        Random random)
     {
         var common = Unit(Gaussian(random, dims));
-        var topics = Enumerable.Range(0, Topics).Select(_ => Unit(Gaussian(random, dims))).ToArray();
+        var topics = Enumerable.Range(0, TopicCount).Select(_ => Unit(Gaussian(random, dims))).ToArray();
+        return (Enumerable.Range(0, options.Rows).Select(_ => random.Next(TopicCount)).ToArray(), topics, common);
+    }
+
+    /// <summary>Facts and their links with embeddings, as the module writes them, in one transaction.</summary>
+    private static (int[] TopicOf, float[][] Topics, float[] Common) Fill(string db, BenchOptions options, int dims,
+        Random random)
+    {
+        var common = Unit(Gaussian(random, dims));
+        var topics = Enumerable.Range(0, TopicCount).Select(_ => Unit(Gaussian(random, dims))).ToArray();
         var topicOf = new int[options.Rows];
         using var c = new SqliteConnection($"Data Source={db};Pooling=False");
         c.Open();
@@ -143,7 +170,7 @@ internal static class SearchBench
             px.Value = "migrated from archival_memory";
             pt.Value = createdAt.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
             var factId = (long)fact.ExecuteScalar()!;
-            topicOf[i] = random.Next(Topics);
+            topicOf[i] = random.Next(TopicCount);
             var v = Embedding(common, topics[topicOf[i]], random);
             MemoryMarshal.AsBytes(v.AsSpan()).CopyTo(blob);
             pf.Value = factId;
@@ -175,8 +202,8 @@ internal static class SearchBench
         return v.Select(x => (float)(x / norm)).ToArray();
     }
 
-    /// <summary>Words that occur in the facts, for realistic keyword queries (sampled as they occur).</summary>
-    private static List<string> WordsOf(string db)
+    /// <summary>Words of the facts as they occur, and those not among the 100 most frequent.</summary>
+    private static (List<string> Occurring, List<string> Content) WordsOf(string db)
     {
         using var c = new SqliteConnection($"Data Source={db};Mode=ReadOnly;Pooling=False");
         c.Open();
@@ -187,7 +214,9 @@ internal static class SearchBench
         while (r.Read())
             words.AddRange(r.GetString(0).Split(' ', StringSplitOptions.RemoveEmptyEntries)
                 .Where(w => w.All(char.IsLetter) && w.Length > 2));
-        return words;
+        var frequent = words.GroupBy(w => w.ToLowerInvariant()).OrderByDescending(g => g.Count()).Take(100)
+            .Select(g => g.Key).ToHashSet();
+        return (words, words.Where(w => !frequent.Contains(w.ToLowerInvariant())).ToList());
     }
 
     /// <summary>One fact inserted as the assistant inserts one: its own connection, autocommit.</summary>

@@ -67,37 +67,50 @@ internal sealed class VectorIndex
         return true;
     }
 
+    /// <summary>Empties the index for a rebuild, keeping its arrays so that a rebuild allocates nothing.</summary>
+    public void Reset() => Count = 0;
+
+    /// <summary>Lets go of the chunks a rebuild no longer fills.</summary>
+    public void Trim()
+    {
+        var needed = (Count + ChunkVectors - 1) / ChunkVectors;
+        if (_chunks.Count > needed) _chunks.RemoveRange(needed, _chunks.Count - needed);
+    }
+
     /// <summary>Reads element i of a stored vector.</summary>
     public static double Element(ReadOnlySpan<byte> blob, int i) =>
         BinaryPrimitives.ReadSingleLittleEndian(blob[(i * 4)..]);
 
     private static bool Quantise(ReadOnlySpan<byte> blob, Span<sbyte> codes, out double scale, out double error)
     {
-        var n = codes.Length;
         // The stored bytes are little-endian float32: read in place where the machine is little-endian too.
         var values = BitConverter.IsLittleEndian ? MemoryMarshal.Cast<byte, float>(blob)
             : (ReadOnlySpan<float>)BigEndianCopy(blob);
-        double norm2 = 0, max = 0;
-        foreach (double x in values)
+        double norm2 = 0;
+        float max = 0;
+        foreach (var x in values)
         {
-            norm2 += x * x;
+            if (!float.IsFinite(x)) { scale = error = 0; return false; }
+            norm2 += (double)x * x;
             max = Math.Max(max, Math.Abs(x));
         }
-        var norm = Math.Sqrt(norm2);
         scale = error = 0;
-        if (norm == 0 || !double.IsFinite(norm)) return false;
-        // max|u| = max|v| / |v|: the division is exact enough here, as the error below is measured, not assumed.
-        scale = max / norm / MaxCode;
+        if (norm2 == 0 || !double.IsFinite(norm2)) return false;
+        // In the vector's own units: c = round(x·127/max) (so |c| <= 127), the step max/127 and the error
+        // x - step·c; dividing by |v| gives u = v/|v|, its scale and the length of its error.
+        var step = (double)max / MaxCode;
+        var inverse = MaxCode / (double)max;
         double e2 = 0;
-        for (var i = 0; i < n; i++)
+        for (var i = 0; i < values.Length; i++)
         {
-            var u = values[i] / norm;
-            var c = (int)Math.Clamp(Math.Round(u / scale), -MaxCode, MaxCode);
+            var c = Math.Round(values[i] * inverse);
             codes[i] = (sbyte)c;
-            var e = u - scale * c;
+            var e = values[i] - step * c;
             e2 += e * e;
         }
-        error = Math.Sqrt(e2);
+        var norm = Math.Sqrt(norm2);
+        scale = step / norm;
+        error = Math.Sqrt(e2) / norm;
         return true;
     }
 

@@ -174,9 +174,10 @@ internal sealed class WorkspaceSearch : IDisposable
     {
         if (_indexes == null || _indexVersion != version)
         {
-            // Let go of the old form before building the new one, so that the two are never held together.
+            // Rebuilt in place: the old form's arrays are refilled, so that two are never held together.
+            var reused = _indexes ?? new Dictionary<int, VectorIndex>();
             _indexes = null;
-            _indexes = Build(queries, cancellationToken);
+            _indexes = Build(queries, reused, cancellationToken);
             _indexVersion = version;
             Builds++;
         }
@@ -222,9 +223,10 @@ internal sealed class WorkspaceSearch : IDisposable
         return double.IsNaN(similarity) ? double.NaN : Math.Clamp(similarity, -1, 1);
     }
 
-    private static Dictionary<int, VectorIndex> Build(SearchQueries queries, CancellationToken cancellationToken)
+    private static Dictionary<int, VectorIndex> Build(SearchQueries queries, Dictionary<int, VectorIndex> indexes,
+        CancellationToken cancellationToken)
     {
-        var indexes = new Dictionary<int, VectorIndex>();
+        foreach (var index in indexes.Values) index.Reset();
         var seen = 0;
         queries.ScanEmbeddings((factId, blob) =>
         {
@@ -235,6 +237,11 @@ internal sealed class WorkspaceSearch : IDisposable
                 indexes[dimensions] = index = new VectorIndex(dimensions);
             index.Add(factId, blob);
         });
+        foreach (var (dimensions, index) in indexes.ToList())
+        {
+            if (index.Count == 0) indexes.Remove(dimensions);
+            else index.Trim();
+        }
         return indexes;
     }
 
