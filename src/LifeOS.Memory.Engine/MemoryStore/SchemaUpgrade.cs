@@ -151,7 +151,7 @@ internal static class SchemaUpgrade
             .Any(name => !IndexExists(store, name));
 
     private static bool PreferencesNullable(MemoryStore store) =>
-        store.Scalar<long>("SELECT count(*) FROM pragma_table_info('preferences') WHERE notnull = 0 AND name IN (" +
+        store.Scalar<long>("SELECT count(*) FROM pragma_table_info('preferences') WHERE \"notnull\" = 0 AND name IN (" +
             string.Join(", ", NotNullPreferenceColumns.Select(c => $"'{c}'")) + ")") > 0;
 
     private static List<string> ColumnNames(MemoryStore store)
