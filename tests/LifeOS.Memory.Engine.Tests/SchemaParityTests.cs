@@ -334,6 +334,7 @@ DELETE FROM preferences WHERE id = 5;
         Assert.Equal(new[] { "lifeos_log_days", "lifeos_log_entries", "lifeos_log_pending", "lifeos_settings" },
             additions.Where(l => l.StartsWith("table ", StringComparison.Ordinal)).Select(l => l.Split(' ')[1]));
         Assert.Equal(4L, s.Scalar<long>("SELECT version FROM schema_info"));
+        AssertChecksAsDescribed(s.DbPath);
         // The assistant's NOT NULL columns refuse what it refuses, so its unique key holds.
         using var c = Open(s.DbPath);
         Exec(c, "INSERT INTO user_identities (canonical_name) VALUES ('ann')");
@@ -348,11 +349,12 @@ DELETE FROM preferences WHERE id = 5;
         using var s = new Scenario();
         s.Generate(3);
         Directory.CreateDirectory(s.Root);
-        using (var c = Open(s.DbPath)) Exec(c, AssistantDdl + AssistantRows);
+        using (var c = Open(s.DbPath)) Exec(c, "PRAGMA journal_mode = WAL;" + AssistantDdl + AssistantRows);
         var before = SchemaSnapshot.Read(s.DbPath);
         var expected = AssistantSchema();
         // The fixture is the described schema: the comparison below is between two equal starting points.
         Assert.True(expected.SetEquals(before), SchemaSnapshot.Difference(expected, before));
+        AssertChecksAsDescribed(s.DbPath);
         var catalogueBefore = Catalogue(s.DbPath);
         var preferencesBefore = s.Rows("SELECT * FROM preferences ORDER BY id");
 
@@ -390,6 +392,7 @@ DELETE FROM preferences WHERE id = 5;
         Assert.Equal(preferencesBefore, s.Rows("SELECT * FROM preferences ORDER BY id"));
         Assert.Empty(s.Rows("PRAGMA foreign_key_check"));
         Assert.Equal("ok", s.Scalar<string>("PRAGMA integrity_check"));
+        AssertChecksAsDescribed(s.DbPath);
         using (var c = Open(s.DbPath))
         {
             // The deleted row's id is not reused: AUTOINCREMENT's counter survived the rebuild.
@@ -440,6 +443,56 @@ DELETE FROM preferences WHERE id = 5;
         Assert.Empty(again.PreferenceIdsWithNulls);
         core = SchemaSnapshot.WithoutModuleAdditions(SchemaSnapshot.Read(s.DbPath));
         Assert.True(expected.SetEquals(core), SchemaSnapshot.Difference(expected, core));
+    }
+
+    /// <summary>
+    /// The described CHECK constraints, as what they admit and refuse (SQLite's catalogue does not list them, and
+    /// equal conditions may be spelled differently: BETWEEN, or two comparisons).
+    /// </summary>
+    private static void AssertChecksAsDescribed(string path)
+    {
+        var probes = new (string Row, bool Admitted)[]
+        {
+            ("facts (content, source) VALUES ('c', 'archival_memory')", true),
+            ("facts (content, source) VALUES ('c', NULL)", true),
+            ("facts (content, confidence) VALUES ('c', 1.0)", true),
+            ("facts (content, confidence) VALUES ('c', 0.0)", true),
+            ("facts (content, confidence) VALUES ('c', 1.5)", false),
+            ("facts (content, confidence) VALUES ('c', -0.1)", false),
+            ("facts (content, is_active) VALUES ('c', 2)", false),
+            ("facts (content, is_assistant_output) VALUES ('c', 2)", false),
+            ("entities (name, type) VALUES ('n', 'strategy')", true),
+            ("entities (name, type) VALUES ('n', 'coin')", false),
+            ("preferences (user_id, category, preference_key, preference_value, confidence) " +
+                "VALUES (1, 'c', 'k', 'v', 1.0)", true),
+            ("preferences (user_id, category, preference_key, preference_value, confidence) " +
+                "VALUES (1, 'c', 'k', 'v', 1.01)", false),
+            ("sessions (id, user_id, platform) VALUES ('p', 1, 'system')", true),
+            ("sessions (id, user_id, platform) VALUES ('p', 1, 'discord')", false),
+            ("subagents (id, session_id, subagent_type, status) VALUES ('p', 's', 't', 'stopped')", true),
+            ("subagents (id, session_id, subagent_type, status) VALUES ('p', 's', 't', 'paused')", false),
+        };
+        using var c = Open(path);
+        // The probes' rows need no parents; each is rolled back.
+        Exec(c, "PRAGMA foreign_keys = OFF");
+        foreach (var (row, admitted) in probes)
+        {
+            Exec(c, "SAVEPOINT probe");
+            try
+            {
+                Exec(c, "INSERT INTO " + row);
+                Assert.True(admitted, "admitted: " + row);
+            }
+            catch (SqliteException ex) when (ex.SqliteErrorCode == 19)
+            {
+                Assert.False(admitted, $"refused: {row}: {ex.Message}");
+                Assert.Contains("CHECK constraint failed", ex.Message, StringComparison.Ordinal);
+            }
+            finally
+            {
+                Exec(c, "ROLLBACK TO probe; RELEASE probe");
+            }
+        }
     }
 
     // ---- helpers --------------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS facts (
         // One line of the schema, split here only to stay within 120 columns: SQLite keeps the text as written.
         "    source TEXT CHECK (source IN ('telegram', 'treasury', 'x', 'bags_intel', 'buy_tracker', 'system', " +
         "'assistant', NULL)),\n" + """
-    confidence REAL DEFAULT 1.0 CHECK (confidence BETWEEN 0.0 AND 1.0),
+    confidence REAL DEFAULT 1.0 CHECK (confidence >= 0.0 AND confidence <= 1.0),
     is_active INTEGER DEFAULT 1 CHECK (is_active IN (0, 1)),
     is_assistant_output INTEGER DEFAULT 0 CHECK (is_assistant_output IN (0, 1)),
     entity_id INTEGER REFERENCES entities(id) ON DELETE SET NULL,
@@ -99,7 +99,7 @@ CREATE TABLE IF NOT EXISTS preferences (
     category TEXT NOT NULL,
     preference_key TEXT NOT NULL,
     preference_value TEXT NOT NULL,
-    confidence REAL DEFAULT 0.5 CHECK (confidence BETWEEN 0.0 AND 1.0),
+    confidence REAL DEFAULT 0.5 CHECK (confidence >= 0.0 AND confidence <= 1.0),
     evidence_count INTEGER DEFAULT 1,
     created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
     updated_at DATETIME DEFAULT CURRENT_TIMESTAMP,
