@@ -445,6 +445,29 @@ DELETE FROM preferences WHERE id = 5;
         Assert.True(expected.SetEquals(core), SchemaSnapshot.Difference(expected, core));
     }
 
+    [Fact]
+    public void An_earlier_versions_preferences_too_large_to_copy_in_a_short_transaction_are_left_alone_and_reported()
+    {
+        using var s = new Scenario();
+        s.Generate(1);
+        CreateOldWorkspace(s);
+        using (var c = Open(s.DbPath))
+            Exec(c, "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < 20000) " +
+                "INSERT INTO preferences (user_id, category, preference_key, preference_value) " +
+                "SELECT 1, 'bulk', 'key ' || i, 'value' FROM g");
+        var tableBefore = s.Scalar<string>("SELECT sql FROM sqlite_master WHERE name = 'preferences'");
+
+        var result = s.Migrate();
+
+        Assert.True(result.Success);
+        Assert.Empty(result.PreferenceIdsWithNulls);
+        Assert.Contains("its 20004 rows are more than a rebuild copies", Assert.Single(result.SchemaWarnings),
+            StringComparison.Ordinal);
+        Assert.Equal(tableBefore, s.Scalar<string>("SELECT sql FROM sqlite_master WHERE name = 'preferences'"));
+        Assert.Equal(20004L, s.Scalar<long>("SELECT count(*) FROM preferences"));
+        Assert.Equal(1L, s.Scalar<long>("SELECT count(*) FROM sqlite_master WHERE name = 'idx_preferences_user_id'"));
+    }
+
     /// <summary>
     /// The described CHECK constraints, as what they admit and refuse (SQLite's catalogue does not list them, and
     /// equal conditions may be spelled differently: BETWEEN, or two comparisons).

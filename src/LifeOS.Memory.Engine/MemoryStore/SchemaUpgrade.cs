@@ -32,6 +32,12 @@ internal static class SchemaUpgrade
 
     private const string RebuiltTable = "lifeos_preferences_rebuilt";
 
+    /// <summary>
+    /// The most rows a rebuild copies, so that its transaction stays within the 1 s other writers should wait at
+    /// most: the whole upgrade of 20,000 rows took 0.16 to 0.46 s on a 2-core machine at load 21 (100,000: 1.1 s).
+    /// </summary>
+    private const long MaxRowsRebuilt = 20_000;
+
     /// <summary>Marks a database the module has just created, in the transaction creating it.</summary>
     public static void MarkCreated(MemoryStore store) =>
         store.Execute($"INSERT OR IGNORE INTO lifeos_settings (key, value) VALUES ('{OriginKey}', '{OriginValue}')");
@@ -70,9 +76,10 @@ internal static class SchemaUpgrade
     }
 
     /// <summary>
-    /// Rebuilds preferences with the assistant's NOT NULL columns when that is safe: the table has exactly the
-    /// columns the module created and no row holds NULL in user_id, category or preference_key (the new table
-    /// would refuse it). Otherwise the table is left as it is and the reason reported.
+    /// Rebuilds preferences with the assistant's NOT NULL columns when that is safe: no row holds NULL in user_id,
+    /// category or preference_key (the new table would refuse it), the table has exactly the columns the module
+    /// created, and at most <see cref="MaxRowsRebuilt"/> rows. Otherwise the table is left as it is and the reason
+    /// reported.
     /// </summary>
     private static SchemaUpgradeReport RebuildPreferences(MemoryStore store)
     {
@@ -95,6 +102,14 @@ internal static class SchemaUpgrade
                 "The preferences table of jarvis.db (made by an earlier version of the module) keeps its nullable " +
                 "user_id, category and preference_key: it has columns the module did not create " +
                 $"({string.Join(", ", columns)}), which a rebuild would have to drop.",
+            });
+        var rows = store.Scalar<long>("SELECT count(*) FROM preferences");
+        if (rows > MaxRowsRebuilt)
+            return new SchemaUpgradeReport(Array.Empty<long>(), new[]
+            {
+                "The preferences table of jarvis.db (made by an earlier version of the module) keeps its nullable " +
+                $"user_id, category and preference_key: its {rows} rows are more than a rebuild copies while " +
+                $"holding the write lock other programs wait for ({MaxRowsRebuilt}).",
             });
 
         object? sequence;
