@@ -89,28 +89,16 @@ internal static class SchemaUpgrade
         using (var reader = cmd.ExecuteReader())
             while (reader.Read()) nullIds.Add(reader.GetInt64(0));
         if (nullIds.Count > 0)
-            return new SchemaUpgradeReport(nullIds, new[]
-            {
-                "The preferences table of jarvis.db (made by an earlier version of the module) keeps its nullable " +
-                $"user_id, category and preference_key: {Rows(nullIds)} NULL there, which the assistant's NOT NULL " +
-                "columns refuse. Correct or delete them; the next run then rebuilds the table.",
-            });
+            return LeftAlone($"{Rows(nullIds)} NULL there, which the assistant's NOT NULL columns refuse. Correct or " +
+                "delete them; the next run then rebuilds the table.", nullIds);
         var columns = ColumnNames(store);
         if (!columns.SequenceEqual(PreferenceColumns, StringComparer.OrdinalIgnoreCase))
-            return new SchemaUpgradeReport(Array.Empty<long>(), new[]
-            {
-                "The preferences table of jarvis.db (made by an earlier version of the module) keeps its nullable " +
-                "user_id, category and preference_key: it has columns the module did not create " +
-                $"({string.Join(", ", columns)}), which a rebuild would have to drop.",
-            });
+            return LeftAlone($"it has columns the module did not create ({string.Join(", ", columns)}), which a " +
+                "rebuild would have to drop.");
         var rows = store.Scalar<long>("SELECT count(*) FROM preferences");
         if (rows > MaxRowsRebuilt)
-            return new SchemaUpgradeReport(Array.Empty<long>(), new[]
-            {
-                "The preferences table of jarvis.db (made by an earlier version of the module) keeps its nullable " +
-                $"user_id, category and preference_key: its {rows} rows are more than a rebuild copies while " +
-                $"holding the write lock other programs wait for ({MaxRowsRebuilt}).",
-            });
+            return LeftAlone($"its {rows} rows are more than a rebuild copies while holding the write lock other " +
+                $"programs wait for ({MaxRowsRebuilt}).");
 
         object? sequence;
         using (var cmd = store.Command("SELECT seq FROM sqlite_sequence WHERE name = 'preferences'"))
@@ -144,6 +132,13 @@ internal static class SchemaUpgrade
         // already there: it is not a condition of the rebuild.
         return SchemaUpgradeReport.None;
     }
+
+    private static SchemaUpgradeReport LeftAlone(string reason, IReadOnlyList<long>? nullIds = null) =>
+        new(nullIds ?? Array.Empty<long>(), new[]
+        {
+            "The preferences table of jarvis.db (made by an earlier version of the module) keeps its nullable " +
+            "user_id, category and preference_key: " + reason,
+        });
 
     private static string Rows(List<long> ids)
     {
