@@ -275,7 +275,7 @@ Describe 'Importing from the repository root' {
         $run.ExitCode | Should -Be 0 -Because $run.Err
         $run.Err | Should -BeNullOrEmpty
         $lines = $run.Out -split '\r?\n'
-        $lines[0] | Should -Be 'Get-ArchivalMemory,Get-MigrationStatus,Invoke-ArchivalMigration,Test-Migration'
+        $lines[0] | Should -Be 'Get-ArchivalMemory,Get-MigrationStatus,Invoke-ArchivalMigration,Search-Memory,Test-Migration'
         $lines[1] | Should -Be (Import-PowerShellDataFile (Join-Path (Get-RepoRoot) 'LifeOS.Memory.psd1')).ModuleVersion
     }
 
