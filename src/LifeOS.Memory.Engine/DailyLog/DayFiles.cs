@@ -40,6 +40,7 @@ internal sealed class DayFiles : IDisposable
     private readonly LinkedList<string> _recent = new();
     // The end of what was last appended to each day this run, to notice a file that lost it (moved away, replaced).
     private readonly Dictionary<string, (DayLocation Location, long End)> _appended = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _touched = new(StringComparer.Ordinal);
 
     public DayFiles(string logDirectory)
     {
@@ -49,6 +50,9 @@ internal sealed class DayFiles : IDisposable
 
     public string LogDirectory { get; }
     public string ArchiveDirectory { get; }
+
+    /// <summary>Every file appended to (or created) through this instance: what a flush must cover.</summary>
+    public IReadOnlyCollection<string> Touched => _touched;
 
     public string PathOf(string day, DayLocation location) => location switch
     {
@@ -134,6 +138,7 @@ internal sealed class DayFiles : IDisposable
                 throw new IOException($"The daily log of {day} kept moving while it was being appended to.");
             var (location, file) = OpenDay(day);
             if (file == null) continue; // moved or deleted meanwhile: find where it lives now
+            _touched.Add(file.Path);
             var at = location == DayLocation.Compressed
                 ? AppendMember(file, entries, out var end)
                 : AppendText(file, entries, out end);
