@@ -17,53 +17,43 @@ public class PowerCutTests(ITestOutputHelper output)
     private const int BatchSize = 150;
 
     [Fact]
-    public void A_cut_after_the_return_loses_nothing_and_after_one_before_it_the_next_run_leaves_it_exact()
+    public void From_no_workspace_a_cut_after_the_return_loses_nothing_and_the_next_run_repairs_one_before_it()
     {
-        var points = int.TryParse(Environment.GetEnvironmentVariable("LIFEOS_POWERCUT_POINTS"), out var p) && p > 0
-            ? p : 9;
-        var seed = Soak.Seed();
-        output.WriteLine($"{points} cut points, seed {seed} (replay with LIFEOS_SOAK_SEED={seed})");
-        var random = new Random(seed);
         using var s = new Scenario();
         s.GenerateVaried(Rows);
+        WithScratch(scratch =>
+        {
+            var recorded = Path.Combine(scratch, "recorded", "ws");
+            var replay = Record(s, scratch, recorded, Rows);
+            CheckCuts(s, replay, recorded);
+        });
+    }
+
+    [Fact]
+    public void Onto_an_existing_workspace_a_cut_after_the_return_loses_nothing_and_the_next_run_repairs_one_before_it()
+    {
+        using var s = new Scenario();
+        const int earlier = 600;
+        s.GenerateVaried(earlier);
+        WithScratch(scratch =>
+        {
+            // An earlier, completed run: durable before the recorded one starts (its last day gets appended to).
+            var recorded = Path.Combine(scratch, "recorded", "ws");
+            var first = new ArchivalMigrator(new SourceOptions { ConnectionString = s.ConnectionString }, recorded)
+                .MigrateAsync(new MigrationOptions { BatchSize = BatchSize }).GetAwaiter().GetResult();
+            Assert.True(first.Success);
+            s.GenerateVaried(Rows - earlier, start: earlier);
+            var replay = Record(s, scratch, recorded, Rows - earlier);
+            CheckCuts(s, replay, recorded);
+        });
+    }
+
+    private static void WithScratch(Action<string> test)
+    {
         var scratch = Path.Combine(Path.GetTempPath(), "lifeos-powercut-" + Guid.NewGuid().ToString("N")[..10]);
         try
         {
-            var replay = Record(s, scratch);
-            var recorded = Path.Combine(scratch, "recorded", "ws");
-
-            // With nothing lost the replay is the disk as the run left it: the shim saw every change.
-            replay.Materialize(replay.Events.Count, null, s.Root);
-            AssertSameTree(recorded, s.Root, "the replay of everything recorded");
-
-            var returned = replay.ReturnIndex;
-            var flush = replay.Events.Take(returned).ToList().FindLastIndex(e => e.Op == PowerCutOp.SyncAll);
-            Assert.True(flush >= 0, "no syncfs before the return: nothing makes the run durable");
-            var watch = Stopwatch.StartNew();
-            for (var i = 0; i < points; i++)
-            {
-                var after = i % 3 == 2;
-                // The first cut lands just before the final flush: everything written, nothing flushed yet.
-                var cut = after ? returned + 1 + random.Next(replay.Events.Count - returned)
-                    : i == 0 ? flush : random.Next(returned + 1);
-                var withoutSource = !after && i % 2 == 1;
-                var how = $"cut {i} before event {cut} of {replay.Events.Count} (return at {returned})";
-                replay.Materialize(cut, random, s.Root);
-                if (after)
-                {
-                    AssertSameTree(recorded, s.Root, how);
-                    continue;
-                }
-                var repairedAway = withoutSource ? RepairWithoutSource(s, how) : 0;
-                var next = s.Migrate(new MigrationOptions { BatchSize = BatchSize });
-                Assert.True(next.Success, $"{how}: {next.FailureMessage} {string.Join("; ", next.Errors)}");
-                WorkspaceAudit.AssertExactlyOnce(s, Rows, allowTorn: true, $"{how}, then a run");
-                output.WriteLine($"{how}: " + (withoutSource
-                    ? $"a run without PostgreSQL repaired {repairedAway} log entries, then one with it "
-                    : "the next run ") +
-                    $"migrated {next.MigratedCount} and repaired {next.RepairedLogEntries} log entries");
-            }
-            output.WriteLine($"{points} cuts checked in {watch.Elapsed.TotalSeconds:F1} s");
+            test(scratch);
         }
         finally
         {
@@ -72,11 +62,62 @@ public class PowerCutTests(ITestOutputHelper output)
         }
     }
 
-    /// <summary>The migration in a child process under the shim, from no workspace to Completed.</summary>
-    private PowerCutReplay Record(Scenario s, string scratch)
+    /// <summary>
+    /// The recorded run's workspace rebuilt at random cuts into the scenario's root: a third of them after the
+    /// return, compared with what the run left; the rest before it, then one run (or one without PostgreSQL and
+    /// one with it) and the exhaustive audit.
+    /// </summary>
+    private void CheckCuts(Scenario s, PowerCutReplay replay, string recorded)
     {
-        var root = Path.Combine(scratch, "recorded", "ws");
+        var points = int.TryParse(Environment.GetEnvironmentVariable("LIFEOS_POWERCUT_POINTS"), out var p) && p > 0
+            ? p : 6;
+        var seed = Soak.Seed();
+        output.WriteLine($"{points} cut points, seed {seed} (replay with LIFEOS_SOAK_SEED={seed})");
+        var random = new Random(seed);
+
+        // With nothing lost the replay is the disk as the run left it: the shim saw every change.
+        replay.Materialize(replay.Events.Count, null, s.Root);
+        AssertSameTree(recorded, s.Root, "the replay of everything recorded");
+
+        var returned = replay.ReturnIndex;
+        var flush = replay.Events.Take(returned).ToList().FindLastIndex(e => e.Op == PowerCutOp.SyncAll);
+        Assert.True(flush >= 0, "no syncfs before the return: nothing makes the run durable");
+        var watch = Stopwatch.StartNew();
+        for (var i = 0; i < points; i++)
+        {
+            var after = i % 3 == 2;
+            // The first cut lands just before the final flush: everything written, nothing flushed yet.
+            var cut = after ? returned + 1 + random.Next(replay.Events.Count - returned)
+                : i == 0 ? flush : random.Next(returned + 1);
+            var withoutSource = !after && i % 2 == 1;
+            var how = $"cut {i} before event {cut} of {replay.Events.Count} (return at {returned})";
+            replay.Materialize(cut, random, s.Root);
+            if (after)
+            {
+                AssertSameTree(recorded, s.Root, how);
+                output.WriteLine($"{how}: the workspace is the one the run left");
+                continue;
+            }
+            var repairedAway = withoutSource ? RepairWithoutSource(s, how) : 0;
+            var next = s.Migrate(new MigrationOptions { BatchSize = BatchSize });
+            Assert.True(next.Success, $"{how}: {next.FailureMessage} {string.Join("; ", next.Errors)}");
+            WorkspaceAudit.AssertExactlyOnce(s, Rows, allowTorn: true, $"{how}, then a run");
+            output.WriteLine($"{how}: " + (withoutSource
+                ? $"a run without PostgreSQL repaired {repairedAway} log entries, then one with it "
+                : "the next run ") +
+                $"migrated {next.MigratedCount} and repaired {next.RepairedLogEntries} log entries");
+        }
+        output.WriteLine($"{points} cuts checked in {watch.Elapsed.TotalSeconds:F1} s");
+    }
+
+    /// <summary>
+    /// The migration in a child process under the shim, to Completed; what the workspace held before is taken as
+    /// durable.
+    /// </summary>
+    private PowerCutReplay Record(Scenario s, string scratch, string root, int migrated)
+    {
         Directory.CreateDirectory(Path.GetDirectoryName(root)!);
+        var (files, folders) = PowerCutReplay.Snapshot(root);
         var record = Path.Combine(scratch, "record.bin");
         var mark = Path.Combine(scratch, "returned");
         var environment = new Dictionary<string, string?>
@@ -90,8 +131,8 @@ public class PowerCutTests(ITestOutputHelper output)
         using var child = ChildMigration.Start(s.ConnectionString, s.Table, root, BatchSize,
             environment: environment);
         Assert.True(child.WaitForExit(TimeSpan.FromMinutes(3)) == 0, child.Output);
-        Assert.Contains("result Completed migrated=" + Rows, child.Output);
-        var replay = new PowerCutReplay(root, record);
+        Assert.Contains("result Completed migrated=" + migrated, child.Output);
+        var replay = new PowerCutReplay(root, record, files, folders);
         var events = replay.Events;
         int Count(PowerCutOp op, string suffix) =>
             events.Count(e => e.Op == op && e.Path.EndsWith(suffix, StringComparison.Ordinal));
