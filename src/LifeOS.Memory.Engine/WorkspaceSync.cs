@@ -50,6 +50,12 @@ internal static partial class WorkspaceSync
         }
     }
 
+    /// <summary>Puts a folder's entries (names created, removed) on stable storage; nothing to do on Windows.</summary>
+    public static void FlushFolder(string folder)
+    {
+        if (!OperatingSystem.IsWindows()) FlushUnixPath(folder);
+    }
+
     private static void SyncFileSystem(string folder)
     {
         var fd = Open(folder);

@@ -11,6 +11,7 @@ internal sealed class CommitBarrier(string databasePath) : IDisposable
 {
     private readonly object _gate = new();
     private FileStream? _wal;
+    private bool _walNamed;
 
     /// <summary>Returns once every transaction committed before the call is on stable storage.</summary>
     public void Pass()
@@ -20,7 +21,12 @@ internal sealed class CommitBarrier(string databasePath) : IDisposable
             // Without a WAL file the database is in a rollback-journal mode, whose commits are synced as they
             // are made. The file is kept open: the WAL lives as long as the store's connection.
             _wal ??= OpenWal();
-            _wal?.Flush(flushToDisk: true);
+            if (_wal == null) return;
+            _wal.Flush(flushToDisk: true);
+            // A WAL created by this connection is only found after a cut once its folder's entry is on disk too.
+            if (_walNamed) return;
+            WorkspaceSync.FlushFolder(Path.GetDirectoryName(Path.GetFullPath(databasePath))!);
+            _walNamed = true;
         }
     }
 

@@ -98,12 +98,20 @@ public class PowerCutTests(ITestOutputHelper output)
                 output.WriteLine($"{how}: the workspace is the one the run left");
                 continue;
             }
+            if (withoutSource) how += ", then a run without PostgreSQL";
             var repairedAway = withoutSource ? RepairWithoutSource(s, how) : 0;
             var next = s.Migrate(new MigrationOptions { BatchSize = BatchSize });
             Assert.True(next.Success, $"{how}: {next.FailureMessage} {string.Join("; ", next.Errors)}");
-            WorkspaceAudit.AssertExactlyOnce(s, Rows, allowTorn: true, $"{how}, then a run");
+            try
+            {
+                WorkspaceAudit.AssertExactlyOnce(s, Rows, allowTorn: true);
+            }
+            catch (Exception ex) when (ex is Xunit.Sdk.XunitException)
+            {
+                throw new Xunit.Sdk.XunitException($"{how}, then a run: {ex.Message}");
+            }
             output.WriteLine($"{how}: " + (withoutSource
-                ? $"a run without PostgreSQL repaired {repairedAway} log entries, then one with it "
+                ? $"it repaired {repairedAway} log entries, then one with it "
                 : "the next run ") +
                 $"migrated {next.MigratedCount} and repaired {next.RepairedLogEntries} log entries");
         }
