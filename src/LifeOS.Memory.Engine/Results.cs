@@ -156,7 +156,8 @@ public sealed class MigrationVerification
 {
     public const int IdSampleSize = 20;
 
-    public bool IsComplete => SourceChecked && MissingCount == 0 && ChangedCount == 0 && OrphanedCount == 0 && DuplicateCount == 0
+    public bool IsComplete => SourceChecked
+        && MissingCount == 0 && ChangedCount == 0 && OrphanedCount == 0 && DuplicateCount == 0
         && LogMissingCount == 0 && LogDuplicateCount == 0 && EmbeddingMismatchCount == 0
         && IndexIntact && IndexMissingCount == 0 && IndexChangedCount == 0 && MentionMismatchCount == 0;
     public string Status => IsComplete ? "Complete" : SourceChecked ? "Incomplete" : "SourceNotChecked";

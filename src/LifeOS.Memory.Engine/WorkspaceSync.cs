@@ -11,8 +11,9 @@ namespace LifeOS.Memory;
 internal static partial class WorkspaceSync
 {
     /// <summary>
-    /// On Linux one syncfs(2) on the workspace's file system (and on the log folder's, when that is a link): the kernel writes back every dirty page and the journal once, where a flush per file would wait
-    /// for the device once per file (about a thousand for a large import). Elsewhere each file in
+    /// On Linux one syncfs(2) on the workspace's file system (and on the log folder's, when that is a link):
+    /// the kernel writes back every dirty page and the journal once, where a flush per file would wait for the
+    /// device once per file (about a thousand for a large import). Elsewhere each file in
     /// <paramref name="touched"/>, the database and its WAL, and the workspace's folders are flushed one by one.
     /// </summary>
     /// <param name="touched">Files and folders the run wrote or created (used where there is no syncfs).</param>
@@ -25,7 +26,8 @@ internal static partial class WorkspaceSync
             {
                 SyncFileSystem(workspace.Root);
                 // A log folder linked elsewhere may live on another file system.
-                if (new DirectoryInfo(workspace.LogDirectory).LinkTarget != null) SyncFileSystem(workspace.LogDirectory);
+                if (new DirectoryInfo(workspace.LogDirectory).LinkTarget != null)
+                    SyncFileSystem(workspace.LogDirectory);
                 return;
             }
             var paths = new SortedSet<string>(touched, StringComparer.Ordinal)

@@ -85,7 +85,8 @@ internal sealed class MigrationJob(SourceOptions sourceOptions, Workspace worksp
                 ? $" Meanwhile {result.RepairedLogEntries} daily-log entries were repaired from jarvis.db."
                 : "";
         var error = note.Length == 0 ? unavailable
-            : new MemoryMigrationException(unavailable.ErrorId, unavailable.Kind, unavailable.Message + note, unavailable);
+            : new MemoryMigrationException(unavailable.ErrorId, unavailable.Kind, unavailable.Message + note,
+                unavailable);
         result.FailureId = error.ErrorId;
         result.FailureMessage = error.Message;
         result.Duration = clock.Elapsed;

@@ -47,7 +47,8 @@ internal sealed class WorkspaceVerifier(Workspace workspace)
         {
             MemoryPath = workspace.Root, SourceTable = sourceTable, SourceChecked = false, SourceError = sourceError,
         };
-        var entries = workspace.MapFailures(() => LogEntryCounts.Count(store, new DayFiles(workspace.LogDirectory), ct));
+        var entries = workspace.MapFailures(
+            () => LogEntryCounts.Count(store, new DayFiles(workspace.LogDirectory), ct));
         var logMissing = new List<object>();
         var logDuplicate = new List<object>();
         foreach (var chunk in workspace.MapFailures(() => store.Links.Chunks(ShownKeys, 10_000).ToList()))

@@ -175,8 +175,19 @@ public class PowerCutTests(ITestOutputHelper output)
         Assert.Equal(ErrorIds.PostgresUnavailable, ex.PartialResult!.FailureId);
         WorkspaceAudit.AssertConsistent(s, $"{how}, then a run without PostgreSQL");
         Assert.DoesNotContain("could not be repaired", ex.PartialResult.FailureMessage, StringComparison.Ordinal);
-        if (s.Scalar<long>("SELECT count(*) FROM sqlite_master WHERE name = 'lifeos_log_pending'") > 0)
-            Assert.Equal(0L, s.Scalar<long>("SELECT count(*) FROM lifeos_log_pending"));
+        if (s.Scalar<long>("SELECT count(*) FROM sqlite_master WHERE name = 'lifeos_log_pending'") == 0)
+            return ex.PartialResult.RepairedLogEntries;
+        Assert.Equal(0L, s.Scalar<long>("SELECT count(*) FROM lifeos_log_pending"));
+        // Test-Migration without the source: the workspace's side checked, and found whole; the rest not checked.
+        var v = away.VerifyAsync().GetAwaiter().GetResult();
+        Assert.False(v.SourceChecked);
+        Assert.Equal("SourceNotChecked", v.Status);
+        Assert.False(v.IsComplete);
+        Assert.Contains("127.0.0.1:1", v.SourceError, StringComparison.Ordinal);
+        Assert.Equal(s.Scalar<long>("SELECT count(*) FROM fact_embeddings WHERE lifeos_link = 1"), v.MigratedCount);
+        Assert.True(v.LogMissingCount == 0 && v.LogDuplicateCount == 0,
+            $"{how}: log missing {string.Join(",", v.LogMissingIds)}, twice {string.Join(",", v.LogDuplicateIds)}");
+        Assert.True(v.IndexIntact && v.IndexMissingCount == 0 && v.IndexChangedCount == 0 && v.DuplicateCount == 0);
         return ex.PartialResult.RepairedLogEntries;
     }
 
