@@ -8,7 +8,8 @@ namespace LifeOS.Memory.Migration;
 /// <summary>
 /// Invoke-ArchivalMigration's whole job: the source opened first (with PostgreSQL away nothing is created), the
 /// workspace locked and opened, earlier runs' log entries repaired, the index and mention layers audited and
-/// repaired, then the <see cref="MigrationRun"/>, and whatever stopped it, the finishing steps.
+/// repaired, then the <see cref="MigrationRun"/>, and whatever stopped it, the finishing steps and one flush of
+/// everything written to stable storage (<see cref="WorkspaceSync"/>) before the result or the error goes out.
 /// </summary>
 internal sealed class MigrationJob(SourceOptions sourceOptions, Workspace workspace)
 {
