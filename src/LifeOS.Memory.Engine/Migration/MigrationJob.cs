@@ -75,6 +75,8 @@ internal sealed class MigrationJob(SourceOptions sourceOptions, Workspace worksp
             var repair = CatchFailure(() =>
             {
                 using var store = workspace.MapFailures(() => Store.OpenForWriting(workspace.DatabasePath));
+                result.PreferenceIdsWithNulls = store.UpgradeReport.PreferenceIdsWithNulls;
+                result.SchemaWarnings = store.UpgradeReport.Warnings;
                 result.RepairedLogEntries = workspace.MapFailures(() => LogRepair.Run(store, logs, ct: ct));
             });
             var flushed = Flush(logs, repair);
@@ -122,6 +124,8 @@ internal sealed class MigrationJob(SourceOptions sourceOptions, Workspace worksp
         MigrationResult result, Stopwatch clock, CancellationToken ct)
     {
         using var store = workspace.MapFailures(() => Store.OpenForWriting(workspace.DatabasePath));
+        result.PreferenceIdsWithNulls = store.UpgradeReport.PreferenceIdsWithNulls;
+        result.SchemaWarnings = store.UpgradeReport.Warnings;
         result.RepairedLogEntries = workspace.MapFailures(() => LogRepair.Run(store, logs, ct: ct));
 
         workspace.MapFailures(store.FullText.BeginBulkIndexing);
