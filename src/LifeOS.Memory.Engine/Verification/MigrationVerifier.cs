@@ -337,19 +337,12 @@ internal sealed class MigrationVerifier(SourceOptions sourceOptions, Workspace w
 
     private static List<FactSample> SampleFacts(Store store, KeyKind kind)
     {
-        using var cmd = store.Command(
-            "SELECT f.id, l.postgres_id, f.timestamp, f.content FROM facts f " +
-            "JOIN fact_embeddings l ON l.fact_id = f.id " +
-            "WHERE f.source = 'archival_memory' ORDER BY f.id LIMIT 3");
-        using var r = cmd.ExecuteReader();
         var list = new List<FactSample>();
-        while (r.Read())
+        foreach (var (factId, key, timestamp, content) in store.Links.SampleArchivalFacts(kind, 3))
         {
-            var content = r.GetString(3);
             list.Add(new FactSample
             {
-                FactId = r.GetInt64(0), PostgresId = SourceKey.FromSqlite(r.GetValue(1), kind),
-                Timestamp = Convert.ToString(r.GetValue(2), CultureInfo.InvariantCulture) ?? "",
+                FactId = factId, PostgresId = key, Timestamp = timestamp,
                 Content = content.Length > 120 ? content[..120] + "…" : content,
             });
         }
