@@ -103,7 +103,11 @@ internal static class LogAudit
             foreach (var location in locations)
             {
                 using var stream = files.OpenRead(day, location, largeReads: true);
-                if (stream != null) CompareAt(stream, rows, intactRows, expected);
+                if (stream != null)
+                {
+                    DayFiles.ReadThrough(stream, files.PathOf(day, location),
+                        s => CompareAt(s, rows, intactRows, expected));
+                }
             }
         }
         foreach (var r in rows)

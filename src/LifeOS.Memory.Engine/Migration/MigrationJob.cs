@@ -69,6 +69,7 @@ internal sealed class MigrationJob(SourceOptions sourceOptions, Workspace worksp
                 failure ??= ex;
             }
         }
+        result.Problems.AddRange(logs.Problems);
         if (failure is MemoryMigrationException mme)
         {
             result.FailureId = mme.ErrorId;
