@@ -43,7 +43,7 @@ public sealed class MigrationResult
     public long SkippedCount { get; set; }
     public long ErrorCount => Errors.Count;
     public List<MigrationError> Errors { get; } = new();
-    /// <summary>Daily logs skipped because their file is damaged or in the way (each also written as an error).</summary>
+    /// <summary>Daily logs skipped because their file is damaged or in the way (each written as an error).</summary>
     public List<WorkspaceProblem> Problems { get; } = new();
     /// <summary>
     /// Daily-log entries appended to make up for missing ones (pending after a crash, lost to a file moved meanwhile,

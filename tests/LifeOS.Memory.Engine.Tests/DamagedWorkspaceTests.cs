@@ -47,7 +47,8 @@ public class DamagedWorkspaceTests(ITestOutputHelper output)
             Compress(s, day);
             File.WriteAllBytes(Gz(s, day), Array.Empty<byte>());
         }),
-        new("invalid UTF-8", ErrorIds.DailyLogDamaged, (s, day) => Insert(Live(s, day), new byte[] { 0xC3, 0x28, 0xFF })),
+        new("invalid UTF-8", ErrorIds.DailyLogDamaged,
+            (s, day) => Insert(Live(s, day), new byte[] { 0xC3, 0x28, 0xFF })),
         new("NUL byte", ErrorIds.DailyLogDamaged, (s, day) => Insert(Live(s, day), new byte[] { 0 })),
         new("folder instead of the file", ErrorIds.DailyLogInaccessible, (s, day) =>
         {

@@ -10,7 +10,7 @@ public class UnwrittenWorkspaceTests
 {
     private const int Rows = 300;
 
-    /// <summary>The workspace as the assistant's script leaves it: its schema, its facts and links, its entries.</summary>
+    /// <summary>The workspace as the assistant's script leaves it: its schema, facts, links and entries.</summary>
     private static Scenario ScriptWorkspace()
     {
         var s = new Scenario();

@@ -39,7 +39,7 @@ internal sealed class LinkOwnership
             : Kind.NotWrittenYet,
             linkColumns.Contains("embedding"));
 
-    /// <summary>Whether link rows carry the mark; the upgrade adds it, and the module's partial indexes use it.</summary>
+    /// <summary>Whether link rows carry the mark (the upgrade adds it; the module's partial indexes use it).</summary>
     public bool IsMarked => _kind == Kind.Marked;
 
     /// <summary>Whether the upgrade that adds the mark makes every link with a source id the module's (0.1).</summary>
