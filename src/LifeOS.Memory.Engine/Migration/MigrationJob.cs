@@ -70,6 +70,8 @@ internal sealed class MigrationJob(SourceOptions sourceOptions, Workspace worksp
             }
         }
         result.Problems.AddRange(logs.Problems);
+        if (failure != null && OperationFailures.Map(failure, workspace, WorkspaceAccess.Writing) is { } mapped)
+            failure = mapped;
         if (failure is MemoryMigrationException mme)
         {
             result.FailureId = mme.ErrorId;
