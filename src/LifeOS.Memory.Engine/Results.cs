@@ -77,11 +77,11 @@ public sealed class MigrationResult
     /// <summary>The error id of the failure that stopped the run part way, if any.</summary>
     public string? FailureId { get; set; }
     public string? FailureMessage { get; set; }
-    public bool Success => ErrorCount == 0 && !Cancelled && FailureId == null;
+    public bool Success => ErrorCount == 0 && Problems.Count == 0 && !Cancelled && FailureId == null;
     public string Status =>
         FailureId != null ? "Failed"
         : Cancelled ? "Cancelled"
-        : ErrorCount > 0 ? "CompletedWithErrors"
+        : ErrorCount > 0 || Problems.Count > 0 ? "CompletedWithErrors"
         : "Completed";
     public string MemoryPath { get; set; } = "";
     public string SourceTable { get; set; } = "";

@@ -105,6 +105,52 @@ public sealed partial class CorruptionTests(ITestOutputHelper output)
         output.WriteLine("error ids seen: " + string.Join(", ", seen.Select(p => $"{p.Key} x{p.Value}")));
     }
 
+    [Fact]
+    public void A_damaged_archive_is_one_non_terminating_error_naming_it_and_every_command_goes_on()
+    {
+        using var src = new TestSource(120);
+        using var ps = new PowerShellSession();
+        ps.SetVariable("cs", src.Uri);
+        ps.SetVariable("ws", src.Root);
+        ps.Run($"Invoke-ArchivalMigration {Common}").ThrowIfFailed();
+        var day = Directory.GetFiles(Path.Combine(src.Root, "memory"), "*.md").Order(StringComparer.Ordinal).First();
+        var gzPath = Path.Combine(src.Root, "memory", "archives", Path.GetFileName(day) + ".gz");
+        Directory.CreateDirectory(Path.GetDirectoryName(gzPath)!);
+        var text = File.ReadAllBytes(day);
+        using (var gz = new GZipStream(File.Create(gzPath), CompressionLevel.Optimal)) gz.Write(text);
+        File.Delete(day);
+        var bytes = File.ReadAllBytes(gzPath);
+        File.WriteAllBytes(gzPath, bytes[..(bytes.Length - 5)]);
+        var entries = text.AsSpan().Count("<!-- fact:"u8);
+
+        foreach (var (command, type) in new[]
+        {
+            ($"Test-Migration {Common}", "TestMigrationCommand"),
+            ($"Invoke-ArchivalMigration {Common}", "InvokeArchivalMigrationCommand"),
+        })
+        {
+            var outcome = ps.Run(command);
+            Assert.Null(outcome.Terminating);
+            var error = Assert.Single(outcome.Errors);
+            Assert.Equal($"DailyLogDamaged,LifeOS.Memory.Commands.{type}", error.FullyQualifiedErrorId);
+            Assert.Equal(ErrorCategory.InvalidData, error.CategoryInfo.Category);
+            Assert.Equal(gzPath, error.TargetObject);
+            Assert.Contains(gzPath, error.ToString());
+            var result = Assert.Single(outcome.Output);
+            if (type == "TestMigrationCommand")
+            {
+                Assert.Equal((long)entries, (long)result.Properties["LogUncheckedCount"].Value);
+                Assert.Equal(0L, (long)result.Properties["LogMissingCount"].Value);
+                Assert.False((bool)result.Properties["IsComplete"].Value);
+            }
+            else
+            {
+                Assert.Equal("CompletedWithErrors", (string)result.Properties["Status"].Value);
+            }
+        }
+        Assert.Equal(bytes[..(bytes.Length - 5)], File.ReadAllBytes(gzPath));
+    }
+
     private static void Check(Outcome outcome, string command, string why, HashSet<string> documented,
         SortedDictionary<string, int> seen)
     {

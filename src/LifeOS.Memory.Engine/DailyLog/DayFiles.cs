@@ -364,11 +364,16 @@ internal sealed class DayFiles : IDisposable
     private static void ReadToEnd(string path)
     {
         using var stream = OpenChecked(path, compressed: false, 0);
-        if (stream == null) return;
+        if (stream != null) ReadThrough(stream, path, Drain);
+    }
+
+    /// <summary>Reads what is left of a stream, for the checks its reads make.</summary>
+    public static void Drain(Stream stream)
+    {
         var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(256 * 1024);
         try
         {
-            ReadThrough(stream, path, s => { while (s.Read(buffer) > 0) { } });
+            while (stream.Read(buffer) > 0) { }
         }
         finally
         {

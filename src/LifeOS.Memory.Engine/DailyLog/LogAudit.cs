@@ -105,8 +105,12 @@ internal static class LogAudit
                 using var stream = files.OpenRead(day, location, largeReads: true);
                 if (stream != null)
                 {
-                    DayFiles.ReadThrough(stream, files.PathOf(day, location),
-                        s => CompareAt(s, rows, intactRows, expected));
+                    // Read to its end, so that the whole file is checked (a compressed day's trailer too).
+                    DayFiles.ReadThrough(stream, files.PathOf(day, location), s =>
+                    {
+                        CompareAt(s, rows, intactRows, expected);
+                        DayFiles.Drain(s);
+                    });
                 }
             }
         }
