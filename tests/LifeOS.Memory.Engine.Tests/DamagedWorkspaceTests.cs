@@ -132,6 +132,45 @@ public class DamagedWorkspaceTests(ITestOutputHelper output)
         File.Delete(Path.Combine(s.Root, "..", Path.GetFileName(s.Root) + "-outside.md"));
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(31)]
+    [InlineData(-1)]
+    public void An_empty_or_cut_short_wal_is_what_a_crash_leaves_and_every_operation_works(int keep)
+    {
+        using var s = new Scenario();
+        s.Generate(200);
+        Assert.True(s.Migrate().Success);
+        var wal = s.DbPath + "-wal";
+        var copy = s.Root + "-crashed";
+        using (var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={s.DbPath};Pooling=False"))
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "PRAGMA wal_autocheckpoint = 0; INSERT INTO facts (content, source) VALUES ('a', 'x'); " +
+                "INSERT INTO facts (content, source) VALUES ('b', 'x');";
+            cmd.ExecuteNonQuery();
+            // As a killed writer leaves them: the database and its WAL, cut where the crash stopped the writes.
+            Directory.CreateDirectory(copy);
+            File.Copy(s.DbPath, Path.Combine(copy, "jarvis.db"));
+            var bytes = File.ReadAllBytes(wal);
+            File.WriteAllBytes(Path.Combine(copy, "jarvis.db-wal"), bytes[..(keep < 0 ? bytes.Length - 100 : keep)]);
+        }
+        File.Delete(s.DbPath);
+        File.Delete(wal);
+        File.Delete(s.DbPath + "-shm");
+        File.Move(Path.Combine(copy, "jarvis.db"), s.DbPath);
+        File.Move(Path.Combine(copy, "jarvis.db-wal"), wal);
+        Directory.Delete(copy);
+
+        Assert.Equal(0, s.Status().PendingCount);
+        Assert.True(s.Verify().IsComplete);
+        var run = s.Migrate();
+        Assert.True(run.Success);
+        Assert.Equal(200, run.SkippedCount);
+        Assert.Equal("ok", s.Scalar<string>("PRAGMA integrity_check"));
+    }
+
     private static void AssertProblems(Scenario s, Dictionary<string, Damage> damaged,
         List<WorkspaceProblem> problems)
     {

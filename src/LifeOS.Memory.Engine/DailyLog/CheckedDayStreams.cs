@@ -112,6 +112,8 @@ internal sealed class GzipDayStream : Stream
     // The smallest gzip member: a 10-byte header, an empty deflate block, an 8-byte trailer.
     private const int MinimumMember = 20;
     private readonly string _path;
+    private readonly string _uncompressed;
+    private readonly long _length;
     private readonly GZipStream _gzip;
     private readonly uint _lastCrc;
     private readonly long _lastLength;
@@ -122,21 +124,24 @@ internal sealed class GzipDayStream : Stream
     private long _total;
     private bool _ended;
 
-    public GzipDayStream(FileStream file, string path)
+    /// <param name="uncompressed">The day's uncompressed archive, which the nightly compression deletes once
+    /// the compressed file is whole.</param>
+    public GzipDayStream(FileStream file, string path, string uncompressed)
     {
         _path = path;
-        var length = file.Length;
+        _uncompressed = uncompressed;
+        var length = _length = file.Length;
         if (length < MinimumMember)
         {
             file.Dispose();
-            throw DayFileException.Damaged(path, $"it is cut short ({length} bytes, less than one gzip member)");
+            throw Damaged($"it is cut short ({length} bytes, less than one gzip member)");
         }
         Span<byte> bytes = stackalloc byte[8];
         RandomAccess.Read(file.SafeFileHandle, bytes[..2], 0);
         if (bytes[0] != 0x1F || bytes[1] != 0x8B)
         {
             file.Dispose();
-            throw DayFileException.Damaged(path, "it does not start as a gzip file");
+            throw Damaged("it does not start as a gzip file");
         }
         RandomAccess.Read(file.SafeFileHandle, bytes, length - 8);
         _lastCrc = BitConverter.ToUInt32(bytes[..4]);
@@ -161,19 +166,27 @@ internal sealed class GzipDayStream : Stream
         }
         catch (InvalidDataException ex)
         {
-            throw DayFileException.Damaged(_path, $"its compressed data is corrupt ({ex.Message})", ex);
+            throw Damaged($"its compressed data is corrupt ({ex.Message})", ex);
         }
         if (n == 0)
         {
             _ended = true;
             if (_lastLength > _total || Crc32.Of(_tail.AsSpan(_start, _kept - _start), _tail.AsSpan(0, _start))
                 != _lastCrc)
-                throw DayFileException.Damaged(_path, "it is cut short (its last gzip member does not end whole)");
+                throw Damaged("it is cut short (its last gzip member does not end whole)");
             return 0;
         }
         Keep(buffer[..n]);
         _total += n;
         return n;
+    }
+
+    /// <summary>The damage, or a compression still being written (its source still there, or the file grew).</summary>
+    private DayFileException Damaged(string what, Exception? inner = null)
+    {
+        var damaged = DayFileException.Damaged(_path, what, inner);
+        var info = new FileInfo(_path);
+        return File.Exists(_uncompressed) || !info.Exists || info.Length != _length ? damaged.AsInFlight() : damaged;
     }
 
     private void Keep(ReadOnlySpan<byte> data)

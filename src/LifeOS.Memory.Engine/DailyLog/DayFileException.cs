@@ -12,6 +12,15 @@ internal sealed class DayFileException : MemoryMigrationException
 
     public string Path { get; }
 
+    /// <summary>
+    /// The file is being written by another program right now (the nightly compression writes DAY.md.gz in place,
+    /// then deletes DAY.md): what looks cut short is still growing. Worth another look, not a problem.
+    /// </summary>
+    public bool InFlight { get; private init; }
+
+    public DayFileException AsInFlight() =>
+        new(ErrorId, Kind, Path, Message, InnerException) { InFlight = true };
+
     public WorkspaceProblem Problem => new() { ErrorId = ErrorId, Kind = Kind, Path = Path, Message = Message };
 
     /// <summary>The file's bytes are not a daily log: a corrupt or cut-short gzip, invalid UTF-8, a NUL byte.</summary>

@@ -174,15 +174,33 @@ internal sealed class DayFiles : IDisposable
     /// </summary>
     public AppendedAt Append(string day, ReadOnlySpan<byte> entries)
     {
+        var inFlight = 0;
         for (var attempt = 0; ; attempt++)
         {
             if (attempt > 8)
                 throw new IOException($"The daily log of {day} kept moving while it was being appended to.");
             var (location, file) = OpenDay(day);
             if (file == null) continue; // moved or deleted meanwhile: find where it lives now
-            var at = location == DayLocation.Compressed
-                ? AppendMember(file, entries, out var end)
-                : AppendText(file, entries, out end);
+            long at, end;
+            if (location != DayLocation.Compressed)
+            {
+                at = AppendText(file, entries, out end);
+            }
+            else
+            {
+                try
+                {
+                    at = AppendMember(file, entries, out end);
+                }
+                catch (DayFileException ex) when (ex.InFlight && inFlight++ < InFlightAttempts)
+                {
+                    // Being compressed right now: appended to once it is whole.
+                    Close(day);
+                    Thread.Sleep(InFlightPause);
+                    attempt--;
+                    continue;
+                }
+            }
             _appended[day] = (location, end);
             return new AppendedAt(location, at, end);
         }
@@ -303,9 +321,31 @@ internal sealed class DayFiles : IDisposable
     }
 
     /// <summary>
+    /// Runs <paramref name="work"/> again while a compressed file it reads is still being written (a fraction of a
+    /// second for one day), then takes what it sees.
+    /// </summary>
+    public static T WhileInFlight<T>(Func<T> work)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return work();
+            }
+            catch (DayFileException ex) when (ex.InFlight && attempt < InFlightAttempts)
+            {
+                Thread.Sleep(InFlightPause);
+            }
+        }
+    }
+
+    /// <summary>
     /// A day file's text, checked as it is read (<see cref="Utf8CheckedStream"/>, <see cref="GzipDayStream"/>);
     /// null when the file is gone. Failures to open or read it are the day's (<see cref="DayFileException"/>).
     /// </summary>
+    private const int InFlightAttempts = 40;
+    private static readonly TimeSpan InFlightPause = TimeSpan.FromMilliseconds(25);
+
     private static Utf8CheckedStream? OpenChecked(string path, bool compressed, int bufferSize)
     {
         FileStream stream;
@@ -325,7 +365,8 @@ internal sealed class DayFiles : IDisposable
         try
         {
             // GZipStream reads every member of a multi-member file in turn.
-            return new Utf8CheckedStream(compressed ? new GzipDayStream(stream, path) : stream, path);
+            return new Utf8CheckedStream(
+                compressed ? new GzipDayStream(stream, path, path[..^".gz".Length]) : stream, path);
         }
         catch (Exception ex) when (ex is not DayFileException && DayFileException.From(path, ex, false) is { } problem)
         {
