@@ -73,6 +73,14 @@ public sealed class MigrationResult
         Duration.TotalSeconds > 0 ? (MigratedCount + UpdatedCount) / Duration.TotalSeconds : 0;
     /// <summary>Exact-copy duplicates of the module's facts removed (-Force, after confirmation).</summary>
     public long RemovedDuplicateCount { get; set; }
+    /// <summary>
+    /// Ids of the preferences rows holding NULL in user_id, category or preference_key that kept a workspace made
+    /// by an earlier version of the module from getting the assistant's NOT NULL columns (the table was left as it
+    /// was); empty otherwise.
+    /// </summary>
+    public IReadOnlyList<long> PreferenceIdsWithNulls { get; set; } = Array.Empty<long>();
+    /// <summary>What the upgrade of the workspace's schema had to leave alone, and why, one sentence each.</summary>
+    public IReadOnlyList<string> SchemaWarnings { get; set; } = Array.Empty<string>();
     public bool Cancelled { get; set; }
     /// <summary>The error id of the failure that stopped the run part way, if any.</summary>
     public string? FailureId { get; set; }

@@ -209,6 +209,7 @@ internal sealed class MemoryStore : IDisposable
                     "to list them and remove the extra links before migrating.");
             var ledgerIsNew = !Has("table", "lifeos_log_entries");
             Execute(MemorySchema.Additions);
+            if (isNew) SchemaUpgrade.MarkCreated(this);
             if (!Columns("lifeos_log_pending").Contains("adopted"))
                 Execute("ALTER TABLE lifeos_log_pending ADD COLUMN adopted INTEGER NOT NULL DEFAULT 0");
             // Entries written before the ledger existed are recognised (or written) by the next repair pass.
@@ -225,6 +226,14 @@ internal sealed class MemoryStore : IDisposable
         finally
         {
             _transaction = null;
+        }
+        try
+        {
+            UpgradeReport = SchemaUpgrade.Run(this);
+        }
+        catch (SqliteException ex)
+        {
+            throw Failure(ex, DatabasePath);
         }
         DetectCapabilities();
         var mentionColumns = Columns("entity_mentions");
@@ -266,6 +275,9 @@ internal sealed class MemoryStore : IDisposable
         HasLedger = Has("table", "lifeos_log_entries");
         Ownership = LinkOwnership.Detect(Columns("fact_embeddings"), Has("table", "lifeos_log_pending"));
     }
+
+    /// <summary>What the upgrade of a schema an earlier version of the module created had to leave alone.</summary>
+    internal SchemaUpgradeReport UpgradeReport { get; private set; } = SchemaUpgradeReport.None;
 
     /// <summary>Whether the database has the daily-log ledger (lifeos_log_entries).</summary>
     internal bool HasLedger { get; private set; }
