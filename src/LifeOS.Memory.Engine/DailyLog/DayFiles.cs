@@ -57,7 +57,7 @@ internal sealed class DayFiles : IDisposable
     /// <summary>The folder no day file may lead out of (through a symbolic link).</summary>
     public string WorkspaceRoot { get; }
 
-    /// <summary>The days skipped because their file could not be used, in the order they were found.</summary>
+    /// <summary>The days skipped because their file could not be used, by path.</summary>
     public IReadOnlyList<WorkspaceProblem> Problems => _problems.Values.OrderBy(p => p.Path, StringComparer.Ordinal)
         .ToList();
 
