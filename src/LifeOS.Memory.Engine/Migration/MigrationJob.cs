@@ -48,6 +48,9 @@ internal sealed class MigrationJob(SourceOptions sourceOptions, Workspace worksp
             }
             // jarvis.db is closed by now, its last checkpoint written: the flush covers that too.
             failure = Flush(logs, failure);
+            result.Problems.AddRange(logs.Problems);
+            if (failure != null && OperationFailures.Map(failure, workspace, WorkspaceAccess.Writing) is { } mapped)
+                failure = mapped;
             result.Duration = clock.Elapsed;
             if (failure is MemoryMigrationException mme)
             {
@@ -80,6 +83,7 @@ internal sealed class MigrationJob(SourceOptions sourceOptions, Workspace worksp
                 result.RepairedLogEntries = workspace.MapFailures(() => LogRepair.Run(store, logs, ct: ct));
             });
             var flushed = Flush(logs, repair);
+            result.Problems.AddRange(logs.Problems);
             if (flushed != null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(flushed);
         });
         var note = failure != null

@@ -47,24 +47,29 @@ internal sealed class WorkspaceVerifier(Workspace workspace)
         {
             MemoryPath = workspace.Root, SourceTable = sourceTable, SourceChecked = false, SourceError = sourceError,
         };
-        var entries = workspace.MapFailures(
+        var logs = workspace.MapFailures(
             () => LogEntryCounts.Count(store, new DayFiles(workspace.LogDirectory), ct));
+        v.Problems.AddRange(logs.Problems);
         var logMissing = new List<object>();
         var logDuplicate = new List<object>();
+        var logUnchecked = new List<object>();
         foreach (var chunk in workspace.MapFailures(() => store.Links.Chunks(ShownKeys, 10_000).ToList()))
         {
             foreach (var (key, factId) in chunk)
             {
                 v.MigratedCount++;
-                var n = entries.GetValueOrDefault(factId);
-                if (n == 0) logMissing.Add(key);
+                var n = logs.Counts.GetValueOrDefault(factId);
+                if (logs.Unchecked.Contains(factId)) logUnchecked.Add(key);
+                else if (n == 0) logMissing.Add(key);
                 else if (n > 1) logDuplicate.Add(key);
             }
         }
         v.LogMissingCount = logMissing.Count;
         v.LogDuplicateCount = logDuplicate.Count;
+        v.LogUncheckedCount = logUnchecked.Count;
         v.LogMissingIds.AddRange(First(logMissing));
         v.LogDuplicateIds.AddRange(First(logDuplicate));
+        v.LogUncheckedIds.AddRange(First(logUnchecked));
 
         var index = workspace.MapFailures(() => FullTextAudit.Run(store, withHeldValues: false, ct));
         v.IndexIntact = index.Intact;

@@ -23,6 +23,7 @@ public sealed class TestMigrationCommand : MemoryCommandBase
         if (!verification.SourceChecked)
             WriteWarning($"{verification.SourceError} Only the workspace was checked (daily-log entries, the " +
                 "full-text index, duplicates); the source-side checks were not made (Status SourceNotChecked).");
+        WriteProblems(verification.Problems);
         WriteVerbose($"Verified {verification.SourceCount} source rows in " +
             $"{DurationFormat.Format(verification.Duration)}: {verification.Status}.");
         if (Quiet)
