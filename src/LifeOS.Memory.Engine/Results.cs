@@ -43,6 +43,8 @@ public sealed class MigrationResult
     public long SkippedCount { get; set; }
     public long ErrorCount => Errors.Count;
     public List<MigrationError> Errors { get; } = new();
+    /// <summary>Daily logs skipped because their file is damaged or in the way (each written as an error).</summary>
+    public List<WorkspaceProblem> Problems { get; } = new();
     /// <summary>
     /// Daily-log entries appended to make up for missing ones (pending after a crash, lost to a file moved meanwhile,
     /// changed facts).
@@ -83,11 +85,11 @@ public sealed class MigrationResult
     /// <summary>The error id of the failure that stopped the run part way, if any.</summary>
     public string? FailureId { get; set; }
     public string? FailureMessage { get; set; }
-    public bool Success => ErrorCount == 0 && !Cancelled && FailureId == null;
+    public bool Success => ErrorCount == 0 && Problems.Count == 0 && !Cancelled && FailureId == null;
     public string Status =>
         FailureId != null ? "Failed"
         : Cancelled ? "Cancelled"
-        : ErrorCount > 0 ? "CompletedWithErrors"
+        : ErrorCount > 0 || Problems.Count > 0 ? "CompletedWithErrors"
         : "Completed";
     public string MemoryPath { get; set; } = "";
     public string SourceTable { get; set; } = "";
@@ -164,10 +166,20 @@ public sealed class MigrationVerification
 {
     public const int IdSampleSize = 20;
 
-    public bool IsComplete => MissingCount == 0 && ChangedCount == 0 && OrphanedCount == 0 && DuplicateCount == 0
+    public bool IsComplete => SourceChecked
+        && MissingCount == 0 && ChangedCount == 0 && OrphanedCount == 0 && DuplicateCount == 0
         && LogMissingCount == 0 && LogDuplicateCount == 0 && EmbeddingMismatchCount == 0
-        && IndexIntact && IndexMissingCount == 0 && IndexChangedCount == 0 && MentionMismatchCount == 0;
-    public string Status => IsComplete ? "Complete" : "Incomplete";
+        && IndexIntact && IndexMissingCount == 0 && IndexChangedCount == 0 && MentionMismatchCount == 0
+        && LogUncheckedCount == 0;
+    public string Status => IsComplete ? "Complete" : SourceChecked ? "Incomplete" : "SourceNotChecked";
+    /// <summary>
+    /// False when PostgreSQL was unreachable: only the workspace's side was checked (log entries, the full-text
+    /// index, duplicates), and the source-side counts (missing, changed, embeddings, mentions, orphaned) are 0
+    /// because they were not looked at.
+    /// </summary>
+    public bool SourceChecked { get; set; } = true;
+    /// <summary>Why the source was not checked (no secrets), when it was not.</summary>
+    public string? SourceError { get; set; }
     public long SourceCount { get; set; }
     public long MigratedCount { get; set; }
     public long MissingCount { get; set; }
@@ -176,6 +188,10 @@ public sealed class MigrationVerification
     public long DuplicateCount { get; set; }
     public long LogMissingCount { get; set; }
     public long LogDuplicateCount { get; set; }
+    /// <summary>
+    /// Migrated entries whose daily log could not be read (damaged or inaccessible): neither found nor missing.
+    /// </summary>
+    public long LogUncheckedCount { get; set; }
     public long EmbeddingMismatchCount { get; set; }
     /// <summary>FTS5's own integrity-check of the whole full-text index (the assistant's entries too) passed.</summary>
     public bool IndexIntact { get; set; } = true;
@@ -197,11 +213,14 @@ public sealed class MigrationVerification
     public List<object> DuplicateIds { get; } = new();
     public List<object> LogMissingIds { get; } = new();
     public List<object> LogDuplicateIds { get; } = new();
+    public List<object> LogUncheckedIds { get; } = new();
     public List<object> EmbeddingMismatchIds { get; } = new();
     public List<object> IndexMissingIds { get; } = new();
     public List<object> IndexChangedIds { get; } = new();
     public List<object> MentionMismatchIds { get; } = new();
     public List<FactSample> SampleFacts { get; } = new();
+    /// <summary>Daily logs that could not be read (each also written as an error).</summary>
+    public List<WorkspaceProblem> Problems { get; } = new();
     public TimeSpan Duration { get; set; }
     public string MemoryPath { get; set; } = "";
     public string SourceTable { get; set; } = "";

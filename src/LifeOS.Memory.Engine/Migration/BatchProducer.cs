@@ -94,8 +94,7 @@ internal sealed class BatchProducer
         var skipped = 0;
         foreach (var key in page)
         {
-            // A source id linked only by another program is adopted: its fact is corrected in place.
-            if (_options.Force || !links.TryGetValue(key, out var link) || !link.Own) work.Add(key);
+            if (links.IsStillToDo(key, _options.Force)) work.Add(key);
             else skipped++;
         }
         if (work.Count == 0)
@@ -138,7 +137,7 @@ internal sealed class BatchProducer
         }
     }
 
-    private void Prepare(Batch batch, List<SourceRow> rows, Dictionary<object, SourceLink> links)
+    private void Prepare(Batch batch, List<SourceRow> rows, PageLinks links)
     {
         var sb = new System.Text.StringBuilder(4096);
         var chars = new char[4096];

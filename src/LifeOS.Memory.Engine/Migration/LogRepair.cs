@@ -29,10 +29,21 @@ internal static class LogRepair
             if (actual.GetValueOrDefault(day, "") != signature) days.Add(day);
 
         long appended = 0;
+        // The facts the entries name are made durable before any entry is: a run killed before its end leaves
+        // commits that only the page cache holds.
+        if (days.Count > 0) store.Commits.Pass();
         foreach (var day in days)
         {
             ct.ThrowIfCancellationRequested();
-            appended += RepairDay(store, files, day, pending, adopted);
+            try
+            {
+                appended += RepairDay(store, files, day, pending, adopted);
+            }
+            catch (DayFileException ex)
+            {
+                // The day's file is damaged or in the way: left as it is, its entries stay pending.
+                files.Report(ex);
+            }
         }
         return appended;
     }

@@ -109,6 +109,7 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
         {
             // The run stopped part way: say why, and still account for what was committed.
             CloseProgress();
+            WriteProblems(ex.PartialResult?.Problems);
             WriteError(ToErrorRecord(ex, SourceTable));
             WriteObject(ex.PartialResult ?? new MigrationResult
             {
@@ -121,6 +122,7 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
         {
             CloseProgress();
         }
+        WriteProblems(result.Problems);
         if (Force && result.FailureId == null && !result.Cancelled)
             result.RemovedDuplicateCount = RemoveDuplicates(migrator);
         if (result.RepairedLogEntries > 0)

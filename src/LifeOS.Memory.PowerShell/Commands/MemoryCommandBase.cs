@@ -74,7 +74,13 @@ public abstract class MemoryCommandBase : PSCmdlet, IDisposable
         var task = Task.Run(async () =>
         {
             try { return await work(_stopping.Token).ConfigureAwait(false); }
-            finally { queue.CompleteAdding(); }
+            finally
+            {
+                // The session outlives the command: what SQLite freed on the engine's threads goes back to the
+                // system (see NativeHeap), or a scheduler's session grows by megabytes a run.
+                _ = NativeHeap.ReleaseFreeMemory();
+                queue.CompleteAdding();
+            }
         });
         try
         {
@@ -125,8 +131,22 @@ public abstract class MemoryCommandBase : PSCmdlet, IDisposable
         FailureKind.PermissionDenied => ErrorCategory.PermissionDenied,
         FailureKind.WriteError => ErrorCategory.WriteError,
         FailureKind.OperationTimeout => ErrorCategory.OperationTimeout,
+        FailureKind.ReadError => ErrorCategory.ReadError,
         _ => ErrorCategory.InvalidOperation,
     };
+
+    /// <summary>
+    /// Files the operation went on without (a damaged or inaccessible daily log), one non-terminating error each,
+    /// the file as the target.
+    /// </summary>
+    internal void WriteProblems(IEnumerable<WorkspaceProblem>? problems)
+    {
+        foreach (var p in problems ?? Array.Empty<WorkspaceProblem>())
+        {
+            WriteError(new ErrorRecord(new MemoryMigrationException(p.ErrorId, p.Kind, p.Message), p.ErrorId,
+                Category(p.Kind), p.Path));
+        }
+    }
 
     /// <summary>Runs engine work whose failure ends the command.</summary>
     internal T RunOrThrow<T>(Func<CancellationToken, Task<T>> work, object? target)
