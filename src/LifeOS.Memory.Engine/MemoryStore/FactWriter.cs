@@ -158,7 +158,15 @@ internal sealed class FactWriter
         cmd.Parameters["$s"].Value = embedding == null ? DBNull.Value : syncedAt;
         cmd.Parameters["$e"].Value = BlobValue(embedding);
         cmd.ExecuteNonQuery();
+        // Search-Memory's cached vectors notice inserts and deletes by ids and counts; a rewrite in place
+        // changes neither, so it is counted here (this is the module's only write of an existing embedding).
+        _store.Prepared("count-rewrite",
+            $"INSERT INTO lifeos_settings (key, value) VALUES ('{EmbeddingRewritesKey}', 1) " +
+            "ON CONFLICT (key) DO UPDATE SET value = value + 1").ExecuteNonQuery();
     }
+
+    /// <summary>The lifeos_settings key counting embeddings rewritten in place (see <see cref="UpdateLink"/>).</summary>
+    public const string EmbeddingRewritesKey = "embedding_rewrites";
 
     /// <summary>A blob as an ADO.NET parameter value: the array itself when the memory is a whole array.</summary>
     private static object BlobValue(ReadOnlyMemory<byte>? blob) => blob is not { } b ? DBNull.Value

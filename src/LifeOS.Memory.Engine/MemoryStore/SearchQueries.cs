@@ -7,6 +7,9 @@ namespace LifeOS.Memory.MemoryStore;
 /// <summary>Reads the stored embeddings one at a time: the fact id and its little-endian float32 bytes.</summary>
 internal delegate void EmbeddingVisitor(long factId, ReadOnlySpan<byte> blob);
 
+/// <summary>fact_embeddings' row count and highest id, and the module's count of embeddings rewritten in place.</summary>
+internal readonly record struct EmbeddingSignature(long Count, long MaxId, long Rewrites);
+
 /// <summary>
 /// The SQL of Search-Memory, on a store opened for reading: the assistant's keyword query, the facts and stored
 /// embeddings of the semantic half, and the links that name a fact's source id. Every read runs inside
@@ -17,6 +20,7 @@ internal sealed class SearchQueries
     private readonly MemoryStore _store;
     private readonly string _active;
     private readonly string _assistantOutput;
+    private readonly bool _hasSettings;
 
     public SearchQueries(MemoryStore store)
     {
@@ -26,6 +30,7 @@ internal sealed class SearchQueries
         _active = facts.Contains("is_active") ? "f.is_active" : "1";
         _assistantOutput = facts.Contains("is_assistant_output") ? "f.is_assistant_output" : "0";
         HasEmbeddings = store.Columns("fact_embeddings").Contains("embedding");
+        _hasSettings = store.Columns("lifeos_settings").Contains("value");
     }
 
     /// <summary>Whether fact_embeddings has the module's embedding column (a workspace it migrated into).</summary>
@@ -73,16 +78,74 @@ internal sealed class SearchQueries
         return ranked.Select(r => new KeywordHit(Fact(r.Id)!, r.Score)).ToList();
     }
 
-    /// <summary>Every stored embedding of a fact that exists, in storage order.</summary>
-    public void ScanEmbeddings(EmbeddingVisitor visit)
+    /// <summary>
+    /// What tells whether the stored vectors changed: fact_embeddings' row count and highest id (AUTOINCREMENT:
+    /// an insert always raises it, a delete always lowers the count) and the module's count of embeddings it
+    /// rewrote in place (<see cref="FactWriter.EmbeddingRewritesKey"/>). Reads an index and one row.
+    /// </summary>
+    public EmbeddingSignature Signature()
+    {
+        if (!HasEmbeddings) return default;
+        var counts = _store.Raw("search-signature", "SELECT count(*), coalesce(max(id), 0) FROM fact_embeddings");
+        long count, maxId;
+        try
+        {
+            counts.Step();
+            count = counts.Int64(0);
+            maxId = counts.Int64(1);
+        }
+        finally
+        {
+            counts.Reset();
+        }
+        long rewrites = 0;
+        if (_hasSettings)
+        {
+            var setting = _store.Raw("search-rewrites",
+                $"SELECT value FROM lifeos_settings WHERE key = '{FactWriter.EmbeddingRewritesKey}'");
+            try
+            {
+                if (setting.Step() && setting.Type(0) == raw.SQLITE_INTEGER) rewrites = setting.Int64(0);
+            }
+            finally
+            {
+                setting.Reset();
+            }
+        }
+        return new EmbeddingSignature(count, maxId, rewrites);
+    }
+
+    /// <summary>How many fact_embeddings rows have an id above <paramref name="id"/>.</summary>
+    public long RowsAfter(long id)
+    {
+        var statement = _store.Raw("search-rows-after", "SELECT count(*) FROM fact_embeddings WHERE id > ?1");
+        statement.Bind(1, id);
+        try
+        {
+            statement.Step();
+            return statement.Int64(0);
+        }
+        finally
+        {
+            statement.Reset();
+        }
+    }
+
+    /// <summary>
+    /// Every stored embedding of a fact that exists, in storage order; only those of link rows with an id above
+    /// <paramref name="afterId"/> when it is given (the rows added since a previous scan).
+    /// </summary>
+    public void ScanEmbeddings(EmbeddingVisitor visit, long afterId = 0)
     {
         if (!HasEmbeddings) return;
         var statement = _store.Raw("search-scan",
             "SELECT l.fact_id, l.embedding FROM fact_embeddings l JOIN facts f ON f.id = l.fact_id " +
-            "WHERE typeof(l.embedding) = 'blob'");
-        // Mapped for the scan: no read call and copy per page. Unmapped after it, so that the file's pages do
-        // not stay in the session's memory.
-        _store.Raw("search-map", "PRAGMA mmap_size = 68719476736").Execute();
+            "WHERE typeof(l.embedding) = 'blob' AND l.id > ?1");
+        statement.Bind(1, afterId);
+        // Mapped for a whole scan: no read call and copy per page. Unmapped after it, so that the file's pages do
+        // not stay in the session's memory. A scan of the few rows added since reads too little to need it.
+        var mapped = afterId == 0;
+        if (mapped) _store.Raw("search-map", "PRAGMA mmap_size = 68719476736").Execute();
         try
         {
             while (statement.Step()) visit(statement.Int64(0), statement.Blob(1));
@@ -91,20 +154,33 @@ internal sealed class SearchQueries
         {
             // A visit that throws (a cancelled search) leaves the statement mid-way: release it.
             statement.Reset();
-            _store.Raw("search-unmap", "PRAGMA mmap_size = 0").Execute();
+            if (mapped) _store.Raw("search-unmap", "PRAGMA mmap_size = 0").Execute();
         }
     }
 
     /// <summary>The stored embedding of a fact, or null.</summary>
     public byte[]? Embedding(long factId)
     {
-        if (!HasEmbeddings) return null;
+        byte[]? copy = null;
+        VisitEmbedding(factId, (_, blob) => copy = blob.ToArray());
+        return copy;
+    }
+
+    /// <summary>
+    /// Shows the stored embedding of a fact to <paramref name="visit"/> in place (no copy: the span is valid during
+    /// the call only); false when the fact has none.
+    /// </summary>
+    public bool VisitEmbedding(long factId, EmbeddingVisitor visit)
+    {
+        if (!HasEmbeddings) return false;
         var statement = _store.Raw("search-embedding",
             "SELECT embedding FROM fact_embeddings WHERE fact_id = ?1 AND typeof(embedding) = 'blob'");
         statement.Bind(1, factId);
         try
         {
-            return statement.Step() ? statement.Blob(0).ToArray() : null;
+            if (!statement.Step()) return false;
+            visit(factId, statement.Blob(0));
+            return true;
         }
         finally
         {

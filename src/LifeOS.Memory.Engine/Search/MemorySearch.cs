@@ -35,6 +35,9 @@ public sealed class MemorySearch
     /// <summary>How many times this session built the compact form of this workspace's embeddings.</summary>
     public int CacheBuilds => Sessions.TryGetValue(Workspace.DatabasePath, out var s) ? s.Builds : 0;
 
+    /// <summary>How many times rows added by another connection were appended to the cache instead.</summary>
+    public int CacheAppends => Sessions.TryGetValue(Workspace.DatabasePath, out var s) ? s.Appends : 0;
+
     /// <summary>Closes this workspace's connection and drops what its searches keep.</summary>
     public void Release()
     {

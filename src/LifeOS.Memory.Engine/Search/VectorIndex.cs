@@ -32,6 +32,9 @@ internal sealed class VectorIndex
     // Per query, each vector's bounds on its cosine; reused from query to query.
     private double[] _upper = Array.Empty<double>();
     private double[] _lower = Array.Empty<double>();
+    // The query's codes and the candidates found for it: reused too, so that a search allocates little.
+    private short[] _queryCodes = Array.Empty<short>();
+    private readonly List<long> _candidates = new();
 
     public VectorIndex(int dimensions) => Dimensions = dimensions;
 
@@ -64,6 +67,27 @@ internal sealed class VectorIndex
         _scales[slot] = scale;
         _errors[slot] = error;
         Count++;
+        return true;
+    }
+
+    /// <summary>
+    /// Takes a fact's vector out (its fact or its embedding is gone): the last vector moves into its slot.
+    /// Returns false when the index does not hold it.
+    /// </summary>
+    public bool Remove(long factId)
+    {
+        var slot = Array.IndexOf(_factIds, factId, 0, Count);
+        if (slot < 0) return false;
+        var last = Count - 1;
+        if (slot != last)
+        {
+            _chunks[last / ChunkVectors].AsSpan(last % ChunkVectors * Dimensions, Dimensions)
+                .CopyTo(_chunks[slot / ChunkVectors].AsSpan(slot % ChunkVectors * Dimensions, Dimensions));
+            _factIds[slot] = _factIds[last];
+            _scales[slot] = _scales[last];
+            _errors[slot] = _errors[last];
+        }
+        Count--;
         return true;
     }
 
@@ -124,7 +148,8 @@ internal sealed class VectorIndex
     /// <summary>
     /// The fact ids of every vector that can be among the <paramref name="k"/> most similar to
     /// <paramref name="query"/> with a similarity of at least <paramref name="threshold"/> (a superset: the caller
-    /// ranks them exactly). <paramref name="query"/> must be finite and not all zeros.
+    /// ranks them exactly). <paramref name="query"/> must be finite and not all zeros. The list is the index's
+    /// own, valid until its next call.
     /// </summary>
     public List<long> Candidates(ReadOnlySpan<double> query, int k, double threshold)
     {
@@ -136,22 +161,23 @@ internal sealed class VectorIndex
             _lower = new double[_factIds.Length];
         }
         // Chunks are independent (each writes its own slots' bounds): spread over the cores when there are several.
-        if (_chunks.Count > 1)
+        var used = (Count + ChunkVectors - 1) / ChunkVectors;
+        if (used > 1)
         {
-            Parallel.For(0, _chunks.Count,
+            Parallel.For(0, used,
                 new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
                 chunk => Bound(chunk, q, t, queryError, queryLength));
         }
-        else if (_chunks.Count == 1)
+        else if (used == 1)
         {
             Bound(0, q, t, queryError, queryLength);
         }
         // The k-th largest lower bound: at least k vectors are that similar, so nothing below it can rank.
         var floor = Count >= k ? Math.Max(threshold, KthLargest(_lower.AsSpan(0, Count), k)) : threshold;
-        var candidates = new List<long>();
+        _candidates.Clear();
         for (var slot = 0; slot < Count; slot++)
-            if (_upper[slot] >= floor) candidates.Add(_factIds[slot]);
-        return candidates;
+            if (_upper[slot] >= floor) _candidates.Add(_factIds[slot]);
+        return _candidates;
     }
 
     private void Bound(int chunk, short[] q, double t, double queryError, double queryLength)
@@ -178,7 +204,8 @@ internal sealed class VectorIndex
         double max = 0;
         foreach (var x in unit) max = Math.Max(max, Math.Abs(x));
         var t = max / limit;
-        var codes = new short[Dimensions];
+        if (_queryCodes.Length != Dimensions) _queryCodes = new short[Dimensions];
+        var codes = _queryCodes;
         double f2 = 0, d2 = 0;
         for (var i = 0; i < Dimensions; i++)
         {

@@ -25,6 +25,11 @@ internal sealed class WorkspaceSearch : IDisposable
     private DateTime _fileBirth;
     private Dictionary<int, VectorIndex>? _indexes;
     private long _indexVersion;
+    private EmbeddingSignature _indexSignature;
+    // Per search, reused: the unit query, the exact similarities, the facts found gone.
+    private double[] _unit = Array.Empty<double>();
+    private readonly List<(long FactId, double Similarity)> _exact = new();
+    private readonly List<long> _gone = new();
 
     public WorkspaceSearch(string databasePath) => _databasePath = databasePath;
 
@@ -39,6 +44,9 @@ internal sealed class WorkspaceSearch : IDisposable
 
     /// <summary>How many times the compact form was built (a test of the cache's invalidation reads it).</summary>
     public int Builds { get; private set; }
+
+    /// <summary>How many times rows added since were appended to it instead (read by the same test).</summary>
+    public int Appends { get; private set; }
 
     public List<SearchResult> Search(SearchOptions options, CancellationToken cancellationToken)
     {
@@ -172,41 +180,89 @@ internal sealed class WorkspaceSearch : IDisposable
     private List<SemanticHit> Semantic(SearchQueries queries, long version, double[] query, int k,
         CancellationToken cancellationToken)
     {
-        if (_indexes == null || _indexVersion != version)
-        {
-            // Rebuilt in place: the old form's arrays are refilled, so that two are never held together.
-            var reused = _indexes ?? new Dictionary<int, VectorIndex>();
-            _indexes = null;
-            _indexes = Build(queries, reused, cancellationToken);
-            _indexVersion = version;
-            Builds++;
-        }
-        if (_indexes.Count == 0) return new List<SemanticHit>();
+        Refresh(queries, version, cancellationToken);
+        if (_indexes!.Count == 0) return new List<SemanticHit>();
         if (!_indexes.TryGetValue(query.Length, out var index))
             throw new MemoryMigrationException(ErrorIds.EmbeddingDimensionMismatch, FailureKind.InvalidArgument,
                 $"The query vector has {query.Length} dimensions; the stored embeddings have " +
                 $"{string.Join(" or ", _indexes.Keys.Order().Select(d => d.ToString(CultureInfo.InvariantCulture)))}.");
         var norm = Math.Sqrt(query.Sum(x => x * x));
-        var unit = query.Select(x => x / norm).ToArray();
-        var exact = new List<(long FactId, double Similarity)>();
-        foreach (var factId in index.Candidates(unit, k, SimilarityThreshold))
+        if (_unit.Length != query.Length) _unit = new double[query.Length];
+        for (var i = 0; i < query.Length; i++) _unit[i] = query[i] / norm;
+        var exact = _exact;
+        while (true)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var blob = queries.Embedding(factId);
-            if (blob == null || blob.Length != query.Length * 4) continue;
-            var similarity = Cosine(query, norm, blob);
-            if (similarity >= SimilarityThreshold) exact.Add((factId, similarity));
+            exact.Clear();
+            _gone.Clear();
+            foreach (var factId in index.Candidates(_unit, k, SimilarityThreshold))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                // Ranked from the stored blob in place: no copy of each candidate's vector.
+                var similarity = double.NaN;
+                var found = queries.VisitEmbedding(factId, (_, blob) =>
+                {
+                    if (blob.Length == query.Length * 4) similarity = Cosine(query, norm, blob);
+                });
+                if (!found) _gone.Add(factId);
+                else if (similarity >= SimilarityThreshold) exact.Add((factId, similarity));
+            }
+            // Most similar first; equal similarities in fact id order, so that the order is always the same.
+            exact.Sort((a, b) => b.Similarity != a.Similarity
+                ? b.Similarity.CompareTo(a.Similarity) : a.FactId.CompareTo(b.FactId));
+            var hits = new List<SemanticHit>(Math.Min(k, exact.Count));
+            foreach (var (factId, similarity) in exact)
+            {
+                if (hits.Count == k) break;
+                if (queries.Fact(factId) is { } fact) hits.Add(new SemanticHit(fact, similarity));
+                else _gone.Add(factId);
+            }
+            if (_gone.Count == 0) return hits;
+            // A vector whose fact or embedding another connection deleted without the link row's count changing
+            // (the assistant's connection does not enforce the cascade): its bounds may have raised the floor
+            // that chose the candidates, so it is taken out and the candidates chosen again.
+            foreach (var factId in _gone) index.Remove(factId);
         }
-        // Most similar first; equal similarities in fact id order, so that the order is always the same.
-        exact.Sort((a, b) => b.Similarity != a.Similarity
-            ? b.Similarity.CompareTo(a.Similarity) : a.FactId.CompareTo(b.FactId));
-        var hits = new List<SemanticHit>(Math.Min(k, exact.Count));
-        foreach (var (factId, similarity) in exact)
+    }
+
+    /// <summary>
+    /// Makes the compact form current as of this read. When data_version says another connection committed, the
+    /// signature says whether the stored vectors changed: fact_embeddings' ids are AUTOINCREMENT (they only grow),
+    /// so when its highest id, its count less the rows above the last highest id, and the module's count of
+    /// in-place rewrites are as before, the change only added link rows, and those alone are appended. Anything
+    /// else rebuilds. Assumes that embeddings are rewritten in place only by the module (FactWriter.UpdateLink,
+    /// which counts them) and that no one inserts a link row with an explicit id below the highest.
+    /// </summary>
+    private void Refresh(SearchQueries queries, long version, CancellationToken cancellationToken)
+    {
+        if (_indexes != null && _indexVersion == version) return;
+        var signature = queries.Signature();
+        if (_indexes != null && signature == _indexSignature)
         {
-            if (hits.Count == k) break;
-            if (queries.Fact(factId) is { } fact) hits.Add(new SemanticHit(fact, similarity));
+            _indexVersion = version;
+            return;
         }
-        return hits;
+        if (_indexes != null && signature.Rewrites == _indexSignature.Rewrites
+            && signature.MaxId > _indexSignature.MaxId
+            && signature.Count - queries.RowsAfter(_indexSignature.MaxId) == _indexSignature.Count)
+        {
+            var current = _indexes;
+            _indexes = null;
+            Scan(queries, current, _indexSignature.MaxId, cancellationToken);
+            _indexes = current;
+            Appends++;
+        }
+        else
+        {
+            // Rebuilt in place: the old form's arrays are refilled, so that two are never held together.
+            var reused = _indexes ?? new Dictionary<int, VectorIndex>();
+            _indexes = null;
+            foreach (var index in reused.Values) index.Reset();
+            Scan(queries, reused, 0, cancellationToken);
+            _indexes = reused;
+            Builds++;
+        }
+        _indexVersion = version;
+        _indexSignature = signature;
     }
 
     /// <summary>The exact cosine in float64 (what a float64 brute force computes), kept within [-1, 1].</summary>
@@ -223,10 +279,10 @@ internal sealed class WorkspaceSearch : IDisposable
         return double.IsNaN(similarity) ? double.NaN : Math.Clamp(similarity, -1, 1);
     }
 
-    private static Dictionary<int, VectorIndex> Build(SearchQueries queries, Dictionary<int, VectorIndex> indexes,
+    /// <summary>Adds the stored vectors of the link rows with an id above <paramref name="afterId"/>.</summary>
+    private static void Scan(SearchQueries queries, Dictionary<int, VectorIndex> indexes, long afterId,
         CancellationToken cancellationToken)
     {
-        foreach (var index in indexes.Values) index.Reset();
         var seen = 0;
         queries.ScanEmbeddings((factId, blob) =>
         {
@@ -236,13 +292,12 @@ internal sealed class WorkspaceSearch : IDisposable
             if (!indexes.TryGetValue(dimensions, out var index))
                 indexes[dimensions] = index = new VectorIndex(dimensions);
             index.Add(factId, blob);
-        });
+        }, afterId);
         foreach (var (dimensions, index) in indexes.ToList())
         {
             if (index.Count == 0) indexes.Remove(dimensions);
             else index.Trim();
         }
-        return indexes;
     }
 
     /// <summary>The forms a source id given by a user may be stored in (see <see cref="SourceKey"/>).</summary>
