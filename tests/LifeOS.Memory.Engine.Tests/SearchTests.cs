@@ -438,7 +438,7 @@ public sealed class SearchTests : IClassFixture<SearchTests.Corpus>
 public sealed class SearchFreshnessTests
 {
     [Fact]
-    public async Task Facts_inserted_and_embeddings_rewritten_by_another_connection_are_found_by_the_next_search()
+    public async Task Writes_by_other_connections_and_the_module_are_seen_by_the_next_search_rebuilding_only_if_needed()
     {
         using var s = new Scenario();
         for (var i = 0; i < 50; i++)
@@ -449,35 +449,66 @@ public sealed class SearchFreshnessTests
         try
         {
             var query = new float[] { 0f, 0f, 0f, 1f };
-            var before = await search.SearchAsync(new SearchOptions { Query = "omega", Embedding = query });
-            Assert.Empty(before);
-            Assert.Equal(1, search.CacheBuilds);
-            var again = await search.SearchAsync(new SearchOptions { Query = "omega", Embedding = query });
-            Assert.Empty(again);
+            Task<IReadOnlyList<SearchResult>> Search() =>
+                search.SearchAsync(new SearchOptions { Query = "omega", Embedding = query });
+            Assert.Empty(await Search());
             Assert.Equal(1, search.CacheBuilds);
 
-            using (var c = new SqliteConnection($"Data Source={s.DbPath};Pooling=False"))
-            {
-                c.Open();
-                using var cmd = c.CreateCommand();
-                // As the assistant inserts a fact, and as a refresh rewrites an embedding in place.
-                cmd.CommandText = "INSERT INTO facts (content, context, timestamp, source, confidence, " +
-                    "is_assistant_output) " +
-                    "VALUES ('omega arrives', 'chat', '2025-02-01 00:00:00', 'telegram', 1, 0);" +
-                    "UPDATE fact_embeddings SET embedding = $e WHERE postgres_id = 7";
-                cmd.Parameters.AddWithValue("$e", new byte[] { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x3f });
-                cmd.ExecuteNonQuery();
-            }
-            var after = await search.SearchAsync(new SearchOptions { Query = "omega", Embedding = query });
-            Assert.Equal(2, search.CacheBuilds);
-            Assert.Contains(after, r => r.Content == "omega arrives" && r.Mode == SearchMode.Keyword);
-            Assert.Contains(after, r => Equals(r.SourceId, 7L) && r.Mode == SearchMode.Semantic
+            // (a) The assistant inserts a fact (no embedding): found at once, the cache left as it is.
+            OtherConnection(s, "INSERT INTO facts (content, context, timestamp, source, confidence, " +
+                "is_assistant_output) VALUES ('omega arrives', 'chat', '2025-02-01 00:00:00', 'telegram', 1, 0)");
+            var a = await Search();
+            Assert.Contains(a, r => r.Content == "omega arrives" && r.Mode == SearchMode.Keyword);
+            Assert.Equal((1, 0), (search.CacheBuilds, search.CacheAppends));
+
+            // (b) The module migrates new rows with embeddings: appended, found by their vectors.
+            s.Insert("new omega one", null, new DateTime(2025, 3, 1, 0, 0, 0, DateTimeKind.Utc), [0f, 0f, 0f, 1f]);
+            s.Insert("new omega two", null, new DateTime(2025, 3, 2, 0, 0, 0, DateTimeKind.Utc), [0f, 0f, 1f, 1f]);
+            Assert.True(s.Migrate().Success);
+            var b = await Search();
+            Assert.Equal((1, 1), (search.CacheBuilds, search.CacheAppends));
+            Assert.Contains(b, r => r.Content == "new omega one" && r.Mode == SearchMode.Hybrid
                 && Math.Abs(r.Similarity!.Value - 1) < 1e-12);
+            Assert.Contains(b, r => r.Content == "new omega two" && r.VectorRank == 2
+                && Math.Abs(r.Similarity!.Value - Math.Sqrt(0.5)) < 1e-7);
+
+            // (c) Facts with embeddings deleted: one without the cascade (its link row stays, so the signature
+            // does not change), one with it (a rebuild). Neither is returned again.
+            // As Python's sqlite3 (the assistant's) connects: foreign keys off.
+            OtherConnection(s, "PRAGMA foreign_keys = OFF; DELETE FROM facts WHERE content = 'new omega one'");
+            var c1 = await Search();
+            Assert.DoesNotContain(c1, r => r.Content == "new omega one");
+            Assert.Contains(c1, r => r.Content == "new omega two" && r.VectorRank == 1);
+            Assert.Equal((1, 1), (search.CacheBuilds, search.CacheAppends));
+            OtherConnection(s, "PRAGMA foreign_keys = ON; DELETE FROM facts WHERE content = 'new omega two'");
+            var c2 = await Search();
+            Assert.DoesNotContain(c2, r => r.Content.StartsWith("new omega", StringComparison.Ordinal));
+            Assert.DoesNotContain(c2, r => r.VectorRank != null);
+            Assert.Equal(2, search.CacheBuilds);
+
+            // (d) The module's refresh rewrites an embedding in place: the new vector is used.
+            s.Sql("DELETE FROM archival_memory WHERE content LIKE 'new omega%'");
+            s.Sql("UPDATE archival_memory SET embedding = '{0,0,0,1}' WHERE id = 7");
+            Assert.True(s.Migrate(new MigrationOptions { Force = true }).Success);
+            var d = await Search();
+            Assert.Equal(3, search.CacheBuilds);
+            var rewritten = Assert.Single(d, r => r.VectorRank != null);
+            Assert.Equal(7L, rewritten.SourceId);
+            Assert.Equal(1, rewritten.Similarity!.Value, 12);
         }
         finally
         {
             search.Release();
         }
+    }
+
+    private static void OtherConnection(Scenario s, string sql)
+    {
+        using var c = new SqliteConnection($"Data Source={s.DbPath};Pooling=False");
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
     }
 
     [Fact]
