@@ -165,7 +165,7 @@ internal sealed class FactWriter
             "ON CONFLICT (key) DO UPDATE SET value = value + 1").ExecuteNonQuery();
     }
 
-    /// <summary>The lifeos_settings key counting embeddings rewritten in place (see <see cref="UpdateLink"/>).</summary>
+    /// <summary>The lifeos_settings key counting embeddings rewritten in place (<see cref="UpdateLink"/>).</summary>
     public const string EmbeddingRewritesKey = "embedding_rewrites";
 
     /// <summary>A blob as an ADO.NET parameter value: the array itself when the memory is a whole array.</summary>

@@ -7,7 +7,7 @@ namespace LifeOS.Memory.MemoryStore;
 /// <summary>Reads the stored embeddings one at a time: the fact id and its little-endian float32 bytes.</summary>
 internal delegate void EmbeddingVisitor(long factId, ReadOnlySpan<byte> blob);
 
-/// <summary>fact_embeddings' row count and highest id, and the module's count of embeddings rewritten in place.</summary>
+/// <summary>fact_embeddings' row count and highest id; the module's count of embeddings rewritten in place.</summary>
 internal readonly record struct EmbeddingSignature(long Count, long MaxId, long Rewrites);
 
 /// <summary>
