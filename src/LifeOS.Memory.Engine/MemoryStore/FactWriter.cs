@@ -66,9 +66,9 @@ internal sealed class FactWriter
 
     private static StoredFact ReadStoredFact(SqliteDataReader r) => new()
     {
-        FactId = r.GetInt64(0),
-        Content = r.GetString(1),
-        Context = r.IsDBNull(2) ? "" : r.GetString(2),
+        FactId = r.StoredInt64(0),
+        Content = r.StoredString(1),
+        Context = r.IsDBNull(2) ? "" : r.StoredString(2),
         Timestamp = r.IsDBNull(3) ? "" : Convert.ToString(r.GetValue(3), CultureInfo.InvariantCulture) ?? "",
     };
 

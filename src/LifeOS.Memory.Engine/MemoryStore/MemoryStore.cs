@@ -254,7 +254,7 @@ internal sealed class MemoryStore : IDisposable
         {
             cmd.CommandText = "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'facts'";
             using var reader = cmd.ExecuteReader();
-            while (reader.Read()) triggers.Add(reader.GetString(0));
+            while (reader.Read()) triggers.Add(reader.StoredString(0));
         }
         var inserts = triggers.Where(t => Normalize(t).Contains(" AFTER INSERT ON FACTS ", StringComparison.Ordinal)
             || Normalize(t).Contains(" INSERT ON FACTS ", StringComparison.Ordinal)).ToList();
@@ -348,7 +348,7 @@ internal sealed class MemoryStore : IDisposable
         using var cmd = Command("SELECT name FROM pragma_table_info($t)");
         cmd.Parameters.AddWithValue("$t", table);
         using var r = cmd.ExecuteReader();
-        while (r.Read()) set.Add(r.GetString(0));
+        while (r.Read()) set.Add(r.StoredString(0));
         return set;
     }
 
@@ -493,7 +493,7 @@ internal sealed class MemoryStore : IDisposable
     internal T Scalar<T>(string sql)
     {
         using var cmd = Command(sql);
-        return (T)Convert.ChangeType(cmd.ExecuteScalar()!, typeof(T), CultureInfo.InvariantCulture);
+        return StoredValues.Scalar<T>(cmd.ExecuteScalar(), sql);
     }
 
     // The grouped insert is plumbing rather than the fact writer's: the ledger's bulk writes use it too.

@@ -1,6 +1,8 @@
 using System.IO.Compression;
 using System.Text;
 using LifeOS.Memory.DailyLog;
+using LifeOS.Memory.MemoryStore;
+using Microsoft.Data.Sqlite;
 using Xunit;
 
 namespace LifeOS.Memory.Tests.Pure;
@@ -146,8 +148,38 @@ public class DamagedFilePureTests
         Assert.Equal(ErrorIds.WorkspaceReadFailed, Map(step, WorkspaceAccess.Reading)!.ErrorId);
         Assert.Null(Map(step, WorkspaceAccess.Writing));
         Assert.Equal(ErrorIds.WorkspaceInvalid,
-            Map(new InvalidCastException("text"), WorkspaceAccess.Reading)!.ErrorId);
+            Map(new StoreDataException("NULL content"), WorkspaceAccess.Reading)!.ErrorId);
         Assert.Null(Map(new OperationCanceledException(), WorkspaceAccess.Reading));
         Assert.Null(Map(new NotSupportedException(), WorkspaceAccess.Reading));
+    }
+
+    [Fact]
+    public void Only_a_value_the_store_cannot_interpret_blames_the_workspace()
+    {
+        var ws = new Workspace("/tmp/lifeos-pure-ws");
+        // The module's own defects (or a source driver's cast error) pass through unchanged.
+        foreach (var bug in new Exception[]
+        {
+            new InvalidOperationException("bug"), new ArgumentException("bug"), new KeyNotFoundException("bug"),
+            new FormatException("bug"), new InvalidCastException("bug"),
+            new OverflowException("bug"), new InvalidDataException("bug"),
+        })
+            foreach (var access in Enum.GetValues<WorkspaceAccess>())
+                Assert.Null(OperationFailures.Map(bug, ws, access));
+
+        using var db = new SqliteConnection("Data Source=:memory:");
+        db.Open();
+        using var cmd = db.CreateCommand();
+        cmd.CommandText = "SELECT NULL AS content, 'x' AS n";
+        using var r = cmd.ExecuteReader();
+        Assert.True(r.Read());
+        var unreadable = Assert.Throws<StoreDataException>(() => r.StoredString(0));
+        Assert.Contains("content", unreadable.Message);
+        Assert.Throws<StoreDataException>(() => r.StoredInt64(0));
+        Assert.Throws<StoreDataException>(() => StoredValues.Scalar<long>(r.GetValue(1), "SELECT 'x'"));
+        Assert.Throws<StoreDataException>(() => StoredValues.Scalar<long>(DBNull.Value, "SELECT NULL"));
+        var mapped = OperationFailures.Map(unreadable, ws, WorkspaceAccess.Verifying)!;
+        Assert.Equal((ErrorIds.WorkspaceInvalid, FailureKind.InvalidData), (mapped.ErrorId, mapped.Kind));
+        Assert.Contains(ws.DatabasePath, mapped.Message);
     }
 }
