@@ -70,12 +70,16 @@ internal static class OperationFailures
         {
             case OperationCanceledException:
                 return null;
-            // Raised by a step that writes when it is used to read (opening the database, the daily logs).
+            // Raised by a step that writes when it is used to read (opening the database): worded again from its
+            // cause, never from the step's own words ("writing ... failed", "cannot be written").
             case MemoryMigrationException m when reading
                 && m.ErrorId is ErrorIds.WorkspaceNotWritable or ErrorIds.DailyLogWriteFailed:
                 return new MemoryMigrationException(ErrorIds.WorkspaceReadFailed,
                     m.Kind == FailureKind.PermissionDenied ? FailureKind.PermissionDenied : FailureKind.ReadError,
-                    $"{Doing(access)} the memory workspace {workspace.Root} failed: {m.Message}", m.InnerException);
+                    $"{Doing(access)} the memory workspace {workspace.Root} failed: " +
+                    (m.InnerException?.Message
+                        ?? (m.Kind == FailureKind.PermissionDenied ? "permission denied" : "an I/O error")),
+                    m.InnerException ?? m);
             case MemoryMigrationException:
                 return null;
             case SqliteException sqlite:

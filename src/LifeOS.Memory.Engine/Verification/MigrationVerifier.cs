@@ -31,7 +31,7 @@ internal sealed class MigrationVerifier(SourceOptions sourceOptions, Workspace w
         var v = new MigrationVerification { MemoryPath = workspace.Root, SourceTable = sourceOptions.Table };
         await using var source = await ArchivalSource.OpenAsync(sourceOptions, ct).ConfigureAwait(false);
         v.SourceTable = source.TableName;
-        using var store = workspace.MapFailures(() => Store.OpenForReading(workspace.DatabasePath));
+        using var store = Store.OpenForReading(workspace.DatabasePath);
         // The daily logs are parsed while the first pages are fetched, and the source is read ahead of the
         // comparison: the source, the logs and the comparison overlap on separate cores.
         var logIndexing = store == null
@@ -315,21 +315,20 @@ internal sealed class MigrationVerifier(SourceOptions sourceOptions, Workspace w
     private async Task<Leftovers> CountLeftoversAsync(CancellationToken ct)
     {
         var found = new Leftovers();
-        using var store = workspace.MapFailures(() => Store.OpenForReading(workspace.DatabasePath));
+        using var store = Store.OpenForReading(workspace.DatabasePath);
         if (store == null) return found;
         await using var ids = await ArchivalSource.OpenAsync(sourceOptions, ct).ConfigureAwait(false);
         found.Orphaned = await Orphans.CountAsync(store, ids, found.OrphanedIds, ct).ConfigureAwait(false);
-        (found.Duplicates, found.DuplicateIds) = workspace.MapFailures(
-            () => store.Links.DuplicateArchivalFacts(MigrationVerification.IdSampleSize));
+        (found.Duplicates, found.DuplicateIds) = store.Links.DuplicateArchivalFacts(MigrationVerification.IdSampleSize);
         return found;
     }
 
     private FullTextState AuditFullText(CancellationToken ct)
     {
-        using var store = workspace.MapFailures(() => Store.OpenForReading(workspace.DatabasePath));
+        using var store = Store.OpenForReading(workspace.DatabasePath);
         return store == null
             ? new FullTextState()
-            : workspace.MapFailures(() => FullTextAudit.Run(store, withHeldValues: false, ct));
+            : FullTextAudit.Run(store, withHeldValues: false, ct);
     }
 
     /// <summary>The source ids of the first of the given facts, in source-id order.</summary>

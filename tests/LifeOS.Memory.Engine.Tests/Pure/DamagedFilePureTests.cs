@@ -151,6 +151,37 @@ public class DamagedFilePureTests
             Map(new StoreDataException("NULL content"), WorkspaceAccess.Reading)!.ErrorId);
         Assert.Null(Map(new OperationCanceledException(), WorkspaceAccess.Reading));
         Assert.Null(Map(new NotSupportedException(), WorkspaceAccess.Reading));
+
+        // Whatever shape a failure reaches a reading operation in (raw, or already mapped by a step that writes),
+        // none of the module's write wording leaks into its message.
+        static Exception Step(Workspace ws, Exception raw)
+        {
+            try
+            {
+                ws.MapFailures(() => throw raw);
+            }
+            catch (Exception mapped)
+            {
+                return mapped;
+            }
+            throw new InvalidOperationException("the step did not fail");
+        }
+        var shapes = new Exception[]
+        {
+            new IOException("Input/output error"), new UnauthorizedAccessException("Access denied"),
+            new SqliteException("attempt to write a readonly database", 8),
+            new SqliteException("database or disk is full", 13), new SqliteException("unable to open", 14),
+            new SqliteException("disk I/O error", 10),
+        };
+        foreach (var raw in shapes)
+            foreach (var shape in new[] { raw, Step(ws, raw) })
+                foreach (var access in new[] { WorkspaceAccess.Reading, WorkspaceAccess.Verifying })
+                {
+                    var message = (Map(shape, access) ?? (MemoryMigrationException)shape).Message;
+                    foreach (var written in new[]
+                        { "Writing", "writing stopped", "cannot be written", "not writable", "Committed entries" })
+                        Assert.DoesNotContain(written, message, StringComparison.Ordinal);
+                }
     }
 
     [Fact]
