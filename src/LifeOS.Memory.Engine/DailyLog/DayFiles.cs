@@ -44,6 +44,8 @@ internal sealed class DayFiles : IDisposable
 
     // Days whose file could not be used, by path: each is reported once per operation.
     private readonly ConcurrentDictionary<string, WorkspaceProblem> _problems = new(StringComparer.Ordinal);
+    // The same days by day: skipped for the rest of the operation, not read again (whole, for a .gz) by every batch.
+    private readonly ConcurrentDictionary<string, DayFileException> _failedDays = new(StringComparer.Ordinal);
 
     public DayFiles(string logDirectory)
     {
@@ -61,8 +63,22 @@ internal sealed class DayFiles : IDisposable
     public IReadOnlyList<WorkspaceProblem> Problems => _problems.Values.OrderBy(p => p.Path, StringComparer.Ordinal)
         .ToList();
 
-    /// <summary>Notes a day skipped for its file (once per file).</summary>
-    public void Report(DayFileException problem) => _problems.TryAdd(problem.Path, problem.Problem);
+    /// <summary>Notes a day skipped for its file (once per file); its later appends fail at once.</summary>
+    public void Report(DayFileException problem)
+    {
+        _problems.TryAdd(problem.Path, problem.Problem);
+        if (DayOf(problem.Path) is { } day) _failedDays.TryAdd(day, problem);
+    }
+
+    /// <summary>The day a day file's path names (DAY.md, DAY.md.gz); null for any other name.</summary>
+    private static string? DayOf(string path)
+    {
+        var name = System.IO.Path.GetFileName(path);
+        if (name.EndsWith(".gz", StringComparison.Ordinal)) name = name[..^".gz".Length];
+        if (!name.EndsWith(".md", StringComparison.Ordinal)) return null;
+        name = name[..^".md".Length];
+        return LogDay.IsDay(name) ? name : null;
+    }
 
     public string PathOf(string day, DayLocation location) => location switch
     {
@@ -170,9 +186,24 @@ internal sealed class DayFiles : IDisposable
     /// <summary>
     /// Appends whole entries (UTF-8) to the day where it lives now, in one write call: at the end of
     /// archives/DAY.md.gz as a new gzip member, else of archives/DAY.md, else of memory/DAY.md, else in a new
-    /// memory/DAY.md that starts with the Jarvis header. Returns where the first entry's bytes start.
+    /// memory/DAY.md that starts with the Jarvis header. Returns where the first entry's bytes start. A day whose
+    /// file failed earlier in the operation fails again at once, its file not looked at again.
     /// </summary>
     public AppendedAt Append(string day, ReadOnlySpan<byte> entries)
+    {
+        if (_failedDays.TryGetValue(day, out var failed)) throw failed;
+        try
+        {
+            return AppendNow(day, entries);
+        }
+        catch (DayFileException ex)
+        {
+            _failedDays.TryAdd(day, ex);
+            throw;
+        }
+    }
+
+    private AppendedAt AppendNow(string day, ReadOnlySpan<byte> entries)
     {
         var inFlight = 0;
         for (var attempt = 0; ; attempt++)
