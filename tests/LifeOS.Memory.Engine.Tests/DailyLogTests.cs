@@ -177,6 +177,28 @@ public sealed class DailyLogTests : IDisposable
     }
 
     [Fact]
+    public void A_plain_day_cut_inside_a_character_is_read_as_in_flight_and_only_then_reported()
+    {
+        var files = new DayFiles(_dir);
+        var day = "2022-04-01";
+        var path = files.PathOf(day, DayLocation.Live);
+        var cut = Encoding.UTF8.GetBytes("written by Jarvis 🧠")[..^1];
+        File.WriteAllBytes(path, cut);
+        // Still cut after the bounded wait: damage, the file left as it is.
+        var ex = Assert.Throws<DayFileException>(() => files.Append(day, "<!-- fact:1 -->\nA\n"u8));
+        Assert.Equal(ErrorIds.DailyLogDamaged, ex.ErrorId);
+        Assert.True(ex.InFlight);
+        Assert.Equal(cut, File.ReadAllBytes(path));
+        files.Dispose();
+
+        // Whole again (the other program's write completed): the next operation appends after it.
+        File.WriteAllBytes(path, Encoding.UTF8.GetBytes("written by Jarvis 🧠\n"));
+        using var next = new DayFiles(_dir);
+        next.Append(day, "<!-- fact:1 -->\nA\n"u8);
+        Assert.Equal("written by Jarvis 🧠\n<!-- fact:1 -->\nA\n", File.ReadAllText(path));
+    }
+
+    [Fact]
     public void A_file_moved_away_while_open_is_followed_and_a_lost_append_is_noticed()
     {
         var files = new DayFiles(_dir);

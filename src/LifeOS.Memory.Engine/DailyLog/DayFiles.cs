@@ -210,7 +210,19 @@ internal sealed class DayFiles : IDisposable
         {
             if (attempt > 8)
                 throw new IOException($"The daily log of {day} kept moving while it was being appended to.");
-            var (location, file) = OpenDay(day);
+            (DayLocation Location, AppendOnlyFile? File) opened;
+            try
+            {
+                opened = OpenDay(day);
+            }
+            catch (DayFileException ex) when (ex.InFlight && inFlight++ < InFlightAttempts)
+            {
+                // Another program's append caught mid-character: looked at again once it is whole.
+                Thread.Sleep(InFlightPause);
+                attempt--;
+                continue;
+            }
+            var (location, file) = opened;
             if (file == null) continue; // moved or deleted meanwhile: find where it lives now
             long at, end;
             if (location != DayLocation.Compressed)
@@ -397,7 +409,8 @@ internal sealed class DayFiles : IDisposable
         {
             // GZipStream reads every member of a multi-member file in turn.
             return new Utf8CheckedStream(
-                compressed ? new GzipDayStream(stream, path, path[..^".gz".Length]) : stream, path);
+                compressed ? new GzipDayStream(stream, path, path[..^".gz".Length]) : stream, path,
+                growing: !compressed);
         }
         catch (Exception ex) when (ex is not DayFileException && DayFileException.From(path, ex, false) is { } problem)
         {

@@ -62,8 +62,15 @@ public class DamagedFilePureTests
     {
         var cut = Encoding.UTF8.GetBytes("ok 🧠")[..^1];
         using var checkedStream = new Utf8CheckedStream(new MemoryStream(cut), "day.md");
-        Assert.Contains("inside a UTF-8 character",
-            Assert.Throws<DayFileException>(() => ReadInPieces(checkedStream, 2)).Message);
+        var damaged = Assert.Throws<DayFileException>(() => ReadInPieces(checkedStream, 2));
+        Assert.Contains("inside a UTF-8 character", damaged.Message);
+        Assert.False(damaged.InFlight);
+
+        // A plain file another program appends to may be caught mid-character: worth another look first.
+        using var growing = new Utf8CheckedStream(new MemoryStream(cut), "day.md", growing: true);
+        var inFlight = Assert.Throws<DayFileException>(() => ReadInPieces(growing, 2));
+        Assert.True(inFlight.InFlight);
+        Assert.Equal(ErrorIds.DailyLogDamaged, inFlight.ErrorId);
     }
 
     private static byte[] Members(params byte[][] texts)
