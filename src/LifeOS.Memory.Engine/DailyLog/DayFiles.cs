@@ -105,7 +105,8 @@ internal sealed class DayFiles : IDisposable
 
     /// <summary>
     /// Refuses a day's path that is not a plain file inside the workspace: a folder, or a symbolic link that leads
-    /// out of the workspace or to nothing. A link within the workspace is followed.
+    /// out of the workspace, to nothing, or to anything but the same day's file in memory/ or memory/archives/
+    /// (never to SOUL.md or a bank page, which would get the day's entries). Such a link is followed.
     /// </summary>
     private string Require(string path)
     {
@@ -125,8 +126,19 @@ internal sealed class DayFiles : IDisposable
             throw DayFileException.Inaccessible(path, FailureKind.InvalidData,
                 $"it is a symbolic link to {target.FullName}, outside the workspace");
         }
+        var folder = System.IO.Path.GetDirectoryName(target.FullName);
+        if (target is not FileInfo || DayOf(target.FullName) != DayOf(path)
+            || !(FullPathIs(folder, LogDirectory) || FullPathIs(folder, ArchiveDirectory)))
+        {
+            throw DayFileException.Inaccessible(path, FailureKind.InvalidData,
+                $"it is a symbolic link to {target.FullName}, which is not this day's daily log");
+        }
         return path;
     }
+
+    private static bool FullPathIs(string? path, string folder) => path != null && string.Equals(
+        System.IO.Path.TrimEndingDirectorySeparator(path),
+        System.IO.Path.TrimEndingDirectorySeparator(System.IO.Path.GetFullPath(folder)), StringComparison.Ordinal);
 
     /// <summary>
     /// Every day that has a file, with a signature of its files (location and size): a day
