@@ -41,6 +41,7 @@ internal sealed class DayFiles : IDisposable
     private readonly LinkedList<string> _recent = new();
     // The end of what was last appended to each day this run, to notice a file that lost it (moved away, replaced).
     private readonly Dictionary<string, (DayLocation Location, long End)> _appended = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _touched = new(StringComparer.Ordinal);
 
     // Days whose file could not be used, by path: each is reported once per operation.
     private readonly ConcurrentDictionary<string, WorkspaceProblem> _problems = new(StringComparer.Ordinal);
@@ -79,6 +80,9 @@ internal sealed class DayFiles : IDisposable
         name = name[..^".md".Length];
         return LogDay.IsDay(name) ? name : null;
     }
+
+    /// <summary>Every file appended to (or created) through this instance: what a flush must cover.</summary>
+    public IReadOnlyCollection<string> Touched => _touched;
 
     public string PathOf(string day, DayLocation location) => location switch
     {
@@ -236,6 +240,7 @@ internal sealed class DayFiles : IDisposable
             }
             var (location, file) = opened;
             if (file == null) continue; // moved or deleted meanwhile: find where it lives now
+            _touched.Add(file.Path);
             long at, end;
             if (location != DayLocation.Compressed)
             {

@@ -28,6 +28,7 @@ internal sealed class MemoryStore : IDisposable
         FullText = new FullTextIndex(this);
         Ledger = new LogLedger(this);
         Links = new LinkQueries(this);
+        Commits = new CommitBarrier(path);
     }
 
     public string DatabasePath { get; }
@@ -45,6 +46,9 @@ internal sealed class MemoryStore : IDisposable
 
     /// <summary>The links to source rows, and the linked facts and mentions as verification compares them.</summary>
     public LinkQueries Links { get; }
+
+    /// <summary>Makes the commits so far durable before the daily logs name their facts.</summary>
+    public CommitBarrier Commits { get; }
 
     /// <summary>Opens (creating when needed) the database with the Jarvis connection settings and schema.</summary>
     public static MemoryStore OpenForWriting(string path)
@@ -541,6 +545,7 @@ internal sealed class MemoryStore : IDisposable
         _commands.Clear();
         foreach (var r in _raw.Values) r.Dispose();
         _raw.Clear();
+        Commits.Dispose();
         _connection.Dispose();
     }
 }
