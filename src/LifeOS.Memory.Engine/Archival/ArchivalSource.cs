@@ -31,11 +31,15 @@ internal sealed class ArchivalSource : IAsyncDisposable
         var metadata = shape.HasMetadata ? "metadata::text" : "NULL::text";
         var head = $"SELECT {KeySelect}, content::text, {metadata}, {shape.CreatedAtSelect}";
         var hasEmbedding = EmbeddingKind == EmbeddingKind.None ? "false" : "embedding IS NOT NULL";
-        _rowSelect = $"{head}, {EmbeddingExpression()}, {hasEmbedding} FROM {_quotedTable}";
-        _lightRowSelect = $"{head}, NULL::bytea, {hasEmbedding} FROM {_quotedTable}";
+        HasRowVersion = shape.HasRowVersion;
+        var version = HasRowVersion ? "xmin" : "NULL::xid";
+        _rowSelect = $"{head}, {EmbeddingExpression()}, {hasEmbedding}, {version} FROM {_quotedTable}";
+        _lightRowSelect = $"{head}, NULL::bytea, {hasEmbedding}, {version} FROM {_quotedTable}";
     }
 
     public KeyKind KeyKind { get; }
+    /// <summary>Rows carry PostgreSQL's row version (xmin), the cheap change signal; a view's do not.</summary>
+    public bool HasRowVersion { get; }
     /// <summary>The id as every query selects it: text keys of any text type read as text.</summary>
     private string KeySelect => KeyKind == KeyKind.Text ? "id::text" : "id";
     public EmbeddingKind EmbeddingKind { get; }
@@ -92,6 +96,24 @@ internal sealed class ArchivalSource : IAsyncDisposable
             yield return page;
             if (page.Count < IdPageSize) yield break;
         }
+    }
+
+    /// <summary>
+    /// Every id of the table with its row version (xmin; null for a view), in one unordered query read in
+    /// binary: the change signal of a plain run. No row's content is read.
+    /// </summary>
+    public async Task<long> ReadVersionsAsync(Action<object, uint?> each, CancellationToken ct)
+    {
+        await using var cmd = Command(
+            $"SELECT {KeySelect}, {(HasRowVersion ? "xmin" : "NULL::xid")} FROM {_quotedTable}");
+        await using var r = await _settings.RunAsync(() => cmd.ExecuteReaderAsync(ct)).ConfigureAwait(false);
+        long count = 0;
+        while (await _settings.RunAsync(() => r.ReadAsync(ct)).ConfigureAwait(false))
+        {
+            each(SourceKey.Read(r, 0, KeyKind), r.IsDBNull(1) ? null : r.GetFieldValue<uint>(1));
+            count++;
+        }
+        return count;
     }
 
     /// <summary>Ids the caller gave, <see cref="IdPageSize"/> at a time, in their order.</summary>
@@ -329,7 +351,8 @@ internal sealed class ArchivalSource : IAsyncDisposable
         return new SourceRow
         {
             Id = id, Content = content, Metadata = metadata, CreatedAt = createdAt, Embedding = embedding,
-            HasEmbedding = r.GetBoolean(5), Problem = problem,
+            HasEmbedding = r.GetBoolean(5), Version = r.IsDBNull(6) ? null : r.GetFieldValue<uint>(6),
+            Problem = problem,
         };
     }
 

@@ -28,6 +28,7 @@ internal sealed class MemoryStore : IDisposable
         FullText = new FullTextIndex(this);
         Ledger = new LogLedger(this);
         Links = new LinkQueries(this);
+        Sync = new SyncRecords(this);
     }
 
     public string DatabasePath { get; }
@@ -45,6 +46,9 @@ internal sealed class MemoryStore : IDisposable
 
     /// <summary>The links to source rows, and the linked facts and mentions as verification compares them.</summary>
     public LinkQueries Links { get; }
+
+    /// <summary>The source versions and digests recorded beside the module's links (change detection).</summary>
+    public SyncRecords Sync { get; }
 
     /// <summary>Opens (creating when needed) the database with the Jarvis connection settings and schema.</summary>
     public static MemoryStore OpenForWriting(string path)
@@ -208,6 +212,7 @@ internal sealed class MemoryStore : IDisposable
                     "to list them and remove the extra links before migrating.");
             var ledgerIsNew = !Has("table", "lifeos_log_entries");
             Execute(MemorySchema.Additions);
+            SyncRecords.Ensure(this);
             if (!Columns("lifeos_log_pending").Contains("adopted"))
                 Execute("ALTER TABLE lifeos_log_pending ADD COLUMN adopted INTEGER NOT NULL DEFAULT 0");
             // Entries written before the ledger existed are recognised (or written) by the next repair pass.
