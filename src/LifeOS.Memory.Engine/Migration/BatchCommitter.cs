@@ -286,7 +286,7 @@ internal sealed class BatchCommitter
         is SQLitePCL.raw.SQLITE_CONSTRAINT or SQLitePCL.raw.SQLITE_TOOBIG
         or SQLitePCL.raw.SQLITE_MISMATCH or SQLitePCL.raw.SQLITE_RANGE;
 
-    /// <param name="records">The sync records of the part's candidates, read in its transaction; null: read here.</param>
+    /// <param name="records">The part's candidates' sync records, read in its transaction; null: read here.</param>
     private void WriteItem(BatchItem item, Dictionary<long, SyncRecord>? records = null)
     {
         var fact = item.Fact;

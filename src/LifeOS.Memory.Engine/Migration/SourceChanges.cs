@@ -55,7 +55,7 @@ internal sealed class SourceChanges
     }
 }
 
-/// <summary>What a plain run does with a row whose version changed: the one rule, applied in the write transaction.</summary>
+/// <summary>What a plain run does with a row whose version changed: one rule, applied in the write transaction.</summary>
 internal static class SyncDecision
 {
     public static SyncOutcome Decide(BatchItem item, SyncRecord? recorded)
