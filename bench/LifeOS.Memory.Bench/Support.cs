@@ -17,19 +17,21 @@ internal enum CorpusKind { LongTail, Simple }
 internal enum RowOrder { Id, Random }
 
 internal sealed record BenchOptions(int Rows, int Dims, int Runs, int? BatchSize, bool Neighbour, CorpusKind Corpus,
-    RowOrder Order, int Seed, int Sample)
+    RowOrder Order, int Seed, int Sample, bool Sync = false)
 {
     public const string Usage = "usage: bench/run.sh [--rows N (100000)] [--dims D (0; 1024 for embeddings)] " +
         "[--runs R (3)] [--batch-size B (the cmdlet default)] " +
         "[--neighbour (the assistant writes beside each migration)] [--corpus longtail|simple (longtail)] " +
         "[--order id|random (id)] [--seed S (42)] " +
-        "[--sample K (print K generated rows and the corpus statistics, then stop: no database, no migration)]";
+        "[--sample K (print K generated rows and the corpus statistics, then stop: no database, no migration)] " +
+        "[--sync (one migration, then only the plain runs that keep it in step: no-op, edits, deletions)]";
 
     public static BenchOptions? Parse(string[] args)
     {
         int rows = 100_000, dims = 0, runs = 3, seed = 42, sample = -1;
         int? batchSize = null;
         var neighbour = false;
+        var sync = false;
         var corpus = CorpusKind.LongTail;
         var order = RowOrder.Id;
         for (var i = 0; i < args.Length; i++)
@@ -45,6 +47,7 @@ internal sealed record BenchOptions(int Rows, int Dims, int Runs, int? BatchSize
                 case "--seed" when value >= 0: seed = value; i++; break;
                 case "--sample" when value >= 0: sample = value; i++; break;
                 case "--neighbour": neighbour = true; break;
+                case "--sync": sync = true; break;
                 case "--corpus" when next is "longtail" or "simple":
                     corpus = next == "simple" ? CorpusKind.Simple : CorpusKind.LongTail;
                     i++;
@@ -58,7 +61,7 @@ internal sealed record BenchOptions(int Rows, int Dims, int Runs, int? BatchSize
                     return null;
             }
         }
-        return new BenchOptions(rows, dims, runs, batchSize, neighbour, corpus, order, seed, sample);
+        return new BenchOptions(rows, dims, runs, batchSize, neighbour, corpus, order, seed, sample, sync);
     }
 }
 
@@ -91,6 +94,8 @@ internal static class Machine
     }
 
     public static double PeakMiB() => Status("VmHWM");
+
+    public static double RssMiB() => Status("VmRSS");
 
     /// <summary>
     /// Starts counting CPU seconds: this process's own, and the rest of the machine's (PostgreSQL here).

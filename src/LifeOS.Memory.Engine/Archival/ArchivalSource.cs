@@ -107,13 +107,44 @@ internal sealed class ArchivalSource : IAsyncDisposable
         await using var cmd = Command(
             $"SELECT {KeySelect}, {(HasRowVersion ? "xmin" : "NULL::xid")} FROM {_quotedTable}");
         await using var r = await _settings.RunAsync(() => cmd.ExecuteReaderAsync(ct)).ConfigureAwait(false);
-        long count = 0;
-        while (await _settings.RunAsync(() => r.ReadAsync(ct)).ConfigureAwait(false))
+        return await _settings.RunAsync(async () =>
         {
-            each(SourceKey.Read(r, 0, KeyKind), r.IsDBNull(1) ? null : r.GetFieldValue<uint>(1));
-            count++;
-        }
-        return count;
+            long count = 0;
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                each(SourceKey.Read(r, 0, KeyKind), r.IsDBNull(1) ? null : r.GetFieldValue<uint>(1));
+                count++;
+            }
+            return count;
+        }).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// <see cref="ReadVersionsAsync"/> for an integer key, into two arrays (ids, and versions with -1 for none):
+    /// a boxed key and a callback per row would cost more than PostgreSQL's scan.
+    /// </summary>
+    public async Task<(long[] Ids, long[] Versions, int Count)> ReadIntegerVersionsAsync(CancellationToken ct)
+    {
+        await using var cmd = Command(
+            $"SELECT id::bigint, {(HasRowVersion ? "xmin" : "NULL::xid")} FROM {_quotedTable}");
+        await using var r = await _settings.RunAsync(() => cmd.ExecuteReaderAsync(ct)).ConfigureAwait(false);
+        return await _settings.RunAsync(async () =>
+        {
+            var ids = new long[1024];
+            var versions = new long[1024];
+            var n = 0;
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                if (n == ids.Length)
+                {
+                    Array.Resize(ref ids, n * 2);
+                    Array.Resize(ref versions, n * 2);
+                }
+                ids[n] = r.GetInt64(0);
+                versions[n++] = r.IsDBNull(1) ? -1 : r.GetFieldValue<uint>(1);
+            }
+            return (ids, versions, n);
+        }).ConfigureAwait(false);
     }
 
     /// <summary>Ids the caller gave, <see cref="IdPageSize"/> at a time, in their order.</summary>

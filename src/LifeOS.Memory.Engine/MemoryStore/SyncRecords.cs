@@ -74,6 +74,34 @@ internal sealed class SyncRecords
         }
     }
 
+    /// <summary>
+    /// The module's links of an integer-keyed table in key order (the covering index's order): ids, fact ids and
+    /// recorded versions (-1 for none).
+    /// </summary>
+    public (long[] Ids, long[] FactIds, long[] Versions, int Count) ReadIntegerVersions()
+    {
+        var count = (int)_store.Scalar<long>("SELECT count(*) FROM fact_embeddings WHERE lifeos_link = 1");
+        var (ids, facts, versions) = (new long[count], new long[count], new long[count]);
+        var read = _store.Raw("link-versions-integer",
+            "SELECT postgres_id, lifeos_xmin, fact_id FROM fact_embeddings INDEXED BY lifeos_link_versions " +
+            "WHERE lifeos_link = 1 ORDER BY postgres_id");
+        var n = 0;
+        try
+        {
+            while (n < count && read.Step())
+            {
+                ids[n] = read.Int64(0);
+                versions[n] = read.IsNull(1) ? -1 : read.Int64(1);
+                facts[n++] = read.Int64(2);
+            }
+        }
+        finally
+        {
+            read.Reset();
+        }
+        return (ids, facts, versions, n);
+    }
+
     /// <summary>What was recorded for each of the given facts, with each fact's current digest.</summary>
     public Dictionary<long, SyncRecord> Read(IReadOnlyCollection<long> factIds)
     {

@@ -37,6 +37,8 @@ internal sealed class BatchCommitter
     private int _batchFailed;
     private int _batchRows;
     private int _batchUnchanged;
+    // Whether this run wrote any fact (and so may have log entries to place when it finishes).
+    private bool _wroteFacts;
     private readonly List<object> _batchConflicts = new();
 
     /// <param name="syncedAt">The time written as the embeddings' sync time.</param>
@@ -124,6 +126,7 @@ internal sealed class BatchCommitter
             var withEntities = _options.OnEntry != null;
             foreach (var item in written)
             {
+                if (item.Outcome is SyncOutcome.Written or SyncOutcome.Baseline) _wroteFacts = true;
                 if (item.Outcome is not SyncOutcome.Written)
                 {
                     CountUnwritten(item);
@@ -366,7 +369,8 @@ internal sealed class BatchCommitter
         }
         _appender.ThrowIfFailed();
         // Refreshed and adopted facts, and appends that a move or compression by the assistant's nightly
-        // maintenance cut off, are placed now: what a race cut off is found again by this run.
-        _result.RepairedLogEntries += LogRepair.Run(_store, _logs, _logs.DaysThatLostAppends());
+        // maintenance cut off, are placed now: what a race cut off is found again by this run. A run that wrote no
+        // fact has nothing to place: the pass at its start saw everything earlier runs left.
+        if (_wroteFacts) _result.RepairedLogEntries += LogRepair.Run(_store, _logs, _logs.DaysThatLostAppends());
     }
 }
