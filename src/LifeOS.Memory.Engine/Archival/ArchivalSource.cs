@@ -121,7 +121,9 @@ internal sealed class ArchivalSource : IAsyncDisposable
 
     /// <summary>
     /// <see cref="ReadVersionsAsync"/> for an integer key, into two arrays (ids, and versions with -1 for none):
-    /// a boxed key and a callback per row would cost more than PostgreSQL's scan.
+    /// a boxed key and a callback per row would cost more than PostgreSQL's scan. The arrays are rented from the
+    /// shared pool (the caller returns them): a scheduler's session runs this hundreds of times, and fresh large
+    /// arrays each time would grow its heap between full collections.
     /// </summary>
     public async Task<(long[] Ids, long[] Versions, int Count)> ReadIntegerVersionsAsync(CancellationToken ct)
     {
@@ -130,21 +132,30 @@ internal sealed class ArchivalSource : IAsyncDisposable
         await using var r = await _settings.RunAsync(() => cmd.ExecuteReaderAsync(ct)).ConfigureAwait(false);
         return await _settings.RunAsync(async () =>
         {
-            var ids = new long[1024];
-            var versions = new long[1024];
+            var pool = System.Buffers.ArrayPool<long>.Shared;
+            var ids = pool.Rent(4096);
+            var versions = pool.Rent(4096);
             var n = 0;
             while (await r.ReadAsync(ct).ConfigureAwait(false))
             {
                 if (n == ids.Length)
                 {
-                    Array.Resize(ref ids, n * 2);
-                    Array.Resize(ref versions, n * 2);
+                    ids = Grow(pool, ids, n);
+                    versions = Grow(pool, versions, n);
                 }
                 ids[n] = r.GetInt64(0);
                 versions[n++] = r.IsDBNull(1) ? -1 : r.GetFieldValue<uint>(1);
             }
             return (ids, versions, n);
         }).ConfigureAwait(false);
+
+        static long[] Grow(System.Buffers.ArrayPool<long> pool, long[] array, int used)
+        {
+            var bigger = pool.Rent(used * 2);
+            Array.Copy(array, bigger, used);
+            pool.Return(array);
+            return bigger;
+        }
     }
 
     /// <summary>Ids the caller gave, <see cref="IdPageSize"/> at a time, in their order.</summary>

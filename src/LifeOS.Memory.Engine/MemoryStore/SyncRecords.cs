@@ -76,12 +76,13 @@ internal sealed class SyncRecords
 
     /// <summary>
     /// The module's links of an integer-keyed table in key order (the covering index's order): ids, fact ids and
-    /// recorded versions (-1 for none).
+    /// recorded versions (-1 for none), in arrays rented from the shared pool (the caller returns them).
     /// </summary>
     public (long[] Ids, long[] FactIds, long[] Versions, int Count) ReadIntegerVersions()
     {
         var count = (int)_store.Scalar<long>("SELECT count(*) FROM fact_embeddings WHERE lifeos_link = 1");
-        var (ids, facts, versions) = (new long[count], new long[count], new long[count]);
+        var pool = System.Buffers.ArrayPool<long>.Shared;
+        var (ids, facts, versions) = (pool.Rent(count), pool.Rent(count), pool.Rent(count));
         var read = _store.Raw("link-versions-integer",
             "SELECT postgres_id, lifeos_xmin, fact_id FROM fact_embeddings INDEXED BY lifeos_link_versions " +
             "WHERE lifeos_link = 1 ORDER BY postgres_id");

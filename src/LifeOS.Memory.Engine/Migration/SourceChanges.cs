@@ -75,6 +75,20 @@ internal sealed class SourceChanges
             throw;
         }
         var (ids, versions, count) = await reading.ConfigureAwait(false);
+        try
+        {
+            return Merge(ids, versions, count, links);
+        }
+        finally
+        {
+            var pool = System.Buffers.ArrayPool<long>.Shared;
+            foreach (var array in new[] { ids, versions, links.Ids, links.FactIds, links.Versions }) pool.Return(array);
+        }
+    }
+
+    private static SourceChanges Merge(long[] ids, long[] versions, int count,
+        (long[] Ids, long[] FactIds, long[] Versions, int Count) links)
+    {
         Array.Sort(ids, versions, 0, count);
         var changes = new SourceChanges { SourceCount = count };
         int i = 0, j = 0;
