@@ -31,8 +31,18 @@ public sealed class ArchivalMigrator
     /// </summary>
     public Task<MigrationResult> MigrateAsync(MigrationOptions options,
         CancellationToken cancellationToken = default) =>
-        Task.Run(() => new MigrationJob(Source, Workspace).RunAsync(options, cancellationToken),
-            CancellationToken.None);
+        Task.Run(async () =>
+        {
+            try
+            {
+                return await new MigrationJob(Source, Workspace).RunAsync(options, cancellationToken)
+                    .ConfigureAwait(false);
+            }
+            finally
+            {
+                NativeHeap.Trim();
+            }
+        }, CancellationToken.None);
 
     /// <summary>Dry run: what MigrateAsync would write. Touches nothing on disk, not even the folder.</summary>
     public IAsyncEnumerable<PlannedEntry> PlanAsync(MigrationOptions options,

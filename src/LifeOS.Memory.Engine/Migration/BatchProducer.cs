@@ -106,9 +106,11 @@ internal sealed class BatchProducer
         return keys;
     }
 
+    /// <param name="contiguous">The page is every id of its key range (a walk of the table), so it may be read
+    /// by range.</param>
     private async Task ProducePageAsync(ChannelWriter<Batch> writer, Store reader, SourceDigest digest,
-        List<object> page,
-        bool sorted, bool reportMissing, CancellationToken ct, object? pageAfter = null, bool contiguous = false)
+        List<object> page, bool sorted, bool reportMissing, CancellationToken ct, object? pageAfter = null,
+        bool contiguous = false)
     {
         var links = _workspace.MapFailures(() => reader.Links.Among(page, _source.KeyKind, sorted));
         var work = new List<object>(page.Count);

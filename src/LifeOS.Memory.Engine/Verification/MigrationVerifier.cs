@@ -178,14 +178,16 @@ internal sealed class MigrationVerifier(SourceOptions sourceOptions, Workspace w
             expected[row.Id] = new ExpectedFact(m?.Content, m?.Context, row.Embedding);
         }
         var linked = store?.Links.LinkedFactsAmong(rows.Select(r => r.Id).ToList(), kind, sorted: true, expected);
-        // Only the module's own facts have mentions of the module's to judge.
+        // Only the module's own facts have mentions of the module's to judge, and only those holding their row's
+        // text: a changed fact's mentions follow its text, and the refresh that repairs it rewrites them.
         HashSet<long>? otherMentions = null;
         if (linked != null)
         {
             var want = new Dictionary<long, IReadOnlyList<EntityMention>>(rows.Count);
             for (var i = 0; i < rows.Count; i++)
             {
-                if (mapped[i] is { } m && linked.TryGetValue(rows[i].Id, out var f) && f.Own && f.Exists)
+                if (mapped[i] is { } m && linked.TryGetValue(rows[i].Id, out var f) && f.Own && f.Exists
+                    && f.TextMatches)
                     want[f.FactId] = m.Entities;
             }
             otherMentions = store!.Links.FactsWithOtherMentions(want);
