@@ -92,6 +92,14 @@ public sealed class MigrationResult
     public long ComparedCount { get; set; }
     /// <summary>Facts whose source row is gone, removed by -RemoveOrphaned (after confirmation).</summary>
     public long RemovedCount { get; set; }
+    /// <summary>
+    /// Ids of the preferences rows holding NULL in user_id, category or preference_key that kept a workspace made
+    /// by an earlier version of the module from getting the assistant's NOT NULL columns (the table was left as it
+    /// was); empty otherwise.
+    /// </summary>
+    public IReadOnlyList<long> PreferenceIdsWithNulls { get; set; } = Array.Empty<long>();
+    /// <summary>What the upgrade of the workspace's schema had to leave alone, and why, one sentence each.</summary>
+    public IReadOnlyList<string> SchemaWarnings { get; set; } = Array.Empty<string>();
     public bool Cancelled { get; set; }
     /// <summary>The error id of the failure that stopped the run part way, if any.</summary>
     public string? FailureId { get; set; }

@@ -162,7 +162,7 @@ public class MigrationTests
         // It had none: FTS5's default is written back.
         Assert.Equal(4L, s.Scalar<long>("SELECT v FROM facts_fts_config WHERE k = 'automerge'"));
         Assert.Equal(16L, s.Scalar<long>("SELECT v FROM facts_fts_config WHERE k = 'crisismerge'"));
-        Assert.Equal(0L, s.Scalar<long>("SELECT count(*) FROM lifeos_settings"));
+        Assert.Equal(0L, s.Scalar<long>("SELECT count(*) FROM lifeos_settings WHERE key LIKE 'fts_%'"));
 
         // Another program's own setting, then a run that died with the bulk setting in place and 6 saved.
         using (var c = new SqliteConnection($"Data Source={s.DbPath};Pooling=False"))
@@ -190,7 +190,7 @@ public class MigrationTests
         Assert.Equal(new[] { 8L, 64L }, duringRun);
         Assert.Equal(6L, s.Scalar<long>("SELECT v FROM facts_fts_config WHERE k = 'automerge'"));
         Assert.Equal(16L, s.Scalar<long>("SELECT v FROM facts_fts_config WHERE k = 'crisismerge'"));
-        Assert.Equal(0L, s.Scalar<long>("SELECT count(*) FROM lifeos_settings"));
+        Assert.Equal(0L, s.Scalar<long>("SELECT count(*) FROM lifeos_settings WHERE key LIKE 'fts_%'"));
         Assert.Equal(600L, s.Scalar<long>("SELECT count(*) FROM facts_fts WHERE facts_fts MATCH 'entry'"));
         Assert.True(s.Verify().IsComplete);
     }

@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS facts (
         // One line of the schema, split here only to stay within 120 columns: SQLite keeps the text as written.
         "    source TEXT CHECK (source IN ('telegram', 'treasury', 'x', 'bags_intel', 'buy_tracker', 'system', " +
         "'assistant', NULL)),\n" + """
-    confidence REAL DEFAULT 1.0 CHECK (confidence BETWEEN 0.0 AND 1.0),
+    confidence REAL DEFAULT 1.0 CHECK (confidence >= 0.0 AND confidence <= 1.0),
     is_active INTEGER DEFAULT 1 CHECK (is_active IN (0, 1)),
     is_assistant_output INTEGER DEFAULT 0 CHECK (is_assistant_output IN (0, 1)),
     entity_id INTEGER REFERENCES entities(id) ON DELETE SET NULL,
@@ -62,18 +62,7 @@ CREATE TABLE IF NOT EXISTS fact_embeddings (
     embedding_synced_at DATETIME,
     embedding BLOB
 );
-CREATE TABLE IF NOT EXISTS preferences (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    user_id INTEGER REFERENCES user_identities(id) ON DELETE CASCADE,
-    category TEXT,
-    preference_key TEXT,
-    preference_value TEXT NOT NULL,
-    confidence REAL DEFAULT 0.5 CHECK (confidence BETWEEN 0.0 AND 1.0),
-    evidence_count INTEGER DEFAULT 1,
-    created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-    updated_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-    UNIQUE (user_id, category, preference_key)
-);
+""" + "\n" + PreferencesTable + "\n" + """
 CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY,
     user_id INTEGER NOT NULL REFERENCES user_identities(id) ON DELETE CASCADE,
@@ -96,6 +85,25 @@ CREATE TABLE IF NOT EXISTS subagents (
     error TEXT,
     metadata TEXT,
     created_at DATETIME DEFAULT CURRENT_TIMESTAMP
+);
+""";
+
+    /// <summary>
+    /// The assistant's preferences table; kept apart because a database an earlier version of the module created
+    /// has it with three nullable columns and gets it rebuilt from this text (<see cref="SchemaUpgrade"/>).
+    /// </summary>
+    public const string PreferencesTable = """
+CREATE TABLE IF NOT EXISTS preferences (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id INTEGER NOT NULL REFERENCES user_identities(id) ON DELETE CASCADE,
+    category TEXT NOT NULL,
+    preference_key TEXT NOT NULL,
+    preference_value TEXT NOT NULL,
+    confidence REAL DEFAULT 0.5 CHECK (confidence >= 0.0 AND confidence <= 1.0),
+    evidence_count INTEGER DEFAULT 1,
+    created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
+    updated_at DATETIME DEFAULT CURRENT_TIMESTAMP,
+    UNIQUE (user_id, category, preference_key)
 );
 """;
 
@@ -123,7 +131,8 @@ END;
 """;
 
     /// <summary>
-    /// Indexes of a fresh Jarvis database; created only with a new database so that an existing one keeps its own.
+    /// Indexes of a fresh Jarvis database, under the assistant's names: it sees version 4 and never creates them
+    /// itself. Created only with a new database (or one the module made) so that another program's keeps its own.
     /// </summary>
     public const string JarvisIndexes = """
 CREATE INDEX IF NOT EXISTS idx_facts_timestamp ON facts(timestamp DESC);
@@ -136,10 +145,16 @@ CREATE INDEX IF NOT EXISTS idx_entities_name ON entities(name);
 CREATE INDEX IF NOT EXISTS idx_entities_type ON entities(type);
 CREATE INDEX IF NOT EXISTS idx_entity_mentions_fact_id ON entity_mentions(fact_id);
 CREATE INDEX IF NOT EXISTS idx_entity_mentions_entity_id ON entity_mentions(entity_id);
-CREATE INDEX IF NOT EXISTS idx_preferences_user ON preferences(user_id);
-CREATE INDEX IF NOT EXISTS idx_sessions_user ON sessions(user_id);
+CREATE INDEX IF NOT EXISTS idx_preferences_user_id ON preferences(user_id);
+CREATE INDEX IF NOT EXISTS idx_preferences_category ON preferences(category);
+CREATE INDEX IF NOT EXISTS idx_sessions_user_id ON sessions(user_id);
+CREATE INDEX IF NOT EXISTS idx_sessions_platform ON sessions(platform);
+CREATE INDEX IF NOT EXISTS idx_sessions_last_active ON sessions(last_active DESC);
 CREATE INDEX IF NOT EXISTS idx_user_identities_telegram ON user_identities(telegram_username);
-CREATE INDEX IF NOT EXISTS idx_subagents_session ON subagents(session_id);
+CREATE INDEX IF NOT EXISTS idx_user_identities_twitter ON user_identities(twitter_username);
+CREATE INDEX IF NOT EXISTS idx_subagents_session_id ON subagents(session_id);
+CREATE INDEX IF NOT EXISTS idx_subagents_status ON subagents(status);
+CREATE INDEX IF NOT EXISTS idx_subagents_created_at ON subagents(created_at DESC);
 """;
 
     /// <summary>

@@ -213,6 +213,7 @@ internal sealed class MemoryStore : IDisposable
             var ledgerIsNew = !Has("table", "lifeos_log_entries");
             Execute(MemorySchema.Additions);
             SyncRecords.Ensure(this);
+            if (isNew) SchemaUpgrade.MarkCreated(this);
             if (!Columns("lifeos_log_pending").Contains("adopted"))
                 Execute("ALTER TABLE lifeos_log_pending ADD COLUMN adopted INTEGER NOT NULL DEFAULT 0");
             // Entries written before the ledger existed are recognised (or written) by the next repair pass.
@@ -229,6 +230,14 @@ internal sealed class MemoryStore : IDisposable
         finally
         {
             _transaction = null;
+        }
+        try
+        {
+            UpgradeReport = SchemaUpgrade.Run(this);
+        }
+        catch (SqliteException ex)
+        {
+            throw Failure(ex, DatabasePath);
         }
         DetectCapabilities();
         var mentionColumns = Columns("entity_mentions");
@@ -272,6 +281,9 @@ internal sealed class MemoryStore : IDisposable
             : "facts f JOIN fact_embeddings l ON l.fact_id = f.id AND l.postgres_id IS NOT NULL " +
               "AND f.source = 'archival_memory'";
     }
+
+    /// <summary>What the upgrade of a schema an earlier version of the module created had to leave alone.</summary>
+    internal SchemaUpgradeReport UpgradeReport { get; private set; } = SchemaUpgradeReport.None;
 
     /// <summary>Whether the database has the daily-log ledger (lifeos_log_entries).</summary>
     internal bool HasLedger { get; private set; }

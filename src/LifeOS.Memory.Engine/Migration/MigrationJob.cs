@@ -24,6 +24,8 @@ internal sealed class MigrationJob(SourceOptions sourceOptions, Workspace worksp
         result.SourceTable = source.TableName;
         using var workspaceLock = WorkspaceLock.Acquire(workspace, options.LockTimeout, ct);
         using var store = workspace.MapFailures(() => Store.OpenForWriting(workspace.DatabasePath));
+        result.PreferenceIdsWithNulls = store.UpgradeReport.PreferenceIdsWithNulls;
+        result.SchemaWarnings = store.UpgradeReport.Warnings;
         using var logs = new DayFiles(workspace.LogDirectory);
         result.RepairedLogEntries = workspace.MapFailures(() => LogRepair.Run(store, logs, ct: ct));
 

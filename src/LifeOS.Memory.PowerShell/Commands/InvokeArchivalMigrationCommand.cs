@@ -141,6 +141,7 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
         if (result.RepairedMentions > 0)
             WriteVerbose($"Rewrote the entity mentions of {result.RepairedMentions} migrated facts to what their " +
                 "archival entries give.");
+        foreach (var warning in result.SchemaWarnings) WriteWarning(warning);
         if (result.IndexRebuildDeclined)
             WriteWarning("The full-text index was not rebuilt: the assistant's search may miss migrated facts " +
                 "until a run is allowed to rebuild it.");
