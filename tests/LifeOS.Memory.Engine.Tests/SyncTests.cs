@@ -255,6 +255,41 @@ public class SyncTests
         Assert.Equal(0, s.Scalar<long>($"SELECT count(*) FROM facts WHERE id = {kept}"));
     }
 
+    [Fact]
+    public void Facts_written_before_the_records_are_compared_once_and_never_overwritten()
+    {
+        using var s = new Scenario();
+        s.Generate(10);
+        s.Migrate();
+        // As an earlier version left them: no versions, no digests.
+        using (var c = new SqliteConnection($"Data Source={s.DbPath};Pooling=False"))
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "UPDATE fact_embeddings SET lifeos_xmin = NULL, lifeos_source_digest = NULL, " +
+                "lifeos_fact_digest = NULL";
+            cmd.ExecuteNonQuery();
+        }
+        s.Sql("UPDATE archival_memory SET content = 'edited before the upgrade' WHERE id = 2");
+        EditFact(s, FactOf(s, 3L), "UPDATE facts SET content = 'the assistant''s' WHERE id = @fact");
+
+        var first = s.Migrate();
+        Assert.Equal(10, first.ComparedCount);
+        Assert.Equal(0, first.UpdatedCount);
+        // Which side changed cannot be told without the records: neither is overwritten.
+        Assert.Equal(new object[] { 2L, 3L }, first.ConflictIds);
+        Assert.Equal("the assistant's", Content(s, FactOf(s, 3L)));
+        Assert.Equal(8, s.Scalar<long>("SELECT count(*) FROM fact_embeddings WHERE lifeos_xmin IS NOT NULL " +
+            "AND lifeos_source_digest IS NOT NULL AND lifeos_fact_digest IS NOT NULL"));
+        var second = s.Migrate();
+        Assert.Equal(2, second.ComparedCount);
+        Assert.Equal(2, second.ConflictCount);
+        s.Migrate(new MigrationOptions { Force = true, Ids = new[] { "2", "3" } });
+        var third = s.Migrate();
+        Assert.Equal(0, third.ComparedCount + third.ConflictCount);
+        Assert.True(s.Verify().IsComplete);
+    }
+
     [Theory]
     [InlineData("uuid")]
     [InlineData("text")]

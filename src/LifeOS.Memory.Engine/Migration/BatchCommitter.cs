@@ -126,7 +126,7 @@ internal sealed class BatchCommitter
             var withEntities = _options.OnEntry != null;
             foreach (var item in written)
             {
-                if (item.Outcome is SyncOutcome.Written or SyncOutcome.Baseline) _wroteFacts = true;
+                if (item.Outcome is SyncOutcome.Written) _wroteFacts = true;
                 if (item.Outcome is not SyncOutcome.Written)
                 {
                     CountUnwritten(item);
@@ -323,7 +323,7 @@ internal sealed class BatchCommitter
     }
 
     /// <summary>
-    /// A candidate that was not written (a false alarm, a fact brought in step with its row's new version, a
+    /// A candidate that was not written (a false alarm, a fact from before the records found in step, a
     /// conflict): counted when its batch commits.
     /// </summary>
     private void CountUnwritten(BatchItem item)

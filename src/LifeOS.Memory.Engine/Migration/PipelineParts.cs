@@ -59,15 +59,13 @@ internal enum SyncOutcome
 {
     /// <summary>The fact was written (new, refreshed or adopted).</summary>
     Written,
-    /// <summary>The row's version changed but not its content: only the new version was recorded.</summary>
+    /// <summary>
+    /// The row's version changed but not its content, or the fact predates the records and holds what the row
+    /// maps to: only the new version (and the digests) recorded.
+    /// </summary>
     VersionRecorded,
     /// <summary>Both the row and the fact changed since the module wrote the fact: left alone and reported.</summary>
     Conflict,
-    /// <summary>
-    /// A fact written before versions were recorded, found equal to what its row maps to: rewritten (its
-    /// embedding and mentions brought in step) and its records taken; not counted as an update.
-    /// </summary>
-    Baseline,
 }
 
 /// <summary>

@@ -129,10 +129,11 @@ internal static class SyncDecision
         if (recorded is not { } r) return SyncOutcome.VersionRecorded;
         if (!r.SourceDiffers(item.SourceDigest!)) return SyncOutcome.VersionRecorded;
         if (r.FactDigest != null) return r.ChangedInWorkspace ? SyncOutcome.Conflict : SyncOutcome.Written;
-        // Written before the module recorded what it wrote: a fact equal to what its row maps to now is in step;
-        // any other may hold the assistant's edit, so it is not overwritten.
+        // Written before the module recorded what it wrote: a fact equal to what its row maps to now is in step, and
+        // its records are taken (an older drift of its embedding alone is Test-Migration's to report); any other
+        // may hold the assistant's edit, so it is not overwritten.
         return r.CurrentFactDigest != null && FactDigest.Of(item.Fact).AsSpan().SequenceEqual(r.CurrentFactDigest)
-            ? SyncOutcome.Baseline
+            ? SyncOutcome.VersionRecorded
             : SyncOutcome.Conflict;
     }
 }
