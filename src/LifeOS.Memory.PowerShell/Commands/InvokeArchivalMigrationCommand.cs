@@ -184,6 +184,8 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
     private void RemoveOrphans(ArchivalMigrator migrator, MigrationResult result)
     {
         var orphans = RunOrThrow(ct => migrator.FindOrphansAsync(ct), SourceTable);
+        // Found again under the run's end: -Force (which walks the table without the change scan) counts them here.
+        SetOrphans(result, orphans.Select(o => o.PostgresId).ToList());
         var kept = Force ? new List<OrphanedFact>() : orphans.Where(o => o.ChangedInWorkspace).ToList();
         if (kept.Count > 0)
             WriteWarning($"Kept {Facts(kept.Count)} whose archival entry is gone but which changed in the workspace " +
@@ -195,11 +197,15 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
         var removed = RunOrThrow(ct => migrator.RemoveOrphansAsync(approved, Force,
             TimeSpan.FromSeconds(LockTimeoutSec), ct), SourceTable);
         result.RemovedCount = removed.Count;
-        var left = orphans.Select(o => o.PostgresId).Except(removed.Select(r => r.PostgresId)).ToList();
-        result.OrphanedCount = left.Count;
-        result.OrphanedIds.Clear();
-        result.OrphanedIds.AddRange(left.Take(MigrationVerification.IdSampleSize));
+        SetOrphans(result, orphans.Select(o => o.PostgresId).Except(removed.Select(r => r.PostgresId)).ToList());
         WriteVerbose($"Removed {Facts(removed.Count)} whose archival entry is gone; their daily-log text stays.");
+    }
+
+    private static void SetOrphans(MigrationResult result, List<object> ids)
+    {
+        result.OrphanedCount = ids.Count;
+        result.OrphanedIds.Clear();
+        result.OrphanedIds.AddRange(ids.Take(MigrationVerification.IdSampleSize));
     }
 
     private static string OrphanTarget(OrphanedFact o) =>
