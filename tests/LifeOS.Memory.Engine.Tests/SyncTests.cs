@@ -256,6 +256,26 @@ public class SyncTests
     }
 
     [Fact]
+    public void An_edited_row_whose_fact_lost_its_index_entry_is_refreshed_without_corrupting_the_index()
+    {
+        using var s = new Scenario();
+        s.Generate(10);
+        s.Migrate();
+        var fact = FactOf(s, 4L);
+        EditFact(s, fact, "INSERT INTO facts_fts(facts_fts, rowid, content, context) " +
+            "SELECT 'delete', id, content, context FROM facts WHERE id = @fact");
+        s.Sql("UPDATE archival_memory SET content = 'searchable again' WHERE id = 4");
+
+        var run = s.Migrate();
+        Assert.Equal(1, run.UpdatedCount);
+        Assert.Equal(1, run.RepairedIndexEntries);
+        Assert.Equal(fact, s.Scalar<long>("SELECT rowid FROM facts_fts WHERE facts_fts MATCH 'searchable'"));
+        var v = s.Verify();
+        Assert.True(v.IsComplete && v.IndexIntact,
+            $"index missing {v.IndexMissingCount} changed {v.IndexChangedCount}");
+    }
+
+    [Fact]
     public void Facts_written_before_the_records_are_compared_once_and_never_overwritten()
     {
         using var s = new Scenario();

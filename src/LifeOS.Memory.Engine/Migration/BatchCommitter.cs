@@ -304,6 +304,9 @@ internal sealed class BatchCommitter
                 item.FactId = existing;
                 if (item.Outcome == SyncOutcome.VersionRecorded) _store.Sync.RecordVersion(existing, item.Stamp);
                 if (item.Outcome is SyncOutcome.VersionRecorded or SyncOutcome.Conflict) return;
+                // The update trigger's delete step corrupts the index where the fact has no entry; a plain run no
+                // longer audits the index first, so the one entry it is about to replace is checked here.
+                if (_store.FullTextIsFts5 && _store.FullText.IndexMissingFact(existing)) _result.RepairedIndexEntries++;
             }
             _store.Facts.Update(existing, fact);
             _store.Facts.InsertMentions(existing, fact.Entities);
