@@ -24,7 +24,8 @@ public sealed class ArchivalMigrator
     /// Counts and id-set comparison. Never throws for an unreachable source: PostgresAvailable=false.
     /// </summary>
     public Task<MigrationStatus> GetStatusAsync(CancellationToken cancellationToken = default) =>
-        Task.Run(() => new StatusReader(Source, Workspace).ReadAsync(cancellationToken), CancellationToken.None);
+        Task.Run(() => OperationFailures.Run(Workspace, WorkspaceAccess.Reading,
+            () => new StatusReader(Source, Workspace).ReadAsync(cancellationToken)), CancellationToken.None);
 
     /// <summary>
     /// Migrates pending rows (or refreshes them with Force). Throws MemoryMigrationException when nothing can go on.
@@ -35,8 +36,8 @@ public sealed class ArchivalMigrator
         {
             try
             {
-                return await new MigrationJob(Source, Workspace).RunAsync(options, cancellationToken)
-                    .ConfigureAwait(false);
+                return await OperationFailures.Run(Workspace, WorkspaceAccess.Writing,
+                    () => new MigrationJob(Source, Workspace).RunAsync(options, cancellationToken)).ConfigureAwait(false);
             }
             finally
             {
@@ -47,7 +48,8 @@ public sealed class ArchivalMigrator
     /// <summary>Dry run: what MigrateAsync would write. Touches nothing on disk, not even the folder.</summary>
     public IAsyncEnumerable<PlannedEntry> PlanAsync(MigrationOptions options,
         CancellationToken cancellationToken = default) =>
-        new DryRun(Source, Workspace).PlanAsync(options, cancellationToken);
+        OperationFailures.Stream(Workspace, WorkspaceAccess.Reading,
+            new DryRun(Source, Workspace).PlanAsync(options, cancellationToken), cancellationToken);
 
     /// <summary>
     /// Dry run of the repairs a migration makes to the module's full-text index entries and, with
@@ -55,17 +57,21 @@ public sealed class ArchivalMigrator
     /// </summary>
     public Task<IReadOnlyList<PlannedRepair>> PlanRepairsAsync(bool includeMentions = true,
         CancellationToken cancellationToken = default) =>
-        Task.Run(() => new DryRun(Source, Workspace).PlanRepairsAsync(includeMentions, cancellationToken),
+        Task.Run(() => OperationFailures.Run(Workspace, WorkspaceAccess.Reading,
+            () => new DryRun(Source, Workspace).PlanRepairsAsync(includeMentions, cancellationToken)),
             CancellationToken.None);
 
     /// <summary>Exhaustive comparison of every source row with its fact, link, log entry and embedding.</summary>
     public Task<MigrationVerification> VerifyAsync(CancellationToken cancellationToken = default) =>
-        Task.Run(() => new MigrationVerifier(Source, Workspace).VerifyAsync(cancellationToken), CancellationToken.None);
+        Task.Run(() => OperationFailures.Run(Workspace, WorkspaceAccess.Verifying,
+            () => new MigrationVerifier(Source, Workspace).VerifyAsync(cancellationToken)), CancellationToken.None);
 
     /// <summary>Streams source rows in key order.</summary>
     public IAsyncEnumerable<ArchivalEntry> GetEntriesAsync(IReadOnlyCollection<string>? ids, long skip, long? first,
         CancellationToken cancellationToken = default) =>
-        new EntryListing(Source, Workspace).GetEntriesAsync(ids, skip, first, cancellationToken);
+        OperationFailures.Stream(Workspace, WorkspaceAccess.Reading,
+            new EntryListing(Source, Workspace).GetEntriesAsync(ids, skip, first, cancellationToken),
+            cancellationToken);
 
     /// <summary>
     /// Tables of the source database that have the archival columns (for tab completion), schema-qualified when not in
@@ -76,7 +82,8 @@ public sealed class ArchivalMigrator
 
     /// <summary>Exact-copy duplicates of the module's facts (read-only; empty when there is no database).</summary>
     public Task<IReadOnlyList<DuplicateFact>> FindDuplicatesAsync(CancellationToken cancellationToken = default) =>
-        Task.Run(() => new DuplicateRemoval(Workspace).Find(), cancellationToken);
+        Task.Run(() => OperationFailures.Run(Workspace, WorkspaceAccess.Reading,
+            () => Task.FromResult(new DuplicateRemoval(Workspace).Find())), cancellationToken);
 
     /// <summary>
     /// Deletes the given facts that are still exact-copy duplicates, under the workspace lock; their daily-log
@@ -84,7 +91,8 @@ public sealed class ArchivalMigrator
     /// </summary>
     public Task<long> RemoveDuplicatesAsync(IReadOnlyCollection<long> factIds, TimeSpan lockTimeout,
         CancellationToken cancellationToken = default) =>
-        Task.Run(() => new DuplicateRemoval(Workspace).Remove(factIds, lockTimeout, cancellationToken),
+        Task.Run(() => OperationFailures.Run(Workspace, WorkspaceAccess.Writing,
+            () => Task.FromResult(new DuplicateRemoval(Workspace).Remove(factIds, lockTimeout, cancellationToken))),
             cancellationToken);
 
     /// <summary>

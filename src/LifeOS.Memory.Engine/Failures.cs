@@ -12,6 +12,7 @@ public enum FailureKind
     PermissionDenied,
     WriteError,
     OperationTimeout,
+    ReadError,
 }
 
 /// <summary>
@@ -51,4 +52,31 @@ public static class ErrorIds
     public const string MigrateEntryFailed = "MigrateEntryFailed";
     public const string InvalidId = "InvalidId";
     public const string InvalidBatchSize = "InvalidBatchSize";
+    public const string WorkspaceReadFailed = "WorkspaceReadFailed";
+    public const string DailyLogDamaged = "DailyLogDamaged";
+    public const string DailyLogInaccessible = "DailyLogInaccessible";
+
+    /// <summary>Every id the engine raises; a test checks it against the README's table.</summary>
+    public static IReadOnlyList<string> All { get; } = new[]
+    {
+        PostgresUnavailable, SourceTableNotFound, SourceColumnMissing, InvalidSourceTable, InvalidConnectionString,
+        SourceQueryFailed, WorkspaceInvalid, WorkspaceNotWritable, WorkspaceBusy, MemoryDatabaseFailed,
+        DailyLogWriteFailed, MigrateEntryFailed, InvalidId, InvalidBatchSize, WorkspaceReadFailed, DailyLogDamaged,
+        DailyLogInaccessible,
+    };
+}
+
+/// <summary>
+/// A file of the workspace that one part of an operation could not use (a damaged or inaccessible daily log): the
+/// operation went on without it, and reports it as a non-terminating error. The file was left as it was.
+/// </summary>
+public sealed class WorkspaceProblem
+{
+    public required string ErrorId { get; init; }
+    public required FailureKind Kind { get; init; }
+    /// <summary>The file (or folder) concerned.</summary>
+    public required string Path { get; init; }
+    /// <summary>What is wrong, naming the file.</summary>
+    public required string Message { get; init; }
+    public override string ToString() => Message;
 }

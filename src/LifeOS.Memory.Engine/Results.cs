@@ -43,6 +43,8 @@ public sealed class MigrationResult
     public long SkippedCount { get; set; }
     public long ErrorCount => Errors.Count;
     public List<MigrationError> Errors { get; } = new();
+    /// <summary>Daily logs skipped because their file is damaged or in the way (each written as an error).</summary>
+    public List<WorkspaceProblem> Problems { get; } = new();
     /// <summary>
     /// Daily-log entries appended to make up for missing ones (pending after a crash, lost to a file moved meanwhile,
     /// changed facts).
@@ -104,11 +106,11 @@ public sealed class MigrationResult
     /// <summary>The error id of the failure that stopped the run part way, if any.</summary>
     public string? FailureId { get; set; }
     public string? FailureMessage { get; set; }
-    public bool Success => ErrorCount == 0 && !Cancelled && FailureId == null;
+    public bool Success => ErrorCount == 0 && Problems.Count == 0 && !Cancelled && FailureId == null;
     public string Status =>
         FailureId != null ? "Failed"
         : Cancelled ? "Cancelled"
-        : ErrorCount > 0 ? "CompletedWithErrors"
+        : ErrorCount > 0 || Problems.Count > 0 ? "CompletedWithErrors"
         : "Completed";
     public string MemoryPath { get; set; } = "";
     public string SourceTable { get; set; } = "";
@@ -187,7 +189,8 @@ public sealed class MigrationVerification
 
     public bool IsComplete => MissingCount == 0 && ChangedCount == 0 && OrphanedCount == 0 && DuplicateCount == 0
         && LogMissingCount == 0 && LogDuplicateCount == 0 && EmbeddingMismatchCount == 0
-        && IndexIntact && IndexMissingCount == 0 && IndexChangedCount == 0 && MentionMismatchCount == 0;
+        && IndexIntact && IndexMissingCount == 0 && IndexChangedCount == 0 && MentionMismatchCount == 0
+        && LogUncheckedCount == 0;
     public string Status => IsComplete ? "Complete" : "Incomplete";
     public long SourceCount { get; set; }
     public long MigratedCount { get; set; }
@@ -197,6 +200,10 @@ public sealed class MigrationVerification
     public long DuplicateCount { get; set; }
     public long LogMissingCount { get; set; }
     public long LogDuplicateCount { get; set; }
+    /// <summary>
+    /// Migrated entries whose daily log could not be read (damaged or inaccessible): neither found nor missing.
+    /// </summary>
+    public long LogUncheckedCount { get; set; }
     public long EmbeddingMismatchCount { get; set; }
     /// <summary>FTS5's own integrity-check of the whole full-text index (the assistant's entries too) passed.</summary>
     public bool IndexIntact { get; set; } = true;
@@ -218,6 +225,7 @@ public sealed class MigrationVerification
     public List<object> DuplicateIds { get; } = new();
     public List<object> LogMissingIds { get; } = new();
     public List<object> LogDuplicateIds { get; } = new();
+    public List<object> LogUncheckedIds { get; } = new();
     public List<object> EmbeddingMismatchIds { get; } = new();
     public List<object> IndexMissingIds { get; } = new();
     public List<object> IndexChangedIds { get; } = new();
@@ -238,6 +246,8 @@ public sealed class MigrationVerification
     public List<object> ChangedInWorkspaceIds { get; } = new();
     public List<object> ChangedOnBothSidesIds { get; } = new();
     public List<FactSample> SampleFacts { get; } = new();
+    /// <summary>Daily logs that could not be read (each also written as an error).</summary>
+    public List<WorkspaceProblem> Problems { get; } = new();
     public TimeSpan Duration { get; set; }
     public string MemoryPath { get; set; } = "";
     public string SourceTable { get; set; } = "";

@@ -61,8 +61,9 @@ public sealed class Workspace
     }
 
     /// <summary>
-    /// Runs work on the workspace, mapping its failures to engine errors: SQLite's (locked, read-only, full disk,
-    /// corrupt), a permission refused, and an I/O error of the daily logs.
+    /// Runs a step of a migration, mapping its failures to engine errors as <see cref="OperationFailures"/> words them
+    /// for writing: SQLite's (locked, read-only, full disk, corrupt), a permission refused, an I/O error of the daily
+    /// logs. A read-only operation's own mapping words them again for reading.
     /// </summary>
     internal T MapFailures<T>(Func<T> work)
     {
@@ -70,20 +71,10 @@ public sealed class Workspace
         {
             return work();
         }
-        catch (SqliteException ex)
+        catch (Exception ex) when (ex is not MemoryMigrationException and not FileNotFoundException
+            && OperationFailures.Map(ex, this, WorkspaceAccess.Writing) is { } mapped)
         {
-            throw Store.Failure(ex, DatabasePath);
-        }
-        catch (UnauthorizedAccessException ex)
-        {
-            throw new MemoryMigrationException(ErrorIds.WorkspaceNotWritable, FailureKind.PermissionDenied,
-                $"The memory workspace {Root} is not writable: {ex.Message}", ex);
-        }
-        catch (IOException ex) when (ex is not FileNotFoundException)
-        {
-            throw new MemoryMigrationException(ErrorIds.DailyLogWriteFailed, FailureKind.WriteError,
-                $"Writing the daily logs in {LogDirectory} failed: {ex.Message}. " +
-                "Committed entries are kept; the next run completes their logs.", ex);
+            throw mapped;
         }
     }
 

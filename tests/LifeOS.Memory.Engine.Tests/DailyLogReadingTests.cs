@@ -251,7 +251,7 @@ public sealed class DailyLogReadingTests : IDisposable
             foreach (var (factId, n) in audit.Intact) expected[factId] = n;
             foreach (var found in audit.Adopted) expected[found.FactId] = expected.GetValueOrDefault(found.FactId) + 1;
         }
-        Assert.Equal(expected, LogEntryCounts.Count(store, files, CancellationToken.None));
+        Assert.Equal(expected, LogEntryCounts.Count(store, files, CancellationToken.None).Counts);
         // What the data is there for: an unrecorded append found, the days of odd timestamps audited, fact 5's
         // entry under a day that is not one of the module's days never counted.
         Assert.Equal(1, expected[2]);

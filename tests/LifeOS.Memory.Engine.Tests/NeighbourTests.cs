@@ -180,7 +180,7 @@ public class NeighbourTests(ITestOutputHelper output)
         AssertExact(s);
     }
 
-    private static string ExportRows(Scenario s)
+    internal static string ExportRows(Scenario s)
     {
         var path = Path.Combine(Path.GetTempPath(), "lifeos-rows-" + Guid.NewGuid().ToString("N")[..8] + ".json");
         using var c = new NpgsqlConnection(s.ConnectionString);

@@ -47,10 +47,10 @@ internal sealed class EntryListing(SourceOptions sourceOptions, Workspace worksp
         }
     }
 
-    private static ArchivalEntry ToEntry(SourceRow row, Dictionary<object, SourceLink>? links) => new()
+    private static ArchivalEntry ToEntry(SourceRow row, PageLinks? links) => new()
     {
         Id = row.Id, Content = row.Content, Metadata = row.Metadata, CreatedAt = row.CreatedAt,
         HasEmbedding = row.HasEmbedding,
-        IsMigrated = links != null && links.TryGetValue(row.Id, out var link) && link.Own,
+        IsMigrated = links != null && links.IsMigrated(row.Id),
     };
 }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.IO.Compression;
 using System.Text;
@@ -41,14 +42,27 @@ internal sealed class DayFiles : IDisposable
     // The end of what was last appended to each day this run, to notice a file that lost it (moved away, replaced).
     private readonly Dictionary<string, (DayLocation Location, long End)> _appended = new(StringComparer.Ordinal);
 
+    // Days whose file could not be used, by path: each is reported once per operation.
+    private readonly ConcurrentDictionary<string, WorkspaceProblem> _problems = new(StringComparer.Ordinal);
+
     public DayFiles(string logDirectory)
     {
         LogDirectory = logDirectory;
         ArchiveDirectory = System.IO.Path.Combine(logDirectory, "archives");
+        WorkspaceRoot = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(logDirectory)) ?? logDirectory;
     }
 
     public string LogDirectory { get; }
     public string ArchiveDirectory { get; }
+    /// <summary>The folder no day file may lead out of (through a symbolic link).</summary>
+    public string WorkspaceRoot { get; }
+
+    /// <summary>The days skipped because their file could not be used, by path.</summary>
+    public IReadOnlyList<WorkspaceProblem> Problems => _problems.Values.OrderBy(p => p.Path, StringComparer.Ordinal)
+        .ToList();
+
+    /// <summary>Notes a day skipped for its file (once per file).</summary>
+    public void Report(DayFileException problem) => _problems.TryAdd(problem.Path, problem.Problem);
 
     public string PathOf(string day, DayLocation location) => location switch
     {
@@ -62,8 +76,40 @@ internal sealed class DayFiles : IDisposable
     {
         var found = new List<DayLocation>(1);
         foreach (var location in new[] { DayLocation.Compressed, DayLocation.Archived, DayLocation.Live })
-            if (File.Exists(PathOf(day, location))) found.Add(location);
+            if (Occupied(PathOf(day, location))) found.Add(location);
         return found;
+    }
+
+    /// <summary>
+    /// Whether anything has the name: a file, or what stands where one should be (a folder, a link to nowhere),
+    /// which <see cref="Require"/> refuses when the day is opened.
+    /// </summary>
+    private static bool Occupied(string path) =>
+        File.Exists(path) || Directory.Exists(path) || new FileInfo(path).LinkTarget != null;
+
+    /// <summary>
+    /// Refuses a day's path that is not a plain file inside the workspace: a folder, or a symbolic link that leads
+    /// out of the workspace or to nothing. A link within the workspace is followed.
+    /// </summary>
+    private string Require(string path)
+    {
+        if (Directory.Exists(path))
+            throw DayFileException.Inaccessible(path, FailureKind.InvalidData, "it is a folder, not a file");
+        var info = new FileInfo(path);
+        if (info.LinkTarget == null) return path;
+        var target = info.ResolveLinkTarget(returnFinalTarget: true);
+        if (target == null || !target.Exists)
+        {
+            throw DayFileException.Inaccessible(path, FailureKind.InvalidData,
+                $"it is a symbolic link to {info.LinkTarget}, which does not exist");
+        }
+        var root = WorkspaceRoot + System.IO.Path.DirectorySeparatorChar;
+        if (!target.FullName.StartsWith(root, StringComparison.Ordinal))
+        {
+            throw DayFileException.Inaccessible(path, FailureKind.InvalidData,
+                $"it is a symbolic link to {target.FullName}, outside the workspace");
+        }
+        return path;
     }
 
     /// <summary>
@@ -128,15 +174,33 @@ internal sealed class DayFiles : IDisposable
     /// </summary>
     public AppendedAt Append(string day, ReadOnlySpan<byte> entries)
     {
+        var inFlight = 0;
         for (var attempt = 0; ; attempt++)
         {
             if (attempt > 8)
                 throw new IOException($"The daily log of {day} kept moving while it was being appended to.");
             var (location, file) = OpenDay(day);
             if (file == null) continue; // moved or deleted meanwhile: find where it lives now
-            var at = location == DayLocation.Compressed
-                ? AppendMember(file, entries, out var end)
-                : AppendText(file, entries, out end);
+            long at, end;
+            if (location != DayLocation.Compressed)
+            {
+                at = AppendText(file, entries, out end);
+            }
+            else
+            {
+                try
+                {
+                    at = AppendMember(file, entries, out end);
+                }
+                catch (DayFileException ex) when (ex.InFlight && inFlight++ < InFlightAttempts)
+                {
+                    // Being compressed right now: appended to once it is whole.
+                    Close(day);
+                    Thread.Sleep(InFlightPause);
+                    attempt--;
+                    continue;
+                }
+            }
             _appended[day] = (location, end);
             return new AppendedAt(location, at, end);
         }
@@ -164,6 +228,7 @@ internal sealed class DayFiles : IDisposable
     /// </summary>
     private static long AppendMember(AppendOnlyFile file, ReadOnlySpan<byte> entries, out long end)
     {
+        // Read through the checks: a member appended after a damaged one would never be read.
         var textLength = UncompressedLength(file.Path, out var endsWithNewline);
         var member = new MemoryStream();
         using (var gzip = new GZipStream(member, CompressionLevel.Fastest, leaveOpen: true))
@@ -194,15 +259,27 @@ internal sealed class DayFiles : IDisposable
         if (locations.Count == 0)
         {
             Workspace.CreatePrivateDirectory(LogDirectory);
-            var path = PathOf(day, DayLocation.Live);
-            if (!AppendOnlyFile.TryCreate(path)) return (DayLocation.Live, null);
-            var created = AppendOnlyFile.OpenExisting(path);
+            var live = PathOf(day, DayLocation.Live);
+            if (!AppendOnlyFile.TryCreate(live)) return (DayLocation.Live, null);
+            var created = AppendOnlyFile.OpenExisting(live);
             if (created == null) return (DayLocation.Live, null);
             created.Append(Utf8.GetBytes(LogEntryFormat.Header(day)));
             return Remember(day, DayLocation.Live, created);
         }
         var location = locations[0];
-        var file = AppendOnlyFile.OpenExisting(PathOf(day, location));
+        var path = Require(PathOf(day, location));
+        AppendOnlyFile? file;
+        try
+        {
+            // Nothing is appended to a damaged day file: a compressed day is read whole by each append anyway, a
+            // plain one here, once a run.
+            if (location != DayLocation.Compressed) ReadToEnd(path);
+            file = AppendOnlyFile.OpenExisting(path);
+        }
+        catch (Exception ex) when (DayFileException.From(path, ex, writing: true) is { } problem)
+        {
+            throw problem;
+        }
         return file == null ? (location, null) : Remember(day, location, file);
     }
 
@@ -237,19 +314,65 @@ internal sealed class DayFiles : IDisposable
     /// </param>
     public Stream? OpenRead(string day, DayLocation location, bool largeReads = false)
     {
+        var path = PathOf(day, location);
+        if (!Occupied(path)) return null;
+        var bufferSize = largeReads && location != DayLocation.Compressed ? 0 : 64 * 1024;
+        return OpenChecked(Require(path), location == DayLocation.Compressed, bufferSize);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> again while a compressed file it reads is still being written (a fraction of a
+    /// second for one day), then takes what it sees.
+    /// </summary>
+    public static T WhileInFlight<T>(Func<T> work)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return work();
+            }
+            catch (DayFileException ex) when (ex.InFlight && attempt < InFlightAttempts)
+            {
+                Thread.Sleep(InFlightPause);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A day file's text, checked as it is read (<see cref="Utf8CheckedStream"/>, <see cref="GzipDayStream"/>);
+    /// null when the file is gone. Failures to open or read it are the day's (<see cref="DayFileException"/>).
+    /// </summary>
+    private const int InFlightAttempts = 40;
+    private static readonly TimeSpan InFlightPause = TimeSpan.FromMilliseconds(25);
+
+    private static Utf8CheckedStream? OpenChecked(string path, bool compressed, int bufferSize)
+    {
         FileStream stream;
         try
         {
-            var bufferSize = largeReads && location != DayLocation.Compressed ? 0 : 64 * 1024;
-            stream = new FileStream(PathOf(day, location), FileMode.Open, FileAccess.Read,
-                FileShare.ReadWrite | FileShare.Delete, bufferSize);
+            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete,
+                bufferSize);
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {
             return null;
         }
-        // GZipStream reads every member of a multi-member file in turn.
-        return location == DayLocation.Compressed ? new GZipStream(stream, CompressionMode.Decompress) : stream;
+        catch (Exception ex) when (DayFileException.From(path, ex, writing: false) is { } problem)
+        {
+            throw problem;
+        }
+        try
+        {
+            // GZipStream reads every member of a multi-member file in turn.
+            return new Utf8CheckedStream(
+                compressed ? new GzipDayStream(stream, path, path[..^".gz".Length]) : stream, path);
+        }
+        catch (Exception ex) when (ex is not DayFileException && DayFileException.From(path, ex, false) is { } problem)
+        {
+            stream.Dispose();
+            throw problem;
+        }
     }
 
     /// <summary>
@@ -260,24 +383,61 @@ internal sealed class DayFiles : IDisposable
         using var stream = OpenRead(day, location);
         if (stream == null) return null;
         var buffer = new MemoryStream();
-        stream.CopyTo(buffer);
+        ReadThrough(stream, PathOf(day, location), s => s.CopyTo(buffer));
         return buffer.ToArray();
+    }
+
+    /// <summary>Reads a checked stream, its read failures (an I/O error mid-file) being the day's.</summary>
+    public static void ReadThrough(Stream stream, string path, Action<Stream> read)
+    {
+        try
+        {
+            read(stream);
+        }
+        catch (Exception ex) when (ex is not DayFileException
+            && DayFileException.From(path, ex, writing: false) is { } problem)
+        {
+            throw problem;
+        }
+    }
+
+    /// <summary>Reads a plain day file through the checks; gone is fine (the append finds where it went).</summary>
+    private static void ReadToEnd(string path)
+    {
+        using var stream = OpenChecked(path, compressed: false, 0);
+        if (stream != null) ReadThrough(stream, path, Drain);
+    }
+
+    /// <summary>Reads what is left of a stream, for the checks its reads make.</summary>
+    public static void Drain(Stream stream)
+    {
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(256 * 1024);
+        try
+        {
+            while (stream.Read(buffer) > 0) { }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     private static long UncompressedLength(string path, out bool endsWithNewline)
     {
-        using var stream = new GZipStream(
-            new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024),
-            CompressionMode.Decompress);
+        using var stream = OpenChecked(path, compressed: true, 64 * 1024)
+            ?? throw new FileNotFoundException("The compressed daily log is gone.", path);
         var buffer = new byte[64 * 1024];
         long total = 0;
         var last = (byte)'\n';
-        int n;
-        while ((n = stream.Read(buffer)) > 0)
+        ReadThrough(stream, path, s =>
         {
-            total += n;
-            last = buffer[n - 1];
-        }
+            int n;
+            while ((n = s.Read(buffer)) > 0)
+            {
+                total += n;
+                last = buffer[n - 1];
+            }
+        });
         endsWithNewline = last == '\n';
         return total;
     }

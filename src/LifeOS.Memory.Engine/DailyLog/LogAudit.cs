@@ -80,7 +80,11 @@ internal static class LogAudit
     /// <param name="unrecorded">Facts with no recorded entry on this day (see <see cref="Unrecorded"/>).</param>
     /// <param name="adopted">Pending facts taken over from another program, whose unmarked entry may be there.</param>
     public static DayAudit Audit(DayFiles files, string day, DayFacts facts, IReadOnlyList<LedgerEntry> ledger,
-        IReadOnlySet<long> pending, IReadOnlySet<long> unrecorded, IReadOnlySet<long>? adopted = null)
+        IReadOnlySet<long> pending, IReadOnlySet<long> unrecorded, IReadOnlySet<long>? adopted = null) =>
+        DayFiles.WhileInFlight(() => AuditOnce(files, day, facts, ledger, pending, unrecorded, adopted));
+
+    private static DayAudit AuditOnce(DayFiles files, string day, DayFacts facts, IReadOnlyList<LedgerEntry> ledger,
+        IReadOnlySet<long> pending, IReadOnlySet<long> unrecorded, IReadOnlySet<long>? adopted)
     {
         var audit = new DayAudit();
         var expected = new Renderings(facts);
@@ -103,7 +107,15 @@ internal static class LogAudit
             foreach (var location in locations)
             {
                 using var stream = files.OpenRead(day, location, largeReads: true);
-                if (stream != null) CompareAt(stream, rows, intactRows, expected);
+                if (stream != null)
+                {
+                    // Read to its end, so that the whole file is checked (a compressed day's trailer too).
+                    DayFiles.ReadThrough(stream, files.PathOf(day, location), s =>
+                    {
+                        CompareAt(s, rows, intactRows, expected);
+                        DayFiles.Drain(s);
+                    });
+                }
             }
         }
         foreach (var r in rows)

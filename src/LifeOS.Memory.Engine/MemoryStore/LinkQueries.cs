@@ -21,7 +21,7 @@ internal sealed class LinkQueries
     /// The link of each of a page of source keys: the module's own, else (to be adopted) the lowest archival fact
     /// that another program (the assistant's migration script) linked to it.
     /// </summary>
-    public Dictionary<object, SourceLink> Among(IReadOnlyList<object> keys, KeyKind kind, bool sorted)
+    public PageLinks Among(IReadOnlyList<object> keys, KeyKind kind, bool sorted)
     {
         var result = new Dictionary<object, SourceLink>(keys.Count);
         var wanted = new HashSet<object>(keys);
@@ -35,14 +35,13 @@ internal sealed class LinkQueries
                 if (!link.Own && row.Text(3) != FactMapper.Source) return;
                 if (!result.TryGetValue(key, out var seen) || Preferred(link, seen)) result[key] = link;
             });
-        return result;
+        return new PageLinks(result);
     }
 
     private static bool Preferred(SourceLink candidate, SourceLink current) =>
         candidate.Own != current.Own ? candidate.Own : candidate.FactId < current.FactId;
 
-    /// <summary>1 for the module's own link rows; every link with a source id in a database from 0.1.</summary>
-    private string OwnColumn => _store.LinksMarked ? "coalesce(l.lifeos_link, 0)" : "1";
+    private string OwnColumn => _store.Ownership.OwnColumn;
 
     /// <summary>
     /// The facts linked to a page of source keys (as <see cref="Among"/> chooses them), compared with
@@ -54,7 +53,8 @@ internal sealed class LinkQueries
     {
         var result = new Dictionary<object, LinkedFact>(keys.Count);
         ReadLinks("links-facts",
-            $"SELECT l.postgres_id, l.fact_id, f.content, f.context, f.timestamp, l.embedding, {OwnColumn}, " +
+            $"SELECT l.postgres_id, l.fact_id, f.content, f.context, f.timestamp, " +
+            $"{_store.Ownership.Embedding}, {OwnColumn}, " +
             "f.source FROM fact_embeddings l LEFT JOIN facts f ON f.id = l.fact_id",
             keys, kind, sorted, (key, row) =>
             {
@@ -101,8 +101,9 @@ internal sealed class LinkQueries
         if (keys.Count == 0) return;
         // The module's links and other programs' links each have a partial index on postgres_id; a database from
         // 0.1 has neither the mark nor the split indexes, and one unique index.
-        var filters = _store.LinksMarked
-            ? new[] { ("own", "l.lifeos_link = 1 AND "), ("foreign", "l.lifeos_link IS NOT 1 AND ") }
+        var ownership = _store.Ownership;
+        var filters = ownership.IsMarked
+            ? new[] { ("own", ownership.OwnLink() + " AND "), ("foreign", ownership.ForeignLink() + " AND ") }
             : new[] { ("all", "") };
         foreach (var (part, filter) in filters)
         {
@@ -242,17 +243,15 @@ internal sealed class LinkQueries
     {
         var first = new List<long>();
         long count = 0;
-        var sql = _store.LinksMarked
-            ? "SELECT f.id FROM facts f WHERE f.source = 'archival_memory' " +
-              "AND NOT EXISTS (SELECT 1 FROM fact_embeddings l WHERE l.fact_id = f.id AND l.lifeos_link = 1) " +
-              "AND NOT EXISTS (SELECT 1 FROM fact_embeddings l WHERE l.fact_id = f.id AND l.postgres_id IS NOT NULL " +
-              "    AND NOT EXISTS (SELECT 1 FROM fact_embeddings o " +
-              "WHERE o.postgres_id = l.postgres_id AND o.lifeos_link = 1) " +
-              "    AND NOT EXISTS (SELECT 1 FROM fact_embeddings o " +
-              "JOIN facts g ON g.id = o.fact_id AND g.source = 'archival_memory' " +
-              "                    WHERE o.postgres_id = l.postgres_id AND o.fact_id < l.fact_id)) ORDER BY f.id"
-            : "SELECT f.id FROM facts f WHERE f.source = 'archival_memory' " +
-              "AND NOT EXISTS (SELECT 1 FROM fact_embeddings l WHERE l.fact_id = f.id) ORDER BY f.id";
+        var own = _store.Ownership;
+        var sql = $"SELECT f.id FROM facts f WHERE f.source = {LinkOwnership.ArchivalSource} " +
+            $"AND NOT EXISTS (SELECT 1 FROM fact_embeddings l WHERE l.fact_id = f.id AND {own.OwnLink("l")}) " +
+            "AND NOT EXISTS (SELECT 1 FROM fact_embeddings l WHERE l.fact_id = f.id AND l.postgres_id IS NOT NULL " +
+            "    AND NOT EXISTS (SELECT 1 FROM fact_embeddings o " +
+            $"WHERE o.postgres_id = l.postgres_id AND {own.OwnLink("o")}) " +
+            "    AND NOT EXISTS (SELECT 1 FROM fact_embeddings o " +
+            $"JOIN facts g ON g.id = o.fact_id AND g.source = {LinkOwnership.ArchivalSource} " +
+            "                    WHERE o.postgres_id = l.postgres_id AND o.fact_id < l.fact_id)) ORDER BY f.id";
         using var cmd = _store.Command(sql);
         using var r = cmd.ExecuteReader();
         while (r.Read())
@@ -269,13 +268,14 @@ internal sealed class LinkQueries
     public List<(long FactId, object Key)> ExactCopyDuplicates(KeyKind kind)
     {
         var list = new List<(long, object)>();
-        if (!_store.LinksMarked) return list;
+        var own = _store.Ownership;
+        if (!own.IsMarked) return list;
         using var cmd = _store.Command(
             "SELECT d.id, l.postgres_id FROM facts d " +
-            "JOIN fact_embeddings l ON l.fact_id = d.id AND l.lifeos_link IS NOT 1 " +
-            "JOIN fact_embeddings o ON o.postgres_id = l.postgres_id AND o.lifeos_link = 1 " +
+            $"JOIN fact_embeddings l ON l.fact_id = d.id AND {own.ForeignLink("l")} " +
+            $"JOIN fact_embeddings o ON o.postgres_id = l.postgres_id AND {own.OwnLink("o")} " +
             "JOIN facts g ON g.id = o.fact_id " +
-            "WHERE d.source = 'archival_memory' AND d.id <> g.id AND d.content = g.content " +
+            $"WHERE d.source = {LinkOwnership.ArchivalSource} AND d.id <> g.id AND d.content = g.content " +
             "AND d.context IS g.context ORDER BY d.id");
         using var r = cmd.ExecuteReader();
         while (r.Read()) list.Add((r.GetInt64(0), SourceKey.FromSqlite(r.GetValue(1), kind)));
@@ -299,6 +299,26 @@ internal sealed class LinkQueries
             }
         }
         if (chunk.Count > 0) yield return chunk;
+    }
+
+    /// <summary>
+    /// The first archival facts with a link (any program's), for a look at what the workspace holds.
+    /// </summary>
+    public List<(long FactId, object Key, string Timestamp, string Content)> SampleArchivalFacts(KeyKind kind,
+        int count)
+    {
+        using var cmd = _store.Command(
+            "SELECT f.id, l.postgres_id, f.timestamp, f.content FROM facts f " +
+            "JOIN fact_embeddings l ON l.fact_id = f.id " +
+            $"WHERE f.source = {LinkOwnership.ArchivalSource} ORDER BY f.id LIMIT {count}");
+        using var r = cmd.ExecuteReader();
+        var list = new List<(long, object, string, string)>();
+        while (r.Read())
+        {
+            list.Add((r.GetInt64(0), SourceKey.FromSqlite(r.GetValue(1), kind),
+                Convert.ToString(r.GetValue(2), CultureInfo.InvariantCulture) ?? "", r.GetString(3)));
+        }
+        return list;
     }
 
     /// <summary>How many links are the module's own.</summary>

@@ -156,7 +156,7 @@ internal sealed class LogLedger
     public (HashSet<string> Days, bool Exact) DaysToAudit()
     {
         if (_store.LinksMarked && _store.Scalar<long>("SELECT count(*) FROM facts")
-            <= 2 * _store.Scalar<long>("SELECT count(*) FROM fact_embeddings WHERE lifeos_link = 1"))
+            <= 2 * _store.Links.Count())
             return (DistinctDays($"SELECT DISTINCT {LogDay.InSql("timestamp")} FROM facts"), false);
         return (DaysWithFacts(), true);
     }

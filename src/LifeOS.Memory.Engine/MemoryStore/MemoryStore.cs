@@ -196,16 +196,17 @@ internal sealed class MemoryStore : IDisposable
             if (!linkColumns.Contains("embedding"))
                 Execute("ALTER TABLE fact_embeddings ADD COLUMN embedding BLOB");
             var moduleRanBefore = Has("table", "lifeos_log_pending");
-            if (!linkColumns.Contains("lifeos_link"))
+            var before = LinkOwnership.Detect(linkColumns, moduleRanBefore);
+            if (!before.IsMarked)
             {
                 Execute("ALTER TABLE fact_embeddings ADD COLUMN lifeos_link INTEGER");
-                // Before 0.2 the module's links were the only ones its unique index allowed per source id; links in
-                // a database it never wrote are another program's, adopted (and corrected) by the next migration.
-                if (moduleRanBefore)
-                    Execute("UPDATE fact_embeddings SET lifeos_link = 1 WHERE postgres_id IS NOT NULL");
+                // Links in a database the module never wrote are another program's, adopted (and corrected) by the
+                // next migration.
+                if (before.UnmarkedLinksAreOwn)
+                    Execute($"UPDATE fact_embeddings SET lifeos_link = 1 WHERE {before.OwnLink("fact_embeddings")}");
             }
             var duplicates = Scalar<long>("SELECT count(*) FROM (SELECT postgres_id FROM fact_embeddings " +
-                "WHERE lifeos_link = 1 GROUP BY postgres_id HAVING count(*) > 1)");
+                $"WHERE {LinkOwnership.Current.OwnLink("fact_embeddings")} GROUP BY postgres_id HAVING count(*) > 1)");
             if (duplicates > 0)
                 throw new MemoryMigrationException(ErrorIds.WorkspaceInvalid, FailureKind.InvalidData,
                     $"{DatabasePath} links {duplicates} PostgreSQL id(s) to more than one fact; run Test-Migration " +
@@ -220,7 +221,7 @@ internal sealed class MemoryStore : IDisposable
             if (ledgerIsNew && moduleRanBefore)
                 Execute("INSERT OR IGNORE INTO lifeos_log_pending (fact_id, day) " +
                         $"SELECT f.id, {LogDay.InSql("f.timestamp")} " +
-                        "FROM facts f JOIN fact_embeddings l ON l.fact_id = f.id AND l.lifeos_link = 1");
+                        $"FROM {LinkOwnership.Current.OwnFacts}");
             tx.Commit();
         }
         catch (SqliteException ex)
@@ -271,15 +272,13 @@ internal sealed class MemoryStore : IDisposable
     }
 
     /// <summary>
-    /// What a database written by an earlier version (opened read-only) lacks: the ownership mark, the ledger.
+    /// What a database written by an earlier version or another program (opened read-only) lacks: the ledger, the
+    /// ownership mark, the embedding column.
     /// </summary>
     private void DetectCapabilities()
     {
         HasLedger = Has("table", "lifeos_log_entries");
-        LinksMarked = Columns("fact_embeddings").Contains("lifeos_link");
-        OwnFactsOrLegacy = LinksMarked ? "facts f JOIN fact_embeddings l ON l.fact_id = f.id AND l.lifeos_link = 1"
-            : "facts f JOIN fact_embeddings l ON l.fact_id = f.id AND l.postgres_id IS NOT NULL " +
-              "AND f.source = 'archival_memory'";
+        Ownership = LinkOwnership.Detect(Columns("fact_embeddings"), Has("table", "lifeos_log_pending"));
     }
 
     /// <summary>What the upgrade of a schema an earlier version of the module created had to leave alone.</summary>
@@ -288,18 +287,17 @@ internal sealed class MemoryStore : IDisposable
     /// <summary>Whether the database has the daily-log ledger (lifeos_log_entries).</summary>
     internal bool HasLedger { get; private set; }
 
-    /// <summary>
-    /// Whether link rows mark the module's own (lifeos_link); in a database from 0.1, which has no mark, every link
-    /// with a source id is the module's.
-    /// </summary>
-    internal bool LinksMarked { get; private set; } = true;
+    /// <summary>Which link rows and facts are the module's (the one place that says it).</summary>
+    internal LinkOwnership Ownership { get; private set; } = LinkOwnership.Current;
+
+    /// <summary>Whether link rows mark the module's own (lifeos_link).</summary>
+    internal bool LinksMarked => Ownership.IsMarked;
 
     /// <summary>The condition that makes a link row l the module's own.</summary>
-    internal string OwnLink => LinksMarked ? "l.lifeos_link = 1" : "l.postgres_id IS NOT NULL";
+    internal string OwnLink => Ownership.OwnLink();
 
     /// <summary>The module's facts, joined with their link as l: the ones its own link rows point at.</summary>
-    internal string OwnFactsOrLegacy { get; private set; } =
-        "facts f JOIN fact_embeddings l ON l.fact_id = f.id AND l.lifeos_link = 1";
+    internal string OwnFactsOrLegacy => Ownership.OwnFacts;
 
     /// <summary>Whether mention rows also carry the entity's name and type (an older Jarvis schema).</summary>
     internal bool MentionsHaveLegacyColumns { get; private set; }

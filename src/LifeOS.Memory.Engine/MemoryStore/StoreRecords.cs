@@ -15,6 +15,25 @@ internal readonly record struct StoredMention(string? Name, string? Type, string
 /// <summary>The fact linked to a source id, and whether the link row is the module's own.</summary>
 internal readonly record struct SourceLink(long FactId, bool Own);
 
+/// <summary>
+/// The links of a page of source keys (<see cref="LinkQueries.Among"/>) and the one rule for what is still to do
+/// with a source row, which the run, its dry run, the listing and status all ask: a row is migrated when the
+/// module's own link points at it. A row that only another program (the assistant's migration script) linked is
+/// still to do: the next run adopts that fact in place.
+/// </summary>
+internal sealed class PageLinks(Dictionary<object, SourceLink> links)
+{
+    public static PageLinks None { get; } = new(new Dictionary<object, SourceLink>());
+
+    public bool IsMigrated(object key) => links.TryGetValue(key, out var link) && link.Own;
+
+    /// <param name="force">-Force: every row is refreshed, migrated or not.</param>
+    public bool IsStillToDo(object key, bool force) => force || !IsMigrated(key);
+
+    /// <summary>The fact a run writes over: the module's own, else the one it adopts.</summary>
+    public bool TryGetValue(object key, out SourceLink link) => links.TryGetValue(key, out link);
+}
+
 /// <summary>What verification expects of the fact linked to a source row.</summary>
 /// <param name="Content">The fact's content, or null when the row's text is not to be compared.</param>
 /// <param name="Embedding">The row's embedding as little-endian float32 bytes, null when it has none.</param>

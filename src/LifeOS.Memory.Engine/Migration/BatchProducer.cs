@@ -117,10 +117,8 @@ internal sealed class BatchProducer
         var skipped = 0;
         foreach (var key in page)
         {
-            // A source id linked only by another program is adopted: its fact is corrected in place.
-            // A change scan's page holds only rows to look at.
-            if (Changes != null || _options.Force || !links.TryGetValue(key, out var link) || !link.Own)
-                work.Add(key);
+            // A change scan's page holds only rows to look at (its changed rows are decided at the commit).
+            if (Changes != null || links.IsStillToDo(key, _options.Force)) work.Add(key);
             else skipped++;
         }
         if (work.Count == 0)
@@ -163,8 +161,7 @@ internal sealed class BatchProducer
         }
     }
 
-    private void Prepare(Batch batch, List<SourceRow> rows, Dictionary<object, SourceLink> links,
-        SourceDigest digest)
+    private void Prepare(Batch batch, List<SourceRow> rows, PageLinks links, SourceDigest digest)
     {
         var sb = new System.Text.StringBuilder(4096);
         var chars = new char[4096];

@@ -27,8 +27,8 @@ internal sealed class DryRun(SourceOptions sourceOptions, Workspace workspace)
             : SourceIdPages(source, ct);
         await foreach (var (page, sorted) in pages.ConfigureAwait(false))
         {
-            var links = store?.Links.Among(page, source.KeyKind, sorted) ?? new Dictionary<object, SourceLink>();
-            var work = page.Where(k => options.Force || !links.TryGetValue(k, out var link) || !link.Own).ToList();
+            var links = store?.Links.Among(page, source.KeyKind, sorted) ?? PageLinks.None;
+            var work = page.Where(k => links.IsStillToDo(k, options.Force)).ToList();
             for (var i = 0; i < work.Count; i += options.BatchSize)
             {
                 var chunk = work.GetRange(i, Math.Min(options.BatchSize, work.Count - i));
@@ -40,9 +40,7 @@ internal sealed class DryRun(SourceOptions sourceOptions, Workspace workspace)
                     yield return new PlannedEntry
                     {
                         PostgresId = row.Id, Day = day, LogFile = days.PathOf(day, location),
-                        Action = links.TryGetValue(row.Id, out var link) && link.Own
-                            ? EntryAction.Updated
-                            : EntryAction.Migrated,
+                        Action = links.IsMigrated(row.Id) ? EntryAction.Updated : EntryAction.Migrated,
                     };
                 }
             }

@@ -92,7 +92,18 @@ internal sealed class LogAppender : IDisposable
                         buffer.Write(items[k].LogBody);
                         starts.Add((items[k].FactId, start, (int)(buffer.Length - start)));
                     }
-                    var at = _logs.Append(day, buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
+                    AppendedAt at;
+                    try
+                    {
+                        at = _logs.Append(day, buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
+                    }
+                    catch (DayFileException ex)
+                    {
+                        // That day's file is damaged or in the way: its entries stay pending, the other days go on.
+                        _logs.Report(ex);
+                        first = last + 1;
+                        continue;
+                    }
                     foreach (var (factId, start, length) in starts)
                     {
                         done.Ledger.Add(new LedgerEntry(factId, day, at.Offset + start, length, EntryFormat.Current));

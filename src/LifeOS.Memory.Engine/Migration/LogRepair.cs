@@ -32,7 +32,15 @@ internal static class LogRepair
         foreach (var day in days)
         {
             ct.ThrowIfCancellationRequested();
-            appended += RepairDay(store, files, day, pending, adopted);
+            try
+            {
+                appended += RepairDay(store, files, day, pending, adopted);
+            }
+            catch (DayFileException ex)
+            {
+                // The day's file is damaged or in the way: left as it is, its entries stay pending.
+                files.Report(ex);
+            }
         }
         return appended;
     }

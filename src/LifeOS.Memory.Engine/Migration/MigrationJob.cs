@@ -89,6 +89,9 @@ internal sealed class MigrationJob(SourceOptions sourceOptions, Workspace worksp
                 failure ??= ex;
             }
         }
+        result.Problems.AddRange(logs.Problems);
+        if (failure != null && OperationFailures.Map(failure, workspace, WorkspaceAccess.Writing) is { } mapped)
+            failure = mapped;
         if (failure is MemoryMigrationException mme)
         {
             result.FailureId = mme.ErrorId;

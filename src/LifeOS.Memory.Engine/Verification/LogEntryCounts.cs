@@ -8,14 +8,25 @@ namespace LifeOS.Memory.Verification;
 /// </summary>
 internal static class LogEntryCounts
 {
+    /// <summary>What the audit of every day found.</summary>
+    public sealed class Result
+    {
+        /// <summary>Per fact, how many whole entries of its own the ledger points at.</summary>
+        public Dictionary<long, int> Counts { get; } = new();
+        /// <summary>Facts of days whose file could not be read: their entries were not checked.</summary>
+        public HashSet<long> Unchecked { get; } = new();
+        public List<WorkspaceProblem> Problems { get; } = new();
+    }
+
     /// <summary>
     /// How many whole entries each of the module's facts has in the daily logs, wherever each day lives now
     /// (memory/, archives/, compressed archives), judged as the repair pass judges them; on a store connection
     /// the count has to itself (it holds one read transaction).
     /// </summary>
-    public static Dictionary<long, int> Count(Store store, DayFiles files, CancellationToken ct)
+    public static Result Count(Store store, DayFiles files, CancellationToken ct)
     {
-        var counts = new Dictionary<long, int>();
+        var result = new Result();
+        var counts = result.Counts;
         // One read transaction: the entity names, read once for every day, are those of the facts read per day.
         store.Execute("BEGIN");
         try
@@ -38,7 +49,18 @@ internal static class LogEntryCounts
                     continue;
                 var ledger = store.Ledger.ForDay(day);
                 var unrecorded = LogAudit.Unrecorded(facts, ledger);
-                var audit = LogAudit.Audit(files, day, facts, ledger, pending, unrecorded, adopted);
+                DayAudit audit;
+                try
+                {
+                    audit = LogAudit.Audit(files, day, facts, ledger, pending, unrecorded, adopted);
+                }
+                catch (DayFileException ex)
+                {
+                    // A day whose file cannot be read: its entries are neither there nor missing, only unchecked.
+                    files.Report(ex);
+                    result.Unchecked.UnionWith(facts.Ids());
+                    continue;
+                }
                 foreach (var (factId, n) in audit.Intact) counts[factId] = n;
                 foreach (var found in audit.Adopted) counts[found.FactId] = counts.GetValueOrDefault(found.FactId) + 1;
             }
@@ -47,6 +69,7 @@ internal static class LogEntryCounts
         {
             if (SQLitePCL.raw.sqlite3_get_autocommit(store.Connection.Handle!) == 0) store.Execute("ROLLBACK");
         }
-        return counts;
+        result.Problems.AddRange(files.Problems);
+        return result;
     }
 }

@@ -35,7 +35,7 @@ internal sealed class MigrationVerifier(SourceOptions sourceOptions, Workspace w
         // The daily logs are parsed while the first pages are fetched, and the source is read ahead of the
         // comparison: the source, the logs and the comparison overlap on separate cores.
         var logIndexing = store == null
-            ? Task.FromResult(new Dictionary<long, int>())
+            ? Task.FromResult(new LogEntryCounts.Result())
             : Task.Factory.StartNew(() => AuditLogs(ct), ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         // The full-text index is compared with the facts on a connection of its own, beside everything else.
         var indexAuditing = store == null
@@ -113,15 +113,18 @@ internal sealed class MigrationVerifier(SourceOptions sourceOptions, Workspace w
             await leftoverCounting.WaitQuietly().ConfigureAwait(false);
             if (!logIndexing.IsCompleted) await logIndexing.WaitQuietly().ConfigureAwait(false);
         }
-        var logIndex = await logIndexing.ConfigureAwait(false);
+        var logs = await logIndexing.ConfigureAwait(false);
+        v.Problems.AddRange(logs.Problems);
         for (var k = 0; k < readers.Length; k++)
         {
             foreach (var (key, factId) in logChecks[k])
             {
                 // Entries count only where the module's ledger says it wrote them, with exactly the fact's rendering;
                 // a fact linked by another program (factId -1 here) has no entry of the module's until a run adopts it.
-                var entries = factId < 0 ? 0 : logIndex.GetValueOrDefault(factId);
-                if (entries == 0)
+                var entries = factId < 0 ? 0 : logs.Counts.GetValueOrDefault(factId);
+                if (factId >= 0 && logs.Unchecked.Contains(factId))
+                    Count(readers[k].Samples.LogUnchecked, key, () => v.LogUncheckedCount++);
+                else if (entries == 0)
                     Count(readers[k].Samples.LogMissing, key, () => v.LogMissingCount++);
                 else if (entries > 1)
                     Count(readers[k].Samples.LogDuplicate, key, () => v.LogDuplicateCount++);
@@ -132,6 +135,7 @@ internal sealed class MigrationVerifier(SourceOptions sourceOptions, Workspace w
         v.EmbeddingMismatchIds.AddRange(FirstIds(readers, s => s.EmbeddingMismatch));
         v.LogMissingIds.AddRange(FirstIds(readers, s => s.LogMissing));
         v.LogDuplicateIds.AddRange(FirstIds(readers, s => s.LogDuplicate));
+        v.LogUncheckedIds.AddRange(FirstIds(readers, s => s.LogUnchecked));
         v.MentionMismatchIds.AddRange(FirstIds(readers, s => s.MentionMismatch));
 
         if (store != null) workspace.MapFailures(() => ChangeSides.Classify(store, changed, v));
@@ -231,6 +235,7 @@ internal sealed class MigrationVerifier(SourceOptions sourceOptions, Workspace w
         public List<object> EmbeddingMismatch { get; } = new();
         public List<object> LogMissing { get; } = new();
         public List<object> LogDuplicate { get; } = new();
+        public List<object> LogUnchecked { get; } = new();
         public List<object> MentionMismatch { get; } = new();
     }
 
@@ -306,10 +311,10 @@ internal sealed class MigrationVerifier(SourceOptions sourceOptions, Workspace w
     /// (memory/, archives/, compressed archives), judged as the repair pass judges them. On a connection of
     /// its own: it runs beside the source comparison.
     /// </summary>
-    private Dictionary<long, int> AuditLogs(CancellationToken ct)
+    private LogEntryCounts.Result AuditLogs(CancellationToken ct)
     {
         using var store = Store.OpenForReading(workspace.DatabasePath);
-        return store == null ? new Dictionary<long, int>()
+        return store == null ? new LogEntryCounts.Result()
             : LogEntryCounts.Count(store, new DayFiles(workspace.LogDirectory), ct);
     }
 
@@ -354,19 +359,12 @@ internal sealed class MigrationVerifier(SourceOptions sourceOptions, Workspace w
 
     private static List<FactSample> SampleFacts(Store store, KeyKind kind)
     {
-        using var cmd = store.Command(
-            "SELECT f.id, l.postgres_id, f.timestamp, f.content FROM facts f " +
-            "JOIN fact_embeddings l ON l.fact_id = f.id " +
-            "WHERE f.source = 'archival_memory' ORDER BY f.id LIMIT 3");
-        using var r = cmd.ExecuteReader();
         var list = new List<FactSample>();
-        while (r.Read())
+        foreach (var (factId, key, timestamp, content) in store.Links.SampleArchivalFacts(kind, 3))
         {
-            var content = r.GetString(3);
             list.Add(new FactSample
             {
-                FactId = r.GetInt64(0), PostgresId = SourceKey.FromSqlite(r.GetValue(1), kind),
-                Timestamp = Convert.ToString(r.GetValue(2), CultureInfo.InvariantCulture) ?? "",
+                FactId = factId, PostgresId = key, Timestamp = timestamp,
                 Content = content.Length > 120 ? content[..120] + "…" : content,
             });
         }

@@ -1,4 +1,5 @@
 using LifeOS.Memory.Archival;
+using LifeOS.Memory.MemoryStore;
 using Store = LifeOS.Memory.MemoryStore.MemoryStore;
 
 namespace LifeOS.Memory.Verification;
@@ -47,7 +48,8 @@ internal sealed class StatusReader(SourceOptions sourceOptions, Workspace worksp
             await foreach (var page in source.IdPagesAsync(ct).ConfigureAwait(false))
             {
                 sourceCount += page.Count;
-                var linked = store?.Links.Among(page, source.KeyKind, sorted: true).Count ?? 0;
+                var links = store?.Links.Among(page, source.KeyKind, sorted: true) ?? PageLinks.None;
+                var linked = page.Count(links.IsMigrated);
                 migrated += linked;
                 pending += page.Count - linked;
             }

@@ -116,6 +116,7 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
         {
             // The run stopped part way: say why, and still account for what was committed.
             CloseProgress();
+            WriteProblems(ex.PartialResult?.Problems);
             WriteError(ToErrorRecord(ex, SourceTable));
             WriteObject(ex.PartialResult ?? new MigrationResult
             {
@@ -128,6 +129,7 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
         {
             CloseProgress();
         }
+        WriteProblems(result.Problems);
         if (Force && result.FailureId == null && !result.Cancelled)
             result.RemovedDuplicateCount = RemoveDuplicates(migrator);
         if (RemoveOrphaned && result.FailureId == null && !result.Cancelled) RemoveOrphans(migrator, result);

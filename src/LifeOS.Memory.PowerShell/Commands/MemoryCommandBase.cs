@@ -125,8 +125,22 @@ public abstract class MemoryCommandBase : PSCmdlet, IDisposable
         FailureKind.PermissionDenied => ErrorCategory.PermissionDenied,
         FailureKind.WriteError => ErrorCategory.WriteError,
         FailureKind.OperationTimeout => ErrorCategory.OperationTimeout,
+        FailureKind.ReadError => ErrorCategory.ReadError,
         _ => ErrorCategory.InvalidOperation,
     };
+
+    /// <summary>
+    /// Files the operation went on without (a damaged or inaccessible daily log), one non-terminating error each,
+    /// the file as the target.
+    /// </summary>
+    internal void WriteProblems(IEnumerable<WorkspaceProblem>? problems)
+    {
+        foreach (var p in problems ?? Array.Empty<WorkspaceProblem>())
+        {
+            WriteError(new ErrorRecord(new MemoryMigrationException(p.ErrorId, p.Kind, p.Message), p.ErrorId,
+                Category(p.Kind), p.Path));
+        }
+    }
 
     /// <summary>Runs engine work whose failure ends the command.</summary>
     internal T RunOrThrow<T>(Func<CancellationToken, Task<T>> work, object? target)

@@ -20,6 +20,7 @@ public sealed class TestMigrationCommand : MemoryCommandBase
         var migrator = CreateMigrator();
         WriteVerbose($"Comparing {SourceTable} with the memory at {migrator.Workspace.Root}.");
         var verification = RunOrThrow(ct => migrator.VerifyAsync(ct), SourceTable);
+        WriteProblems(verification.Problems);
         WriteVerbose($"Verified {verification.SourceCount} source rows in " +
             $"{DurationFormat.Format(verification.Duration)}: {verification.Status}.");
         if (Quiet)

@@ -1,0 +1,153 @@
+using System.IO.Compression;
+using System.Text;
+using LifeOS.Memory.DailyLog;
+using Xunit;
+
+namespace LifeOS.Memory.Tests.Pure;
+
+/// <summary>
+/// How damage is told apart from a usable day file, and how failures become the documented ids: the checked
+/// streams read in pieces of every size, and the mapping of each kind of failure for each kind of operation.
+/// </summary>
+public class DamagedFilePureTests
+{
+    /// <summary>Reads a stream to its end in pieces of the given size.</summary>
+    private static byte[] ReadInPieces(Stream stream, int piece)
+    {
+        var all = new MemoryStream();
+        var buffer = new byte[piece];
+        int n;
+        while ((n = stream.Read(buffer)) > 0) all.Write(buffer, 0, n);
+        return all.ToArray();
+    }
+
+    private static readonly byte[] Text = Encoding.UTF8.GetBytes(
+        string.Concat(Enumerable.Repeat("## 01:02:03 UTC\n\ncafé 🧠 日本 — ok\n\n---\n", 200)));
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(7)]
+    [InlineData(4096)]
+    public void Valid_utf8_passes_whatever_the_reads_split_it_into(int piece)
+    {
+        using var checkedStream = new Utf8CheckedStream(new MemoryStream(Text), "day.md");
+        Assert.Equal(Text, ReadInPieces(checkedStream, piece));
+    }
+
+    [Theory]
+    [InlineData(new byte[] { 0xFF }, "not valid UTF-8")]
+    [InlineData(new byte[] { 0xC3, 0x28 }, "not valid UTF-8")]
+    [InlineData(new byte[] { 0xED, 0xA0, 0x80 }, "not valid UTF-8")] // a UTF-16 surrogate
+    [InlineData(new byte[] { 0xC0, 0x80 }, "not valid UTF-8")] // an overlong NUL
+    [InlineData(new byte[] { 0 }, "NUL byte at offset 100")]
+    public void Bytes_no_log_holds_are_damage_named_with_the_file(byte[] bad, string what)
+    {
+        foreach (var piece in new[] { 1, 3, 4096 })
+        {
+            var text = Text[..100].Concat(bad).Concat(Text[100..]).ToArray();
+            using var checkedStream = new Utf8CheckedStream(new MemoryStream(text), "/ws/memory/day.md");
+            var ex = Assert.Throws<DayFileException>(() => ReadInPieces(checkedStream, piece));
+            Assert.Equal(ErrorIds.DailyLogDamaged, ex.ErrorId);
+            Assert.Contains(what, ex.Message);
+            Assert.Contains("/ws/memory/day.md", ex.Message);
+        }
+    }
+
+    [Fact]
+    public void A_text_cut_inside_a_character_is_damage()
+    {
+        var cut = Encoding.UTF8.GetBytes("ok 🧠")[..^1];
+        using var checkedStream = new Utf8CheckedStream(new MemoryStream(cut), "day.md");
+        Assert.Contains("inside a UTF-8 character",
+            Assert.Throws<DayFileException>(() => ReadInPieces(checkedStream, 2)).Message);
+    }
+
+    private static byte[] Members(params byte[][] texts)
+    {
+        var file = new MemoryStream();
+        foreach (var text in texts)
+        {
+            using var gz = new GZipStream(file, CompressionLevel.Fastest, leaveOpen: true);
+            gz.Write(text);
+        }
+        return file.ToArray();
+    }
+
+    private static byte[] ReadGzip(string dir, byte[] file, int piece)
+    {
+        var path = Path.Combine(dir, "day.md.gz");
+        File.WriteAllBytes(path, file);
+        using var stream = new GzipDayStream(new FileStream(path, FileMode.Open, FileAccess.Read), path,
+            Path.Combine(dir, "day.md"));
+        return ReadInPieces(stream, piece);
+    }
+
+    [Fact]
+    public void A_compressed_day_reads_whole_across_members_and_cut_anywhere_is_damage()
+    {
+        var dir = Directory.CreateTempSubdirectory("lifeos-gz-").FullName;
+        try
+        {
+            // The last member shorter and longer than a read, as appends make them.
+            foreach (var (first, last) in new[] { (Text, Text[..50]), (Text[..50], Text), (Text, Array.Empty<byte>()) })
+            {
+                var file = Members(first, last);
+                foreach (var piece in new[] { 1, 13, 65536 })
+                    Assert.Equal(first.Concat(last).ToArray(), ReadGzip(dir, file, piece));
+                foreach (var length in new[] { 0, 10, file.Length / 2, file.Length - 8, file.Length - 1 })
+                {
+                    var ex = Assert.Throws<DayFileException>(() => ReadGzip(dir, file[..length], 4096));
+                    Assert.Equal(ErrorIds.DailyLogDamaged, ex.ErrorId);
+                    Assert.False(ex.InFlight);
+                }
+            }
+            // Its uncompressed archive still there: a compression being written, not damage.
+            var whole = Members(Text);
+            File.WriteAllBytes(Path.Combine(dir, "day.md"), Text);
+            Assert.True(Assert.Throws<DayFileException>(() => ReadGzip(dir, whole[..^3], 4096)).InFlight);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void A_day_files_failure_is_the_days_unless_every_day_shares_it()
+    {
+        var denied = DayFileException.From("/ws/memory/d.md", new UnauthorizedAccessException("denied"), true)!;
+        Assert.Equal((ErrorIds.DailyLogInaccessible, FailureKind.PermissionDenied), (denied.ErrorId, denied.Kind));
+        Assert.Contains("write", denied.Message);
+        var unreadable = DayFileException.From("/ws/memory/d.md", new IOException("I/O error"), false)!;
+        Assert.Equal((ErrorIds.DailyLogInaccessible, FailureKind.ReadError), (unreadable.ErrorId, unreadable.Kind));
+        // A full disk or a read-only file system stops every day alike: the run's failure, not one day's.
+        Assert.Null(DayFileException.From("/ws/memory/d.md", new IOException("No space left on device"), true));
+        Assert.Null(DayFileException.From("/ws/memory/d.md",
+            new IOException("Read-only file system", new UnauthorizedAccessException("Read-only file system")), true));
+    }
+
+    [Fact]
+    public void Each_operation_words_its_failures_for_what_it_does()
+    {
+        var ws = new Workspace("/tmp/lifeos-pure-ws");
+        MemoryMigrationException? Map(Exception ex, WorkspaceAccess access) => OperationFailures.Map(ex, ws, access);
+
+        var reading = Map(new IOException("I/O error"), WorkspaceAccess.Reading)!;
+        Assert.Equal((ErrorIds.WorkspaceReadFailed, FailureKind.ReadError), (reading.ErrorId, reading.Kind));
+        Assert.DoesNotContain("Writing", reading.Message);
+        Assert.StartsWith("Verifying", Map(new UnauthorizedAccessException("no"), WorkspaceAccess.Verifying)!.Message);
+        Assert.Equal(ErrorIds.DailyLogWriteFailed, Map(new IOException("I/O error"), WorkspaceAccess.Writing)!.ErrorId);
+        Assert.Equal(ErrorIds.WorkspaceNotWritable,
+            Map(new UnauthorizedAccessException("no"), WorkspaceAccess.Writing)!.ErrorId);
+        // A step that writes, used to read, is worded again for reading.
+        var step = new MemoryMigrationException(ErrorIds.WorkspaceNotWritable, FailureKind.PermissionDenied, "x");
+        Assert.Equal(ErrorIds.WorkspaceReadFailed, Map(step, WorkspaceAccess.Reading)!.ErrorId);
+        Assert.Null(Map(step, WorkspaceAccess.Writing));
+        Assert.Equal(ErrorIds.WorkspaceInvalid,
+            Map(new InvalidCastException("text"), WorkspaceAccess.Reading)!.ErrorId);
+        Assert.Null(Map(new OperationCanceledException(), WorkspaceAccess.Reading));
+        Assert.Null(Map(new NotSupportedException(), WorkspaceAccess.Reading));
+    }
+}
