@@ -37,7 +37,8 @@ public sealed class ArchivalMigrator
             try
             {
                 return await OperationFailures.Run(Workspace, WorkspaceAccess.Writing,
-                    () => new MigrationJob(Source, Workspace).RunAsync(options, cancellationToken)).ConfigureAwait(false);
+                        () => new MigrationJob(Source, Workspace).RunAsync(options, cancellationToken))
+                    .ConfigureAwait(false);
             }
             finally
             {
@@ -100,7 +101,8 @@ public sealed class ArchivalMigrator
     /// wrote it (read-only; empty when there is no database).
     /// </summary>
     public Task<IReadOnlyList<OrphanedFact>> FindOrphansAsync(CancellationToken cancellationToken = default) =>
-        Task.Run(() => new OrphanRemoval(Source, Workspace).FindAsync(cancellationToken), CancellationToken.None);
+        Task.Run(() => OperationFailures.Run(Workspace, WorkspaceAccess.Reading,
+            () => new OrphanRemoval(Source, Workspace).FindAsync(cancellationToken)), CancellationToken.None);
 
     /// <summary>
     /// Deletes the given facts that are still orphaned, under the workspace lock; facts changed in the workspace
@@ -108,6 +110,7 @@ public sealed class ArchivalMigrator
     /// </summary>
     public Task<IReadOnlyList<OrphanedFact>> RemoveOrphansAsync(IReadOnlyCollection<long> factIds,
         bool includeChanged, TimeSpan lockTimeout, CancellationToken cancellationToken = default) =>
-        Task.Run(() => new OrphanRemoval(Source, Workspace).RemoveAsync(factIds, includeChanged, lockTimeout,
-            cancellationToken), CancellationToken.None);
+        Task.Run(() => OperationFailures.Run(Workspace, WorkspaceAccess.Writing,
+            () => new OrphanRemoval(Source, Workspace).RemoveAsync(factIds, includeChanged, lockTimeout,
+                cancellationToken)), CancellationToken.None);
 }
