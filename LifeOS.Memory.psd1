@@ -16,7 +16,8 @@
     RequiredAssemblies     = @()
     NestedModules          = @()
     FunctionsToExport      = @()
-    CmdletsToExport        = @('Get-MigrationStatus', 'Invoke-ArchivalMigration', 'Test-Migration', 'Get-ArchivalMemory')
+    CmdletsToExport        = @('Get-MigrationStatus', 'Invoke-ArchivalMigration', 'Test-Migration', 'Get-ArchivalMemory',
+                              'Search-Memory')
     VariablesToExport      = @()
     AliasesToExport        = @()
     PrivateData            = @{

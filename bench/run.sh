@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # The benchmark: bash bench/run.sh [--rows N] [--dims D] [--runs R] [--batch-size B] [--neighbour]
 #                                  [--corpus longtail|simple] [--order id|random] [--seed S] [--sample K]
+#                                  [--session N [--session-commands migrate,status,entries,verify]]
+#        bash bench/run.sh --search [--rows N] [--dims D (1024)] [--seed S]: Search-Memory's latencies (keyword,
+#        semantic, hybrid; warm and after another connection's write), the memory it adds, and the floor of one
+#        float32 dot-product pass over the vectors (bench/LifeOS.Memory.Bench/SearchBench.cs).
 # Starts a throwaway PostgreSQL, generates N rows (default 100000; --dims 1024 adds real[] embeddings),
 # migrates them through Invoke-ArchivalMigration and prints times, peak memory and the reference floors
 # measured on the same rows (binary COPY export; bare SQLite load + FTS rebuild; the module's own SQLite writes
@@ -14,6 +18,9 @@
 #   the two years; --order random: created_at uniform over the two years (an import).
 # --seed S (default 42): the same seed, the same rows (the header prints a fingerprint of them).
 # --sample K: prints K generated rows and the corpus's statistics, then stops (no database, no migration).
+# --session N: instead of the timed migrations, N no-op runs in one fresh pwsh session (RSS after runs 1, 10 and N,
+#   growth 10->N, peaks, managed heap) beside a floor (N Get-Module calls); --session-commands picks among migrate
+#   (the default), status, entries (Get-ArchivalMemory -First 1000) and verify (Test-Migration), each in its own.
 # --neighbour: during each timed migration the assistant's stand-in (tests/Neighbour/jarvis_neighbour.py)
 # inserts a fact every 20 ms into the migration's workspace; its write waits are printed beside the times.
 set -euo pipefail

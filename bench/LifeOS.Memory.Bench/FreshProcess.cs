@@ -68,7 +68,7 @@ internal static class FreshProcess
         }
     }
 
-    private static string Mask(string text, string connectionString)
+    internal static string Mask(string text, string connectionString)
     {
         text = text.Replace(connectionString, "<connection string>", StringComparison.Ordinal);
         var password = new NpgsqlConnectionStringBuilder(connectionString).Password;

@@ -12,6 +12,8 @@ using NpgsqlTypes;
 
 // The benchmark: migration through Invoke-ArchivalMigration next to reference floors measured on the same
 // rows in the same run. It reports; it never fails on time.
+if (args.Contains("--search"))
+    return BenchOptions.Parse([.. args.Where(a => a != "--search")]) is { } o ? await SearchBench.RunAsync(o) : 64;
 var options = BenchOptions.Parse(args);
 if (options == null) return 64;
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
@@ -55,12 +57,14 @@ Console.WriteLine($"generated in {generation:F1} s and vacuumed in {clock.Elapse
 var manifest = Path.Combine(Repo.Root, "out", "LifeOS.Memory", "LifeOS.Memory.psd1");
 using var session = new BenchSession(manifest, cs);
 if (options.Sync) return await SyncBench.RunAsync(session, cs, options);
+if (options.Session > 0) return SessionMemory.Bench(options, manifest, cs, session);
 var batchArgument = options.BatchSize is { } size ? " -BatchSize " + size : "";
 const string MigrateCommand = "Invoke-ArchivalMigration -MemoryPath $ws -ErrorAction Stop";
 var migrations = new List<double>();
 var peaks = new List<double>();
 var growth = new List<double>();
 var neighbourWaits = new List<NeighbourWaits>();
+var flushes = new List<DurabilityCost.Flush>();
 var workspace = "";
 GC.Collect();
 var idle = Machine.ResetPeak();
@@ -89,6 +93,12 @@ for (var i = 0; i < options.Runs; i++)
         $"{own:F1} CPU-s in this process, {elsewhere:F1} elsewhere, longest write lock " +
         $"{longestLock:F0} ms" +
         (waits != null ? $"; neighbour: {waits}" : ""));
+    if (DurabilityCost.Measure(workspace) is { } flush)
+    {
+        flushes.Add(flush);
+        Console.WriteLine($"  durability sync after run {i + 1}: {flush.Milliseconds:F0} ms " +
+            $"(syncfs with {flush.Files:N0} daily logs, {flush.MiB:F1} MiB, written anew)");
+    }
 }
 var reruns = Enumerable.Range(0, options.Runs)
     .Select(_ => session.Time(MigrateCommand, workspace).Seconds).ToList();
@@ -166,6 +176,12 @@ Row("migration in a fresh pwsh process (cmdlet Duration / process wall)",
           (fresh.Migrated == options.Rows ? "" : $" ({fresh.Migrated:N0} migrated)")
         : "failed",
     "");
+if (flushes.Count > 0)
+{
+    Row("durability sync: the run's closing syncfs with its daily logs unsynced (included in the migration)",
+        $"{Median(flushes.Select(f => f.Milliseconds)):F0} ms ({flushes[0].Files:N0} files, {flushes[0].MiB:F1} MiB)",
+        T("a few hundred ms"));
+}
 Row("peak RSS of the process during the migration", $"{Median(peaks):F0} MiB", "");
 Row("memory the migration adds to the idle session", $"{Median(growth):F0} MiB", T("<= 200 MiB at any batch size"));
 Row("no-op rerun", $"{rerun:F2} s", T("< 1 s"));

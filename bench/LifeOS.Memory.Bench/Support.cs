@@ -17,18 +17,22 @@ internal enum CorpusKind { LongTail, Simple }
 internal enum RowOrder { Id, Random }
 
 internal sealed record BenchOptions(int Rows, int Dims, int Runs, int? BatchSize, bool Neighbour, CorpusKind Corpus,
-    RowOrder Order, int Seed, int Sample, bool Sync = false)
+    RowOrder Order, int Seed, int Sample, int Session = 0, IReadOnlyList<string>? SessionCommands = null,
+    bool Sync = false)
 {
     public const string Usage = "usage: bench/run.sh [--rows N (100000)] [--dims D (0; 1024 for embeddings)] " +
         "[--runs R (3)] [--batch-size B (the cmdlet default)] " +
         "[--neighbour (the assistant writes beside each migration)] [--corpus longtail|simple (longtail)] " +
         "[--order id|random (id)] [--seed S (42)] " +
         "[--sample K (print K generated rows and the corpus statistics, then stop: no database, no migration)] " +
+        "[--session N (N no-op runs in one fresh pwsh session beside a floor, instead of the timed migrations)] " +
+        "[--session-commands migrate,status,entries,verify (migrate)] " +
         "[--sync (one migration, then only the plain runs that keep it in step: no-op, edits, deletions)]";
 
     public static BenchOptions? Parse(string[] args)
     {
-        int rows = 100_000, dims = 0, runs = 3, seed = 42, sample = -1;
+        int rows = 100_000, dims = 0, runs = 3, seed = 42, sample = -1, session = 0;
+        IReadOnlyList<string> sessionCommands = ["migrate"];
         int? batchSize = null;
         var neighbour = false;
         var sync = false;
@@ -46,6 +50,12 @@ internal sealed record BenchOptions(int Rows, int Dims, int Runs, int? BatchSize
                 case "--batch-size" when value > 0: batchSize = value; i++; break;
                 case "--seed" when value >= 0: seed = value; i++; break;
                 case "--sample" when value >= 0: sample = value; i++; break;
+                case "--session" when value > 0: session = value; i++; break;
+                case "--session-commands" when next != null && next.Split(',').All(c =>
+                        c != "floor" && SessionMemory.Commands.ContainsKey(c)):
+                    sessionCommands = next.Split(',');
+                    i++;
+                    break;
                 case "--neighbour": neighbour = true; break;
                 case "--sync": sync = true; break;
                 case "--corpus" when next is "longtail" or "simple":
@@ -61,7 +71,8 @@ internal sealed record BenchOptions(int Rows, int Dims, int Runs, int? BatchSize
                     return null;
             }
         }
-        return new BenchOptions(rows, dims, runs, batchSize, neighbour, corpus, order, seed, sample, sync);
+        return new BenchOptions(rows, dims, runs, batchSize, neighbour, corpus, order, seed, sample, session,
+            sessionCommands, sync);
     }
 }
 
@@ -122,7 +133,7 @@ internal static class Machine
         static long Ticks(string field) => long.Parse(field, CultureInfo.InvariantCulture);
     }
 
-    private static double Status(string key)
+    public static double Status(string key)
     {
         foreach (var line in File.ReadLines("/proc/self/status"))
             if (line.StartsWith(key + ":", StringComparison.Ordinal))
@@ -264,6 +275,8 @@ internal sealed class BenchSession : IDisposable
         var output = Run(script);
         return (clock.Elapsed.TotalSeconds, output.LastOrDefault());
     }
+
+    public void SetVariable(string name, object? value) => _runspace.SessionStateProxy.SetVariable(name, value);
 
     private List<PSObject> Run(string script, params object[] args)
     {

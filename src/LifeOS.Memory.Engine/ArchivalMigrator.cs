@@ -32,19 +32,8 @@ public sealed class ArchivalMigrator
     /// </summary>
     public Task<MigrationResult> MigrateAsync(MigrationOptions options,
         CancellationToken cancellationToken = default) =>
-        Task.Run(async () =>
-        {
-            try
-            {
-                return await OperationFailures.Run(Workspace, WorkspaceAccess.Writing,
-                        () => new MigrationJob(Source, Workspace).RunAsync(options, cancellationToken))
-                    .ConfigureAwait(false);
-            }
-            finally
-            {
-                NativeHeap.Trim();
-            }
-        }, CancellationToken.None);
+        Task.Run(() => OperationFailures.Run(Workspace, WorkspaceAccess.Writing,
+            () => new MigrationJob(Source, Workspace).RunAsync(options, cancellationToken)), CancellationToken.None);
 
     /// <summary>Dry run: what MigrateAsync would write. Touches nothing on disk, not even the folder.</summary>
     public IAsyncEnumerable<PlannedEntry> PlanAsync(MigrationOptions options,
@@ -62,10 +51,15 @@ public sealed class ArchivalMigrator
             () => new DryRun(Source, Workspace).PlanRepairsAsync(includeMentions, cancellationToken)),
             CancellationToken.None);
 
-    /// <summary>Exhaustive comparison of every source row with its fact, link, log entry and embedding.</summary>
+    /// <summary>
+    /// Exhaustive comparison of every source row with its fact, link, log entry and embedding; with PostgreSQL
+    /// unreachable, the checks of an existing workspace that need no source (SourceChecked false).
+    /// </summary>
     public Task<MigrationVerification> VerifyAsync(CancellationToken cancellationToken = default) =>
         Task.Run(() => OperationFailures.Run(Workspace, WorkspaceAccess.Verifying,
-            () => new MigrationVerifier(Source, Workspace).VerifyAsync(cancellationToken)), CancellationToken.None);
+            () => new WorkspaceVerifier(Workspace).FullOrWorkspaceOnlyAsync(
+                () => new MigrationVerifier(Source, Workspace).VerifyAsync(cancellationToken), Source.Table,
+                cancellationToken)), CancellationToken.None);
 
     /// <summary>Streams source rows in key order.</summary>
     public IAsyncEnumerable<ArchivalEntry> GetEntriesAsync(IReadOnlyCollection<string>? ids, long skip, long? first,

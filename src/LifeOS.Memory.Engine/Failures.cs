@@ -55,6 +55,12 @@ public static class ErrorIds
     public const string WorkspaceReadFailed = "WorkspaceReadFailed";
     public const string DailyLogDamaged = "DailyLogDamaged";
     public const string DailyLogInaccessible = "DailyLogInaccessible";
+    // Search-Memory's.
+    public const string InvalidSearchQuery = "InvalidSearchQuery";
+    public const string EmbeddingDimensionMismatch = "EmbeddingDimensionMismatch";
+    public const string InvalidEmbedding = "InvalidEmbedding";
+    public const string SimilarToNotFound = "SimilarToNotFound";
+    public const string WorkspaceNotFound = "WorkspaceNotFound";
 
     /// <summary>Every id the engine raises; a test checks it against the README's table.</summary>
     public static IReadOnlyList<string> All { get; } = new[]
@@ -62,7 +68,8 @@ public static class ErrorIds
         PostgresUnavailable, SourceTableNotFound, SourceColumnMissing, InvalidSourceTable, InvalidConnectionString,
         SourceQueryFailed, WorkspaceInvalid, WorkspaceNotWritable, WorkspaceBusy, MemoryDatabaseFailed,
         DailyLogWriteFailed, MigrateEntryFailed, InvalidId, InvalidBatchSize, WorkspaceReadFailed, DailyLogDamaged,
-        DailyLogInaccessible,
+        DailyLogInaccessible, InvalidSearchQuery, EmbeddingDimensionMismatch, InvalidEmbedding, SimilarToNotFound,
+        WorkspaceNotFound,
     };
 }
 

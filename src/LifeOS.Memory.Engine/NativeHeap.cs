@@ -3,25 +3,39 @@ using System.Runtime.InteropServices;
 namespace LifeOS.Memory;
 
 /// <summary>
-/// Gives the native heap's free memory back to the system after an operation. SQLite's page caches and the
-/// drivers' buffers are freed when a run closes its connections, but glibc keeps freed memory in its per-thread
-/// arenas, and every run writes from threads of its own: a scheduler's session that runs a no-op hundreds of
-/// times grew by megabytes a run without it. Nothing where the C library has no malloc_trim (musl, Windows, macOS).
+/// Hands the C heap's free pages back to the system once an operation is over, so that a long-lived session
+/// (a scheduler's or an administrator's PowerShell) that runs the cmdlets hundreds of times keeps a flat
+/// resident size.
 /// </summary>
-internal static unsafe class NativeHeap
+/// <remarks>
+/// SQLite's page cache, sorters and full-text scratch are malloc'd on whichever thread runs the statement; glibc
+/// gives each such thread an arena of its own and returns an arena's freed middle pages to the system only when
+/// asked. Measured in one pwsh session, 30 no-op migrations left about 145 MiB of freed native memory resident
+/// (the managed heap held 5-50 MiB); malloc_trim(0) after each operation kept it flat for 2-40 ms a call.
+/// Elsewhere (Windows, macOS, musl) the allocator behaves differently or lacks the call: nothing is done.
+/// </remarks>
+public static partial class NativeHeap
 {
-    private static readonly delegate* unmanaged<nuint, int> Trimmer = Resolve();
+    private static volatile bool s_unavailable = !OperatingSystem.IsLinux();
 
-    public static void Trim()
+    /// <summary>
+    /// Returns freed native memory to the system: true when some was returned, false when there was none or
+    /// glibc's malloc_trim is missing.
+    /// </summary>
+    public static bool ReleaseFreeMemory()
     {
-        if (Trimmer != null) Trimmer(0);
+        if (s_unavailable) return false;
+        try
+        {
+            return MallocTrim(0) != 0;
+        }
+        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
+        {
+            s_unavailable = true;
+            return false;
+        }
     }
 
-    private static delegate* unmanaged<nuint, int> Resolve()
-    {
-        if (!OperatingSystem.IsLinux() || !NativeLibrary.TryLoad("libc.so.6", out var libc)) return null;
-        return NativeLibrary.TryGetExport(libc, "malloc_trim", out var trim)
-            ? (delegate* unmanaged<nuint, int>)trim
-            : null;
-    }
+    [LibraryImport("libc", EntryPoint = "malloc_trim")]
+    private static partial int MallocTrim(nuint pad);
 }

@@ -187,11 +187,20 @@ public sealed class MigrationVerification
 {
     public const int IdSampleSize = 20;
 
-    public bool IsComplete => MissingCount == 0 && ChangedCount == 0 && OrphanedCount == 0 && DuplicateCount == 0
+    public bool IsComplete => SourceChecked
+        && MissingCount == 0 && ChangedCount == 0 && OrphanedCount == 0 && DuplicateCount == 0
         && LogMissingCount == 0 && LogDuplicateCount == 0 && EmbeddingMismatchCount == 0
         && IndexIntact && IndexMissingCount == 0 && IndexChangedCount == 0 && MentionMismatchCount == 0
         && LogUncheckedCount == 0;
-    public string Status => IsComplete ? "Complete" : "Incomplete";
+    public string Status => IsComplete ? "Complete" : SourceChecked ? "Incomplete" : "SourceNotChecked";
+    /// <summary>
+    /// False when PostgreSQL was unreachable: only the workspace's side was checked (log entries, the full-text
+    /// index, duplicates), and the source-side counts (missing, changed, embeddings, mentions, orphaned) are 0
+    /// because they were not looked at.
+    /// </summary>
+    public bool SourceChecked { get; set; } = true;
+    /// <summary>Why the source was not checked (no secrets), when it was not.</summary>
+    public string? SourceError { get; set; }
     public long SourceCount { get; set; }
     public long MigratedCount { get; set; }
     public long MissingCount { get; set; }

@@ -9,6 +9,8 @@ using LifeOS.Memory;
 //   verify <complete> source=<n> migrated=<n> missing=<n> logmissing=<n>
 //   error <ErrorId> <message>                 a MemoryMigrationException (exit code 3)
 //   crash <type> <message>                    anything else (exit code 4)
+// With $LIFEOS_POWERCUT_MARK set, the runner tries to open that (absent) path the moment the migration returns, so
+// that the power-cut test's recording shim marks the instant in its record.
 
 if (args.Length < 3 || !int.TryParse(args[2], out var batchSize))
 {
@@ -39,6 +41,7 @@ try
         LockTimeout = TimeSpan.FromMinutes(2),
         Progress = new LineProgress(output),
     });
+    MarkReturn();
     output.WriteLine($"result {result.Status} migrated={result.MigratedCount} failed={result.ErrorCount} " +
         $"repaired={result.RepairedLogEntries}");
     return 0;
@@ -52,6 +55,20 @@ catch (Exception ex)
 {
     output.WriteLine($"crash {ex.GetType().FullName} {ex.Message.ReplaceLineEndings(" ")}");
     return 4;
+}
+
+static void MarkReturn()
+{
+    var mark = Environment.GetEnvironmentVariable("LIFEOS_POWERCUT_MARK");
+    if (string.IsNullOrEmpty(mark)) return;
+    try
+    {
+        File.OpenHandle(mark).Dispose();
+    }
+    catch (FileNotFoundException)
+    {
+        // Expected: only the attempt to open it is recorded.
+    }
 }
 
 /// <summary>Writes a line per committed batch, synchronously on the engine thread.</summary>

@@ -77,6 +77,41 @@ Describe 'Status and errors without a server' {
     }
 }
 
+Describe 'A workspace while the server is away' {
+    It 'Invoke-ArchivalMigration repairs the daily logs from jarvis.db and says so; Test-Migration checks its side' {
+        $folder = New-TestFolder
+        $ws = Join-Path $folder 'ws'
+        try {
+            $null = Invoke-ArchivalMigration -ConnectionString $source.Uri() -MemoryPath $ws -ErrorAction Stop
+            $day = Get-ChildItem -LiteralPath (Join-Path $ws 'memory') -Filter '*.md' | Select-Object -First 1
+            Remove-Item -LiteralPath $day.FullName
+            $away = @{ ConnectionString = $unreachable.ConnectionString; MemoryPath = $ws }
+
+            $check = Test-Migration @away -WarningVariable warnings -WarningAction SilentlyContinue
+            $check.Status | Should -Be 'SourceNotChecked'
+            $check.SourceChecked | Should -BeFalse
+            $check.LogMissingCount | Should -BeGreaterThan 0
+            @($warnings).Count | Should -Be 1
+            "$($warnings[0])" | Should -Match 'Only the workspace was checked'
+            "$($warnings[0])" | Should -Not -Match ([regex]::Escape($password))
+            Test-Migration @away -Quiet -WarningAction SilentlyContinue | Should -BeFalse
+
+            $result = Invoke-ArchivalMigration @away -ErrorVariable errors -ErrorAction SilentlyContinue
+            @($errors).Count | Should -Be 1
+            $errors[0].FullyQualifiedErrorId | Should -Be (Get-Fqid PostgresUnavailable Invoke-ArchivalMigration)
+            "$($errors[0])" | Should -Match "$($check.LogMissingCount) daily-log entries were repaired from jarvis\.db"
+            $result.RepairedLogEntries | Should -Be $check.LogMissingCount
+            $result.FailureId | Should -Be 'PostgresUnavailable'
+            Test-Path -LiteralPath $day.FullName | Should -BeTrue
+            (Test-Migration @away -WarningAction SilentlyContinue).LogMissingCount | Should -Be 0
+            Test-Migration -ConnectionString $source.Uri() -MemoryPath $ws -Quiet | Should -BeTrue
+        }
+        finally {
+            Remove-Item -LiteralPath $folder -Recurse -Force
+        }
+    }
+}
+
 Describe 'Error ids and categories' {
     It '<Id> (<Category>) for <Case>' -ForEach @(
         @{ Case = 'a missing table'; Command = 'Invoke-ArchivalMigration'; Extra = @{ SourceTable = 'nope' }; Id = 'SourceTableNotFound'; Category = 'ObjectNotFound' }

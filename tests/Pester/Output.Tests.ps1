@@ -9,7 +9,7 @@ BeforeAll {
     $source = New-TestSource -Cluster $cluster -Rows 25
     $common = @{ ConnectionString = $source.Uri(); MemoryPath = $source.Root }
     $password = $cluster.Password
-    $cmdlets = 'Get-ArchivalMemory', 'Get-MigrationStatus', 'Invoke-ArchivalMigration', 'Test-Migration'
+    $cmdlets = 'Get-ArchivalMemory', 'Get-MigrationStatus', 'Invoke-ArchivalMigration', 'Search-Memory', 'Test-Migration'
     $result = Invoke-ArchivalMigration @common -Confirm:$false
     $status = Get-MigrationStatus @common
     $verification = Test-Migration @common
@@ -21,7 +21,7 @@ AfterAll {
 }
 
 Describe 'The module' {
-    It 'exports exactly the four cmdlets, each with an output type' {
+    It 'exports exactly the five cmdlets, each with an output type' {
         (Get-Command -Module LifeOS.Memory).Name | Sort-Object | Should -Be $cmdlets
         foreach ($name in $cmdlets) {
             (Get-Command $name).OutputType | Should -Not -BeNullOrEmpty -Because "$name declares what it writes"
@@ -195,7 +195,7 @@ Describe 'Help' {
     }
 
     It 'has the about_LifeOS.Memory topic' {
-        Get-Help about_LifeOS.Memory | Out-String | Should -Match 'LifeOS.Memory has four cmdlets'
+        Get-Help about_LifeOS.Memory | Out-String | Should -Match 'LifeOS.Memory has five cmdlets'
     }
 
     It 'gives every error id the same categories in the README and in the help' {
@@ -275,7 +275,7 @@ Describe 'Importing from the repository root' {
         $run.ExitCode | Should -Be 0 -Because $run.Err
         $run.Err | Should -BeNullOrEmpty
         $lines = $run.Out -split '\r?\n'
-        $lines[0] | Should -Be 'Get-ArchivalMemory,Get-MigrationStatus,Invoke-ArchivalMigration,Test-Migration'
+        $lines[0] | Should -Be 'Get-ArchivalMemory,Get-MigrationStatus,Invoke-ArchivalMigration,Search-Memory,Test-Migration'
         $lines[1] | Should -Be (Import-PowerShellDataFile (Join-Path (Get-RepoRoot) 'LifeOS.Memory.psd1')).ModuleVersion
     }
 

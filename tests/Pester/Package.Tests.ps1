@@ -86,7 +86,7 @@ Import-Module LifeOS.Memory
 `$report.Status = `$result.Status
 `$report.Migrated = `$result.MigratedCount
 `$report.Verified = Test-Migration -Quiet
-`$report.AboutTopic = (Get-Help about_LifeOS.Memory | Out-String) -match 'LifeOS.Memory has four cmdlets'
+`$report.AboutTopic = (Get-Help about_LifeOS.Memory | Out-String) -match 'LifeOS.Memory has five cmdlets'
 `$report | ConvertTo-Json -Compress
 "@
         $run = Invoke-Pwsh -ArgumentList '-File', $script -TimeoutSeconds 300 -Environment @{
@@ -117,7 +117,7 @@ Import-Module LifeOS.Memory
         $report.ModuleBase | Should -BeLike "$userModules*" -Because 'Import-Module LifeOS.Memory must find the copy just installed'
         Test-Path -LiteralPath $realInstall | Should -Be $realInstallBefore -Because 'the user''s own module folder is not touched'
         $report.Version | Should -Be $manifest.ModuleVersion
-        $report.Commands | Should -Be 4
+        $report.Commands | Should -Be 5
         Test-Path -LiteralPath (Join-Path $report.ModuleBase 'LICENSE') | Should -BeTrue
     }
 

@@ -41,6 +41,7 @@ internal sealed class DayFiles : IDisposable
     private readonly LinkedList<string> _recent = new();
     // The end of what was last appended to each day this run, to notice a file that lost it (moved away, replaced).
     private readonly Dictionary<string, (DayLocation Location, long End)> _appended = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _touched = new(StringComparer.Ordinal);
 
     // Days whose file could not be used, by path: each is reported once per operation.
     private readonly ConcurrentDictionary<string, WorkspaceProblem> _problems = new(StringComparer.Ordinal);
@@ -63,6 +64,9 @@ internal sealed class DayFiles : IDisposable
 
     /// <summary>Notes a day skipped for its file (once per file).</summary>
     public void Report(DayFileException problem) => _problems.TryAdd(problem.Path, problem.Problem);
+
+    /// <summary>Every file appended to (or created) through this instance: what a flush must cover.</summary>
+    public IReadOnlyCollection<string> Touched => _touched;
 
     public string PathOf(string day, DayLocation location) => location switch
     {
@@ -181,6 +185,7 @@ internal sealed class DayFiles : IDisposable
                 throw new IOException($"The daily log of {day} kept moving while it was being appended to.");
             var (location, file) = OpenDay(day);
             if (file == null) continue; // moved or deleted meanwhile: find where it lives now
+            _touched.Add(file.Path);
             long at, end;
             if (location != DayLocation.Compressed)
             {

@@ -29,6 +29,7 @@ internal sealed class MemoryStore : IDisposable
         Ledger = new LogLedger(this);
         Links = new LinkQueries(this);
         Sync = new SyncRecords(this);
+        Commits = new CommitBarrier(path);
     }
 
     public string DatabasePath { get; }
@@ -49,6 +50,8 @@ internal sealed class MemoryStore : IDisposable
 
     /// <summary>The source versions and digests recorded beside the module's links (change detection).</summary>
     public SyncRecords Sync { get; }
+    /// <summary>Makes the commits so far durable before the daily logs name their facts.</summary>
+    public CommitBarrier Commits { get; }
 
     /// <summary>Opens (creating when needed) the database with the Jarvis connection settings and schema.</summary>
     public static MemoryStore OpenForWriting(string path)
@@ -546,6 +549,7 @@ internal sealed class MemoryStore : IDisposable
         _commands.Clear();
         foreach (var r in _raw.Values) r.Dispose();
         _raw.Clear();
+        Commits.Dispose();
         _connection.Dispose();
     }
 }

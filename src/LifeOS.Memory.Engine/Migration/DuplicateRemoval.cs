@@ -28,6 +28,14 @@ internal sealed class DuplicateRemoval(Workspace workspace)
     {
         if (factIds.Count == 0 || !File.Exists(workspace.DatabasePath)) return 0L;
         using var workspaceLock = WorkspaceLock.Acquire(workspace, lockTimeout, ct);
+        var removed = RemoveLocked(factIds, ct);
+        // Durable before the count is reported, as a migration's work is.
+        WorkspaceSync.Flush(workspace, Array.Empty<string>());
+        return removed;
+    }
+
+    private long RemoveLocked(IReadOnlyCollection<long> factIds, CancellationToken ct)
+    {
         using var store = workspace.MapFailures(() => Store.OpenForWriting(workspace.DatabasePath));
         var still = workspace.MapFailures(() => store.Links.ExactCopyDuplicates(Archival.KeyKind.Text))
             .Select(d => d.FactId).ToHashSet();

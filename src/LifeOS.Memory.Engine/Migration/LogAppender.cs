@@ -14,12 +14,17 @@ internal sealed class LogAppender : IDisposable
     private const int MaxGroup = 8 * Batch.PartRows;
     private static readonly System.Text.UTF8Encoding Utf8 = new(false);
     private readonly DayFiles _logs;
+    private readonly CommitBarrier _commits;
     private readonly BlockingCollection<List<Committed>> _queue = new(boundedCapacity: 8);
     private readonly ConcurrentQueue<LogWrites> _done = new();
     private Task? _thread;
     private volatile Exception? _failure;
 
-    public LogAppender(DayFiles logs) => _logs = logs;
+    public LogAppender(DayFiles logs, CommitBarrier commits)
+    {
+        _logs = logs;
+        _commits = commits;
+    }
 
     /// <summary>Starts the stage's thread: it blocks for the whole run, so it does not take a pool thread.</summary>
     public void Start() =>
@@ -77,6 +82,8 @@ internal sealed class LogAppender : IDisposable
                 items.Sort((a, b) =>
                     string.CompareOrdinal(a.Day, b.Day) is var c && c != 0 ? c : a.FactId.CompareTo(b.FactId));
                 var done = new LogWrites();
+                // The facts first: their entries must not outlast them in a power cut.
+                _commits.Pass();
                 var starts = new List<(long FactId, long Start, int Length)>();
                 for (var first = 0; first < items.Count;)
                 {

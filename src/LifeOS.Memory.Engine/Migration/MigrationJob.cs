@@ -8,7 +8,8 @@ namespace LifeOS.Memory.Migration;
 /// <summary>
 /// Invoke-ArchivalMigration's whole job: the source opened first (with PostgreSQL away nothing is created), the
 /// workspace locked and opened, earlier runs' log entries repaired, the index and mention layers audited and
-/// repaired, then the <see cref="MigrationRun"/>, and whatever stopped it, the finishing steps.
+/// repaired, then the <see cref="MigrationRun"/>, and whatever stopped it, the finishing steps and one flush of
+/// everything written to stable storage (<see cref="WorkspaceSync"/>) before the result or the error goes out.
 /// </summary>
 internal sealed class MigrationJob(SourceOptions sourceOptions, Workspace workspace)
 {
@@ -19,14 +20,116 @@ internal sealed class MigrationJob(SourceOptions sourceOptions, Workspace worksp
         var result = new MigrationResult { MemoryPath = workspace.Root, SourceTable = sourceOptions.Table };
         workspace.RequireUsableRoot();
 
-        // The source is opened first: with PostgreSQL away nothing is created on disk.
-        await using var source = await ArchivalSource.OpenAsync(sourceOptions, ct).ConfigureAwait(false);
-        result.SourceTable = source.TableName;
-        using var workspaceLock = WorkspaceLock.Acquire(workspace, options.LockTimeout, ct);
+        // The source is opened first: with PostgreSQL away nothing is created on disk. A workspace that exists
+        // still gets its daily logs repaired from jarvis.db, which needs no source.
+        ArchivalSource source;
+        try
+        {
+            source = await ArchivalSource.OpenAsync(sourceOptions, ct).ConfigureAwait(false);
+        }
+        catch (MemoryMigrationException ex) when (ex.ErrorId == ErrorIds.PostgresUnavailable &&
+            File.Exists(workspace.DatabasePath))
+        {
+            throw RepairLogsWithoutSource(ex, options, result, clock, ct);
+        }
+        await using (source.ConfigureAwait(false))
+        {
+            result.SourceTable = source.TableName;
+            using var workspaceLock = WorkspaceLock.Acquire(workspace, options.LockTimeout, ct);
+            using var logs = new DayFiles(workspace.LogDirectory);
+            Exception? failure = null;
+            try
+            {
+                await RunLockedAsync(source, logs, options, result, clock, ct).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                failure = ex;
+            }
+            // jarvis.db is closed by now, its last checkpoint written: the flush covers that too.
+            failure = Flush(logs, failure);
+            result.Problems.AddRange(logs.Problems);
+            if (failure != null && OperationFailures.Map(failure, workspace, WorkspaceAccess.Writing) is { } mapped)
+                failure = mapped;
+            result.Duration = clock.Elapsed;
+            if (failure is MemoryMigrationException mme)
+            {
+                result.FailureId = mme.ErrorId;
+                result.FailureMessage = mme.Message;
+                mme.PartialResult ??= result;
+            }
+            if (failure != null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+            return result;
+        }
+    }
+
+    /// <summary>
+    /// PostgreSQL is away but the workspace exists: its daily logs are brought in line with jarvis.db's facts
+    /// (what a power cut or a crash cut off) and flushed. The source's error is what the caller gets, saying how
+    /// many entries were repaired, or why the logs could not be.
+    /// </summary>
+    private MemoryMigrationException RepairLogsWithoutSource(MemoryMigrationException unavailable,
+        MigrationOptions options, MigrationResult result, Stopwatch clock, CancellationToken ct)
+    {
+        var failure = CatchFailure(() =>
+        {
+            using var workspaceLock = WorkspaceLock.Acquire(workspace, options.LockTimeout, ct);
+            using var logs = new DayFiles(workspace.LogDirectory);
+            var repair = CatchFailure(() =>
+            {
+                using var store = workspace.MapFailures(() => Store.OpenForWriting(workspace.DatabasePath));
+                result.PreferenceIdsWithNulls = store.UpgradeReport.PreferenceIdsWithNulls;
+                result.SchemaWarnings = store.UpgradeReport.Warnings;
+                result.RepairedLogEntries = workspace.MapFailures(() => LogRepair.Run(store, logs, ct: ct));
+            });
+            var flushed = Flush(logs, repair);
+            result.Problems.AddRange(logs.Problems);
+            if (flushed != null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(flushed);
+        });
+        var note = failure != null
+            ? $" The daily logs could not be repaired from jarvis.db meanwhile: {failure.Message}"
+            : result.RepairedLogEntries > 0
+                ? $" Meanwhile {result.RepairedLogEntries} daily-log entries were repaired from jarvis.db."
+                : "";
+        var error = note.Length == 0 ? unavailable
+            : new MemoryMigrationException(unavailable.ErrorId, unavailable.Kind, unavailable.Message + note,
+                unavailable);
+        result.FailureId = error.ErrorId;
+        result.FailureMessage = error.Message;
+        result.Duration = clock.Elapsed;
+        error.PartialResult = result;
+        return error;
+    }
+
+    private static Exception? CatchFailure(Action work)
+    {
+        try
+        {
+            work();
+            return null;
+        }
+        catch (Exception ex)
+        {
+            return ex;
+        }
+    }
+
+    /// <summary>
+    /// What the run wrote, put on stable storage (<see cref="WorkspaceSync"/>) whatever stopped it; a failure
+    /// of the flush is reported unless an earlier one is.
+    /// </summary>
+    private Exception? Flush(DayFiles logs, Exception? failure)
+    {
+        var flushFailure = CatchFailure(() => WorkspaceSync.Flush(workspace, logs.Touched));
+        return failure ?? flushFailure;
+    }
+
+    private async Task RunLockedAsync(ArchivalSource source, DayFiles logs, MigrationOptions options,
+        MigrationResult result, Stopwatch clock, CancellationToken ct)
+    {
         using var store = workspace.MapFailures(() => Store.OpenForWriting(workspace.DatabasePath));
         result.PreferenceIdsWithNulls = store.UpgradeReport.PreferenceIdsWithNulls;
         result.SchemaWarnings = store.UpgradeReport.Warnings;
-        using var logs = new DayFiles(workspace.LogDirectory);
         result.RepairedLogEntries = workspace.MapFailures(() => LogRepair.Run(store, logs, ct: ct));
 
         workspace.MapFailures(store.FullText.BeginBulkIndexing);
@@ -89,18 +192,6 @@ internal sealed class MigrationJob(SourceOptions sourceOptions, Workspace worksp
                 failure ??= ex;
             }
         }
-        result.Problems.AddRange(logs.Problems);
-        if (failure != null && OperationFailures.Map(failure, workspace, WorkspaceAccess.Writing) is { } mapped)
-            failure = mapped;
-        if (failure is MemoryMigrationException mme)
-        {
-            result.FailureId = mme.ErrorId;
-            result.FailureMessage = mme.Message;
-            result.Duration = clock.Elapsed;
-            mme.PartialResult ??= result;
-        }
         if (failure != null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
-        result.Duration = clock.Elapsed;
-        return result;
     }
 }

@@ -23,7 +23,7 @@ internal sealed class MigrationRun : IDisposable
         MigrationOptions options, MigrationResult result, Stopwatch clock)
     {
         var migrationTime = DateTime.UtcNow;
-        _appender = new LogAppender(logs);
+        _appender = new LogAppender(logs, store.Commits);
         _producer = new BatchProducer(source, workspace, options, migrationTime);
         _committer = new BatchCommitter(store, logs, workspace, options, result, clock, _producer, _appender,
             FactMapper.FormatTimestamp(migrationTime));

@@ -74,7 +74,13 @@ public abstract class MemoryCommandBase : PSCmdlet, IDisposable
         var task = Task.Run(async () =>
         {
             try { return await work(_stopping.Token).ConfigureAwait(false); }
-            finally { queue.CompleteAdding(); }
+            finally
+            {
+                // The session outlives the command: what SQLite freed on the engine's threads goes back to the
+                // system (see NativeHeap), or a scheduler's session grows by megabytes a run.
+                _ = NativeHeap.ReleaseFreeMemory();
+                queue.CompleteAdding();
+            }
         });
         try
         {

@@ -20,6 +20,9 @@ public sealed class TestMigrationCommand : MemoryCommandBase
         var migrator = CreateMigrator();
         WriteVerbose($"Comparing {SourceTable} with the memory at {migrator.Workspace.Root}.");
         var verification = RunOrThrow(ct => migrator.VerifyAsync(ct), SourceTable);
+        if (!verification.SourceChecked)
+            WriteWarning($"{verification.SourceError} Only the workspace was checked (daily-log entries, the " +
+                "full-text index, duplicates); the source-side checks were not made (Status SourceNotChecked).");
         WriteProblems(verification.Problems);
         WriteVerbose($"Verified {verification.SourceCount} source rows in " +
             $"{DurationFormat.Format(verification.Duration)}: {verification.Status}.");
