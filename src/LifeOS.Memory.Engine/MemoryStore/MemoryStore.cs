@@ -28,6 +28,7 @@ internal sealed class MemoryStore : IDisposable
         FullText = new FullTextIndex(this);
         Ledger = new LogLedger(this);
         Links = new LinkQueries(this);
+        Sync = new SyncRecords(this);
         Commits = new CommitBarrier(path);
     }
 
@@ -47,6 +48,8 @@ internal sealed class MemoryStore : IDisposable
     /// <summary>The links to source rows, and the linked facts and mentions as verification compares them.</summary>
     public LinkQueries Links { get; }
 
+    /// <summary>The source versions and digests recorded beside the module's links (change detection).</summary>
+    public SyncRecords Sync { get; }
     /// <summary>Makes the commits so far durable before the daily logs name their facts.</summary>
     public CommitBarrier Commits { get; }
 
@@ -213,6 +216,7 @@ internal sealed class MemoryStore : IDisposable
                     "to list them and remove the extra links before migrating.");
             var ledgerIsNew = !Has("table", "lifeos_log_entries");
             Execute(MemorySchema.Additions);
+            SyncRecords.Ensure(this);
             if (isNew) SchemaUpgrade.MarkCreated(this);
             if (!Columns("lifeos_log_pending").Contains("adopted"))
                 Execute("ALTER TABLE lifeos_log_pending ADD COLUMN adopted INTEGER NOT NULL DEFAULT 0");
