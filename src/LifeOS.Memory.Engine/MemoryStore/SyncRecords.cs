@@ -120,7 +120,7 @@ internal sealed class SyncRecords
             object? Value(int i) => r.IsDBNull(i) ? null : r.GetValue(i);
             var current = r.IsDBNull(3) ? null
                 : FactDigest.Of(Value(4), Value(5), Value(6), Value(7), Value(8), Value(9));
-            result[r.GetInt64(0)] = new SyncRecord(Value(1) as byte[], Value(2) as byte[], current);
+            result[r.StoredInt64(0)] = new SyncRecord(Value(1) as byte[], Value(2) as byte[], current);
         }
         return result;
     }

@@ -16,7 +16,7 @@ internal sealed class OrphanRemoval(SourceOptions sourceOptions, Workspace works
     public async Task<IReadOnlyList<OrphanedFact>> FindAsync(CancellationToken ct)
     {
         workspace.RequireUsableRoot();
-        using var store = workspace.MapFailures(() => Store.OpenForReading(workspace.DatabasePath));
+        using var store = Store.OpenForReading(workspace.DatabasePath);
         if (store == null) return Array.Empty<OrphanedFact>();
         await using var source = await ArchivalSource.OpenAsync(sourceOptions, ct).ConfigureAwait(false);
         return await FindAsync(store, source, ct).ConfigureAwait(false);

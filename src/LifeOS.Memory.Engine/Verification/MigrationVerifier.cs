@@ -138,7 +138,7 @@ internal sealed class MigrationVerifier(SourceOptions sourceOptions, Workspace w
         v.LogUncheckedIds.AddRange(FirstIds(readers, s => s.LogUnchecked));
         v.MentionMismatchIds.AddRange(FirstIds(readers, s => s.MentionMismatch));
 
-        if (store != null) workspace.MapFailures(() => ChangeSides.Classify(store, changed, v));
+        if (store != null) ChangeSides.Classify(store, changed, v);
 
         var index = await indexAuditing.ConfigureAwait(false);
         v.IndexIntact = index.Intact;
