@@ -10,15 +10,7 @@ namespace LifeOS.Memory.ModuleTests;
 [Collection("PowerShell")]
 public sealed class SyncCommandTests
 {
-    private const string Common = "-ConnectionString $cs -MemoryPath $ws";
-
-    private static PowerShellSession Session(TestSource src)
-    {
-        var ps = new PowerShellSession();
-        ps.SetVariable("cs", src.Uri);
-        ps.SetVariable("ws", src.Root);
-        return ps;
-    }
+    private const string Common = PowerShellSession.Common;
 
     private static object? Prop(PSObject o, string name) => o.Properties[name]?.Value;
 
@@ -26,7 +18,7 @@ public sealed class SyncCommandTests
     public void Deleted_rows_are_reported_and_removed_only_after_a_high_impact_confirmation()
     {
         using var src = new TestSource(6);
-        using var ps = Session(src);
+        using var ps = PowerShellSession.For(src);
         ps.Run($"Invoke-ArchivalMigration {Common}").ThrowIfFailed();
         src.Sql("DELETE FROM archival_memory WHERE id IN (2, 5)");
 
@@ -71,7 +63,7 @@ public sealed class SyncCommandTests
     public void A_conflict_is_warned_with_the_command_that_takes_the_source()
     {
         using var src = new TestSource(3);
-        using var ps = Session(src);
+        using var ps = PowerShellSession.For(src);
         ps.Run($"Invoke-ArchivalMigration {Common}").ThrowIfFailed();
         using (var c = new Microsoft.Data.Sqlite.SqliteConnection(
                    $"Data Source={Path.Combine(src.Root, "jarvis.db")};Pooling=False"))
