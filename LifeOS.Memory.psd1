@@ -3,7 +3,7 @@
     # to build first when out/LifeOS.Memory is missing. The build writes the module's own copy of this file into
     # out/LifeOS.Memory with the cmdlet assembly as RootModule and the format file in FormatsToProcess.
     RootModule             = 'build/RepositoryModule.psm1'
-    ModuleVersion          = '0.2.0'
+    ModuleVersion          = '0.3.0'
     CompatiblePSEditions   = @('Core')
     GUID                   = '5b0f6a8e-3c61-4e0f-9d4a-7d1f2f3b9a41'
     Author                 = 'LifeOS'
@@ -25,6 +25,17 @@
             Tags         = @('Jarvis', 'Memory', 'PostgreSQL', 'SQLite', 'Migration', 'PSEdition_Core', 'Windows', 'Linux', 'MacOS')
             LicenseUri   = 'https://opensource.org/license/mit'
             ReleaseNotes = @'
+0.3.0: keeps in step with the source, survives power cuts, searches offline.
+- A plain Invoke-ArchivalMigration converges: new rows migrated, source edits refreshed in place, facts the
+  assistant changed never overwritten (conflicts reported), deleted rows reported; -RemoveOrphaned removes them
+  (each confirmed); -RepairLayers re-derives the index and mentions. A no-op reads only the rows' versions.
+- Completed means durable: the run's writes are flushed (syncfs) before it returns; with PostgreSQL away the
+  daily logs are still repaired from jarvis.db, and Test-Migration checks the workspace side.
+- Damaged or unexpected files in the workspace are one day's documented error; the other days go on.
+- A workspace the module creates holds exactly the assistant's schema; one an earlier version created is brought
+  into line on its next run.
+- Search-Memory: the assistant's hybrid search (FTS5 + exact cosine over the stored embeddings, RRF) offline.
+- A long-lived session's memory plateaus (freed native memory handed back after each command).
 0.2.0: lives beside the running assistant.
 - Daily logs are only ever appended to (O_APPEND, whole entries); a ledger records where each entry of the
   module's is, so nothing another program writes is changed, removed or counted as the module's.

@@ -27,15 +27,7 @@ internal static class FreshProcess
     public static Result? Migrate(string manifest, string connectionString, int? batchSize)
     {
         var workspace = Path.Combine(Path.GetTempPath(), "lifeos-bench-fresh-" + Guid.NewGuid().ToString("N")[..8]);
-        var start = new ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = Repo.Root,
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var a in new[] { "pwsh", "-NoProfile", "-NonInteractive", "-Command", Script })
-            start.ArgumentList.Add(a);
+        var start = PwshStart(Script);
         start.Environment["NO_COLOR"] = "1"; // plain error text, should there be any
         start.Environment["LIFEOS_BENCH_MODULE"] = manifest;
         start.Environment["LIFEOS_BENCH_WORKSPACE"] = workspace;
@@ -73,5 +65,20 @@ internal static class FreshProcess
         text = text.Replace(connectionString, "<connection string>", StringComparison.Ordinal);
         var password = new NpgsqlConnectionStringBuilder(connectionString).Password;
         return string.IsNullOrEmpty(password) ? text : text.Replace(password, "<password>", StringComparison.Ordinal);
+    }
+
+    /// <summary>A fresh `dotnet pwsh` (the repository's PowerShell tool) running one script, output captured.</summary>
+    internal static ProcessStartInfo PwshStart(string script)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = Repo.Root,
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var a in new[] { "pwsh", "-NoProfile", "-NonInteractive", "-Command", script })
+            start.ArgumentList.Add(a);
+        return start;
     }
 }

@@ -101,15 +101,7 @@ internal static class SessionMemory
     public static Session? Measure(string command, int runs, string manifest, string connectionString,
         string workspace)
     {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = Repo.Root,
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var a in new[] { "pwsh", "-NoProfile", "-NonInteractive", "-Command", Script })
-            start.ArgumentList.Add(a);
+        var start = FreshProcess.PwshStart(Script);
         start.Environment["NO_COLOR"] = "1";
         start.Environment["LIFEOS_BENCH_MODULE"] = manifest;
         start.Environment["LIFEOS_BENCH_WORKSPACE"] = workspace;

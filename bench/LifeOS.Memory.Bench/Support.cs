@@ -17,7 +17,8 @@ internal enum CorpusKind { LongTail, Simple }
 internal enum RowOrder { Id, Random }
 
 internal sealed record BenchOptions(int Rows, int Dims, int Runs, int? BatchSize, bool Neighbour, CorpusKind Corpus,
-    RowOrder Order, int Seed, int Sample, int Session = 0, IReadOnlyList<string>? SessionCommands = null)
+    RowOrder Order, int Seed, int Sample, int Session = 0, IReadOnlyList<string>? SessionCommands = null,
+    bool Sync = false)
 {
     public const string Usage = "usage: bench/run.sh [--rows N (100000)] [--dims D (0; 1024 for embeddings)] " +
         "[--runs R (3)] [--batch-size B (the cmdlet default)] " +
@@ -25,7 +26,8 @@ internal sealed record BenchOptions(int Rows, int Dims, int Runs, int? BatchSize
         "[--order id|random (id)] [--seed S (42)] " +
         "[--sample K (print K generated rows and the corpus statistics, then stop: no database, no migration)] " +
         "[--session N (N no-op runs in one fresh pwsh session beside a floor, instead of the timed migrations)] " +
-        "[--session-commands migrate,status,entries,verify (migrate)]";
+        "[--session-commands migrate,status,entries,verify (migrate)] " +
+        "[--sync (one migration, then only the plain runs that keep it in step: no-op, edits, deletions)]";
 
     public static BenchOptions? Parse(string[] args)
     {
@@ -33,6 +35,7 @@ internal sealed record BenchOptions(int Rows, int Dims, int Runs, int? BatchSize
         IReadOnlyList<string> sessionCommands = ["migrate"];
         int? batchSize = null;
         var neighbour = false;
+        var sync = false;
         var corpus = CorpusKind.LongTail;
         var order = RowOrder.Id;
         for (var i = 0; i < args.Length; i++)
@@ -54,6 +57,7 @@ internal sealed record BenchOptions(int Rows, int Dims, int Runs, int? BatchSize
                     i++;
                     break;
                 case "--neighbour": neighbour = true; break;
+                case "--sync": sync = true; break;
                 case "--corpus" when next is "longtail" or "simple":
                     corpus = next == "simple" ? CorpusKind.Simple : CorpusKind.LongTail;
                     i++;
@@ -68,7 +72,7 @@ internal sealed record BenchOptions(int Rows, int Dims, int Runs, int? BatchSize
             }
         }
         return new BenchOptions(rows, dims, runs, batchSize, neighbour, corpus, order, seed, sample, session,
-            sessionCommands);
+            sessionCommands, sync);
     }
 }
 
@@ -101,6 +105,8 @@ internal static class Machine
     }
 
     public static double PeakMiB() => Status("VmHWM");
+
+    public static double RssMiB() => Status("VmRSS");
 
     /// <summary>
     /// Starts counting CPU seconds: this process's own, and the rest of the machine's (PostgreSQL here).

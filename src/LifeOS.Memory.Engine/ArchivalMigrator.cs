@@ -89,4 +89,22 @@ public sealed class ArchivalMigrator
         Task.Run(() => OperationFailures.Run(Workspace, WorkspaceAccess.Writing,
             () => Task.FromResult(new DuplicateRemoval(Workspace).Remove(factIds, lockTimeout, cancellationToken))),
             cancellationToken);
+
+    /// <summary>
+    /// The module's facts whose source row is gone, with whether each was changed in the workspace since the module
+    /// wrote it (read-only; empty when there is no database).
+    /// </summary>
+    public Task<IReadOnlyList<OrphanedFact>> FindOrphansAsync(CancellationToken cancellationToken = default) =>
+        Task.Run(() => OperationFailures.Run(Workspace, WorkspaceAccess.Reading,
+            () => new OrphanRemoval(Source, Workspace).FindAsync(cancellationToken)), CancellationToken.None);
+
+    /// <summary>
+    /// Deletes the given facts that are still orphaned, under the workspace lock; facts changed in the workspace
+    /// only with <paramref name="includeChanged"/>. Their daily-log text stays. Returns the facts removed.
+    /// </summary>
+    public Task<IReadOnlyList<OrphanedFact>> RemoveOrphansAsync(IReadOnlyCollection<long> factIds,
+        bool includeChanged, TimeSpan lockTimeout, CancellationToken cancellationToken = default) =>
+        Task.Run(() => OperationFailures.Run(Workspace, WorkspaceAccess.Writing,
+            () => new OrphanRemoval(Source, Workspace).RemoveAsync(factIds, includeChanged, lockTimeout,
+                cancellationToken)), CancellationToken.None);
 }

@@ -15,9 +15,9 @@ internal enum WorkspaceAccess
 /// <summary>
 /// The one mapping of an operation's failures to the documented error ids, applied once per operation at the
 /// engine's front door (<see cref="ArchivalMigrator"/>) and worded for what the operation does: a permission or I/O
-/// error while only reading is a read failure, never "writing failed". Data in jarvis.db that the module cannot
-/// read (a value of an unexpected type, a corrupt page SQLite reports late) is the workspace's, with the original
-/// message. Cancellation passes through.
+/// error while only reading is a read failure, never "writing failed". A value in jarvis.db the store cannot
+/// interpret (<see cref="MemoryStore.StoreDataException"/>, raised where the store reads it) is the workspace's;
+/// any other exception is a defect of the module and passes through. Cancellation passes through.
 /// </summary>
 internal static class OperationFailures
 {
@@ -70,12 +70,16 @@ internal static class OperationFailures
         {
             case OperationCanceledException:
                 return null;
-            // Raised by a step that writes when it is used to read (opening the database, the daily logs).
+            // Raised by a step that writes when it is used to read (opening the database): worded again from its
+            // cause, never from the step's own words ("writing ... failed", "cannot be written").
             case MemoryMigrationException m when reading
                 && m.ErrorId is ErrorIds.WorkspaceNotWritable or ErrorIds.DailyLogWriteFailed:
                 return new MemoryMigrationException(ErrorIds.WorkspaceReadFailed,
                     m.Kind == FailureKind.PermissionDenied ? FailureKind.PermissionDenied : FailureKind.ReadError,
-                    $"{Doing(access)} the memory workspace {workspace.Root} failed: {m.Message}", m.InnerException);
+                    $"{Doing(access)} the memory workspace {workspace.Root} failed: " +
+                    (m.InnerException?.Message
+                        ?? (m.Kind == FailureKind.PermissionDenied ? "permission denied" : "an I/O error")),
+                    m.InnerException ?? m);
             case MemoryMigrationException:
                 return null;
             case SqliteException sqlite:
@@ -93,9 +97,8 @@ internal static class OperationFailures
                 return new MemoryMigrationException(ErrorIds.DailyLogWriteFailed, FailureKind.WriteError,
                     $"Writing the daily logs in {workspace.LogDirectory} failed: {ex.Message}. " +
                     "Committed entries are kept; the next run completes their logs.", ex);
-            case InvalidCastException or FormatException or OverflowException or InvalidDataException
-                or InvalidOperationException or ArgumentException or IndexOutOfRangeException
-                or KeyNotFoundException:
+            // Only a value the store could not interpret is the workspace's; other exceptions are the module's defects.
+            case MemoryStore.StoreDataException:
                 return new MemoryMigrationException(ErrorIds.WorkspaceInvalid, FailureKind.InvalidData,
                     $"{workspace.DatabasePath} holds data the module cannot read ({Doing(access).ToLowerInvariant()} " +
                     $"stopped: {ex.Message})", ex);

@@ -44,6 +44,12 @@ public sealed class MigrationOptions
 
     /// <summary>Refresh already-migrated entries in place (same fact id; a changed entry is appended anew).</summary>
     public bool Force { get; init; }
+    /// <summary>
+    /// Also audit and repair the layers the assistant reads besides the facts (the full-text index entries and the
+    /// entity mentions of the module's facts) against every source row: what Test-Migration's repair command asks
+    /// for. A plain run without it reads only what changed.
+    /// </summary>
+    public bool RepairLayers { get; init; }
     /// <summary>Only these source ids (as text); null means the whole table.</summary>
     public IReadOnlyCollection<string>? Ids { get; init; }
     /// <summary>How long to wait for another migration of the same workspace to finish.</summary>

@@ -74,6 +74,27 @@ public sealed class MigrationResult
     /// <summary>Exact-copy duplicates of the module's facts removed (-Force, after confirmation).</summary>
     public long RemovedDuplicateCount { get; set; }
     /// <summary>
+    /// Source rows changed since the module wrote their facts whose facts were changed in the workspace too
+    /// (the assistant edited them): left as they are. <c>-Force -Id</c> takes the source.
+    /// </summary>
+    public long ConflictCount { get; set; }
+    /// <summary>The first <see cref="MigrationVerification.IdSampleSize"/> source ids of the conflicts.</summary>
+    public List<object> ConflictIds { get; } = new();
+    /// <summary>
+    /// The module's facts whose source row is gone and that are still in the workspace (-RemoveOrphaned removes
+    /// them).
+    /// </summary>
+    public long OrphanedCount { get; set; }
+    /// <summary>The first <see cref="MigrationVerification.IdSampleSize"/> source ids of the orphaned facts.</summary>
+    public List<object> OrphanedIds { get; } = new();
+    /// <summary>
+    /// Source rows whose version (xmin) differed from the one recorded with their fact, so their content was read
+    /// and compared: the edits, and false alarms such as every row after a restore from a dump (once).
+    /// </summary>
+    public long ComparedCount { get; set; }
+    /// <summary>Facts whose source row is gone, removed by -RemoveOrphaned (after confirmation).</summary>
+    public long RemovedCount { get; set; }
+    /// <summary>
     /// Ids of the preferences rows holding NULL in user_id, category or preference_key that kept a workspace made
     /// by an earlier version of the module from getting the assistant's NOT NULL columns (the table was left as it
     /// was); empty otherwise.
@@ -218,6 +239,21 @@ public sealed class MigrationVerification
     public List<object> IndexMissingIds { get; } = new();
     public List<object> IndexChangedIds { get; } = new();
     public List<object> MentionMismatchIds { get; } = new();
+    /// <summary>
+    /// Of the changed rows (content, context, timestamp or embedding differ), those whose source row changed since
+    /// the module wrote the fact while the fact did not: a plain run applies them.
+    /// </summary>
+    public long ChangedAtSourceCount { get; set; }
+    /// <summary>Changed rows whose fact was changed in the workspace (the assistant) while the row was not.</summary>
+    public long ChangedInWorkspaceCount { get; set; }
+    /// <summary>
+    /// Changed rows whose row and fact both changed since the module wrote the fact (or whose fact predates the
+    /// records that tell): a plain run leaves them, <c>-Force -Id</c> takes the source.
+    /// </summary>
+    public long ChangedOnBothSidesCount { get; set; }
+    public List<object> ChangedAtSourceIds { get; } = new();
+    public List<object> ChangedInWorkspaceIds { get; } = new();
+    public List<object> ChangedOnBothSidesIds { get; } = new();
     public List<FactSample> SampleFacts { get; } = new();
     /// <summary>Daily logs that could not be read (each also written as an error).</summary>
     public List<WorkspaceProblem> Problems { get; } = new();
@@ -253,4 +289,16 @@ public sealed class DuplicateFact
 {
     public required long FactId { get; init; }
     public required object PostgresId { get; init; }
+}
+
+/// <summary>A fact of the module's whose source row is gone (what -RemoveOrphaned removes).</summary>
+public sealed class OrphanedFact
+{
+    public required long FactId { get; init; }
+    public required object PostgresId { get; init; }
+    /// <summary>
+    /// The fact was changed in the workspace since the module wrote it (or predates the records that tell): kept
+    /// unless -Force is given too.
+    /// </summary>
+    public required bool ChangedInWorkspace { get; init; }
 }

@@ -63,7 +63,8 @@ public sealed class Workspace
     /// <summary>
     /// Runs a step of a migration, mapping its failures to engine errors as <see cref="OperationFailures"/> words them
     /// for writing: SQLite's (locked, read-only, full disk, corrupt), a permission refused, an I/O error of the daily
-    /// logs. A read-only operation's own mapping words them again for reading.
+    /// logs. Only for the steps of operations that write: a read-only operation's failures are mapped, worded for
+    /// reading, by its own front door (<see cref="OperationFailures.Run{T}"/>).
     /// </summary>
     internal T MapFailures<T>(Func<T> work)
     {

@@ -145,6 +145,60 @@ public sealed class DailyLogTests : IDisposable
     }
 
     [Fact]
+    public void A_day_whose_file_failed_is_not_looked_at_again_in_the_same_operation()
+    {
+        var files = new DayFiles(_dir);
+        var day = "2022-03-01";
+        var gz = files.PathOf(day, DayLocation.Compressed);
+        Directory.CreateDirectory(Path.GetDirectoryName(gz)!);
+        File.WriteAllBytes(gz, [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6]);
+        var first = Assert.Throws<DayFileException>(() => files.Append(day, "<!-- fact:1 -->\nA\n"u8));
+        Assert.Equal(ErrorIds.DailyLogDamaged, first.ErrorId);
+
+        // Repaired meanwhile: a later batch of the same operation neither reads nor appends to it.
+        File.Delete(gz);
+        using (var s = new GZipStream(File.Create(gz), CompressionLevel.Optimal)) s.Write("repaired\n"u8);
+        var repaired = File.ReadAllBytes(gz);
+        Assert.Same(first, Assert.Throws<DayFileException>(() => files.Append(day, "<!-- fact:2 -->\nB\n"u8)));
+        Assert.Equal(repaired, File.ReadAllBytes(gz));
+
+        // A day reported by another step of the operation (the log repair) is skipped the same way.
+        var live = "2022-03-02";
+        File.WriteAllText(files.PathOf(live, DayLocation.Live), "fine\n");
+        var reported = DayFileException.Damaged(files.PathOf(live, DayLocation.Live), "it holds a NUL byte");
+        files.Report(reported);
+        Assert.Same(reported, Assert.Throws<DayFileException>(() => files.Append(live, "<!-- fact:3 -->\nC\n"u8)));
+        Assert.Equal("fine\n", File.ReadAllText(files.PathOf(live, DayLocation.Live)));
+        files.Dispose();
+
+        // The next operation looks again.
+        using var next = new DayFiles(_dir);
+        Assert.Equal(DayLocation.Compressed, next.Append(day, "<!-- fact:2 -->\nB\n"u8).Location);
+    }
+
+    [Fact]
+    public void A_plain_day_cut_inside_a_character_is_read_as_in_flight_and_only_then_reported()
+    {
+        var files = new DayFiles(_dir);
+        var day = "2022-04-01";
+        var path = files.PathOf(day, DayLocation.Live);
+        var cut = Encoding.UTF8.GetBytes("written by Jarvis 🧠")[..^1];
+        File.WriteAllBytes(path, cut);
+        // Still cut after the bounded wait: damage, the file left as it is.
+        var ex = Assert.Throws<DayFileException>(() => files.Append(day, "<!-- fact:1 -->\nA\n"u8));
+        Assert.Equal(ErrorIds.DailyLogDamaged, ex.ErrorId);
+        Assert.True(ex.InFlight);
+        Assert.Equal(cut, File.ReadAllBytes(path));
+        files.Dispose();
+
+        // Whole again (the other program's write completed): the next operation appends after it.
+        File.WriteAllBytes(path, Encoding.UTF8.GetBytes("written by Jarvis 🧠\n"));
+        using var next = new DayFiles(_dir);
+        next.Append(day, "<!-- fact:1 -->\nA\n"u8);
+        Assert.Equal("written by Jarvis 🧠\n<!-- fact:1 -->\nA\n", File.ReadAllText(path));
+    }
+
+    [Fact]
     public void A_file_moved_away_while_open_is_followed_and_a_lost_append_is_noticed()
     {
         var files = new DayFiles(_dir);

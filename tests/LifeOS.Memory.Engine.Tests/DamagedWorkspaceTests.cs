@@ -61,6 +61,13 @@ public class DamagedWorkspaceTests(ITestOutputHelper output)
             File.Move(Live(s, day), outside);
             File.CreateSymbolicLink(Live(s, day), outside);
         }),
+        new("symbolic link to the assistant's SOUL.md", ErrorIds.DailyLogInaccessible, (s, day) =>
+        {
+            var soul = Path.Combine(s.Root, "SOUL.md");
+            File.WriteAllText(soul, "# Soul\n\nwho the assistant is\n");
+            File.Delete(Live(s, day));
+            File.CreateSymbolicLink(Live(s, day), soul);
+        }),
         new("dangling symbolic link", ErrorIds.DailyLogInaccessible, (s, day) =>
         {
             File.Delete(Live(s, day));
@@ -79,7 +86,10 @@ public class DamagedWorkspaceTests(ITestOutputHelper output)
     private static Dictionary<string, string> Fingerprints(Scenario s) =>
         Directory.GetFileSystemEntries(s.LogDir, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)
             .ToDictionary(p => p, p =>
-                new FileInfo(p).LinkTarget is { } link ? "link " + link
+                // A link's target is hashed too: a day's entries must never land in the file it leads to.
+                new FileInfo(p).LinkTarget is { } link ? "link " + link + " " +
+                    (new FileInfo(p).ResolveLinkTarget(returnFinalTarget: true) is { Exists: true } target
+                        ? Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(target.FullName))) : "to nothing")
                 : Directory.Exists(p) ? "folder"
                 : Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(p))));
 

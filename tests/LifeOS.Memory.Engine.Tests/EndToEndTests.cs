@@ -189,8 +189,10 @@ public class EndToEndTests
         Assert.Equal(1, changed.ChangedCount);
         Assert.Equal(1L, Assert.Single(changed.ChangedIds));
 
+        // A plain run applies the source's edit (the fact is as the module wrote it).
         var plain = s.Migrate();
-        Assert.Equal(0, plain.UpdatedCount);
+        Assert.Equal(1, plain.UpdatedCount);
+        Assert.Equal(1, plain.RepairedLogEntries);
         var forced = s.Migrate(new MigrationOptions { Force = true });
         Assert.Equal(2, forced.UpdatedCount);
         Assert.Equal(0, forced.MigratedCount);
@@ -205,7 +207,7 @@ public class EndToEndTests
         Assert.Contains("untouched", File.ReadAllText(Path.Combine(s.LogDir, "2024-01-01.md")));
         Assert.Contains("edited @bob", File.ReadAllText(Path.Combine(s.LogDir, "2024-02-02.md")));
         Assert.Equal(1, s.EntryCount(factId));
-        Assert.Equal(1, forced.RepairedLogEntries);
+        Assert.Equal(0, forced.RepairedLogEntries);
         Assert.True(s.Verify().IsComplete);
         // Refreshing what has not changed appends nothing.
         var again = s.Migrate(new MigrationOptions { Force = true });

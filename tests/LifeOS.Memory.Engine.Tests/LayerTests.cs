@@ -138,7 +138,7 @@ public class LayerTests
         AssertIndexConsistent(s);
         Assert.Equal(neighbourBefore, NeighbourState(s));
         // A second rerun has nothing left to repair.
-        var again = s.Migrate();
+        var again = s.Migrate(new MigrationOptions { RepairLayers = true });
         Assert.Equal(0, again.RepairedIndexEntries);
         Assert.Equal(0, again.RepairedMentions);
         Assert.False(again.RebuiltIndex);
@@ -171,7 +171,7 @@ public class LayerTests
             plan.Select(p => (p.Kind, p.FactId)).OrderBy(p => p.FactId));
         Assert.Empty(Search(s, "17"));
 
-        var result = s.Migrate();
+        var result = s.Migrate(new MigrationOptions { RepairLayers = true });
         Assert.True(result.Success);
         Assert.Equal(2, result.RepairedIndexEntries);
         Assert.False(result.RebuiltIndex);
@@ -186,7 +186,7 @@ public class LayerTests
         using var s = Migrated();
         var before = NeighbourState(s);
         Damage(s, Unindex(FactOf(s, 3)));
-        var result = s.Migrate(new MigrationOptions { Force = true });
+        var result = s.Migrate(new MigrationOptions { Force = true, RepairLayers = true });
         Assert.True(result.Success);
         Assert.Equal(1, result.RepairedIndexEntries);
         Assert.Equal(Rows, result.UpdatedCount);
@@ -211,7 +211,10 @@ public class LayerTests
         Assert.Equal(RepairKind.IndexRebuild, Assert.Single(plan).Kind);
 
         var asked = new List<IndexRebuildRequest>();
-        var declined = s.Migrate(new MigrationOptions { ConfirmIndexRebuild = r => { asked.Add(r); return false; } });
+        var declined = s.Migrate(new MigrationOptions
+        {
+            RepairLayers = true, ConfirmIndexRebuild = r => { asked.Add(r); return false; },
+        });
         Assert.True(declined.IndexRebuildDeclined);
         Assert.False(declined.RebuiltIndex);
         Assert.Equal(0, declined.RepairedIndexEntries);
@@ -222,7 +225,8 @@ public class LayerTests
         var progress = new List<IndexRebuildProgress>();
         var result = s.Migrate(new MigrationOptions
         {
-            ConfirmIndexRebuild = _ => true, IndexRebuildProgress = new SyncRebuildProgress(progress.Add),
+            RepairLayers = true, ConfirmIndexRebuild = _ => true,
+            IndexRebuildProgress = new SyncRebuildProgress(progress.Add),
         });
         Assert.True(result.RebuiltIndex);
         Assert.NotEmpty(progress);
@@ -243,7 +247,7 @@ public class LayerTests
         Assert.False(v.IsComplete);
         var plan = Plan(s);
         Assert.Contains("integrity-check", Assert.Single(plan, p => p.Kind == RepairKind.IndexRebuild).Reason);
-        var result = s.Migrate();
+        var result = s.Migrate(new MigrationOptions { RepairLayers = true });
         Assert.True(result.Success);
         Assert.True(result.RebuiltIndex);
         AssertRepairedAndUntouched(s, before);
@@ -264,7 +268,7 @@ public class LayerTests
         Assert.True(v.IndexIntact);
         Assert.Equal(new object[] { 11L }, v.IndexChangedIds);
         Assert.Equal(0, v.IndexMissingCount);
-        var result = s.Migrate();
+        var result = s.Migrate(new MigrationOptions { RepairLayers = true });
         Assert.True(result.RebuiltIndex);
         AssertRepairedAndUntouched(s, before);
     }
@@ -297,7 +301,7 @@ public class LayerTests
         Assert.Equal(expected, plan.Where(p => p.Kind == RepairKind.Mentions).Select(p => (long)p.PostgresId!).Order());
         Assert.Equal(expected.Count, s.Verify().MentionMismatchCount);
 
-        var result = s.Migrate();
+        var result = s.Migrate(new MigrationOptions { RepairLayers = true });
         Assert.True(result.Success);
         Assert.Equal(expected.Count, result.RepairedMentions);
         Assert.Equal(0, result.RepairedIndexEntries);
@@ -319,7 +323,7 @@ public class LayerTests
         var v = s.Verify();
         Assert.True(v.IsComplete, $"intact {v.IndexIntact}, missing {v.IndexMissingCount}, " +
             $"changed {v.IndexChangedCount}, mentions {v.MentionMismatchCount}");
-        var result = s.Migrate();
+        var result = s.Migrate(new MigrationOptions { RepairLayers = true });
         Assert.Equal(0, result.RepairedIndexEntries + result.RepairedMentions);
         Assert.False(result.RebuiltIndex);
         Assert.Equal(before, NeighbourState(s));

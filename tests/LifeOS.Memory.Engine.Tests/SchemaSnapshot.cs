@@ -59,14 +59,15 @@ internal static partial class SchemaSnapshot
     }
 
     /// <summary>
-    /// The module's documented additions: its lifeos_* tables and indexes, and the embedding and lifeos_link
-    /// columns of fact_embeddings.
+    /// The module's documented additions: its lifeos_* tables and indexes, and the embedding and lifeos_*
+    /// columns of fact_embeddings (the link mark and the change-detection records).
     /// </summary>
     public static bool IsModuleAddition(string line)
     {
         var subject = line.Split(' ')[1];
         return subject.StartsWith("lifeos_", StringComparison.Ordinal)
-            || subject is "fact_embeddings.embedding" or "fact_embeddings.lifeos_link";
+            || subject == "fact_embeddings.embedding"
+            || subject.StartsWith("fact_embeddings.lifeos_", StringComparison.Ordinal);
     }
 
     public static SortedSet<string> WithoutModuleAdditions(IEnumerable<string> lines) =>

@@ -14,15 +14,7 @@ public sealed class PowerShellCollection { }
 [Collection("PowerShell")]
 public sealed class HostedEngineTests
 {
-    private const string Common = "-ConnectionString $cs -MemoryPath $ws";
-
-    private static PowerShellSession Session(TestSource src)
-    {
-        var ps = new PowerShellSession();
-        ps.SetVariable("cs", src.Uri);
-        ps.SetVariable("ws", src.Root);
-        return ps;
-    }
+    private const string Common = PowerShellSession.Common;
 
     private static object Prop(PSObject o, string name) => o.Properties[name]?.Value
         ?? throw new Xunit.Sdk.XunitException($"no property {name} on {o.TypeNames[0]}");
@@ -31,7 +23,7 @@ public sealed class HostedEngineTests
     public void Confirm_asks_through_the_host_and_no_means_nothing_is_written()
     {
         using var src = new TestSource(4);
-        using var ps = Session(src);
+        using var ps = PowerShellSession.For(src);
         ps.Host.ChoiceAnswers.Enqueue("&No");
         var declined = ps.Run($"Invoke-ArchivalMigration {Common} -Confirm").ThrowIfFailed();
         Assert.Single(ps.Host.Prompts);
@@ -69,7 +61,7 @@ public sealed class HostedEngineTests
     public void Force_removes_exact_copy_duplicates_only_after_a_high_impact_confirmation()
     {
         using var src = new TestSource(3);
-        using var ps = Session(src);
+        using var ps = PowerShellSession.For(src);
         ps.Run($"Invoke-ArchivalMigration {Common}").ThrowIfFailed();
         DuplicateLikeTheAssistantsScript(src);
         Assert.Equal(6L, src.SqliteCount("facts"));
@@ -98,7 +90,7 @@ public sealed class HostedEngineTests
     public void Progress_is_reported_with_rate_and_closed_with_Completed()
     {
         using var src = new TestSource(60);
-        using var ps = Session(src);
+        using var ps = PowerShellSession.For(src);
         var run = ps.Run($"Invoke-ArchivalMigration {Common} -BatchSize 10").ThrowIfFailed();
         Assert.NotEmpty(run.Progress);
         Assert.Contains(run.Progress,
@@ -116,7 +108,7 @@ public sealed class HostedEngineTests
     public void Stopping_the_pipeline_keeps_committed_batches_and_the_next_run_completes()
     {
         using var src = new TestSource(20000);
-        using var ps = Session(src);
+        using var ps = PowerShellSession.For(src);
         using var runner = new PowerShellSession();
         runner.SetVariable("cs", src.Uri);
         runner.SetVariable("ws", src.Root);

@@ -99,6 +99,18 @@ public sealed class PowerShellSession : IDisposable
 
     public TestHost Host { get; }
 
+    /// <summary>A session with the source's URI in $cs and its workspace in $ws (see <see cref="Common"/>).</summary>
+    public static PowerShellSession For(TestSource src)
+    {
+        var ps = new PowerShellSession();
+        ps.SetVariable("cs", src.Uri);
+        ps.SetVariable("ws", src.Root);
+        return ps;
+    }
+
+    /// <summary>The parameters that point a cmdlet at the session's source and workspace.</summary>
+    public const string Common = "-ConnectionString $cs -MemoryPath $ws";
+
     public void SetVariable(string name, object? value) => _runspace.SessionStateProxy.SetVariable(name, value);
 
     /// <summary>

@@ -40,13 +40,13 @@ Describe 'The full-text index of the migrated facts' {
         $text | Should -Match 'IndexMissingIds\s*:\s*7\b'
         $text | Should -Match 'MentionMismatchCount\s*:\s*0'
         $text | Should -Not -Match 'MentionMismatchIds'
-        # A plain run repairs the index entry, so that is the command offered.
-        $verification.RepairCommand | Should -Match '^Invoke-ArchivalMigration -MemoryPath \S+$'
+        # A run that re-derives the layers repairs the index entry, so that is the command offered.
+        $verification.RepairCommand | Should -Match '^Invoke-ArchivalMigration -RepairLayers -MemoryPath \S+$'
     }
 
     It 'lists the repair with -WhatIf and changes nothing' {
         $before = Invoke-Sqlite 'SELECT count(*), coalesce(sum(length(sz)), 0) FROM facts_fts_docsize'
-        $script = "Import-Module '$(Get-BuiltModuleManifest)'; Invoke-ArchivalMigration -WhatIf -Verbose 4>&1"
+        $script = "Import-Module '$(Get-BuiltModuleManifest)'; Invoke-ArchivalMigration -RepairLayers -WhatIf -Verbose 4>&1"
         $run = Invoke-Pwsh -ArgumentList '-Command', $script -Environment @{ DATABASE_URL = $source.Uri(); JARVIS_MEMORY_ROOT = $source.Root }
 
         $run.ExitCode | Should -Be 0 -Because $run.Err
@@ -57,8 +57,10 @@ Describe 'The full-text index of the migrated facts' {
         Invoke-Sqlite "SELECT rowid FROM facts_fts WHERE facts_fts MATCH '`"7`"'" | Should -BeNullOrEmpty
     }
 
-    It 'is repaired by a plain run, and the assistant finds the fact again' {
-        $result = Invoke-ArchivalMigration @common -Confirm:$false -Verbose 4>&1 | Where-Object { $_.PSObject.TypeNames[0] -eq 'LifeOS.Memory.MigrationResult' }
+    It 'is left alone by a plain run, and repaired by -RepairLayers: the assistant finds the fact again' {
+        (Invoke-ArchivalMigration @common -Confirm:$false).RepairedIndexEntries | Should -Be 0
+        Invoke-Sqlite "SELECT rowid FROM facts_fts WHERE facts_fts MATCH '`"7`"'" | Should -BeNullOrEmpty
+        $result = Invoke-ArchivalMigration @common -RepairLayers -Confirm:$false -Verbose 4>&1 | Where-Object { $_.PSObject.TypeNames[0] -eq 'LifeOS.Memory.MigrationResult' }
         $result.RepairedIndexEntries | Should -Be 1
         $result.RebuiltIndex | Should -BeFalse
         Invoke-Sqlite "SELECT rowid FROM facts_fts WHERE facts_fts MATCH '`"7`"'" | Should -Be $fact

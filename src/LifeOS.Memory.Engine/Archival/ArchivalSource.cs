@@ -31,11 +31,15 @@ internal sealed class ArchivalSource : IAsyncDisposable
         var metadata = shape.HasMetadata ? "metadata::text" : "NULL::text";
         var head = $"SELECT {KeySelect}, content::text, {metadata}, {shape.CreatedAtSelect}";
         var hasEmbedding = EmbeddingKind == EmbeddingKind.None ? "false" : "embedding IS NOT NULL";
-        _rowSelect = $"{head}, {EmbeddingExpression()}, {hasEmbedding} FROM {_quotedTable}";
-        _lightRowSelect = $"{head}, NULL::bytea, {hasEmbedding} FROM {_quotedTable}";
+        HasRowVersion = shape.HasRowVersion;
+        var version = HasRowVersion ? "xmin" : "NULL::xid";
+        _rowSelect = $"{head}, {EmbeddingExpression()}, {hasEmbedding}, {version} FROM {_quotedTable}";
+        _lightRowSelect = $"{head}, NULL::bytea, {hasEmbedding}, {version} FROM {_quotedTable}";
     }
 
     public KeyKind KeyKind { get; }
+    /// <summary>Rows carry PostgreSQL's row version (xmin), the cheap change signal; a view's do not.</summary>
+    public bool HasRowVersion { get; }
     /// <summary>The id as every query selects it: text keys of any text type read as text.</summary>
     private string KeySelect => KeyKind == KeyKind.Text ? "id::text" : "id";
     public EmbeddingKind EmbeddingKind { get; }
@@ -91,6 +95,66 @@ internal sealed class ArchivalSource : IAsyncDisposable
             last = page[^1];
             yield return page;
             if (page.Count < IdPageSize) yield break;
+        }
+    }
+
+    /// <summary>
+    /// Every id of the table with its row version (xmin; null for a view), in one unordered query read in
+    /// binary: the change signal of a plain run. No row's content is read.
+    /// </summary>
+    public async Task<long> ReadVersionsAsync(Action<object, uint?> each, CancellationToken ct)
+    {
+        await using var cmd = Command(
+            $"SELECT {KeySelect}, {(HasRowVersion ? "xmin" : "NULL::xid")} FROM {_quotedTable}");
+        await using var r = await _settings.RunAsync(() => cmd.ExecuteReaderAsync(ct)).ConfigureAwait(false);
+        return await _settings.RunAsync(async () =>
+        {
+            long count = 0;
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                each(SourceKey.Read(r, 0, KeyKind), r.IsDBNull(1) ? null : r.GetFieldValue<uint>(1));
+                count++;
+            }
+            return count;
+        }).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// <see cref="ReadVersionsAsync"/> for an integer key, into two arrays (ids, and versions with -1 for none):
+    /// a boxed key and a callback per row would cost more than PostgreSQL's scan. The arrays are rented from the
+    /// shared pool (the caller returns them): a scheduler's session runs this hundreds of times, and fresh large
+    /// arrays each time would grow its heap between full collections.
+    /// </summary>
+    public async Task<(long[] Ids, long[] Versions, int Count)> ReadIntegerVersionsAsync(CancellationToken ct)
+    {
+        await using var cmd = Command(
+            $"SELECT id::bigint, {(HasRowVersion ? "xmin" : "NULL::xid")} FROM {_quotedTable}");
+        await using var r = await _settings.RunAsync(() => cmd.ExecuteReaderAsync(ct)).ConfigureAwait(false);
+        return await _settings.RunAsync(async () =>
+        {
+            var pool = System.Buffers.ArrayPool<long>.Shared;
+            var ids = pool.Rent(4096);
+            var versions = pool.Rent(4096);
+            var n = 0;
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                if (n == ids.Length)
+                {
+                    ids = Grow(pool, ids, n);
+                    versions = Grow(pool, versions, n);
+                }
+                ids[n] = r.GetInt64(0);
+                versions[n++] = r.IsDBNull(1) ? -1 : r.GetFieldValue<uint>(1);
+            }
+            return (ids, versions, n);
+        }).ConfigureAwait(false);
+
+        static long[] Grow(System.Buffers.ArrayPool<long> pool, long[] array, int used)
+        {
+            var bigger = pool.Rent(used * 2);
+            Array.Copy(array, bigger, used);
+            pool.Return(array);
+            return bigger;
         }
     }
 
@@ -329,7 +393,8 @@ internal sealed class ArchivalSource : IAsyncDisposable
         return new SourceRow
         {
             Id = id, Content = content, Metadata = metadata, CreatedAt = createdAt, Embedding = embedding,
-            HasEmbedding = r.GetBoolean(5), Problem = problem,
+            HasEmbedding = r.GetBoolean(5), Version = r.IsDBNull(6) ? null : r.GetFieldValue<uint>(6),
+            Problem = problem,
         };
     }
 

@@ -12,8 +12,11 @@ namespace LifeOS.Memory.Archival;
 /// <param name="CreatedAtSelect">
 /// The created_at column as a timestamp expression (NULL when the table has none).
 /// </param>
+/// <param name="HasRowVersion">
+/// Rows carry PostgreSQL's row version (xmin): a table or materialised view, not a view or foreign table.
+/// </param>
 internal sealed record SourceShape(string TableName, string QuotedTable, KeyKind KeyKind, EmbeddingKind EmbeddingKind,
-    bool HasMetadata, string CreatedAtSelect);
+    bool HasMetadata, string CreatedAtSelect, bool HasRowVersion = false);
 
 /// <summary>
 /// The source database's catalog: the archival table looked up and checked, and the tables that could be one.
@@ -25,6 +28,7 @@ internal static class SourceCatalog
     {
         uint oid = 0;
         string schema = "", relname = "";
+        var relkind = 'r';
         // Unquoted names fold to lower case as in SQL; fall back to the exact spelling for convenience.
         var candidates = name.TableQuoted
             ? new[] { name.Table }
@@ -33,7 +37,7 @@ internal static class SourceCatalog
         foreach (var candidate in candidates)
         {
             await using var cmd = new NpgsqlCommand(@"
-SELECT c.oid, n.nspname, c.relname
+SELECT c.oid, n.nspname, c.relname, c.relkind
 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r','p','v','m','f') AND c.relname = @t
   AND ((@s::text IS NULL AND pg_catalog.pg_table_is_visible(c.oid)) OR n.nspname = @s::text)
@@ -47,6 +51,7 @@ LIMIT 1", connection);
                 oid = r.GetFieldValue<uint>(0);
                 schema = r.GetString(1);
                 relname = r.GetString(2);
+                relkind = r.GetChar(3);
                 break;
             }
         }
@@ -106,7 +111,8 @@ WHERE a.attrelid = @oid AND a.attnum > 0 AND NOT a.attisdropped", connection))
                 : emb.Base == "_float8" ? EmbeddingKind.Double
                 : EmbeddingKind.None;
         }
-        return new SourceShape(tableName, quotedTable, keyKind, embeddingKind, hasMetadata, createdAt);
+        return new SourceShape(tableName, quotedTable, keyKind, embeddingKind, hasMetadata, createdAt,
+            HasRowVersion: relkind is 'r' or 'p' or 'm');
     }
 
     private static MemoryMigrationException MissingColumn(string tableName, string column) =>

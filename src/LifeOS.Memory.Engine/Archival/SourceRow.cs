@@ -15,6 +15,10 @@ internal sealed class SourceRow
     /// </summary>
     public ReadOnlyMemory<byte>? Embedding { get; set; }
     public bool HasEmbedding { get; init; }
+    /// <summary>
+    /// PostgreSQL's row version (xmin) as read with the row; null where the relation has none (a view).
+    /// </summary>
+    public uint? Version { get; init; }
     /// <summary>Why the row cannot be migrated, found while reading it.</summary>
     public string? Problem { get; set; }
 }

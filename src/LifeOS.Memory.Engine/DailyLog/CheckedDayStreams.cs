@@ -7,7 +7,11 @@ namespace LifeOS.Memory.DailyLog;
 /// logs. Bytes that are not are a damaged file (<see cref="DayFileException.Damaged"/>), found where they are read,
 /// at no cost beyond one vectorised pass over what is read anyway.
 /// </summary>
-internal sealed class Utf8CheckedStream(Stream inner, string path) : Stream
+/// <param name="growing">
+/// The text is a plain file another program may be appending to (the assistant writes with open("a")): an end
+/// inside a character may be a write in flight, worth another look before it is damage.
+/// </param>
+internal sealed class Utf8CheckedStream(Stream inner, string path, bool growing = false) : Stream
 {
     // The bytes of a character split by the end of the last read (at most three).
     private readonly byte[] _carry = new byte[4];
@@ -21,7 +25,11 @@ internal sealed class Utf8CheckedStream(Stream inner, string path) : Stream
         var n = inner.Read(buffer);
         if (n == 0)
         {
-            if (_carried > 0) throw DayFileException.Damaged(path, "it ends inside a UTF-8 character");
+            if (_carried > 0)
+            {
+                var cut = DayFileException.Damaged(path, "it ends inside a UTF-8 character");
+                throw growing ? cut.AsInFlight() : cut;
+            }
             return 0;
         }
         Check(buffer[..n]);

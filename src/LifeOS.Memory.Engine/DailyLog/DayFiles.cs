@@ -45,6 +45,8 @@ internal sealed class DayFiles : IDisposable
 
     // Days whose file could not be used, by path: each is reported once per operation.
     private readonly ConcurrentDictionary<string, WorkspaceProblem> _problems = new(StringComparer.Ordinal);
+    // The same days by day: skipped for the rest of the operation, not read again (whole, for a .gz) by every batch.
+    private readonly ConcurrentDictionary<string, DayFileException> _failedDays = new(StringComparer.Ordinal);
 
     public DayFiles(string logDirectory)
     {
@@ -62,8 +64,22 @@ internal sealed class DayFiles : IDisposable
     public IReadOnlyList<WorkspaceProblem> Problems => _problems.Values.OrderBy(p => p.Path, StringComparer.Ordinal)
         .ToList();
 
-    /// <summary>Notes a day skipped for its file (once per file).</summary>
-    public void Report(DayFileException problem) => _problems.TryAdd(problem.Path, problem.Problem);
+    /// <summary>Notes a day skipped for its file (once per file); its later appends fail at once.</summary>
+    public void Report(DayFileException problem)
+    {
+        _problems.TryAdd(problem.Path, problem.Problem);
+        if (DayOf(problem.Path) is { } day) _failedDays.TryAdd(day, problem);
+    }
+
+    /// <summary>The day a day file's path names (DAY.md, DAY.md.gz); null for any other name.</summary>
+    private static string? DayOf(string path)
+    {
+        var name = System.IO.Path.GetFileName(path);
+        if (name.EndsWith(".gz", StringComparison.Ordinal)) name = name[..^".gz".Length];
+        if (!name.EndsWith(".md", StringComparison.Ordinal)) return null;
+        name = name[..^".md".Length];
+        return LogDay.IsDay(name) ? name : null;
+    }
 
     /// <summary>Every file appended to (or created) through this instance: what a flush must cover.</summary>
     public IReadOnlyCollection<string> Touched => _touched;
@@ -93,7 +109,8 @@ internal sealed class DayFiles : IDisposable
 
     /// <summary>
     /// Refuses a day's path that is not a plain file inside the workspace: a folder, or a symbolic link that leads
-    /// out of the workspace or to nothing. A link within the workspace is followed.
+    /// out of the workspace, to nothing, or to anything but the same day's file in memory/ or memory/archives/
+    /// (never to SOUL.md or a bank page, which would get the day's entries). Such a link is followed.
     /// </summary>
     private string Require(string path)
     {
@@ -113,8 +130,19 @@ internal sealed class DayFiles : IDisposable
             throw DayFileException.Inaccessible(path, FailureKind.InvalidData,
                 $"it is a symbolic link to {target.FullName}, outside the workspace");
         }
+        var folder = System.IO.Path.GetDirectoryName(target.FullName);
+        if (target is not FileInfo || DayOf(target.FullName) != DayOf(path)
+            || !(FullPathIs(folder, LogDirectory) || FullPathIs(folder, ArchiveDirectory)))
+        {
+            throw DayFileException.Inaccessible(path, FailureKind.InvalidData,
+                $"it is a symbolic link to {target.FullName}, which is not this day's daily log");
+        }
         return path;
     }
+
+    private static bool FullPathIs(string? path, string folder) => path != null && string.Equals(
+        System.IO.Path.TrimEndingDirectorySeparator(path),
+        System.IO.Path.TrimEndingDirectorySeparator(System.IO.Path.GetFullPath(folder)), StringComparison.Ordinal);
 
     /// <summary>
     /// Every day that has a file, with a signature of its files (location and size): a day
@@ -174,16 +202,43 @@ internal sealed class DayFiles : IDisposable
     /// <summary>
     /// Appends whole entries (UTF-8) to the day where it lives now, in one write call: at the end of
     /// archives/DAY.md.gz as a new gzip member, else of archives/DAY.md, else of memory/DAY.md, else in a new
-    /// memory/DAY.md that starts with the Jarvis header. Returns where the first entry's bytes start.
+    /// memory/DAY.md that starts with the Jarvis header. Returns where the first entry's bytes start. A day whose
+    /// file failed earlier in the operation fails again at once, its file not looked at again.
     /// </summary>
     public AppendedAt Append(string day, ReadOnlySpan<byte> entries)
+    {
+        if (_failedDays.TryGetValue(day, out var failed)) throw failed;
+        try
+        {
+            return AppendNow(day, entries);
+        }
+        catch (DayFileException ex)
+        {
+            _failedDays.TryAdd(day, ex);
+            throw;
+        }
+    }
+
+    private AppendedAt AppendNow(string day, ReadOnlySpan<byte> entries)
     {
         var inFlight = 0;
         for (var attempt = 0; ; attempt++)
         {
             if (attempt > 8)
                 throw new IOException($"The daily log of {day} kept moving while it was being appended to.");
-            var (location, file) = OpenDay(day);
+            (DayLocation Location, AppendOnlyFile? File) opened;
+            try
+            {
+                opened = OpenDay(day);
+            }
+            catch (DayFileException ex) when (ex.InFlight && inFlight++ < InFlightAttempts)
+            {
+                // Another program's append caught mid-character: looked at again once it is whole.
+                Thread.Sleep(InFlightPause);
+                attempt--;
+                continue;
+            }
+            var (location, file) = opened;
             if (file == null) continue; // moved or deleted meanwhile: find where it lives now
             _touched.Add(file.Path);
             long at, end;
@@ -371,7 +426,8 @@ internal sealed class DayFiles : IDisposable
         {
             // GZipStream reads every member of a multi-member file in turn.
             return new Utf8CheckedStream(
-                compressed ? new GzipDayStream(stream, path, path[..^".gz".Length]) : stream, path);
+                compressed ? new GzipDayStream(stream, path, path[..^".gz".Length]) : stream, path,
+                growing: !compressed);
         }
         catch (Exception ex) when (ex is not DayFileException && DayFileException.From(path, ex, false) is { } problem)
         {

@@ -66,9 +66,9 @@ internal sealed class FactWriter
 
     private static StoredFact ReadStoredFact(SqliteDataReader r) => new()
     {
-        FactId = r.GetInt64(0),
-        Content = r.GetString(1),
-        Context = r.IsDBNull(2) ? "" : r.GetString(2),
+        FactId = r.StoredInt64(0),
+        Content = r.StoredString(1),
+        Context = r.IsDBNull(2) ? "" : r.StoredString(2),
         Timestamp = r.IsDBNull(3) ? "" : Convert.ToString(r.GetValue(3), CultureInfo.InvariantCulture) ?? "",
     };
 
@@ -136,27 +136,31 @@ internal sealed class FactWriter
         return id;
     }
 
-    public void InsertLink(long factId, object sourceKey, ReadOnlyMemory<byte>? embedding, string syncedAt)
+    public void InsertLink(long factId, object sourceKey, ReadOnlyMemory<byte>? embedding, string syncedAt,
+        LinkStamp stamp)
     {
         var cmd = _store.Prepared("insert-link",
-            "INSERT INTO fact_embeddings (fact_id, postgres_id, embedding_synced_at, embedding, lifeos_link) " +
-            "VALUES ($f, $p, $s, $e, 1)",
-            "$f", "$p", "$s", "$e");
-        cmd.Parameters["$f"].Value = factId;
+            "INSERT INTO fact_embeddings (fact_id, postgres_id, embedding_synced_at, embedding, lifeos_link, " +
+            "lifeos_xmin, lifeos_source_digest, lifeos_fact_digest) VALUES ($id, $p, $t, $e, 1, $v, $s, $f)",
+            "$id", "$p", "$t", "$e", "$v", "$s", "$f");
+        cmd.Parameters["$id"].Value = factId;
         cmd.Parameters["$p"].Value = SourceKey.ToSqlite(sourceKey);
-        cmd.Parameters["$s"].Value = embedding == null ? DBNull.Value : syncedAt;
+        cmd.Parameters["$t"].Value = embedding == null ? DBNull.Value : syncedAt;
         cmd.Parameters["$e"].Value = BlobValue(embedding);
+        SyncRecords.Bind(cmd, stamp);
         cmd.ExecuteNonQuery();
     }
 
-    public void UpdateLink(long factId, ReadOnlyMemory<byte>? embedding, string syncedAt)
+    public void UpdateLink(long factId, ReadOnlyMemory<byte>? embedding, string syncedAt, LinkStamp stamp)
     {
         var cmd = _store.Prepared("update-link",
-            "UPDATE fact_embeddings SET embedding = $e, embedding_synced_at = $s, lifeos_link = 1 WHERE fact_id = $f",
-            "$f", "$s", "$e");
-        cmd.Parameters["$f"].Value = factId;
-        cmd.Parameters["$s"].Value = embedding == null ? DBNull.Value : syncedAt;
+            "UPDATE fact_embeddings SET embedding = $e, embedding_synced_at = $t, lifeos_link = 1, " +
+            "lifeos_xmin = $v, lifeos_source_digest = $s, lifeos_fact_digest = $f WHERE fact_id = $id",
+            "$id", "$t", "$e", "$v", "$s", "$f");
+        cmd.Parameters["$id"].Value = factId;
+        cmd.Parameters["$t"].Value = embedding == null ? DBNull.Value : syncedAt;
         cmd.Parameters["$e"].Value = BlobValue(embedding);
+        SyncRecords.Bind(cmd, stamp);
         cmd.ExecuteNonQuery();
         // Search-Memory's cached vectors notice inserts and deletes by ids and counts; a rewrite in place
         // changes neither, so it is counted here (this is the module's only write of an existing embedding).
@@ -239,14 +243,18 @@ internal sealed class FactWriter
             });
     }
 
-    public void BulkInsertLinks(IReadOnlyList<(long FactId, object Key, ReadOnlyMemory<byte>? Embedding)> links,
+    public void BulkInsertLinks(
+        IReadOnlyList<(long FactId, object Key, ReadOnlyMemory<byte>? Embedding, LinkStamp Stamp)> links,
         string syncedAt) =>
         _store.InsertRows("links",
-            "INSERT INTO fact_embeddings (fact_id, postgres_id, embedding_synced_at, embedding, lifeos_link) VALUES ",
-            "(?, ?, ?, ?, 1)", 4, links.Count, (stmt, at, i) =>
+            "INSERT INTO fact_embeddings (fact_id, postgres_id, embedding_synced_at, embedding, lifeos_link, " +
+            "lifeos_xmin, lifeos_source_digest, lifeos_fact_digest) VALUES ",
+            "(?, ?, ?, ?, 1, ?, ?, ?)", 7, links.Count, (stmt, at, i) =>
             {
-                var (factId, key, embedding) = links[i];
+                var (factId, key, embedding, stamp) = links[i];
                 stmt.Bind(at + 1, factId).BindKey(at + 2, SourceKey.ToSqlite(key))
-                    .Bind(at + 3, embedding == null ? null : syncedAt).Bind(at + 4, embedding);
+                    .Bind(at + 3, embedding == null ? null : syncedAt).Bind(at + 4, embedding)
+                    .Bind(at + 6, stamp.SourceDigest).Bind(at + 7, stamp.FactDigest);
+                if (stamp.Version is { } v) stmt.Bind(at + 5, v); else stmt.BindNull(at + 5);
             });
 }

@@ -99,7 +99,7 @@ internal static class FullTextAudit
         {
             using var cmd = store.Command("PRAGMA integrity_check('facts_fts')");
             using var r = cmd.ExecuteReader();
-            var ok = r.Read() && r.GetString(0) == "ok";
+            var ok = r.Read() && r.StoredString(0) == "ok";
             return ok && !r.Read();
         }
         catch (SqliteException ex)
@@ -327,7 +327,7 @@ internal static class FullTextAudit
         var ids = new List<long>();
         using var cmd = store.Command(sql);
         using var r = cmd.ExecuteReader();
-        while (r.Read()) ids.Add(r.GetInt64(0));
+        while (r.Read()) ids.Add(r.StoredInt64(0));
         return ids;
     }
 }

@@ -136,7 +136,7 @@ internal sealed class FullTextIndex
         using var cmd = _store.Command("SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM facts");
         using var r = cmd.ExecuteReader();
         r.Read();
-        return (r.GetInt64(0), r.GetInt64(1));
+        return (r.StoredInt64(0), r.StoredInt64(1));
     }
 
     /// <summary>

@@ -148,7 +148,7 @@ internal sealed class LinkQueries
             "WHERE f.id IN (SELECT value FROM json_each($ids))");
         cmd.Parameters.AddWithValue("$ids", "[" + string.Join(',', factIds) + "]");
         using var r = cmd.ExecuteReader();
-        while (r.Read()) keys[r.GetInt64(0)] = SourceKey.FromSqlite(r.GetValue(1), kind);
+        while (r.Read()) keys[r.StoredInt64(0)] = SourceKey.FromSqlite(r.GetValue(1), kind);
         return keys;
     }
 
@@ -256,7 +256,7 @@ internal sealed class LinkQueries
         using var r = cmd.ExecuteReader();
         while (r.Read())
         {
-            if (count++ < sample) first.Add(r.GetInt64(0));
+            if (count++ < sample) first.Add(r.StoredInt64(0));
         }
         return (count, first);
     }
@@ -278,7 +278,7 @@ internal sealed class LinkQueries
             $"WHERE d.source = {LinkOwnership.ArchivalSource} AND d.id <> g.id AND d.content = g.content " +
             "AND d.context IS g.context ORDER BY d.id");
         using var r = cmd.ExecuteReader();
-        while (r.Read()) list.Add((r.GetInt64(0), SourceKey.FromSqlite(r.GetValue(1), kind)));
+        while (r.Read()) list.Add((r.StoredInt64(0), SourceKey.FromSqlite(r.GetValue(1), kind)));
         return list;
     }
 
@@ -291,7 +291,7 @@ internal sealed class LinkQueries
         var chunk = new List<(object, long)>(chunkSize);
         while (r.Read())
         {
-            chunk.Add((SourceKey.FromSqlite(r.GetValue(0), kind), r.GetInt64(1)));
+            chunk.Add((SourceKey.FromSqlite(r.GetValue(0), kind), r.StoredInt64(1)));
             if (chunk.Count == chunkSize)
             {
                 yield return chunk;
@@ -315,8 +315,8 @@ internal sealed class LinkQueries
         var list = new List<(long, object, string, string)>();
         while (r.Read())
         {
-            list.Add((r.GetInt64(0), SourceKey.FromSqlite(r.GetValue(1), kind),
-                Convert.ToString(r.GetValue(2), CultureInfo.InvariantCulture) ?? "", r.GetString(3)));
+            list.Add((r.StoredInt64(0), SourceKey.FromSqlite(r.GetValue(1), kind),
+                Convert.ToString(r.GetValue(2), CultureInfo.InvariantCulture) ?? "", r.StoredString(3)));
         }
         return list;
     }

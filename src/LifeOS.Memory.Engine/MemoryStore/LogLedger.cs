@@ -61,7 +61,7 @@ internal sealed class LogLedger
         using var cmd = _store.Command(
             "SELECT fact_id FROM lifeos_log_pending" + (adoptedOnly ? " WHERE adopted = 1" : ""));
         using var r = cmd.ExecuteReader();
-        while (r.Read()) set.Add(r.GetInt64(0));
+        while (r.Read()) set.Add(r.StoredInt64(0));
         return set;
     }
 
@@ -74,7 +74,7 @@ internal sealed class LogLedger
             $"SELECT DISTINCT {LogDay.InSql("f.timestamp")} " +
             "FROM lifeos_log_pending p JOIN facts f ON f.id = p.fact_id");
         using var r = cmd.ExecuteReader();
-        while (r.Read()) if (!r.IsDBNull(0)) days.Add(r.GetString(0));
+        while (r.Read()) if (!r.IsDBNull(0)) days.Add(r.StoredString(0));
         return days;
     }
 
@@ -137,7 +137,7 @@ internal sealed class LogLedger
         if (!_store.HasLedger) return result;
         using var cmd = _store.Command("SELECT day, signature FROM lifeos_log_days");
         using var r = cmd.ExecuteReader();
-        while (r.Read()) result[r.GetString(0)] = r.GetString(1);
+        while (r.Read()) result[r.StoredString(0)] = r.StoredString(1);
         return result;
     }
 
@@ -166,7 +166,7 @@ internal sealed class LogLedger
         var days = new HashSet<string>(StringComparer.Ordinal);
         using var cmd = _store.Command(sql);
         using var r = cmd.ExecuteReader();
-        while (r.Read()) if (!r.IsDBNull(0)) days.Add(r.GetString(0));
+        while (r.Read()) if (!r.IsDBNull(0)) days.Add(r.StoredString(0));
         return days;
     }
 
@@ -192,11 +192,12 @@ internal sealed class LogLedger
         {
             while (r.Read())
             {
-                var id = r.GetInt64(0);
+                var id = r.StoredInt64(0);
                 facts.Add(new LogFact(id,
                     r.IsDBNull(3) ? "" : Convert.ToString(r.GetValue(3), CultureInfo.InvariantCulture) ?? "",
-                    r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2), r.IsDBNull(4) ? 1.0 : r.GetDouble(4),
-                    r.IsDBNull(5) ? Array.Empty<string>() : DecodeNames(r.GetString(5))));
+                    r.StoredString(1), r.IsDBNull(2) ? null : r.StoredString(2),
+                    r.IsDBNull(4) ? 1.0 : r.StoredDouble(4),
+                    r.IsDBNull(5) ? Array.Empty<string>() : DecodeNames(r.StoredString(5))));
             }
         }
         facts.Sort((a, b) => a.FactId.CompareTo(b.FactId));
@@ -240,7 +241,7 @@ internal sealed class LogLedger
             var id = read.Int64(0);
             // As ADO.NET's GetString would: a fact without content is not one this module wrote.
             if (read.Type(1) == SQLitePCL.raw.SQLITE_NULL)
-                throw new InvalidOperationException($"The fact {id} has no content.");
+                throw new StoreDataException($"The fact {id} has no content.");
             var hasContext = read.Type(2) != SQLitePCL.raw.SQLITE_NULL;
             // A timestamp stored as a number is shown as its text (Convert.ToString), like LogFactsForDay shows it.
             var timestampType = read.Type(3);

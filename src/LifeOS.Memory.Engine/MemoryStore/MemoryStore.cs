@@ -28,6 +28,7 @@ internal sealed class MemoryStore : IDisposable
         FullText = new FullTextIndex(this);
         Ledger = new LogLedger(this);
         Links = new LinkQueries(this);
+        Sync = new SyncRecords(this);
         Commits = new CommitBarrier(path);
     }
 
@@ -47,6 +48,8 @@ internal sealed class MemoryStore : IDisposable
     /// <summary>The links to source rows, and the linked facts and mentions as verification compares them.</summary>
     public LinkQueries Links { get; }
 
+    /// <summary>The source versions and digests recorded beside the module's links (change detection).</summary>
+    public SyncRecords Sync { get; }
     /// <summary>Makes the commits so far durable before the daily logs name their facts.</summary>
     public CommitBarrier Commits { get; }
 
@@ -213,6 +216,7 @@ internal sealed class MemoryStore : IDisposable
                     "to list them and remove the extra links before migrating.");
             var ledgerIsNew = !Has("table", "lifeos_log_entries");
             Execute(MemorySchema.Additions);
+            SyncRecords.Ensure(this);
             if (isNew) SchemaUpgrade.MarkCreated(this);
             if (!Columns("lifeos_log_pending").Contains("adopted"))
                 Execute("ALTER TABLE lifeos_log_pending ADD COLUMN adopted INTEGER NOT NULL DEFAULT 0");
@@ -258,7 +262,7 @@ internal sealed class MemoryStore : IDisposable
         {
             cmd.CommandText = "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'facts'";
             using var reader = cmd.ExecuteReader();
-            while (reader.Read()) triggers.Add(reader.GetString(0));
+            while (reader.Read()) triggers.Add(reader.StoredString(0));
         }
         var inserts = triggers.Where(t => Normalize(t).Contains(" AFTER INSERT ON FACTS ", StringComparison.Ordinal)
             || Normalize(t).Contains(" INSERT ON FACTS ", StringComparison.Ordinal)).ToList();
@@ -352,7 +356,7 @@ internal sealed class MemoryStore : IDisposable
         using var cmd = Command("SELECT name FROM pragma_table_info($t)");
         cmd.Parameters.AddWithValue("$t", table);
         using var r = cmd.ExecuteReader();
-        while (r.Read()) set.Add(r.GetString(0));
+        while (r.Read()) set.Add(r.StoredString(0));
         return set;
     }
 
@@ -497,7 +501,7 @@ internal sealed class MemoryStore : IDisposable
     internal T Scalar<T>(string sql)
     {
         using var cmd = Command(sql);
-        return (T)Convert.ChangeType(cmd.ExecuteScalar()!, typeof(T), CultureInfo.InvariantCulture);
+        return StoredValues.Scalar<T>(cmd.ExecuteScalar(), sql);
     }
 
     // The grouped insert is plumbing rather than the fact writer's: the ledger's bulk writes use it too.

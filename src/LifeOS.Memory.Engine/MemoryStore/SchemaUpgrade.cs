@@ -87,7 +87,7 @@ internal static class SchemaUpgrade
         using (var cmd = store.Command("SELECT id FROM preferences WHERE " +
                    string.Join(" OR ", NotNullPreferenceColumns.Select(c => c + " IS NULL")) + " ORDER BY id"))
         using (var reader = cmd.ExecuteReader())
-            while (reader.Read()) nullIds.Add(reader.GetInt64(0));
+            while (reader.Read()) nullIds.Add(reader.StoredInt64(0));
         if (nullIds.Count > 0)
             return LeftAlone($"{Rows(nullIds)} NULL there, which the assistant's NOT NULL columns refuse. Correct or " +
                 "delete them; the next run then rebuilds the table.", nullIds);
@@ -108,7 +108,7 @@ internal static class SchemaUpgrade
         using (var cmd = store.Command("SELECT sql FROM sqlite_master WHERE tbl_name = 'preferences' " +
                    "AND type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY type, name"))
         using (var reader = cmd.ExecuteReader())
-            while (reader.Read()) dependents.Add(reader.GetString(0));
+            while (reader.Read()) dependents.Add(reader.StoredString(0));
 
         var list = string.Join(", ", PreferenceColumns);
         store.Execute(MemorySchema.PreferencesTable.Replace("IF NOT EXISTS preferences", RebuiltTable,
@@ -169,7 +169,7 @@ internal static class SchemaUpgrade
         var names = new List<string>();
         using var cmd = store.Command("SELECT name FROM pragma_table_info('preferences') ORDER BY cid");
         using var reader = cmd.ExecuteReader();
-        while (reader.Read()) names.Add(reader.GetString(0));
+        while (reader.Read()) names.Add(reader.StoredString(0));
         return names;
     }
 }

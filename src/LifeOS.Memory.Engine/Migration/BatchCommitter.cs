@@ -36,6 +36,10 @@ internal sealed class BatchCommitter
     private List<Committed> _batchWritten = new();
     private int _batchFailed;
     private int _batchRows;
+    private int _batchUnchanged;
+    // Whether this run wrote any fact (and so may have log entries to place when it finishes).
+    private bool _wroteFacts;
+    private readonly List<object> _batchConflicts = new();
 
     /// <param name="syncedAt">The time written as the embeddings' sync time.</param>
     public BatchCommitter(Store store, DayFiles logs, Workspace workspace, MigrationOptions options,
@@ -122,6 +126,12 @@ internal sealed class BatchCommitter
             var withEntities = _options.OnEntry != null;
             foreach (var item in written)
             {
+                if (item.Outcome is SyncOutcome.Written) _wroteFacts = true;
+                if (item.Outcome is not SyncOutcome.Written)
+                {
+                    CountUnwritten(item);
+                    continue;
+                }
                 _batchWritten.Add(new Committed(item.Row.Id, item.FactId, item.Fact.Day, item.LogBody, item.IsNew,
                     !item.ExistingFactId.HasValue,
                     withEntities ? item.Fact.Entities.Select(e => e.Name).ToList() : null));
@@ -210,10 +220,13 @@ internal sealed class BatchCommitter
             for (var k = 0; k < fresh.Count; k++) fresh[k].FactId = first + k;
             _store.Facts.BulkInsert(first, fresh.Select(i => i.Fact).ToList());
             _store.Facts.BulkInsertMentions(fresh.SelectMany(i => i.Fact.Entities.Select(m => (i.FactId, m))));
-            _store.Facts.BulkInsertLinks(fresh.Select(i => (i.FactId, i.Row.Id, i.Row.Embedding)).ToList(), _syncedAt);
+            _store.Facts.BulkInsertLinks(fresh.Select(i => (i.FactId, i.Row.Id, i.Row.Embedding, i.Stamp)).ToList(),
+                _syncedAt);
             _store.Ledger.BulkAddPendingLogs(fresh.Select(i => (i.FactId, i.Fact.Day)).ToList());
         }
-        foreach (var item in items.Where(i => i.ExistingFactId.HasValue)) WriteItem(item);
+        var candidates = items.Where(i => i.Sync).Select(i => i.ExistingFactId!.Value).ToList();
+        var records = candidates.Count == 0 ? null : _store.Sync.Read(candidates);
+        foreach (var item in items.Where(i => i.ExistingFactId.HasValue)) WriteItem(item, records);
     }
 
     /// <summary>Commits the batch, hands its new facts' entries to the log stage and reports it.</summary>
@@ -229,6 +242,12 @@ internal sealed class BatchCommitter
         }
         var written = _batchWritten;
         _batchWritten = new List<Committed>();
+        _result.SkippedCount += _batchUnchanged;
+        _result.ConflictCount += _batchConflicts.Count;
+        foreach (var id in _batchConflicts.Take(MigrationVerification.IdSampleSize - _result.ConflictIds.Count))
+            _result.ConflictIds.Add(id);
+        _batchUnchanged = 0;
+        _batchConflicts.Clear();
         _workspace.MapFailures(() => AppendLogs(written));
         var migrated = written.Count(i => i.IsNew);
         _result.MigratedCount += migrated;
@@ -262,20 +281,36 @@ internal sealed class BatchCommitter
         if (_inBatch) _pauses.Held(Stopwatch.GetElapsedTime(_batchBegan));
         _inBatch = false;
         _batchWritten.Clear();
+        _batchUnchanged = 0;
+        _batchConflicts.Clear();
     }
 
     private static bool IsRowLevel(SqliteException ex) => ex.SqliteErrorCode
         is SQLitePCL.raw.SQLITE_CONSTRAINT or SQLitePCL.raw.SQLITE_TOOBIG
         or SQLitePCL.raw.SQLITE_MISMATCH or SQLitePCL.raw.SQLITE_RANGE;
 
-    private void WriteItem(BatchItem item)
+    /// <param name="records">The part's candidates' sync records, read in its transaction; null: read here.</param>
+    private void WriteItem(BatchItem item, Dictionary<long, SyncRecord>? records = null)
     {
         var fact = item.Fact;
         if (item.ExistingFactId is { } existing)
         {
+            if (item.Sync)
+            {
+                // Decided inside the write transaction: the assistant cannot change the fact between the look and
+                // the write.
+                records ??= _store.Sync.Read(new[] { existing });
+                item.Outcome = SyncDecision.Decide(item, records.GetValueOrDefault(existing));
+                item.FactId = existing;
+                if (item.Outcome == SyncOutcome.VersionRecorded) _store.Sync.RecordVersion(existing, item.Stamp);
+                if (item.Outcome is SyncOutcome.VersionRecorded or SyncOutcome.Conflict) return;
+                // The update trigger's delete step corrupts the index where the fact has no entry; a plain run no
+                // longer audits the index first, so the one entry it is about to replace is checked here.
+                if (_store.FullTextIsFts5 && _store.FullText.IndexMissingFact(existing)) _result.RepairedIndexEntries++;
+            }
             _store.Facts.Update(existing, fact);
             _store.Facts.InsertMentions(existing, fact.Entities);
-            _store.Facts.UpdateLink(existing, item.Row.Embedding, _syncedAt);
+            _store.Facts.UpdateLink(existing, item.Row.Embedding, _syncedAt, item.Stamp);
             // The repair pass at the end appends an entry only when the fact's current one is not already there.
             _store.Ledger.AddPendingLog(existing, fact.Day, adopted: item.Adopt);
             item.FactId = existing;
@@ -284,10 +319,20 @@ internal sealed class BatchCommitter
         {
             var id = _store.Facts.Insert(fact);
             _store.Facts.InsertMentions(id, fact.Entities);
-            _store.Facts.InsertLink(id, item.Row.Id, item.Row.Embedding, _syncedAt);
+            _store.Facts.InsertLink(id, item.Row.Id, item.Row.Embedding, _syncedAt, item.Stamp);
             _store.Ledger.AddPendingLog(id, fact.Day);
             item.FactId = id;
         }
+    }
+
+    /// <summary>
+    /// A candidate that was not written (a false alarm, a fact from before the records found in step, a
+    /// conflict): counted when its batch commits.
+    /// </summary>
+    private void CountUnwritten(BatchItem item)
+    {
+        if (item.Outcome == SyncOutcome.Conflict) _batchConflicts.Add(item.Row.Id);
+        else _batchUnchanged++;
     }
 
     /// <summary>
@@ -327,7 +372,8 @@ internal sealed class BatchCommitter
         }
         _appender.ThrowIfFailed();
         // Refreshed and adopted facts, and appends that a move or compression by the assistant's nightly
-        // maintenance cut off, are placed now: what a race cut off is found again by this run.
-        _result.RepairedLogEntries += LogRepair.Run(_store, _logs, _logs.DaysThatLostAppends());
+        // maintenance cut off, are placed now: what a race cut off is found again by this run. A run that wrote no
+        // fact has nothing to place: the pass at its start saw everything earlier runs left.
+        if (_wroteFacts) _result.RepairedLogEntries += LogRepair.Run(_store, _logs, _logs.DaysThatLostAppends());
     }
 }

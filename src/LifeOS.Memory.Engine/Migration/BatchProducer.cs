@@ -28,12 +28,16 @@ internal sealed class BatchProducer
         _migrationTime = migrationTime;
     }
 
+    /// <summary>A plain run's change scan, set before the run starts: only its new and changed rows are read.</summary>
+    public SourceChanges? Changes { get; set; }
+
     /// <summary>How many rows the run expects to look at (for progress); known once the producer has started.</summary>
     public long Total { get; private set; }
 
     public async Task ProduceAsync(ChannelWriter<Batch> writer, CancellationToken ct)
     {
         Exception? failure = null;
+        using var digest = new SourceDigest();
         // Link lookups use a connection of their own: the consumer's connection is busy writing.
         using var reader = Store.OpenForReading(_workspace.DatabasePath)!;
         try
@@ -51,7 +55,23 @@ internal sealed class BatchProducer
                 Total = keys.Count;
                 foreach (var page in ArchivalSource.IdPages(keys))
                 {
-                    await ProducePageAsync(writer, reader, page, sorted: false, reportMissing: true, ct)
+                    await ProducePageAsync(writer, reader, digest, page, sorted: false, reportMissing: true, ct)
+                        .ConfigureAwait(false);
+                }
+                return;
+            }
+            if (Changes != null)
+            {
+                Total = Changes.Work.Count;
+                var unchanged = Changes.SourceCount - Changes.Work.Count;
+                if (unchanged > 0)
+                {
+                    await writer.WriteAsync(new Batch { SkippedBefore = (int)unchanged, RowCount = (int)unchanged }, ct)
+                        .ConfigureAwait(false);
+                }
+                foreach (var page in ArchivalSource.IdPages(Changes.Work))
+                {
+                    await ProducePageAsync(writer, reader, digest, page, sorted: true, reportMissing: false, ct)
                         .ConfigureAwait(false);
                 }
                 return;
@@ -62,8 +82,8 @@ internal sealed class BatchProducer
             await foreach (var page in _source.IdPagesAsync(ct).ConfigureAwait(false))
             {
                 ct.ThrowIfCancellationRequested();
-                await ProducePageAsync(writer, reader, page, sorted: true, reportMissing: false, ct, pageAfter)
-                    .ConfigureAwait(false);
+                await ProducePageAsync(writer, reader, digest, page, sorted: true, reportMissing: false, ct, pageAfter,
+                    contiguous: true).ConfigureAwait(false);
                 pageAfter = page[^1];
             }
         }
@@ -86,15 +106,19 @@ internal sealed class BatchProducer
         return keys;
     }
 
-    private async Task ProducePageAsync(ChannelWriter<Batch> writer, Store reader, List<object> page,
-        bool sorted, bool reportMissing, CancellationToken ct, object? pageAfter = null)
+    /// <param name="contiguous">The page is every id of its key range (a walk of the table), so it may be read
+    /// by range.</param>
+    private async Task ProducePageAsync(ChannelWriter<Batch> writer, Store reader, SourceDigest digest,
+        List<object> page, bool sorted, bool reportMissing, CancellationToken ct, object? pageAfter = null,
+        bool contiguous = false)
     {
         var links = _workspace.MapFailures(() => reader.Links.Among(page, _source.KeyKind, sorted));
         var work = new List<object>(page.Count);
         var skipped = 0;
         foreach (var key in page)
         {
-            if (links.IsStillToDo(key, _options.Force)) work.Add(key);
+            // A change scan's page holds only rows to look at (its changed rows are decided at the commit).
+            if (Changes != null || links.IsStillToDo(key, _options.Force)) work.Add(key);
             else skipped++;
         }
         if (work.Count == 0)
@@ -111,7 +135,7 @@ internal sealed class BatchProducer
                 ct.ThrowIfCancellationRequested();
                 var part = work.GetRange(j, Math.Min(Batch.PartRows, batchEnd - j));
                 // A page wanted whole (a first run, -Force) is read by key range; otherwise by id list.
-                var rows = sorted && skipped == 0 && !reportMissing
+                var rows = contiguous && skipped == 0
                     ? await _source.RangeRowsAsync(j == 0 ? pageAfter : work[j - 1], part[^1], part.Count, ct)
                         .ConfigureAwait(false)
                     : await _source.RowsAsync(part, ct).ConfigureAwait(false);
@@ -131,13 +155,13 @@ internal sealed class BatchProducer
                         });
                     }
                 }
-                Prepare(batch, rows, links);
+                Prepare(batch, rows, links, digest);
                 await writer.WriteAsync(batch, ct).ConfigureAwait(false);
             }
         }
     }
 
-    private void Prepare(Batch batch, List<SourceRow> rows, PageLinks links)
+    private void Prepare(Batch batch, List<SourceRow> rows, PageLinks links, SourceDigest digest)
     {
         var sb = new System.Text.StringBuilder(4096);
         var chars = new char[4096];
@@ -159,6 +183,7 @@ internal sealed class BatchProducer
                 {
                     Row = row, Fact = fact, LogBody = EncodeUtf8(sb, ref chars),
                     ExistingFactId = linked ? link.FactId : null, Adopt = linked && !link.Own,
+                    Sync = linked && link.Own && !_options.Force, SourceDigest = digest.Of(row),
                 });
             }
             catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidOperationException)

@@ -19,7 +19,7 @@ internal sealed class DryRun(SourceOptions sourceOptions, Workspace workspace)
         workspace.RequireUsableRoot();
         var ct = cancellationToken;
         await using var source = await ArchivalSource.OpenAsync(sourceOptions, ct).ConfigureAwait(false);
-        using var store = workspace.MapFailures(() => Store.OpenForReading(workspace.DatabasePath));
+        using var store = Store.OpenForReading(workspace.DatabasePath);
         var today = DateTime.UtcNow;
         var days = new DayFiles(workspace.LogDirectory);
         IAsyncEnumerable<(List<object> Page, bool Sorted)> pages = options.Ids != null
@@ -70,13 +70,13 @@ internal sealed class DryRun(SourceOptions sourceOptions, Workspace workspace)
     {
         workspace.RequireUsableRoot();
         await using var source = await ArchivalSource.OpenAsync(sourceOptions, ct).ConfigureAwait(false);
-        using var store = workspace.MapFailures(() => Store.OpenForReading(workspace.DatabasePath));
+        using var store = Store.OpenForReading(workspace.DatabasePath);
         if (store == null) return Array.Empty<PlannedRepair>();
         var plan = new List<PlannedRepair>();
         var layers = new LayerRepair(store, new MigrationOptions(), null, plan);
-        workspace.MapFailures(() => layers.RepairFullText(source.KeyKind, ct));
+        layers.RepairFullText(source.KeyKind, ct);
         if (includeMentions)
-            await workspace.MapFailuresAsync(() => layers.RepairMentionsAsync(source, ct)).ConfigureAwait(false);
+            await layers.RepairMentionsAsync(source, ct).ConfigureAwait(false);
         return plan;
     }
 }

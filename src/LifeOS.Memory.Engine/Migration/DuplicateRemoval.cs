@@ -13,9 +13,9 @@ internal sealed class DuplicateRemoval(Workspace workspace)
     /// <summary>Exact-copy duplicates of the module's facts (empty when there is no database).</summary>
     public IReadOnlyList<DuplicateFact> Find()
     {
-        using var store = workspace.MapFailures(() => Store.OpenForReading(workspace.DatabasePath));
+        using var store = Store.OpenForReading(workspace.DatabasePath);
         if (store == null) return Array.Empty<DuplicateFact>();
-        return workspace.MapFailures(() => store.Links.ExactCopyDuplicates(Archival.KeyKind.Text))
+        return store.Links.ExactCopyDuplicates(Archival.KeyKind.Text)
             .Select(d => new DuplicateFact { FactId = d.FactId, PostgresId = d.Key }).ToList();
     }
 

@@ -135,21 +135,39 @@ internal sealed class MigrationJob(SourceOptions sourceOptions, Workspace worksp
         workspace.MapFailures(store.FullText.BeginBulkIndexing);
         using var run = new MigrationRun(workspace, source, store, logs, options, result, clock);
         var layers = new LayerRepair(store, options, result);
-        // The index is read on a connection of its own while the mentions are compared (they need the source).
-        var indexAudit = Task.Factory.StartNew(() => workspace.MapFailures(() => layers.AuditFullText(ct)), ct,
-            TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        // The layers are re-derived only when asked (-RepairLayers, which Test-Migration's repair command gives):
+        // a plain run costs what changed, not what the workspace holds. The index is read on a connection of its
+        // own while the mentions are compared (they need the source).
+        var indexAudit = options.RepairLayers
+            ? Task.Factory.StartNew(() => workspace.MapFailures(() => layers.AuditFullText(ct)), ct,
+                TaskCreationOptions.LongRunning, TaskScheduler.Default)
+            : Task.FromResult(new MemoryStore.FullTextState());
         Exception? failure = null;
         try
         {
             // -Force rewrites every fact's mentions in its batches; a run for given ids looks at those ids only; a
             // workspace without facts of the module's has no mentions of its to compare.
-            if (!options.Force && options.Ids == null && workspace.MapFailures(store.Links.Count) > 0)
+            var linked = workspace.MapFailures(store.Links.Count);
+            if (options.RepairLayers && !options.Force && options.Ids == null && linked > 0)
                 await workspace.MapFailuresAsync(() => layers.RepairMentionsAsync(source, ct)).ConfigureAwait(false);
             // Index entries before the batches: their updates go through the update trigger, whose delete step
             // corrupts the index where the entry it deletes is missing.
             var index = await indexAudit.ConfigureAwait(false);
             workspace.MapFailures(() => layers.RepairFullText(index, source.KeyKind, ct));
-            await run.ExecuteAsync(ct).ConfigureAwait(false);
+            // A plain run over a workspace that holds the module's facts reads only what changed; a first run (and
+            // -Force) walks the whole table in key ranges.
+            SourceChanges? changes = null;
+            if (options.Ids == null && !options.Force && linked > 0)
+            {
+                await workspace.MapFailuresAsync(async () =>
+                    changes = await SourceChanges.ScanAsync(source, store, ct).ConfigureAwait(false))
+                    .ConfigureAwait(false);
+                result.OrphanedCount = changes!.Orphans.Count;
+                result.ComparedCount = changes.ChangedCount;
+                result.OrphanedIds.AddRange(changes.Orphans.Take(MigrationVerification.IdSampleSize)
+                    .Select(o => o.Key));
+            }
+            await run.ExecuteAsync(changes, ct).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {

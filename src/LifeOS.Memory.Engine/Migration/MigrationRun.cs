@@ -29,8 +29,10 @@ internal sealed class MigrationRun : IDisposable
             FactMapper.FormatTimestamp(migrationTime));
     }
 
-    public async Task ExecuteAsync(CancellationToken ct)
+    /// <param name="changes">A plain run's change scan (null: every row is looked at).</param>
+    public async Task ExecuteAsync(SourceChanges? changes, CancellationToken ct)
     {
+        _producer.Changes = changes;
         var queue = Channel.CreateBounded<Batch>(new BoundedChannelOptions(QueueDepth)
         {
             SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait,

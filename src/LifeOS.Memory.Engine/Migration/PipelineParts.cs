@@ -38,8 +38,34 @@ internal sealed class BatchItem
     public long? ExistingFactId { get; init; }
     /// <summary>The existing fact is another program's (the assistant's migration script): adopted in place.</summary>
     public bool Adopt { get; init; }
+    /// <summary>
+    /// A plain run's candidate: the row's version changed since the module wrote its fact, which is refreshed
+    /// only if the row's content differs and the fact is still as the module wrote it.
+    /// </summary>
+    public bool Sync { get; init; }
+    /// <summary>The row's <see cref="Archival.SourceDigest"/>, taken while its embedding is still attached.</summary>
+    public byte[]? SourceDigest { get; init; }
     public long FactId { get; set; }
     public bool IsNew => !ExistingFactId.HasValue || Adopt;
+    /// <summary>What the committer did with a <see cref="Sync"/> item.</summary>
+    public SyncOutcome Outcome { get; set; } = SyncOutcome.Written;
+
+    /// <summary>What is recorded beside the link when the fact is written.</summary>
+    public LinkStamp Stamp => new(Row.Version, SourceDigest, FactDigest.Of(Fact));
+}
+
+/// <summary>What became of a row handed to the committer.</summary>
+internal enum SyncOutcome
+{
+    /// <summary>The fact was written (new, refreshed or adopted).</summary>
+    Written,
+    /// <summary>
+    /// The row's version changed but not its content, or the fact predates the records and holds what the row
+    /// maps to: only the new version (and the digests) recorded.
+    /// </summary>
+    VersionRecorded,
+    /// <summary>Both the row and the fact changed since the module wrote the fact: left alone and reported.</summary>
+    Conflict,
 }
 
 /// <summary>

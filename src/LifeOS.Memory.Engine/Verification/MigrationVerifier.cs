@@ -31,7 +31,7 @@ internal sealed class MigrationVerifier(SourceOptions sourceOptions, Workspace w
         var v = new MigrationVerification { MemoryPath = workspace.Root, SourceTable = sourceOptions.Table };
         await using var source = await ArchivalSource.OpenAsync(sourceOptions, ct).ConfigureAwait(false);
         v.SourceTable = source.TableName;
-        using var store = workspace.MapFailures(() => Store.OpenForReading(workspace.DatabasePath));
+        using var store = Store.OpenForReading(workspace.DatabasePath);
         // The daily logs are parsed while the first pages are fetched, and the source is read ahead of the
         // comparison: the source, the logs and the comparison overlap on separate cores.
         var logIndexing = store == null
@@ -80,6 +80,9 @@ internal sealed class MigrationVerifier(SourceOptions sourceOptions, Workspace w
         // Which fact each row's log entry is to be counted for, per reader in key order: the daily logs are audited
         // on their own thread meanwhile, and counted once both are done.
         var logChecks = readers.Select(_ => new List<(object Key, long FactId)>()).ToArray();
+        // The module's facts that differ from their rows, with the rows' digests: which side changed is told after.
+        var changed = new List<(object Key, long FactId, byte[] SourceDigest)>();
+        using var digest = new SourceDigest();
         try
         {
             // Pages are compared taking turns between the halves; each half keeps its own first ids, and the
@@ -95,7 +98,8 @@ internal sealed class MigrationVerifier(SourceOptions sourceOptions, Workspace w
                         finished[k] = true;
                         continue;
                     }
-                    ComparePage(page.Rows, readers[k].Samples, v, store, source.KeyKind, logChecks[k], verifyTime);
+                    ComparePage(page.Rows, readers[k].Samples, v, store, source.KeyKind, logChecks[k], verifyTime,
+                        (row, factId) => changed.Add((row.Id, factId, digest.Of(row))));
                     readers[k].Recycle(page);
                 }
             }
@@ -134,6 +138,8 @@ internal sealed class MigrationVerifier(SourceOptions sourceOptions, Workspace w
         v.LogUncheckedIds.AddRange(FirstIds(readers, s => s.LogUnchecked));
         v.MentionMismatchIds.AddRange(FirstIds(readers, s => s.MentionMismatch));
 
+        if (store != null) ChangeSides.Classify(store, changed, v);
+
         var index = await indexAuditing.ConfigureAwait(false);
         v.IndexIntact = index.Intact;
         v.IndexMissingCount = index.Missing.Count;
@@ -161,7 +167,8 @@ internal sealed class MigrationVerifier(SourceOptions sourceOptions, Workspace w
 
     /// <summary>Compares one page of source rows (in key order) with the store and the daily logs.</summary>
     private static void ComparePage(List<SourceRow> rows, IdSamples samples, MigrationVerification v, Store? store,
-        KeyKind kind, List<(object Key, long FactId)> logChecks, DateTime verifyTime)
+        KeyKind kind, List<(object Key, long FactId)> logChecks, DateTime verifyTime,
+        Action<SourceRow, long> ownChanged)
     {
         v.SourceCount += rows.Count;
         if (rows.Count == 0) return;
@@ -175,14 +182,16 @@ internal sealed class MigrationVerifier(SourceOptions sourceOptions, Workspace w
             expected[row.Id] = new ExpectedFact(m?.Content, m?.Context, row.Embedding);
         }
         var linked = store?.Links.LinkedFactsAmong(rows.Select(r => r.Id).ToList(), kind, sorted: true, expected);
-        // Only the module's own facts have mentions of the module's to judge.
+        // Only the module's own facts have mentions of the module's to judge, and only those holding their row's
+        // text: a changed fact's mentions follow its text, and the refresh that repairs it rewrites them.
         HashSet<long>? otherMentions = null;
         if (linked != null)
         {
             var want = new Dictionary<long, IReadOnlyList<EntityMention>>(rows.Count);
             for (var i = 0; i < rows.Count; i++)
             {
-                if (mapped[i] is { } m && linked.TryGetValue(rows[i].Id, out var f) && f.Own && f.Exists)
+                if (mapped[i] is { } m && linked.TryGetValue(rows[i].Id, out var f) && f.Own && f.Exists
+                    && f.TextMatches)
                     want[f.FactId] = m.Entities;
             }
             otherMentions = store!.Links.FactsWithOtherMentions(want);
@@ -196,14 +205,22 @@ internal sealed class MigrationVerifier(SourceOptions sourceOptions, Workspace w
                 continue;
             }
             v.MigratedCount++;
+            var differs = false;
             if (mapped[i] is { } m)
             {
                 var timestampDiffers = row.CreatedAt.HasValue && m.Timestamp != fact.Timestamp;
                 if (!fact.TextMatches || timestampDiffers)
+                {
                     Count(samples.Changed, row.Id, () => v.ChangedCount++);
+                    differs = true;
+                }
             }
             if (!fact.EmbeddingMatches)
+            {
                 Count(samples.EmbeddingMismatch, row.Id, () => v.EmbeddingMismatchCount++);
+                differs = true;
+            }
+            if (differs && fact.Own) ownChanged(row, fact.FactId);
             if (fact.Own && otherMentions!.Contains(fact.FactId))
                 Count(samples.MentionMismatch, row.Id, () => v.MentionMismatchCount++);
             logChecks.Add((row.Id, fact.Own ? fact.FactId : -1));
@@ -315,21 +332,20 @@ internal sealed class MigrationVerifier(SourceOptions sourceOptions, Workspace w
     private async Task<Leftovers> CountLeftoversAsync(CancellationToken ct)
     {
         var found = new Leftovers();
-        using var store = workspace.MapFailures(() => Store.OpenForReading(workspace.DatabasePath));
+        using var store = Store.OpenForReading(workspace.DatabasePath);
         if (store == null) return found;
         await using var ids = await ArchivalSource.OpenAsync(sourceOptions, ct).ConfigureAwait(false);
         found.Orphaned = await Orphans.CountAsync(store, ids, found.OrphanedIds, ct).ConfigureAwait(false);
-        (found.Duplicates, found.DuplicateIds) = workspace.MapFailures(
-            () => store.Links.DuplicateArchivalFacts(MigrationVerification.IdSampleSize));
+        (found.Duplicates, found.DuplicateIds) = store.Links.DuplicateArchivalFacts(MigrationVerification.IdSampleSize);
         return found;
     }
 
     private FullTextState AuditFullText(CancellationToken ct)
     {
-        using var store = workspace.MapFailures(() => Store.OpenForReading(workspace.DatabasePath));
+        using var store = Store.OpenForReading(workspace.DatabasePath);
         return store == null
             ? new FullTextState()
-            : workspace.MapFailures(() => FullTextAudit.Run(store, withHeldValues: false, ct));
+            : FullTextAudit.Run(store, withHeldValues: false, ct);
     }
 
     /// <summary>The source ids of the first of the given facts, in source-id order.</summary>

@@ -17,7 +17,7 @@ internal sealed class StatusReader(SourceOptions sourceOptions, Workspace worksp
             MemoryPath = workspace.Root, DatabasePath = workspace.DatabasePath, SourceTable = sourceOptions.Table,
             DatabaseExists = File.Exists(workspace.DatabasePath),
         };
-        using var store = workspace.MapFailures(() => Store.OpenForReading(workspace.DatabasePath));
+        using var store = Store.OpenForReading(workspace.DatabasePath);
         status.FactCount = store?.FactCount() ?? 0;
         status.MigratedCount = store?.Links.Count() ?? 0;
         ArchivalSource source;

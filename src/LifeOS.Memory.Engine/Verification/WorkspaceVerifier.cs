@@ -41,19 +41,18 @@ internal sealed class WorkspaceVerifier(Workspace workspace)
     public MigrationVerification? Verify(string sourceTable, string sourceError, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
-        using var store = workspace.MapFailures(() => Store.OpenForReading(workspace.DatabasePath));
+        using var store = Store.OpenForReading(workspace.DatabasePath);
         if (store == null) return null;
         var v = new MigrationVerification
         {
             MemoryPath = workspace.Root, SourceTable = sourceTable, SourceChecked = false, SourceError = sourceError,
         };
-        var logs = workspace.MapFailures(
-            () => LogEntryCounts.Count(store, new DayFiles(workspace.LogDirectory), ct));
+        var logs = LogEntryCounts.Count(store, new DayFiles(workspace.LogDirectory), ct);
         v.Problems.AddRange(logs.Problems);
         var logMissing = new List<object>();
         var logDuplicate = new List<object>();
         var logUnchecked = new List<object>();
-        foreach (var chunk in workspace.MapFailures(() => store.Links.Chunks(ShownKeys, 10_000).ToList()))
+        foreach (var chunk in store.Links.Chunks(ShownKeys, 10_000).ToList())
         {
             foreach (var (key, factId) in chunk)
             {
@@ -71,14 +70,14 @@ internal sealed class WorkspaceVerifier(Workspace workspace)
         v.LogDuplicateIds.AddRange(First(logDuplicate));
         v.LogUncheckedIds.AddRange(First(logUnchecked));
 
-        var index = workspace.MapFailures(() => FullTextAudit.Run(store, withHeldValues: false, ct));
+        var index = FullTextAudit.Run(store, withHeldValues: false, ct);
         v.IndexIntact = index.Intact;
         v.IndexMissingCount = index.Missing.Count;
         v.IndexChangedCount = index.Changed.Count;
         v.IndexMissingIds.AddRange(First(store.Links.SourceKeysOfFacts(index.Missing, ShownKeys).Values.ToList()));
         v.IndexChangedIds.AddRange(First(store.Links.SourceKeysOfFacts(index.Changed, ShownKeys).Values.ToList()));
-        (v.DuplicateCount, var duplicates) = workspace.MapFailures(
-            () => store.Links.DuplicateArchivalFacts(MigrationVerification.IdSampleSize));
+        (v.DuplicateCount, var duplicates) = store.Links.DuplicateArchivalFacts(
+            MigrationVerification.IdSampleSize);
         v.DuplicateIds.AddRange(duplicates.Cast<object>());
         v.Duration = clock.Elapsed;
         return v;

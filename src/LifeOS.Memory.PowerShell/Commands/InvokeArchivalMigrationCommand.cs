@@ -38,6 +38,12 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
     [Parameter(HelpMessage = "Also write one object per migrated or refreshed entry.")]
     public SwitchParameter PassThru { get; set; }
 
+    [Parameter(HelpMessage = "Remove the migrated facts whose archival entry is gone from the source (asks first).")]
+    public SwitchParameter RemoveOrphaned { get; set; }
+
+    [Parameter(HelpMessage = "Also audit and repair the full-text index entries and mentions of migrated facts.")]
+    public SwitchParameter RepairLayers { get; set; }
+
     [Parameter(HelpMessage = "Seconds to wait for another migration of the same workspace to finish.")]
     [ValidateRange(0, 86400)]
     public int LockTimeoutSec { get; set; } = 30;
@@ -83,6 +89,7 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
             BatchSize = BatchSize,
             Force = Force,
             Ids = ids,
+            RepairLayers = RepairLayers,
             LockTimeout = TimeSpan.FromSeconds(LockTimeoutSec),
             OnEntry = PassThru ? entry => Post(() => WriteObject(entry)) : null,
             OnError = error => Post(() => WriteError(new ErrorRecord(
@@ -125,6 +132,8 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
         WriteProblems(result.Problems);
         if (Force && result.FailureId == null && !result.Cancelled)
             result.RemovedDuplicateCount = RemoveDuplicates(migrator);
+        if (RemoveOrphaned && result.FailureId == null && !result.Cancelled) RemoveOrphans(migrator, result);
+        ReportSync(result);
         if (result.RepairedLogEntries > 0)
             WriteVerbose($"Repaired {result.RepairedLogEntries} daily-log entries left incomplete by an earlier run " +
                 "or edited by hand.");
@@ -155,14 +164,64 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
 
     /// <summary>
     /// -Force also removes facts that another program (the assistant's own migration script) made as exact
-    /// copies of the module's facts. Deleting is high impact: each removal goes through ShouldProcess, and it
-    /// prompts (once, with Yes to All) unless -Confirm:$false or $ConfirmPreference = 'None', as a High-impact
-    /// cmdlet would, though the migration itself stays Medium.
+    /// copies of the module's facts.
     /// </summary>
     private long RemoveDuplicates(ArchivalMigrator migrator)
     {
         var duplicates = RunOrThrow(ct => migrator.FindDuplicatesAsync(ct), SourceTable);
-        if (duplicates.Count == 0) return 0;
+        var approved = ApproveEach(duplicates,
+            d => $"fact {d.FactId} (an exact copy of the fact of archival entry {d.PostgresId})",
+            "Remove duplicate fact").Select(d => d.FactId).ToList();
+        if (approved.Count == 0) return 0;
+        var removed = RunOrThrow(
+            ct => migrator.RemoveDuplicatesAsync(approved, TimeSpan.FromSeconds(LockTimeoutSec), ct), SourceTable);
+        WriteVerbose($"Removed {removed} duplicate facts that copied migrated entries exactly.");
+        return removed;
+    }
+
+    /// <summary>
+    /// -RemoveOrphaned: the module's facts whose source row is gone, each approved on its own; a fact the
+    /// assistant changed since the module wrote it is kept (and said) unless -Force is given too.
+    /// </summary>
+    private void RemoveOrphans(ArchivalMigrator migrator, MigrationResult result)
+    {
+        var orphans = RunOrThrow(ct => migrator.FindOrphansAsync(ct), SourceTable);
+        // Found again under the run's end: -Force (which walks the table without the change scan) counts them here.
+        SetOrphans(result, orphans.Select(o => o.PostgresId).ToList());
+        var kept = Force ? new List<OrphanedFact>() : orphans.Where(o => o.ChangedInWorkspace).ToList();
+        if (kept.Count > 0)
+            WriteWarning($"Kept {Facts(kept.Count)} whose archival entry is gone but which changed in the workspace " +
+                $"since they were migrated (archival entries {Sample(kept.Select(o => o.PostgresId))}); " +
+                "add -Force to remove them too.");
+        var approved = ApproveEach(orphans.Except(kept).ToList(), OrphanTarget, "Remove orphaned fact")
+            .Select(o => o.FactId).ToList();
+        if (approved.Count == 0) return;
+        var removed = RunOrThrow(ct => migrator.RemoveOrphansAsync(approved, Force,
+            TimeSpan.FromSeconds(LockTimeoutSec), ct), SourceTable);
+        result.RemovedCount = removed.Count;
+        SetOrphans(result, orphans.Select(o => o.PostgresId).Except(removed.Select(r => r.PostgresId)).ToList());
+        WriteVerbose($"Removed {Facts(removed.Count)} whose archival entry is gone; their daily-log text stays.");
+    }
+
+    private static void SetOrphans(MigrationResult result, List<object> ids)
+    {
+        result.OrphanedCount = ids.Count;
+        result.OrphanedIds.Clear();
+        result.OrphanedIds.AddRange(ids.Take(MigrationVerification.IdSampleSize));
+    }
+
+    private static string OrphanTarget(OrphanedFact o) =>
+        $"fact {o.FactId} (archival entry {o.PostgresId} is gone from the source)";
+
+    /// <summary>
+    /// Deleting is high impact: each item goes through ShouldProcess, and it prompts (once, with Yes to All) unless
+    /// -Confirm:$false or $ConfirmPreference = 'None', as a High-impact cmdlet would, though the migration itself
+    /// stays Medium.
+    /// </summary>
+    private List<T> ApproveEach<T>(IReadOnlyCollection<T> items, Func<T, string> target, string action)
+    {
+        var approved = new List<T>();
+        if (items.Count == 0) return approved;
         var confirmed = MyInvocation.BoundParameters.TryGetValue("Confirm", out var c)
             ? (bool?)LanguagePrimitives.IsTrue(c)
             : null;
@@ -172,22 +231,55 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
         var mustAsk = confirmed != false && preference != ConfirmImpact.None && preference <= ConfirmImpact.High
             && confirmed != true;
         bool yesToAll = false, noToAll = false;
-        var approved = new List<long>();
-        foreach (var d in duplicates)
+        foreach (var item in items)
         {
-            var target = $"fact {d.FactId} (an exact copy of the fact of archival entry {d.PostgresId})";
-            if (!ShouldProcess(target, "Remove duplicate fact")) continue;
-            if (mustAsk && !ShouldContinue($"Remove {target}? Its daily-log text stays.", "Remove duplicate fact",
+            var what = target(item);
+            if (!ShouldProcess(what, action)) continue;
+            if (mustAsk && !ShouldContinue($"{action}: {what}? Its daily-log text stays.", action,
                     ref yesToAll, ref noToAll))
                 continue;
-            approved.Add(d.FactId);
+            approved.Add(item);
         }
-        if (approved.Count == 0) return 0;
-        var removed = RunOrThrow(
-            ct => migrator.RemoveDuplicatesAsync(approved, TimeSpan.FromSeconds(LockTimeoutSec), ct), SourceTable);
-        WriteVerbose($"Removed {removed} duplicate facts that copied migrated entries exactly.");
-        return removed;
+        return approved;
     }
+
+    /// <summary>What a plain run found and left alone: conflicts and orphaned facts, each with its command.</summary>
+    private void ReportSync(MigrationResult result)
+    {
+        var context = RepeatedContext();
+        if (result.ConflictCount > 0)
+            WriteWarning($"{Entries(result.ConflictCount)} changed in {SourceTable} since they were migrated, and " +
+                $"their facts changed in the workspace too (archival entries {Sample(result.ConflictIds)}): " +
+                "left as they are. To take the source: Invoke-ArchivalMigration -Force -Id " +
+                string.Join(", ", result.ConflictIds.Select(i => Quote(SourceKeyText(i)))) + context);
+        if (result.OrphanedCount > 0)
+            WriteWarning($"{Entries(result.OrphanedCount)} migrated earlier are gone from {SourceTable} " +
+                $"(archival entries {Sample(result.OrphanedIds)}); their facts stay until " +
+                $"Invoke-ArchivalMigration -RemoveOrphaned{context} removes them.");
+    }
+
+    private string RepeatedContext()
+    {
+        var context = "";
+        if (MyInvocation.BoundParameters.ContainsKey(nameof(SourceTable)))
+            context += " -SourceTable " + Quote(SourceTable);
+        if (MyInvocation.BoundParameters.ContainsKey(nameof(MemoryPath)))
+            context += " -MemoryPath " + Quote(ResolvedMemoryPath() ?? MemoryPath!);
+        return context;
+    }
+
+    private static string SourceKeyText(object id) => id is Guid g ? g.ToString("D") : id.ToString() ?? "";
+
+    private static string Sample(IEnumerable<object> ids)
+    {
+        var list = ids.Take(RepairSampleSize + 1).Select(SourceKeyText).ToList();
+        return string.Join(", ", list.Take(RepairSampleSize)) + (list.Count > RepairSampleSize ? ", ..." : "");
+    }
+
+    private static string Quote(string value) =>
+        value.Length > 0 && value.All(c => char.IsLetterOrDigit(c) || c is '_' or '-' or '.' or '/')
+            ? value
+            : "'" + value.Replace("'", "''") + "'";
 
     /// <summary>
     /// A rebuild of the full-text index is the one repair that holds the write lock for long (one transaction
@@ -300,8 +392,19 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
         // The repairs a run would make to the module's index entries and mentions (-Force rewrites every mention
         // anyway): like the entries, one line per kind of repair with its count, and each fact only as a verbose
         // message.
-        var repairs = RunOrThrow(
-            ct => migrator.PlanRepairsAsync(includeMentions: !Force && ids == null, ct), SourceTable);
+        if (RemoveOrphaned)
+        {
+            foreach (var o in RunOrThrow(ct => migrator.FindOrphansAsync(ct), SourceTable))
+            {
+                if (o.ChangedInWorkspace && !Force)
+                    WriteVerbose($"Would keep {OrphanTarget(o)}: it changed in the workspace (add -Force).");
+                else
+                    ShouldProcess(OrphanTarget(o), "Remove orphaned fact");
+            }
+        }
+        var repairs = RepairLayers
+            ? RunOrThrow(ct => migrator.PlanRepairsAsync(includeMentions: !Force && ids == null, ct), SourceTable)
+            : Array.Empty<PlannedRepair>();
         foreach (var r in repairs.Where(r => r.Kind == RepairKind.IndexRebuild))
         {
             ShouldProcess($"full-text index facts_fts in {migrator.Workspace.DatabasePath}: {r.Reason}",

@@ -38,11 +38,12 @@ public sealed class TestMigrationCommand : MemoryCommandBase
 
     /// <summary>
     /// What to run to repair what the verification found, as one line to paste (null when nothing needs or can be
-    /// repaired by a command): a plain run migrates missing entries, appends missing daily-log entries and repairs
-    /// the module's full-text index entries (rebuilding the index when only that is safe) and mentions; -Force
-    /// with the ids rewrites changed entries and mismatched embeddings, and -Force (after a confirmation) removes
-    /// duplicates that are exact copies. Orphaned facts and duplicate log entries are never removed by the module
-    /// (see the help), so they have no command here.
+    /// repaired by a command): a plain run migrates missing entries, appends missing daily-log entries and applies
+    /// the source's edits; -RepairLayers repairs the module's full-text index entries (rebuilding the index when only
+    /// that is safe) and mentions; -RemoveOrphaned removes facts whose source row is gone (after a confirmation);
+    /// -Force with the ids rewrites changed entries and mismatched embeddings (whichever side changed), and -Force
+    /// (after a confirmation) removes duplicates that are exact copies. Duplicate log entries are never removed by
+    /// the module (see the help), so they have no command here.
     /// The parameters the user gave for the workspace and table are repeated; the connection never is.
     /// </summary>
     private string? RepairCommand(MigrationVerification v)
@@ -53,9 +54,14 @@ public sealed class TestMigrationCommand : MemoryCommandBase
         if (MyInvocation.BoundParameters.ContainsKey(nameof(MemoryPath)))
             context += " -MemoryPath " + Quote(v.MemoryPath);
         var commands = new List<string>();
-        if (v.MissingCount > 0 || v.LogMissingCount > 0
-            || !v.IndexIntact || v.IndexMissingCount > 0 || v.IndexChangedCount > 0 || v.MentionMismatchCount > 0)
-            commands.Add("Invoke-ArchivalMigration" + context);
+        // A plain run migrates what is missing, completes the logs and applies the source's edits; the layers are
+        // re-derived only on request, and orphaned facts removed only on request (each confirmed).
+        var layers = !v.IndexIntact || v.IndexMissingCount > 0 || v.IndexChangedCount > 0 || v.MentionMismatchCount > 0;
+        if (v.MissingCount > 0 || v.LogMissingCount > 0 || layers || v.OrphanedCount > 0)
+        {
+            commands.Add("Invoke-ArchivalMigration" + (layers ? " -RepairLayers" : "")
+                + (v.OrphanedCount > 0 ? " -RemoveOrphaned" : "") + context);
+        }
         var refresh = v.ChangedIds.Concat(v.EmbeddingMismatchIds).Select(id => id.ToString()!).Distinct().ToList();
         if (v.ChangedCount > 0 || v.EmbeddingMismatchCount > 0)
         {

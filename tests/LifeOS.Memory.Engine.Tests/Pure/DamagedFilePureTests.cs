@@ -1,6 +1,8 @@
 using System.IO.Compression;
 using System.Text;
 using LifeOS.Memory.DailyLog;
+using LifeOS.Memory.MemoryStore;
+using Microsoft.Data.Sqlite;
 using Xunit;
 
 namespace LifeOS.Memory.Tests.Pure;
@@ -60,8 +62,15 @@ public class DamagedFilePureTests
     {
         var cut = Encoding.UTF8.GetBytes("ok 🧠")[..^1];
         using var checkedStream = new Utf8CheckedStream(new MemoryStream(cut), "day.md");
-        Assert.Contains("inside a UTF-8 character",
-            Assert.Throws<DayFileException>(() => ReadInPieces(checkedStream, 2)).Message);
+        var damaged = Assert.Throws<DayFileException>(() => ReadInPieces(checkedStream, 2));
+        Assert.Contains("inside a UTF-8 character", damaged.Message);
+        Assert.False(damaged.InFlight);
+
+        // A plain file another program appends to may be caught mid-character: worth another look first.
+        using var growing = new Utf8CheckedStream(new MemoryStream(cut), "day.md", growing: true);
+        var inFlight = Assert.Throws<DayFileException>(() => ReadInPieces(growing, 2));
+        Assert.True(inFlight.InFlight);
+        Assert.Equal(ErrorIds.DailyLogDamaged, inFlight.ErrorId);
     }
 
     private static byte[] Members(params byte[][] texts)
@@ -146,8 +155,69 @@ public class DamagedFilePureTests
         Assert.Equal(ErrorIds.WorkspaceReadFailed, Map(step, WorkspaceAccess.Reading)!.ErrorId);
         Assert.Null(Map(step, WorkspaceAccess.Writing));
         Assert.Equal(ErrorIds.WorkspaceInvalid,
-            Map(new InvalidCastException("text"), WorkspaceAccess.Reading)!.ErrorId);
+            Map(new StoreDataException("NULL content"), WorkspaceAccess.Reading)!.ErrorId);
         Assert.Null(Map(new OperationCanceledException(), WorkspaceAccess.Reading));
         Assert.Null(Map(new NotSupportedException(), WorkspaceAccess.Reading));
+
+        // Whatever shape a failure reaches a reading operation in (raw, or already mapped by a step that writes),
+        // none of the module's write wording leaks into its message.
+        static Exception Step(Workspace ws, Exception raw)
+        {
+            try
+            {
+                ws.MapFailures(() => throw raw);
+            }
+            catch (Exception mapped)
+            {
+                return mapped;
+            }
+            throw new InvalidOperationException("the step did not fail");
+        }
+        var shapes = new Exception[]
+        {
+            new IOException("Input/output error"), new UnauthorizedAccessException("Access denied"),
+            new SqliteException("attempt to write a readonly database", 8),
+            new SqliteException("database or disk is full", 13), new SqliteException("unable to open", 14),
+            new SqliteException("disk I/O error", 10),
+        };
+        foreach (var raw in shapes)
+            foreach (var shape in new[] { raw, Step(ws, raw) })
+                foreach (var access in new[] { WorkspaceAccess.Reading, WorkspaceAccess.Verifying })
+                {
+                    var message = (Map(shape, access) ?? (MemoryMigrationException)shape).Message;
+                    foreach (var written in new[]
+                        { "Writing", "writing stopped", "cannot be written", "not writable", "Committed entries" })
+                        Assert.DoesNotContain(written, message, StringComparison.Ordinal);
+                }
+    }
+
+    [Fact]
+    public void Only_a_value_the_store_cannot_interpret_blames_the_workspace()
+    {
+        var ws = new Workspace("/tmp/lifeos-pure-ws");
+        // The module's own defects (or a source driver's cast error) pass through unchanged.
+        foreach (var bug in new Exception[]
+        {
+            new InvalidOperationException("bug"), new ArgumentException("bug"), new KeyNotFoundException("bug"),
+            new FormatException("bug"), new InvalidCastException("bug"),
+            new OverflowException("bug"), new InvalidDataException("bug"),
+        })
+            foreach (var access in Enum.GetValues<WorkspaceAccess>())
+                Assert.Null(OperationFailures.Map(bug, ws, access));
+
+        using var db = new SqliteConnection("Data Source=:memory:");
+        db.Open();
+        using var cmd = db.CreateCommand();
+        cmd.CommandText = "SELECT NULL AS content, 'x' AS n";
+        using var r = cmd.ExecuteReader();
+        Assert.True(r.Read());
+        var unreadable = Assert.Throws<StoreDataException>(() => r.StoredString(0));
+        Assert.Contains("content", unreadable.Message);
+        Assert.Throws<StoreDataException>(() => r.StoredInt64(0));
+        Assert.Throws<StoreDataException>(() => StoredValues.Scalar<long>(r.GetValue(1), "SELECT 'x'"));
+        Assert.Throws<StoreDataException>(() => StoredValues.Scalar<long>(DBNull.Value, "SELECT NULL"));
+        var mapped = OperationFailures.Map(unreadable, ws, WorkspaceAccess.Verifying)!;
+        Assert.Equal((ErrorIds.WorkspaceInvalid, FailureKind.InvalidData), (mapped.ErrorId, mapped.Kind));
+        Assert.Contains(ws.DatabasePath, mapped.Message);
     }
 }
