@@ -118,15 +118,6 @@ public class EndToEndTests
         Directory.GetFiles(root, "*", SearchOption.AllDirectories)
             .Select(f => (f, File.GetLastWriteTimeUtc(f), new FileInfo(f).Length)).ToList();
 
-    private static void AddTrigger(Scenario s, string sql)
-    {
-        using var c = new SqliteConnection($"Data Source={s.DbPath};Pooling=False");
-        c.Open();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = sql;
-        cmd.ExecuteNonQuery();
-    }
-
     [Fact]
     public void A_batch_larger_than_a_part_is_one_transaction_in_which_a_refused_row_fails_alone()
     {
@@ -134,7 +125,7 @@ public class EndToEndTests
         s.Generate(2500);
         s.Migrate(new MigrationOptions { Ids = new[] { "1" } });
         // Row 1500 is in the batch's second part of 1000 rows.
-        AddTrigger(s, "CREATE TRIGGER refuse BEFORE INSERT ON facts WHEN new.content LIKE 'Entry 1500 %' " +
+        s.WorkspaceSql("CREATE TRIGGER refuse BEFORE INSERT ON facts WHEN new.content LIKE 'Entry 1500 %' " +
             "BEGIN SELECT RAISE(ABORT, 'refused for the test'); END;");
         var progress = new List<MigrationProgress>();
         var result = s.Migrate(new MigrationOptions { BatchSize = 5000, Progress = new SyncProgress(progress.Add) });
@@ -159,7 +150,7 @@ public class EndToEndTests
         s.Generate(2500);
         s.Migrate(new MigrationOptions { Ids = new[] { "1" } });
         // Not a row-level refusal: an error that stops the run, in the batch's third part.
-        AddTrigger(s, "CREATE TRIGGER fail BEFORE INSERT ON facts WHEN new.content LIKE 'Entry 2200 %' " +
+        s.WorkspaceSql("CREATE TRIGGER fail BEFORE INSERT ON facts WHEN new.content LIKE 'Entry 2200 %' " +
             "BEGIN SELECT json('not json'); END;");
         var ex = Assert.Throws<MemoryMigrationException>(() => s.Migrate(new MigrationOptions { BatchSize = 5000 }));
         Assert.Equal(0, ex.PartialResult!.MigratedCount);
@@ -168,7 +159,7 @@ public class EndToEndTests
         Assert.Equal(1, s.Scalar<long>("SELECT count(*) FROM fact_embeddings"));
         Assert.Equal(s.Scalar<long>("SELECT count(*) FROM entity_mentions WHERE fact_id = 1"),
             s.Scalar<long>("SELECT count(*) FROM entity_mentions"));
-        AddTrigger(s, "DROP TRIGGER fail");
+        s.WorkspaceSql("DROP TRIGGER fail");
         var rerun = s.Migrate(new MigrationOptions { BatchSize = 5000 });
         Assert.Equal(2499, rerun.MigratedCount);
         Assert.True(s.Verify().IsComplete);

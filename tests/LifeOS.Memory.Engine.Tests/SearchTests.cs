@@ -455,7 +455,7 @@ public sealed class SearchFreshnessTests
             Assert.Equal(1, search.CacheBuilds);
 
             // (a) The assistant inserts a fact (no embedding): found at once, the cache left as it is.
-            OtherConnection(s, "INSERT INTO facts (content, context, timestamp, source, confidence, " +
+            s.WorkspaceSql("INSERT INTO facts (content, context, timestamp, source, confidence, " +
                 "is_assistant_output) VALUES ('omega arrives', 'chat', '2025-02-01 00:00:00', 'telegram', 1, 0)");
             var a = await Search();
             Assert.Contains(a, r => r.Content == "omega arrives" && r.Mode == SearchMode.Keyword);
@@ -475,12 +475,12 @@ public sealed class SearchFreshnessTests
             // (c) Facts with embeddings deleted: one without the cascade (its link row stays, so the signature
             // does not change), one with it (a rebuild). Neither is returned again.
             // As Python's sqlite3 (the assistant's) connects: foreign keys off.
-            OtherConnection(s, "PRAGMA foreign_keys = OFF; DELETE FROM facts WHERE content = 'new omega one'");
+            s.WorkspaceSql("PRAGMA foreign_keys = OFF; DELETE FROM facts WHERE content = 'new omega one'");
             var c1 = await Search();
             Assert.DoesNotContain(c1, r => r.Content == "new omega one");
             Assert.Contains(c1, r => r.Content == "new omega two" && r.VectorRank == 1);
             Assert.Equal((1, 1), (search.CacheBuilds, search.CacheAppends));
-            OtherConnection(s, "PRAGMA foreign_keys = ON; DELETE FROM facts WHERE content = 'new omega two'");
+            s.WorkspaceSql("PRAGMA foreign_keys = ON; DELETE FROM facts WHERE content = 'new omega two'");
             var c2 = await Search();
             Assert.DoesNotContain(c2, r => r.Content.StartsWith("new omega", StringComparison.Ordinal));
             Assert.DoesNotContain(c2, r => r.VectorRank != null);
@@ -500,15 +500,6 @@ public sealed class SearchFreshnessTests
         {
             search.Release();
         }
-    }
-
-    private static void OtherConnection(Scenario s, string sql)
-    {
-        using var c = new SqliteConnection($"Data Source={s.DbPath};Pooling=False");
-        c.Open();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = sql;
-        cmd.ExecuteNonQuery();
     }
 
     [Fact]

@@ -16,14 +16,9 @@ public class SyncTests
 
     private static string Literal(object id) => id is long or int ? id.ToString()! : $"'{id}'";
 
-    private static void EditFact(Scenario s, long factId, string sql)
-    {
-        using var c = new SqliteConnection($"Data Source={s.DbPath};Pooling=False");
-        c.Open();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = sql.Replace("@fact", factId.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        Assert.Equal(1, cmd.ExecuteNonQuery());
-    }
+    private static void EditFact(Scenario s, long factId, string sql) =>
+        Assert.Equal(1, s.WorkspaceSql(
+            sql.Replace("@fact", factId.ToString(System.Globalization.CultureInfo.InvariantCulture))));
 
     private static IReadOnlyList<OrphanedFact> Orphans(Scenario s) =>
         s.Migrator().FindOrphansAsync().GetAwaiter().GetResult();
@@ -282,14 +277,8 @@ public class SyncTests
         s.Generate(10);
         s.Migrate();
         // As an earlier version left them: no versions, no digests.
-        using (var c = new SqliteConnection($"Data Source={s.DbPath};Pooling=False"))
-        {
-            c.Open();
-            using var cmd = c.CreateCommand();
-            cmd.CommandText = "UPDATE fact_embeddings SET lifeos_xmin = NULL, lifeos_source_digest = NULL, " +
-                "lifeos_fact_digest = NULL";
-            cmd.ExecuteNonQuery();
-        }
+        s.WorkspaceSql("UPDATE fact_embeddings SET lifeos_xmin = NULL, lifeos_source_digest = NULL, " +
+            "lifeos_fact_digest = NULL");
         s.Sql("UPDATE archival_memory SET content = 'edited before the upgrade' WHERE id = 2");
         EditFact(s, FactOf(s, 3L), "UPDATE facts SET content = 'the assistant''s' WHERE id = @fact");
 

@@ -83,6 +83,18 @@ SELECT 'Entry ' || g || ' about $SOL with @user' || (g % 7) || ' #tag' || (g % 5
 FROM generate_series({start + 1}, {start + n}) g");
     }
 
+    /// <summary>
+    /// Runs SQL on jarvis.db from a connection of its own, as another program would; returns the rows changed.
+    /// </summary>
+    public int WorkspaceSql(string sql)
+    {
+        using var c = new SqliteConnection($"Data Source={DbPath};Pooling=False");
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        return cmd.ExecuteNonQuery();
+    }
+
     public T Scalar<T>(string sql)
     {
         using var c = new SqliteConnection($"Data Source={DbPath};Mode=ReadOnly;Pooling=False");
