@@ -83,8 +83,8 @@ internal static class OperationFailures
             case MemoryMigrationException:
                 return null;
             case SqliteException sqlite:
-                return Map(Store.Failure(sqlite, workspace.DatabasePath), workspace, access)
-                    ?? Store.Failure(sqlite, workspace.DatabasePath);
+                var failure = Store.Failure(sqlite, workspace.DatabasePath);
+                return Map(failure, workspace, access) ?? failure;
             case UnauthorizedAccessException when reading:
             case IOException when reading:
                 return new MemoryMigrationException(ErrorIds.WorkspaceReadFailed,

@@ -72,7 +72,7 @@ public sealed class Workspace
         {
             return work();
         }
-        catch (Exception ex) when (ex is not MemoryMigrationException and not FileNotFoundException
+        catch (Exception ex) when (ex is not FileNotFoundException
             && OperationFailures.Map(ex, this, WorkspaceAccess.Writing) is { } mapped)
         {
             throw mapped;

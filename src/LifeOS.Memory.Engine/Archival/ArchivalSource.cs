@@ -17,6 +17,8 @@ internal sealed class ArchivalSource : IAsyncDisposable
     private readonly NpgsqlConnection _connection;
     private readonly SourceConnection _settings;
     private readonly string _quotedTable;
+    // The row version (xmin), or NULL where the relation has none (a view).
+    private readonly string _versionSelect;
     private readonly string _rowSelect;
     private readonly string _lightRowSelect;
 
@@ -32,9 +34,9 @@ internal sealed class ArchivalSource : IAsyncDisposable
         var head = $"SELECT {KeySelect}, content::text, {metadata}, {shape.CreatedAtSelect}";
         var hasEmbedding = EmbeddingKind == EmbeddingKind.None ? "false" : "embedding IS NOT NULL";
         HasRowVersion = shape.HasRowVersion;
-        var version = HasRowVersion ? "xmin" : "NULL::xid";
-        _rowSelect = $"{head}, {EmbeddingExpression()}, {hasEmbedding}, {version} FROM {_quotedTable}";
-        _lightRowSelect = $"{head}, NULL::bytea, {hasEmbedding}, {version} FROM {_quotedTable}";
+        _versionSelect = HasRowVersion ? "xmin" : "NULL::xid";
+        _rowSelect = $"{head}, {EmbeddingExpression()}, {hasEmbedding}, {_versionSelect} FROM {_quotedTable}";
+        _lightRowSelect = $"{head}, NULL::bytea, {hasEmbedding}, {_versionSelect} FROM {_quotedTable}";
     }
 
     public KeyKind KeyKind { get; }
@@ -105,7 +107,7 @@ internal sealed class ArchivalSource : IAsyncDisposable
     public async Task<long> ReadVersionsAsync(Action<object, uint?> each, CancellationToken ct)
     {
         await using var cmd = Command(
-            $"SELECT {KeySelect}, {(HasRowVersion ? "xmin" : "NULL::xid")} FROM {_quotedTable}");
+            $"SELECT {KeySelect}, {_versionSelect} FROM {_quotedTable}");
         await using var r = await _settings.RunAsync(() => cmd.ExecuteReaderAsync(ct)).ConfigureAwait(false);
         return await _settings.RunAsync(async () =>
         {
@@ -128,7 +130,7 @@ internal sealed class ArchivalSource : IAsyncDisposable
     public async Task<(long[] Ids, long[] Versions, int Count)> ReadIntegerVersionsAsync(CancellationToken ct)
     {
         await using var cmd = Command(
-            $"SELECT id::bigint, {(HasRowVersion ? "xmin" : "NULL::xid")} FROM {_quotedTable}");
+            $"SELECT id::bigint, {_versionSelect} FROM {_quotedTable}");
         await using var r = await _settings.RunAsync(() => cmd.ExecuteReaderAsync(ct)).ConfigureAwait(false);
         return await _settings.RunAsync(async () =>
         {

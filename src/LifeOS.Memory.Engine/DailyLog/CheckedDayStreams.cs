@@ -152,13 +152,8 @@ internal sealed class GzipDayStream : Stream
             throw Damaged("it does not start as a gzip file");
         }
         RandomAccess.Read(file.SafeFileHandle, bytes, length - 8);
-        _lastCrc = BitConverter.ToUInt32(bytes[..4]);
-        _lastLength = BitConverter.ToUInt32(bytes[4..]);
-        if (!BitConverter.IsLittleEndian)
-        {
-            _lastCrc = System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(_lastCrc);
-            _lastLength = System.Buffers.Binary.BinaryPrimitives.ReverseEndianness((uint)_lastLength);
-        }
+        _lastCrc = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(bytes[..4]);
+        _lastLength = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(bytes[4..]);
         _gzip = new GZipStream(file, CompressionMode.Decompress);
     }
 

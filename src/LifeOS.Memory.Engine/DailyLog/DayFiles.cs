@@ -399,13 +399,13 @@ internal sealed class DayFiles : IDisposable
         }
     }
 
+    private const int InFlightAttempts = 40;
+    private static readonly TimeSpan InFlightPause = TimeSpan.FromMilliseconds(25);
+
     /// <summary>
     /// A day file's text, checked as it is read (<see cref="Utf8CheckedStream"/>, <see cref="GzipDayStream"/>);
     /// null when the file is gone. Failures to open or read it are the day's (<see cref="DayFileException"/>).
     /// </summary>
-    private const int InFlightAttempts = 40;
-    private static readonly TimeSpan InFlightPause = TimeSpan.FromMilliseconds(25);
-
     private static Utf8CheckedStream? OpenChecked(string path, bool compressed, int bufferSize)
     {
         FileStream stream;

@@ -48,10 +48,11 @@ internal static class SchemaUpgrade
     /// </summary>
     public static SchemaUpgradeReport Run(MemoryStore store)
     {
-        var oldIndexes = OldIndexNames.Count(name => IndexExists(store, name));
+        var indexes = IndexNames(store);
+        var oldIndexes = OldIndexNames.Count(indexes.Contains);
         var created = oldIndexes > 0 || store.Scalar<long>(
             $"SELECT count(*) FROM lifeos_settings WHERE key = '{OriginKey}' AND value = '{OriginValue}'") > 0;
-        if (!created || (oldIndexes == 0 && !PreferencesNullable(store) && !IndexesMissing(store)))
+        if (!created || (oldIndexes == 0 && !PreferencesNullable(store) && !IndexesMissing(indexes)))
             return SchemaUpgradeReport.None;
 
         // The rebuild follows SQLite's procedure for changing a table's definition: foreign keys off (only possible
@@ -148,17 +149,20 @@ internal static class SchemaUpgrade
         return (ids.Count == 1 ? "row id " : "rows with ids ") + head + rest + (ids.Count == 1 ? " holds" : " hold");
     }
 
-    private static bool IndexExists(MemoryStore store, string name)
+    // One read of the catalogue: the upgrade's checks run on every opening for writing.
+    private static HashSet<string> IndexNames(MemoryStore store)
     {
-        using var cmd = store.Command("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = $n");
-        cmd.Parameters.AddWithValue("$n", name);
-        return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture) > 0;
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        using var cmd = store.Command("SELECT name FROM sqlite_master WHERE type = 'index'");
+        using var reader = cmd.ExecuteReader();
+        while (reader.Read()) names.Add(reader.StoredString(0));
+        return names;
     }
 
-    private static bool IndexesMissing(MemoryStore store) =>
+    private static bool IndexesMissing(HashSet<string> indexes) =>
         MemorySchema.JarvisIndexes.Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(line => line.Split(' ')[5])
-            .Any(name => !IndexExists(store, name));
+            .Any(name => !indexes.Contains(name));
 
     private static bool PreferencesNullable(MemoryStore store) =>
         store.Scalar<long>("SELECT count(*) FROM pragma_table_info('preferences') WHERE \"notnull\" = 0 AND name IN (" +

@@ -116,20 +116,8 @@ internal sealed class SearchQueries
     }
 
     /// <summary>How many fact_embeddings rows have an id above <paramref name="id"/>.</summary>
-    public long RowsAfter(long id)
-    {
-        var statement = _store.Raw("search-rows-after", "SELECT count(*) FROM fact_embeddings WHERE id > ?1");
-        statement.Bind(1, id);
-        try
-        {
-            statement.Step();
-            return statement.Int64(0);
-        }
-        finally
-        {
-            statement.Reset();
-        }
-    }
+    public long RowsAfter(long id) =>
+        _store.Raw("search-rows-after", "SELECT count(*) FROM fact_embeddings WHERE id > ?1").Bind(1, id).ScalarInt64();
 
     /// <summary>
     /// Every stored embedding of a fact that exists, in storage order; only those of link rows with an id above

@@ -62,9 +62,7 @@ internal sealed class SyncRecords
         {
             while (read.Step())
             {
-                var key = kind == KeyKind.Integer && read.Type(0) == SQLitePCL.raw.SQLITE_INTEGER
-                    ? read.Int64(0)
-                    : SourceKey.FromSqlite(read.Value(0) ?? "", kind);
+                var key = SourceKey.FromSqlite(read.Value(0) ?? "", kind);
                 each(key, read.Int64(2), read.IsNull(1) ? null : (uint)read.Int64(1));
             }
         }

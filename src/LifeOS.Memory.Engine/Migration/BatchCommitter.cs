@@ -126,12 +126,12 @@ internal sealed class BatchCommitter
             var withEntities = _options.OnEntry != null;
             foreach (var item in written)
             {
-                if (item.Outcome is SyncOutcome.Written) _wroteFacts = true;
                 if (item.Outcome is not SyncOutcome.Written)
                 {
                     CountUnwritten(item);
                     continue;
                 }
+                _wroteFacts = true;
                 _batchWritten.Add(new Committed(item.Row.Id, item.FactId, item.Fact.Day, item.LogBody, item.IsNew,
                     !item.ExistingFactId.HasValue,
                     withEntities ? item.Fact.Entities.Select(e => e.Name).ToList() : null));

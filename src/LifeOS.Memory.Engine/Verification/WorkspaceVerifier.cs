@@ -52,7 +52,7 @@ internal sealed class WorkspaceVerifier(Workspace workspace)
         var logMissing = new List<object>();
         var logDuplicate = new List<object>();
         var logUnchecked = new List<object>();
-        foreach (var chunk in store.Links.Chunks(ShownKeys, 10_000).ToList())
+        foreach (var chunk in store.Links.Chunks(ShownKeys, 10_000))
         {
             foreach (var (key, factId) in chunk)
             {

@@ -37,12 +37,15 @@ public abstract class MemoryCommandBase : PSCmdlet, IDisposable
     /// <summary>
     /// The workspace path as the user means it: ~ and relative paths against the PowerShell location.
     /// </summary>
-    internal string? ResolvedMemoryPath()
+    internal string? ResolvedMemoryPath() => ResolveMemoryPath(this, MemoryPath);
+
+    /// <summary>The same for a command without the connection parameters (Search-Memory).</summary>
+    internal static string? ResolveMemoryPath(PSCmdlet cmdlet, string? memoryPath)
     {
-        var path = MemoryPath;
+        var path = memoryPath;
         if (string.IsNullOrEmpty(path)) path = Environment.GetEnvironmentVariable(Workspace.RootVariable);
         if (string.IsNullOrEmpty(path)) return null;
-        return SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
+        return cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
     }
 
     internal ArchivalMigrator CreateMigrator() =>

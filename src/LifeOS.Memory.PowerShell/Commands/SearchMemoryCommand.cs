@@ -77,8 +77,7 @@ public sealed class SearchMemoryCommand : PSCmdlet, IDisposable
         IReadOnlyList<SearchResult> results;
         try
         {
-            var path = MemoryPath ?? Environment.GetEnvironmentVariable(Workspace.RootVariable);
-            var root = string.IsNullOrEmpty(path) ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
+            var root = MemoryCommandBase.ResolveMemoryPath(this, MemoryPath);
             results = new MemorySearch(root).SearchAsync(options, _stopping.Token).GetAwaiter().GetResult();
         }
         catch (MemoryMigrationException ex)
