@@ -56,6 +56,15 @@ internal sealed class OrphanRemoval(SourceOptions sourceOptions, Workspace works
         if (factIds.Count == 0 || !File.Exists(workspace.DatabasePath)) return Array.Empty<OrphanedFact>();
         await using var source = await ArchivalSource.OpenAsync(sourceOptions, ct).ConfigureAwait(false);
         using var workspaceLock = WorkspaceLock.Acquire(workspace, lockTimeout, ct);
+        var removed = await RemoveLockedAsync(source, factIds, includeChanged, ct).ConfigureAwait(false);
+        // Durable before the removals are reported, as a migration's and a duplicate removal's are.
+        WorkspaceSync.Flush(workspace, Array.Empty<string>());
+        return removed;
+    }
+
+    private async Task<IReadOnlyList<OrphanedFact>> RemoveLockedAsync(ArchivalSource source,
+        IReadOnlyCollection<long> factIds, bool includeChanged, CancellationToken ct)
+    {
         using var store = workspace.MapFailures(() => Store.OpenForWriting(workspace.DatabasePath));
         var wanted = factIds.ToHashSet();
         var doomed = (await FindAsync(store, source, ct).ConfigureAwait(false))
