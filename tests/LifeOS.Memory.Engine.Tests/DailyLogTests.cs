@@ -177,25 +177,39 @@ public sealed class DailyLogTests : IDisposable
     }
 
     [Fact]
-    public void A_plain_day_cut_inside_a_character_is_read_as_in_flight_and_only_then_reported()
+    public async Task A_plain_day_cut_inside_a_character_is_waited_on_then_completed_and_appended_to()
     {
         var files = new DayFiles(_dir);
         var day = "2022-04-01";
         var path = files.PathOf(day, DayLocation.Live);
         var cut = Encoding.UTF8.GetBytes("written by Jarvis 🧠")[..^1];
         File.WriteAllBytes(path, cut);
-        // Still cut after the bounded wait: damage, the file left as it is.
-        var ex = Assert.Throws<DayFileException>(() => files.Append(day, "<!-- fact:1 -->\nA\n"u8));
-        Assert.Equal(ErrorIds.DailyLogDamaged, ex.ErrorId);
-        Assert.True(ex.InFlight);
-        Assert.Equal(cut, File.ReadAllBytes(path));
+        // Still cut after the bounded wait: a write cut short (a power cut keeps any prefix of an unsynced append).
+        // Its bytes are kept; the character is completed and the entries start on a line of their own.
+        var at = files.Append(day, "<!-- fact:1 -->\nA\n"u8);
+        var after = File.ReadAllBytes(path);
+        Assert.Equal(cut, after[..cut.Length]);
+        Assert.Equal([0x80, (byte)'\n'], after[cut.Length..(cut.Length + 2)]);
+        Assert.Equal(cut.Length + 2, at.Offset);
+        Assert.Equal("<!-- fact:1 -->\nA\n", Encoding.UTF8.GetString(after[(cut.Length + 2)..]));
+        Assert.True(System.Text.Unicode.Utf8.IsValid(after));
+        Assert.Empty(files.Problems);
         files.Dispose();
 
-        // Whole again (the other program's write completed): the next operation appends after it.
-        File.WriteAllBytes(path, Encoding.UTF8.GetBytes("written by Jarvis 🧠\n"));
+        // Whole while it is waited on (the other program's write completes): appended after it, nothing added.
+        var other = "2022-04-02";
+        var otherPath = files.PathOf(other, DayLocation.Live);
+        File.WriteAllBytes(otherPath, cut);
         using var next = new DayFiles(_dir);
-        next.Append(day, "<!-- fact:1 -->\nA\n"u8);
-        Assert.Equal("written by Jarvis 🧠\n<!-- fact:1 -->\nA\n", File.ReadAllText(path));
+        var completing = Task.Run(async () =>
+        {
+            await Task.Delay(300);
+            await using var s = new FileStream(otherPath, FileMode.Append);
+            s.Write(Encoding.UTF8.GetBytes("written by Jarvis 🧠\n").AsSpan(cut.Length));
+        });
+        next.Append(other, "<!-- fact:2 -->\nB\n"u8);
+        await completing;
+        Assert.Equal("written by Jarvis 🧠\n<!-- fact:2 -->\nB\n", File.ReadAllText(otherPath));
     }
 
     [Fact]

@@ -83,22 +83,33 @@ internal sealed partial class AppendOnlyFile : IDisposable
     }
 
     /// <summary>
-    /// Whether the file is empty or ends with a line feed (so that an append starts on a line of its own).
+    /// The file's last bytes, at most <paramref name="count"/> (fewer in a shorter file): how it ends decides what an
+    /// append must start with.
     /// </summary>
-    public unsafe bool EndsWithNewline()
+    public unsafe byte[] Tail(int count)
     {
         if (_fallback != null)
         {
-            if (_fallback.Length == 0) return true;
-            _fallback.Seek(-1, SeekOrigin.End);
-            return _fallback.ReadByte() == '\n';
+            var take = (int)Math.Min(count, _fallback.Length);
+            _fallback.Seek(-take, SeekOrigin.End);
+            var read = new byte[take];
+            _fallback.ReadExactly(read);
+            return read;
         }
         var length = Length;
-        if (length == 0) return true;
-        byte last;
-        var n = Native.PRead(_fd, &last, 1, length - 1);
-        if (n < 0) throw Failure(Marshal.GetLastPInvokeError(), "pread", Path);
-        return n == 0 || last == '\n';
+        var want = (int)Math.Min(count, length);
+        var bytes = new byte[want];
+        if (want == 0) return bytes;
+        fixed (byte* p = bytes)
+        {
+            while (true)
+            {
+                var n = Native.PRead(_fd, p, want, length - want);
+                if (n >= 0) return n == want ? bytes : bytes[..(int)n];
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno != Errno.EINTR) throw Failure(errno, "pread", Path);
+            }
+        }
     }
 
     /// <summary>

@@ -9,7 +9,8 @@ namespace LifeOS.Memory.DailyLog;
 /// </summary>
 /// <param name="growing">
 /// The text is a plain file another program may be appending to (the assistant writes with open("a")): an end
-/// inside a character may be a write in flight, worth another look before it is damage.
+/// inside a character is first waited on, as a write in flight; one that stays is a write cut short (a power cut
+/// keeps any prefix of unsynced appends), read as the end of the text (<see cref="EndsCutShort"/>), not damage.
 /// </param>
 internal sealed class Utf8CheckedStream(Stream inner, string path, bool growing = false) : Stream
 {
@@ -23,13 +24,23 @@ internal sealed class Utf8CheckedStream(Stream inner, string path, bool growing 
     public override int Read(Span<byte> buffer)
     {
         var n = inner.Read(buffer);
+        if (n == 0 && _carried > 0 && growing)
+        {
+            for (var look = 0; n == 0 && look < DayFiles.InFlightAttempts; look++)
+            {
+                Thread.Sleep(DayFiles.InFlightPause);
+                n = inner.Read(buffer);
+            }
+            if (n == 0)
+            {
+                // Its bytes were returned with the read before: the caller's text ends with the fragment.
+                EndsCutShort = true;
+                return 0;
+            }
+        }
         if (n == 0)
         {
-            if (_carried > 0)
-            {
-                var cut = DayFileException.Damaged(path, "it ends inside a UTF-8 character");
-                throw growing ? cut.AsInFlight() : cut;
-            }
+            if (_carried > 0) throw DayFileException.Damaged(path, "it ends inside a UTF-8 character");
             return 0;
         }
         Check(buffer[..n]);
@@ -92,6 +103,12 @@ internal sealed class Utf8CheckedStream(Stream inner, string path, bool growing 
         _ => 1,
     };
 
+    /// <summary>
+    /// The plain file ended inside a character and stayed so: the last write to it was cut short. An append
+    /// completes the character first (<see cref="Utf8Tail.Completion"/>), so that the file is valid UTF-8 again.
+    /// </summary>
+    public bool EndsCutShort { get; private set; }
+
     public override bool CanRead => true;
     public override bool CanSeek => false;
     public override bool CanWrite => false;
@@ -106,6 +123,41 @@ internal sealed class Utf8CheckedStream(Stream inner, string path, bool growing 
     {
         if (disposing) inner.Dispose();
         base.Dispose(disposing);
+    }
+}
+
+/// <summary>The end of a text that stops inside a UTF-8 character, and how to make it whole by appending.</summary>
+internal static class Utf8Tail
+{
+    /// <summary>
+    /// The fewest bytes that complete the character the text's last bytes begin (U+0080, U+0800 or U+10000 when
+    /// only the lead byte is there); empty when the text ends on a character boundary or its end is not the start
+    /// of a valid character (damage, which the checked reads report).
+    /// </summary>
+    public static byte[] Completion(ReadOnlySpan<byte> tail)
+    {
+        for (var i = tail.Length - 1; i >= 0 && i >= tail.Length - 3; i--)
+        {
+            var lead = tail[i];
+            if (lead < 0x80) return [];
+            if (lead < 0xC0) continue;
+            var length = lead switch
+            {
+                >= 0xC2 and < 0xE0 => 2,
+                >= 0xE0 and < 0xF0 => 3,
+                >= 0xF0 and <= 0xF4 => 4,
+                _ => 0,
+            };
+            var have = tail.Length - i;
+            if (length == 0 || have >= length) return [];
+            var whole = new byte[length];
+            tail[i..].CopyTo(whole);
+            // The second byte's range depends on the lead (no overlong form, no surrogate, nothing past U+10FFFF).
+            for (var k = have; k < length; k++)
+                whole[k] = (byte)(k == 1 ? lead switch { 0xE0 => 0xA0, 0xF0 => 0x90, _ => 0x80 } : 0x80);
+            return System.Text.Unicode.Utf8.IsValid(whole) ? whole[have..] : [];
+        }
+        return [];
     }
 }
 

@@ -226,18 +226,7 @@ internal sealed class DayFiles : IDisposable
         {
             if (attempt > 8)
                 throw new IOException($"The daily log of {day} kept moving while it was being appended to.");
-            (DayLocation Location, AppendOnlyFile? File) opened;
-            try
-            {
-                opened = OpenDay(day);
-            }
-            catch (DayFileException ex) when (ex.InFlight && inFlight++ < InFlightAttempts)
-            {
-                // Another program's append caught mid-character: looked at again once it is whole.
-                Thread.Sleep(InFlightPause);
-                attempt--;
-                continue;
-            }
+            var opened = OpenDay(day);
             var (location, file) = opened;
             if (file == null) continue; // moved or deleted meanwhile: find where it lives now
             _touched.Add(file.Path);
@@ -268,19 +257,39 @@ internal sealed class DayFiles : IDisposable
 
     private static long AppendText(AppendOnlyFile file, ReadOnlySpan<byte> entries, out long end)
     {
-        // Another writer's torn or unterminated last line must not swallow the marker line.
-        if (file.EndsWithNewline())
+        var tail = CutShortTail(file);
+        // Another writer's torn or unterminated last line must not swallow the marker line, and a write cut short
+        // inside a character is completed first: the smallest append that leaves the file valid UTF-8.
+        var completion = Utf8Tail.Completion(tail);
+        if (completion.Length == 0 && (tail.Length == 0 || tail[^1] == '\n'))
         {
             var at = file.Append(entries);
             end = at + entries.Length;
             return at;
         }
-        var bytes = new byte[entries.Length + 1];
-        bytes[0] = (byte)'\n';
-        entries.CopyTo(bytes.AsSpan(1));
+        var prefix = completion.Length + 1;
+        var bytes = new byte[prefix + entries.Length];
+        completion.CopyTo(bytes, 0);
+        bytes[prefix - 1] = (byte)'\n';
+        entries.CopyTo(bytes.AsSpan(prefix));
         var start = file.Append(bytes);
         end = start + bytes.Length;
-        return start + 1;
+        return start + prefix;
+    }
+
+    /// <summary>
+    /// The file's last bytes (up to four); while they end inside a character, watched as a write in flight first,
+    /// so that only a write that stays cut short is completed.
+    /// </summary>
+    private static byte[] CutShortTail(AppendOnlyFile file)
+    {
+        var tail = file.Tail(4);
+        for (var look = 0; look < InFlightAttempts && Utf8Tail.Completion(tail).Length > 0; look++)
+        {
+            Thread.Sleep(InFlightPause);
+            tail = file.Tail(4);
+        }
+        return tail;
     }
 
     /// <summary>
@@ -399,8 +408,9 @@ internal sealed class DayFiles : IDisposable
         }
     }
 
-    private const int InFlightAttempts = 40;
-    private static readonly TimeSpan InFlightPause = TimeSpan.FromMilliseconds(25);
+    // How long a file that looks cut short is watched for the rest of another program's write: about a second.
+    internal const int InFlightAttempts = 40;
+    internal static readonly TimeSpan InFlightPause = TimeSpan.FromMilliseconds(25);
 
     /// <summary>
     /// A day file's text, checked as it is read (<see cref="Utf8CheckedStream"/>, <see cref="GzipDayStream"/>);

@@ -58,7 +58,7 @@ public class DamagedFilePureTests
     }
 
     [Fact]
-    public void A_text_cut_inside_a_character_is_damage()
+    public void A_text_cut_inside_a_character_is_damage_unless_it_is_a_plain_file_cut_short()
     {
         var cut = Encoding.UTF8.GetBytes("ok 🧠")[..^1];
         using var checkedStream = new Utf8CheckedStream(new MemoryStream(cut), "day.md");
@@ -66,12 +66,80 @@ public class DamagedFilePureTests
         Assert.Contains("inside a UTF-8 character", damaged.Message);
         Assert.False(damaged.InFlight);
 
-        // A plain file another program appends to may be caught mid-character: worth another look first.
+        // A plain file that stays cut after the wait: its last write was cut short, and the text ends there.
         using var growing = new Utf8CheckedStream(new MemoryStream(cut), "day.md", growing: true);
-        var inFlight = Assert.Throws<DayFileException>(() => ReadInPieces(growing, 2));
-        Assert.True(inFlight.InFlight);
-        Assert.Equal(ErrorIds.DailyLogDamaged, inFlight.ErrorId);
+        Assert.Equal(cut, ReadInPieces(growing, 2));
+        Assert.True(growing.EndsCutShort);
     }
+
+    [Fact]
+    public void A_plain_file_caught_mid_character_is_read_on_once_the_write_completes()
+    {
+        var whole = Encoding.UTF8.GetBytes("ok 🧠 done\n");
+        var file = new GrowingStream(whole[..5], whole[5..]);
+        using var growing = new Utf8CheckedStream(file, "day.md", growing: true);
+        Assert.Equal(whole, ReadInPieces(growing, 64));
+        Assert.False(growing.EndsCutShort);
+        // Bytes that cannot continue the character are damage, however late they come.
+        var bad = new GrowingStream(whole[..5], "x\n"u8.ToArray());
+        using var broken = new Utf8CheckedStream(bad, "day.md", growing: true);
+        Assert.Contains("not valid UTF-8", Assert.Throws<DayFileException>(() => ReadInPieces(broken, 64)).Message);
+    }
+
+    /// <summary>A file whose second part is appended after its end has been read twice.</summary>
+    private sealed class GrowingStream : MemoryStream
+    {
+        private byte[] _later;
+        private int _ends;
+
+        public GrowingStream(byte[] first, byte[] later)
+        {
+            Write(first);
+            Position = 0;
+            _later = later;
+        }
+
+        // MemoryStream sends span reads of a derived class through this overload.
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            var n = base.Read(buffer, offset, count);
+            if (n > 0 || ++_ends < 2 || _later.Length == 0) return n;
+            var at = Position;
+            Seek(0, SeekOrigin.End);
+            Write(_later);
+            Position = at;
+            _later = [];
+            return base.Read(buffer, offset, count);
+        }
+    }
+
+    [Theory]
+    [InlineData("é", 1)]
+    [InlineData("日", 1)]
+    [InlineData("日", 2)]
+    [InlineData("🧠", 1)]
+    [InlineData("🧠", 2)]
+    [InlineData("🧠", 3)]
+    [InlineData("\u0800", 1)] // lead E0: the second byte starts at A0
+    [InlineData("\U00010000", 1)] // lead F0: the second byte starts at 90
+    [InlineData("\U00100000", 1)] // lead F4: nothing past U+10FFFF
+    public void A_character_cut_short_is_completed_by_the_fewest_bytes_that_make_it_valid(string character,
+        int kept)
+    {
+        var text = Encoding.UTF8.GetBytes("entry " + character)[..^(Encoding.UTF8.GetByteCount(character) - kept)];
+        var completion = Utf8Tail.Completion(text.AsSpan(Math.Max(0, text.Length - 4)));
+        Assert.Equal(Encoding.UTF8.GetByteCount(character) - kept, completion.Length);
+        Assert.True(System.Text.Unicode.Utf8.IsValid([.. text, .. completion]));
+    }
+
+    [Theory]
+    [InlineData(new byte[] { 0x41, 0x0A })]
+    [InlineData(new byte[] { 0xC3, 0xA9 })]
+    [InlineData(new byte[] { 0xED, 0xA0 })] // the start of a surrogate: damage, not a cut
+    [InlineData(new byte[] { 0xC0 })] // never a lead byte
+    [InlineData(new byte[] { 0x80, 0x80, 0x80 })]
+    [InlineData(new byte[] { })]
+    public void A_whole_or_damaged_end_gets_no_completion(byte[] tail) => Assert.Empty(Utf8Tail.Completion(tail));
 
     private static byte[] Members(params byte[][] texts)
     {
