@@ -104,8 +104,19 @@ internal sealed class DayFiles : IDisposable
     /// Whether anything has the name: a file, or what stands where one should be (a folder, a link to nowhere),
     /// which <see cref="Require"/> refuses when the day is opened.
     /// </summary>
-    private static bool Occupied(string path) =>
-        File.Exists(path) || Directory.Exists(path) || new FileInfo(path).LinkTarget != null;
+    private static bool Occupied(string path)
+    {
+        if (File.Exists(path) || Directory.Exists(path) || new FileInfo(path).LinkTarget != null) return true;
+        // A folder the user may not search hides its files from stat as if they were absent: its days would be
+        // counted missing and get new files, so it is the days' problem instead.
+        var folder = System.IO.Path.GetDirectoryName(path)!;
+        if (Directory.Exists(folder) && !FilePermissions.CanSearch(folder))
+        {
+            throw DayFileException.Inaccessible(folder, FailureKind.PermissionDenied,
+                "permission to open the files in this folder is denied");
+        }
+        return false;
+    }
 
     /// <summary>
     /// Refuses a day's path that is not a plain file inside the workspace: a folder, or a symbolic link that leads
@@ -329,7 +340,15 @@ internal sealed class DayFiles : IDisposable
         {
             Workspace.CreatePrivateDirectory(LogDirectory);
             var live = PathOf(day, DayLocation.Live);
-            if (!AppendOnlyFile.TryCreate(live)) return (DayLocation.Live, null);
+            try
+            {
+                if (!AppendOnlyFile.TryCreate(live)) return (DayLocation.Live, null);
+            }
+            catch (Exception ex) when (DayFileException.From(live, ex, writing: true) is { } problem)
+            {
+                // A memory/ folder the user may not write: only the days that need a new file are skipped.
+                throw problem;
+            }
             var created = AppendOnlyFile.OpenExisting(live);
             if (created == null) return (DayLocation.Live, null);
             created.Append(Utf8.GetBytes(LogEntryFormat.Header(day)));

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using LifeOS.Memory.DailyLog;
 using Microsoft.Data.Sqlite;
@@ -53,9 +54,19 @@ internal sealed class MemoryStore : IDisposable
     /// <summary>Makes the commits so far durable before the daily logs name their facts.</summary>
     public CommitBarrier Commits { get; }
 
+    private static readonly ConcurrentBag<Action<string>> WriterOpeningHooks = new();
+
+    /// <summary>
+    /// Registers what closes this process's long-lived reading connections to a database before a writer opens it:
+    /// SQLite shares one -shm mapping per file in a process, and one opened read-only would refuse the writer's
+    /// writes.
+    /// </summary>
+    internal static void OnWriterOpening(Action<string> closeReaders) => WriterOpeningHooks.Add(closeReaders);
+
     /// <summary>Opens (creating when needed) the database with the Jarvis connection settings and schema.</summary>
     public static MemoryStore OpenForWriting(string path)
     {
+        foreach (var closeReaders in WriterOpeningHooks) closeReaders(path);
         var isNew = !File.Exists(path) || new FileInfo(path).Length == 0;
         if (isNew)
         {
@@ -82,30 +93,73 @@ internal sealed class MemoryStore : IDisposable
     public static MemoryStore? OpenForReading(string path)
     {
         if (!File.Exists(path)) return null;
+        if (File.Exists(path + "-wal")) return OpenBesideWal(path);
+        // A file the user may not write, with no WAL: nobody writing it as this user, it is read as immutable, where
+        // SQLite would create a -wal and -shm to read it that no read-only connection removes.
+        if (!FilePermissions.CanWrite(path)) return OpenChecked(path, SqliteOpenMode.ReadOnly, OpenQuery.Immutable);
         // Opened read-write but only read: the last connection to close then removes the -wal and -shm files,
         // where a read-only connection would leave them behind. A read-only file falls back to read-only mode.
         // On a read-only folder or file system SQLite cannot create the -shm file a WAL database needs even to
         // read; nobody can be writing there, so the file is then read as immutable.
         try
         {
-            return OpenChecked(path, SqliteOpenMode.ReadWrite, immutable: false);
+            return OpenChecked(path, SqliteOpenMode.ReadWrite, OpenQuery.None);
         }
         catch (MemoryMigrationException ex) when (ex.ErrorId == ErrorIds.WorkspaceNotWritable)
         {
             try
             {
-                return OpenChecked(path, SqliteOpenMode.ReadOnly, immutable: false);
+                return OpenChecked(path, SqliteOpenMode.ReadOnly, OpenQuery.None);
             }
             catch (MemoryMigrationException again) when (again.ErrorId == ErrorIds.WorkspaceNotWritable)
             {
-                return OpenChecked(path, SqliteOpenMode.ReadOnly, immutable: true);
+                return OpenChecked(path, SqliteOpenMode.ReadOnly, OpenQuery.Immutable);
             }
         }
     }
 
-    private static MemoryStore OpenChecked(string path, SqliteOpenMode mode, bool immutable)
+    /// <summary>
+    /// Opens a database whose WAL another connection left (the assistant running, or killed mid-write) so that
+    /// closing changes none of the three files: read-only, so SQLite never checkpoints the WAL into jarvis.db nor
+    /// removes it, and with the -shm only read (with no writer left to hold it, SQLite rebuilds the WAL's index in
+    /// its own memory, where a writable -shm would be emptied and rebuilt in place). Without a -shm, SQLite must
+    /// create one to read the WAL: the one file a reading command may add. Where even that is impossible (a
+    /// read-only folder) the file is read as immutable, without the WAL's transactions.
+    /// </summary>
+    private static MemoryStore OpenBesideWal(string path)
     {
-        var store = Open(path, mode, setJournalMode: false, immutable);
+        if (File.Exists(path + "-shm"))
+        {
+            try
+            {
+                return OpenChecked(path, SqliteOpenMode.ReadOnly, OpenQuery.ReadOnlySharedMemory);
+            }
+            catch (MemoryMigrationException ex) when (ex.ErrorId == ErrorIds.WorkspaceNotWritable)
+            {
+                // A -shm the user may not read: SQLite reads the WAL as below.
+            }
+        }
+        try
+        {
+            return OpenChecked(path, SqliteOpenMode.ReadOnly, OpenQuery.None);
+        }
+        catch (MemoryMigrationException ex) when (ex.ErrorId == ErrorIds.WorkspaceNotWritable)
+        {
+            return OpenChecked(path, SqliteOpenMode.ReadOnly, OpenQuery.Immutable);
+        }
+    }
+
+    /// <summary>What the URI of a read-only opening asks of SQLite.</summary>
+    private enum OpenQuery
+    {
+        None,
+        Immutable,
+        ReadOnlySharedMemory,
+    }
+
+    private static MemoryStore OpenChecked(string path, SqliteOpenMode mode, OpenQuery query)
+    {
+        var store = Open(path, mode, setJournalMode: false, query);
         try
         {
             store.RequireJarvisTables();
@@ -119,11 +173,16 @@ internal sealed class MemoryStore : IDisposable
     }
 
     private static MemoryStore Open(string path, SqliteOpenMode mode, bool setJournalMode = true,
-        bool immutable = false)
+        OpenQuery query = OpenQuery.None)
     {
         var cs = new SqliteConnectionStringBuilder
         {
-            DataSource = immutable ? new Uri(path).AbsoluteUri + "?immutable=1" : path,
+            DataSource = query switch
+            {
+                OpenQuery.Immutable => new Uri(path).AbsoluteUri + "?immutable=1",
+                OpenQuery.ReadOnlySharedMemory => new Uri(path).AbsoluteUri + "?readonly_shm=1",
+                _ => path,
+            },
             Mode = mode,
             Pooling = false,
             DefaultTimeout = 60,

@@ -36,7 +36,7 @@ internal sealed class DryRun(SourceOptions sourceOptions, Workspace workspace)
                 {
                     var day = LogDay.Of(FactMapper.FormatTimestamp(row.CreatedAt ?? today));
                     // Entries go where the day lives now: the live file, else its archive.
-                    var location = days.LocationsOf(day) is { Count: > 0 } found ? found[0] : DayLocation.Live;
+                    var location = WhereEntriesGo(days, day);
                     yield return new PlannedEntry
                     {
                         PostgresId = row.Id, Day = day, LogFile = days.PathOf(day, location),
@@ -44,6 +44,22 @@ internal sealed class DryRun(SourceOptions sourceOptions, Workspace workspace)
                     };
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// The day's file as it is found now; a folder that may not be searched hides it, and the plan names the
+    /// live file (the run itself reports the folder).
+    /// </summary>
+    private static DayLocation WhereEntriesGo(DayFiles days, string day)
+    {
+        try
+        {
+            return days.LocationsOf(day) is { Count: > 0 } found ? found[0] : DayLocation.Live;
+        }
+        catch (DayFileException)
+        {
+            return DayLocation.Live;
         }
     }
 

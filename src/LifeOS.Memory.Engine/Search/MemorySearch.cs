@@ -11,6 +11,23 @@ public sealed class MemorySearch
 {
     private static readonly ConcurrentDictionary<string, WorkspaceSearch> Sessions = new(StringComparer.Ordinal);
 
+    static MemorySearch()
+    {
+        // A session's connection is closed before a writer of this process opens its database (see
+        // MemoryStore.OnWriterOpening), and when the process ends: closing it is what removes the -wal and -shm
+        // files SQLite created for it.
+        MemoryStore.MemoryStore.OnWriterOpening(ReleaseSession);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            foreach (var path in Sessions.Keys) ReleaseSession(path);
+        };
+    }
+
+    private static void ReleaseSession(string databasePath)
+    {
+        if (Sessions.TryRemove(databasePath, out var session)) session.Dispose();
+    }
+
     public MemorySearch(string? memoryRoot = null) => Workspace = new Workspace(memoryRoot);
 
     public Workspace Workspace { get; }
@@ -41,7 +58,7 @@ public sealed class MemorySearch
     /// <summary>Closes this workspace's connection and drops what its searches keep.</summary>
     public void Release()
     {
-        if (Sessions.TryRemove(Workspace.DatabasePath, out var s)) s.Dispose();
+        ReleaseSession(Workspace.DatabasePath);
     }
 
     /// <summary>The semantic half alone, as the search ranks it: fact ids and similarities, best first.</summary>
