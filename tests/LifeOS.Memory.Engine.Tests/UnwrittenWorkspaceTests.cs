@@ -57,14 +57,15 @@ public class UnwrittenWorkspaceTests
         await foreach (var e in migrator.GetEntriesAsync(new[] { "1", "2" }, 0, null)) given.Add(e);
         Assert.All(given, e => Assert.False(e.IsMigrated));
 
-        // As for rows the script linked in a database the module wrote: found, but with the script's "now" time,
-        // no embedding and no entry of the module's.
+        // Still to do, as status and the plan say: the script's facts are not the module's until the run adopts
+        // them, so they are neither changed nor missing their entries.
         var v = s.Verify();
         Assert.Equal(Rows, v.SourceCount);
-        Assert.Equal(0, v.MissingCount);
-        Assert.Equal(Rows, v.ChangedCount);
-        Assert.Equal(Rows, v.EmbeddingMismatchCount);
-        Assert.Equal(Rows, v.LogMissingCount);
+        Assert.Equal(status.PendingCount, v.MissingCount);
+        Assert.Equal(plan.Select(p => p.PostgresId.ToString()).Take(MigrationVerification.IdSampleSize),
+            v.MissingIds.Select(id => id.ToString()));
+        Assert.Equal(0, v.MigratedCount);
+        Assert.Equal(0, v.ChangedCount + v.EmbeddingMismatchCount + v.LogMissingCount + v.LogUncheckedCount);
         Assert.Equal(0, v.OrphanedCount + v.DuplicateCount + v.MentionMismatchCount);
         Assert.False(v.IsComplete);
 

@@ -56,6 +56,10 @@ internal sealed class MemoryStore : IDisposable
 
     private static readonly ConcurrentBag<Action<string>> WriterOpeningHooks = new();
 
+    // Read-write connections of this process, by path: the -wal and -shm files they created are theirs to remove.
+    private static readonly ConcurrentDictionary<string, int> OpenHere = new(StringComparer.Ordinal);
+    private bool _readWrite;
+
     /// <summary>
     /// Registers what closes this process's long-lived reading connections to a database before a writer opens it:
     /// SQLite shares one -shm mapping per file in a process, and one opened read-only would refuse the writer's
@@ -93,7 +97,11 @@ internal sealed class MemoryStore : IDisposable
     public static MemoryStore? OpenForReading(string path)
     {
         if (!File.Exists(path)) return null;
-        if (File.Exists(path + "-wal")) return OpenBesideWal(path);
+        // Transactions in another program's WAL are left where they are. An empty one holds nothing to checkpoint
+        // (a read-only connection leaves one behind), and one of this process's connections is ours: read as if
+        // there were none, so that the last connection to close removes it.
+        var wal = new FileInfo(path + "-wal");
+        if (wal.Exists && wal.Length > 0 && OpenHere.GetValueOrDefault(path) == 0) return OpenBesideWal(path);
         // A file the user may not write, with no WAL: nobody writing it as this user, it is read as immutable, where
         // SQLite would create a -wal and -shm to read it that no read-only connection removes.
         if (!FilePermissions.CanWrite(path)) return OpenChecked(path, SqliteOpenMode.ReadOnly, OpenQuery.Immutable);
@@ -201,6 +209,11 @@ internal sealed class MemoryStore : IDisposable
                 : "PRAGMA busy_timeout = 30000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; " +
                   "PRAGMA foreign_keys = ON; PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY; " +
                   "PRAGMA wal_autocheckpoint = 16384;");
+            if (mode == SqliteOpenMode.ReadWrite)
+            {
+                store._readWrite = true;
+                OpenHere.AddOrUpdate(path, 1, (_, n) => n + 1);
+            }
             return store;
         }
         catch (SqliteException ex)
@@ -610,5 +623,6 @@ internal sealed class MemoryStore : IDisposable
         _raw.Clear();
         Commits.Dispose();
         _connection.Dispose();
+        if (_readWrite) OpenHere.AddOrUpdate(DatabasePath, 0, (_, n) => n - 1);
     }
 }

@@ -25,7 +25,13 @@ internal sealed class PageLinks(Dictionary<object, SourceLink> links)
 {
     public static PageLinks None { get; } = new(new Dictionary<object, SourceLink>());
 
-    public bool IsMigrated(object key) => links.TryGetValue(key, out var link) && link.Own;
+    public bool IsMigrated(object key) => links.TryGetValue(key, out var link) && Migrates(link);
+
+    /// <summary>
+    /// The rule: a link migrates its row when it is the module's own. Verification asks it of the links it reads
+    /// with their facts, so that a row only another program linked is missing there too.
+    /// </summary>
+    public static bool Migrates(SourceLink link) => link.Own;
 
     /// <param name="force">-Force: every row is refreshed, migrated or not.</param>
     public bool IsStillToDo(object key, bool force) => force || !IsMigrated(key);

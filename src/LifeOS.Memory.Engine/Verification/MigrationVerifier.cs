@@ -119,10 +119,9 @@ internal sealed class MigrationVerifier(SourceOptions sourceOptions, Workspace w
         {
             foreach (var (key, factId) in logChecks[k])
             {
-                // Entries count only where the module's ledger says it wrote them, with exactly the fact's rendering;
-                // a fact linked by another program (factId -1 here) has no entry of the module's until a run adopts it.
-                var entries = factId < 0 ? 0 : logs.Counts.GetValueOrDefault(factId);
-                if (factId >= 0 && logs.Unchecked.Contains(factId))
+                // Entries count only where the module's ledger says it wrote them, with exactly the fact's rendering.
+                var entries = logs.Counts.GetValueOrDefault(factId);
+                if (logs.Unchecked.Contains(factId))
                     Count(readers[k].Samples.LogUnchecked, key, () => v.LogUncheckedCount++);
                 else if (entries == 0)
                     Count(readers[k].Samples.LogMissing, key, () => v.LogMissingCount++);
@@ -199,7 +198,10 @@ internal sealed class MigrationVerifier(SourceOptions sourceOptions, Workspace w
         for (var i = 0; i < rows.Count; i++)
         {
             var row = rows[i];
-            if (linked == null || !linked.TryGetValue(row.Id, out var fact) || !fact.Exists)
+            // Still to do, as status and the run see it: no fact, or one only another program linked (the assistant's
+            // migration script), which the next run adopts in place.
+            if (linked == null || !linked.TryGetValue(row.Id, out var fact) || !fact.Exists
+                || !PageLinks.Migrates(new SourceLink(fact.FactId, fact.Own)))
             {
                 Count(samples.Missing, row.Id, () => v.MissingCount++);
                 continue;
@@ -220,10 +222,10 @@ internal sealed class MigrationVerifier(SourceOptions sourceOptions, Workspace w
                 Count(samples.EmbeddingMismatch, row.Id, () => v.EmbeddingMismatchCount++);
                 differs = true;
             }
-            if (differs && fact.Own) ownChanged(row, fact.FactId);
-            if (fact.Own && otherMentions!.Contains(fact.FactId))
+            if (differs) ownChanged(row, fact.FactId);
+            if (otherMentions!.Contains(fact.FactId))
                 Count(samples.MentionMismatch, row.Id, () => v.MentionMismatchCount++);
-            logChecks.Add((row.Id, fact.Own ? fact.FactId : -1));
+            logChecks.Add((row.Id, fact.FactId));
         }
     }
 
