@@ -87,7 +87,8 @@ public sealed class CrashedWriterTests
         Assert.Equal(1L, (long)run.Last.MigratedCount);
     }
 
-    /// <summary>Runs the writer until it says it is ready, then kills it: its WAL and -shm stay as it left them.</summary>
+    /// <summary>Runs the writer until it says it is ready, then kills it: its WAL and -shm stay as it left them.
+    /// </summary>
     private static void KillWriterMidWay(string database, string crash)
     {
         var start = new ProcessStartInfo("python3")
