@@ -165,7 +165,7 @@ internal sealed class DayFiles : IDisposable
         void Add(string directory, string suffix, DayLocation location)
         {
             if (!Directory.Exists(directory)) return;
-            foreach (var info in new DirectoryInfo(directory).EnumerateFiles("*" + suffix))
+            foreach (var info in Listing(directory, suffix))
             {
                 var day = info.Name[..^suffix.Length];
                 if (!LogDay.IsDay(day)) continue;
@@ -188,6 +188,24 @@ internal sealed class DayFiles : IDisposable
         Add(ArchiveDirectory, ".md", DayLocation.Archived);
         Add(ArchiveDirectory, ".md.gz", DayLocation.Compressed);
         return days.ToDictionary(p => p.Key, p => p.Value.ToString(), StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// The day files of a folder. A run cannot tell which days someone changed without listing them, so a folder it
+    /// may not read stops it, worded as what it is.
+    /// </summary>
+    private static List<FileInfo> Listing(string directory, string suffix)
+    {
+        try
+        {
+            return new DirectoryInfo(directory).EnumerateFiles("*" + suffix).ToList();
+        }
+        catch (UnauthorizedAccessException ex)
+        {
+            throw new MemoryMigrationException(ErrorIds.WorkspaceNotWritable, FailureKind.PermissionDenied,
+                $"The daily logs in {directory} cannot be listed: permission to read the folder is denied " +
+                $"({ex.Message})", ex);
+        }
     }
 
     public string Signature(string day)
