@@ -308,7 +308,8 @@ internal static class LogAudit
             var ended = false;
             foreach (var (e, fact) in rows)
             {
-                if (intactRows.Contains(e.Offset)) continue;
+                // A place before what was read (a negative offset of a damaged ledger row) holds no entry.
+                if (intactRows.Contains(e.Offset) || e.Offset < bufferStart) continue;
                 var want = expected.Of(e.Format, fact);
                 if (want.Length != e.Length) continue;
                 while (bufferStart + filled < e.Offset + want.Length && !ended)

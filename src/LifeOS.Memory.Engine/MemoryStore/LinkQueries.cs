@@ -204,7 +204,9 @@ internal sealed class LinkQueries
             {
                 var id = read.Int64(0);
                 ref var k = ref CollectionsMarshal.GetValueRefOrAddDefault(seen, id, out _);
-                var list = expected[id];
+                // Only a damaged index answers with a fact that was not asked for.
+                if (!expected.TryGetValue(id, out var list))
+                    throw new StoreDataException($"the mentions' index answered for fact {id}, not asked for");
                 if (k < list.Count && !reordered.Contains(id))
                 {
                     var m = list[k];
