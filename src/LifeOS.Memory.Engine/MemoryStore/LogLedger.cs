@@ -224,17 +224,21 @@ internal sealed class LogLedger
     // Reads every fact in an audit: optimized from its first call, as an audit runs once per process.
     [System.Runtime.CompilerServices.MethodImpl(
         System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public bool ReadLogFacts(string day, DayFacts into, FactEntityNames? names = null)
+    /// <param name="pendingOnly">Only the day's facts whose entries are pending (a sync run's refreshed facts).
+    /// </param>
+    public bool ReadLogFacts(string day, DayFacts into, FactEntityNames? names = null, bool pendingOnly = false)
     {
         into.Clear();
         var ownDay = false;
         // A text timestamp whose first bytes are the day's ten ASCII characters has the day as its own.
         var dayPrefix = day.Length == 10 && System.Text.Ascii.IsValid(day) ? Encoding.ASCII.GetBytes(day) : null;
         // Read through SQLite directly, each column's type asked once: an audit of every day reads every fact.
-        var read = _store.Raw(names == null ? "log-facts-day-utf8" : "log-facts-day-utf8-bare",
+        var read = _store.Raw((names == null ? "log-facts-day-utf8" : "log-facts-day-utf8-bare")
+            + (pendingOnly ? "-pending" : ""),
             "SELECT f.id, f.content, f.context, f.timestamp, coalesce(f.confidence, 1.0)" +
             (names == null ? ", " + EntityNamesOfFact : "") +
-            $" FROM {_store.OwnFactsOrLegacy} WHERE f.timestamp >= ?1 AND f.timestamp < ?2");
+            $" FROM {_store.OwnFactsOrLegacy} WHERE f.timestamp >= ?1 AND f.timestamp < ?2" +
+            (pendingOnly ? " AND f.id IN (SELECT fact_id FROM lifeos_log_pending)" : ""));
         read.Bind(1, day).Bind(2, day + "\uffff");
         while (read.Step())
         {

@@ -118,6 +118,9 @@ internal sealed class MemoryStore : IDisposable
         }
     }
 
+    /// <summary>The page cache of a connection, in SQLite's notation (negative: KiB).</summary>
+    internal const int CacheSize = -16384;
+
     private static MemoryStore Open(string path, SqliteOpenMode mode, bool setJournalMode = true,
         bool immutable = false)
     {
@@ -137,10 +140,10 @@ internal sealed class MemoryStore : IDisposable
             // 64 MiB of WAL instead of 4 MiB: each one is an fsync, and closing the last connection checkpoints
             // the rest.
             store.Execute(!setJournalMode
-                ? "PRAGMA busy_timeout = 30000; PRAGMA foreign_keys = ON; PRAGMA cache_size = -16384; " +
+                ? $"PRAGMA busy_timeout = 30000; PRAGMA foreign_keys = ON; PRAGMA cache_size = {CacheSize}; " +
                   "PRAGMA temp_store = MEMORY;"
                 : "PRAGMA busy_timeout = 30000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; " +
-                  "PRAGMA foreign_keys = ON; PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY; " +
+                  $"PRAGMA foreign_keys = ON; PRAGMA cache_size = {CacheSize}; PRAGMA temp_store = MEMORY; " +
                   "PRAGMA wal_autocheckpoint = 16384;");
             return store;
         }
