@@ -73,7 +73,8 @@ internal sealed class SyncRecords
     }
 
     /// <summary>How many links the module has.</summary>
-    public long LinkCount() => _store.Scalar<long>("SELECT count(*) FROM fact_embeddings WHERE lifeos_link = 1");
+    public long LinkCount() =>
+        _store.WithSmallCache(() => _store.Scalar<long>("SELECT count(*) FROM fact_embeddings WHERE lifeos_link = 1"));
 
     /// <summary>
     /// The module's links of an integer-keyed table in key order (the covering index's order): each id, recorded
@@ -84,18 +85,18 @@ internal sealed class SyncRecords
         var read = _store.Raw("link-versions-integer",
             "SELECT postgres_id, lifeos_xmin, fact_id FROM fact_embeddings INDEXED BY lifeos_link_versions " +
             "WHERE lifeos_link = 1 ORDER BY postgres_id");
-        // Each page of the index is read once: a small page cache serves the scan as well, where the run's 16 MiB
-        // one would fill up at 1,000,000 links (and count in what a no-op adds to the session).
-        _store.Execute("PRAGMA cache_size = -1024");
-        try
+        _store.WithSmallCache(() =>
         {
-            while (read.Step()) each(read.Int64(0), read.IsNull(1) ? -1 : read.Int64(1), read.Int64(2));
-        }
-        finally
-        {
-            read.Reset();
-            _store.Execute($"PRAGMA cache_size = {MemoryStore.CacheSize}");
-        }
+            try
+            {
+                while (read.Step()) each(read.Int64(0), read.IsNull(1) ? -1 : read.Int64(1), read.Int64(2));
+            }
+            finally
+            {
+                read.Reset();
+            }
+            return true;
+        });
     }
 
     /// <summary>What was recorded for each of the given facts, with each fact's current digest.</summary>

@@ -25,12 +25,21 @@ internal static class LogRepair
         var recorded = store.Ledger.DaySignatures();
         files.TrustChecked(recorded);
         var actual = files.Signatures();
-        var changed = new HashSet<string>(StringComparer.Ordinal);
+        // Days whose files are exactly as the module's last write left them.
+        var asLeft = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (day, signature) in recorded)
-            if (actual.GetValueOrDefault(day, "") != signature) changed.Add(day);
-        if (alsoDays != null) changed.UnionWith(alsoDays);
-        days.UnionWith(changed);
+        {
+            if (actual.GetValueOrDefault(day, "") != signature) days.Add(day);
+            else asLeft.Add(day);
+        }
+        if (alsoDays != null)
+        {
+            days.UnionWith(alsoDays);
+            asLeft.ExceptWith(alsoDays);
+        }
 
+        var pendingByDay = asLeft.Count > 0 ? store.Ledger.PendingFactsByDay() : [];
+        var dayFacts = new DayFacts();
         long appended = 0;
         // The facts the entries name are made durable before any entry is: a run killed before its end leaves
         // commits that only the page cache holds.
@@ -41,7 +50,8 @@ internal static class LogRepair
             try
             {
                 // A day as the module left it needs only its pending facts looked at; any other, all of them.
-                appended += (changed.Contains(day) ? null : RepairPending(store, files, day, adopted))
+                appended += (asLeft.Contains(day) && pendingByDay.TryGetValue(day, out var ids)
+                        ? RepairPending(store, files, day, ids, dayFacts, adopted) : null)
                     ?? RepairDay(store, files, day, pending, adopted);
             }
             catch (DayFileException ex)
@@ -75,15 +85,15 @@ internal static class LogRepair
     /// where that does not settle it (a fact with no entry recorded in the day, an adopted one, several files or
     /// a compressed one, a file gone meanwhile): the whole day is audited then.
     /// </summary>
-    private static long? RepairPending(Store store, DayFiles files, string day, HashSet<long> adopted)
+    private static long? RepairPending(Store store, DayFiles files, string day, List<long> pendingIds,
+        DayFacts facts, HashSet<long> adopted)
     {
         var locations = files.LocationsOf(day);
         if (locations.Count != 1 || locations[0] == DayLocation.Compressed) return null;
-        var facts = new DayFacts();
-        store.Ledger.ReadLogFacts(day, facts, pendingOnly: true);
+        store.Ledger.ReadLogFacts(pendingIds, facts);
         if (facts.Count == 0) return null;
         var places = new Dictionary<long, List<LedgerEntry>>(facts.Count);
-        foreach (var e in store.Ledger.ForDay(day))
+        foreach (var e in store.Ledger.ForDayOfPending(day))
         {
             if (!facts.TryIndexOf(e.FactId, out _)) continue;
             if (!places.TryGetValue(e.FactId, out var list)) places[e.FactId] = list = new List<LedgerEntry>(1);
