@@ -77,11 +77,13 @@ internal static class SearchBench
             GC.Collect();
             GC.WaitForPendingFinalizers();
             var rssBefore = Machine.ResetPeak();
+            Diagnose(session, workspace, "before");
             Console.WriteLine($"before the first search: RSS {rssBefore:F0} MiB (anonymous " +
                 $"{Machine.Status("RssAnon"):F0}, file-backed {Machine.Status("RssFile"):F0}), managed heap " +
                 $"{GC.GetTotalMemory(true) / 1048576.0:F0} MiB");
             var first = Timed(session, workspace, queries[0].Text, queries[0].Vector);
             var rssAfterFirst = Machine.Status("VmRSS");
+            Diagnose(session, workspace, "first");
             var rows = new List<(string, string, string)>
             {
                 ("first query of the session (hybrid: builds the compact form)", $"{first * 1000:F0} ms", "<= 2 s"),
@@ -93,17 +95,20 @@ internal static class SearchBench
             {
                 var warm = queries.Select(q => Timed(session, workspace, useText ? q.Text : "",
                     useVector ? q.Vector : null)).ToList();
+                Diagnose(session, workspace, mode + " warm");
                 var cold = queries.Take(ColdQueries).Select(q =>
                 {
                     AssistantWrite(Path.Combine(workspace, "jarvis.db"));
                     return Timed(session, workspace, useText ? q.Text : "", useVector ? q.Vector : null);
                 }).ToList();
+                Diagnose(session, workspace, mode + " cold");
                 var target = mode == "keyword" ? "p95 <= 20 ms" : "p95 <= 50 ms";
                 rows.Add(($"{mode}, warm ({WarmQueries} queries)", Percentiles(warm), target));
                 if (useText)
                 {
                     var stopwords = queries.Select(q => Timed(session, workspace, q.Common,
                         useVector ? q.Vector : null)).ToList();
+                    Diagnose(session, workspace, mode + " stopwords");
                     rows.Add(($"{mode}, warm, words as they occur (stopwords included)", Percentiles(stopwords),
                         ""));
                 }
@@ -235,6 +240,24 @@ internal static class SearchBench
             "confidence, is_assistant_output) VALUES ('the assistant notes a meeting', 'chat', " +
             "strftime('%Y-%m-%d %H:%M:%S', 'now'), 'telegram', 1.0, 0)";
         cmd.ExecuteNonQuery();
+    }
+
+    private static long s_allocated;
+
+    /// <summary>Per phase: managed bytes allocated, what the GC keeps committed, the cache's builds and appends.</summary>
+    private static void Diagnose(BenchSession session, string workspace, string phase)
+    {
+        var allocated = GC.GetTotalAllocatedBytes(true);
+        var (_, counts) = session.Time(
+            "$t = ([AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq " +
+            "'LifeOS.Memory.Engine' }).GetType('LifeOS.Memory.Search.MemorySearch'); " +
+            "$m = [Activator]::CreateInstance($t, @([string]$ws)); '{0} builds, {1} appends' -f $m.CacheBuilds, " +
+            "$m.CacheAppends", workspace);
+        var info = GC.GetGCMemoryInfo();
+        Console.WriteLine($"  [{phase}] allocated {(allocated - s_allocated) / 1048576.0:F0} MiB, GC committed " +
+            $"{info.TotalCommittedBytes / 1048576.0:F0} MiB, heap {info.HeapSizeBytes / 1048576.0:F0} MiB, " +
+            $"anonymous RSS {Machine.Status("RssAnon"):F0} MiB, {counts}");
+        s_allocated = allocated;
     }
 
     private static double Timed(BenchSession session, string workspace, string text, float[]? vector)

@@ -503,6 +503,53 @@ public sealed class SearchFreshnessTests
     }
 
     [Fact]
+    public async Task A_checkpoint_keeps_the_cache_and_a_file_replaced_at_the_path_is_read_anew()
+    {
+        using var s = new Scenario();
+        for (var i = 0; i < 20; i++)
+            s.Insert($"row {i} alpha", null, new DateTime(2025, 1, 1, 0, 0, 0, DateTimeKind.Utc).AddHours(i),
+                [i, 1f, 0f, 0f]);
+        Assert.True(s.Migrate().Success);
+        var search = new MemorySearch(s.Root);
+        try
+        {
+            Task<IReadOnlyList<SearchResult>> Search(string query) =>
+                search.SearchAsync(new SearchOptions { Query = query, Embedding = [0f, 0f, 0f, 1f] });
+            await Search("omega");
+            Assert.Equal(1, search.CacheBuilds);
+
+            // The assistant's insert, then a checkpoint (its connection's automatic one, or a close): the file is
+            // written to, not replaced. Found at once; the cache is neither rebuilt nor appended to.
+            s.WorkspaceSql("INSERT INTO facts (content, context, timestamp, source, confidence, " +
+                "is_assistant_output) VALUES ('omega arrives', 'chat', '2025-02-01 00:00:00', 'telegram', 1, 0); " +
+                "PRAGMA wal_checkpoint(TRUNCATE)");
+            Assert.Contains(await Search("omega"), r => r.Content == "omega arrives");
+            Assert.Equal((1, 0), (search.CacheBuilds, search.CacheAppends));
+
+            // A restore: another database renamed over the path. Read from the new file, its vectors rebuilt.
+            var copy = Path.Combine(s.Root, "restored.db");
+            s.WorkspaceSql($"VACUUM INTO '{copy}'");
+            using (var c = new SqliteConnection($"Data Source={copy};Pooling=False"))
+            {
+                c.Open();
+                using var cmd = c.CreateCommand();
+                cmd.CommandText = "DELETE FROM facts WHERE content LIKE 'omega%'; INSERT INTO facts (content, " +
+                    "context, timestamp, source, confidence, is_assistant_output) VALUES ('zeta restored', " +
+                    "'chat', '2025-02-02 00:00:00', 'telegram', 1, 0)";
+                cmd.ExecuteNonQuery();
+            }
+            File.Move(copy, s.DbPath, overwrite: true);
+            Assert.DoesNotContain(await Search("omega"), r => r.Content == "omega arrives");
+            Assert.Contains(await Search("zeta"), r => r.Content == "zeta restored");
+            Assert.Equal(2, search.CacheBuilds);
+        }
+        finally
+        {
+            search.Release();
+        }
+    }
+
+    [Fact]
     public async Task A_workspace_without_a_database_is_WorkspaceNotFound()
     {
         var root = Path.Combine(Path.GetTempPath(), "lifeos-empty-" + Guid.NewGuid().ToString("N")[..8]);
