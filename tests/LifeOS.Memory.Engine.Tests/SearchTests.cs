@@ -549,6 +549,59 @@ public sealed class SearchFreshnessTests
         }
     }
 
+    /// <summary>
+    /// What a second copy of SQLite in the same process does to the search's open connection: its close drops this
+    /// process's locks, checkpoints and deletes the -wal and -shm files, and its next connection writes through new
+    /// ones that the search's (detached) shared memory never hears of. Played here with the files deleted by hand
+    /// around a commit from another process, which checkpoints before closing as that copy's close does.
+    /// </summary>
+    [Fact]
+    public async Task Wal_files_deleted_under_the_open_connection_make_the_next_search_reopen_and_see_new_facts()
+    {
+        using var s = new Scenario();
+        for (var i = 0; i < 20; i++)
+            s.Insert($"row {i} alpha", null, new DateTime(2025, 1, 1, 0, 0, 0, DateTimeKind.Utc).AddHours(i),
+                [i, 1f, 0f, 0f]);
+        Assert.True(s.Migrate().Success);
+        var search = new MemorySearch(s.Root);
+        try
+        {
+            Task<IReadOnlyList<SearchResult>> Search() =>
+                search.SearchAsync(new SearchOptions { Query = "omega alpha", Embedding = [0f, 0f, 0f, 1f] });
+            Assert.DoesNotContain(await Search(), r => r.Content.StartsWith("omega", StringComparison.Ordinal));
+            void DeleteWal()
+            {
+                File.Delete(s.DbPath + "-wal");
+                File.Delete(s.DbPath + "-shm");
+            }
+            DeleteWal();
+            OtherProcessWrites(s.DbPath, "INSERT INTO facts (content, context, timestamp, source, confidence, " +
+                "is_assistant_output) VALUES ('omega detached', 'chat', '2025-02-01 00:00:00', 'telegram', 1, 0)");
+            DeleteWal();
+            Assert.Contains(await Search(), r => r.Content == "omega detached");
+        }
+        finally
+        {
+            search.Release();
+        }
+    }
+
+    /// <summary>A commit from Python's sqlite3 in its own process, checkpointed (TRUNCATE) before it closes.</summary>
+    private static void OtherProcessWrites(string db, string sql)
+    {
+        var psi = new ProcessStartInfo("python3") { UseShellExecute = false, RedirectStandardError = true };
+        foreach (var a in new[]
+        {
+            "-c", "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], timeout=5)\nc.execute(sys.argv[2])\n" +
+            "c.commit()\nc.execute('PRAGMA wal_checkpoint(TRUNCATE)').fetchall()\nc.close()", db, sql,
+        }) psi.ArgumentList.Add(a);
+        using var process = Process.Start(psi)
+            ?? throw new InvalidOperationException("The search tests need python3 (apt-get install -y python3).");
+        var error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, error);
+    }
+
     [Fact]
     public async Task A_workspace_without_a_database_is_WorkspaceNotFound()
     {

@@ -22,6 +22,7 @@ internal sealed class WorkspaceSearch : IDisposable
     private readonly string _databasePath;
     private Store? _store;
     private SearchQueries? _queries;
+    private DatabaseFileIdentity? _file;
     private Dictionary<int, VectorIndex>? _indexes;
     // The form of a closed connection's database, whose arrays the next build refills instead of allocating anew.
     private Dictionary<int, VectorIndex>? _spare;
@@ -340,11 +341,12 @@ internal sealed class WorkspaceSearch : IDisposable
         }
         // A file replaced at the path (a restore, a move) would go on being read through the old one, which no
         // commit to the new file would ever change; a file only written to (a checkpoint) is the same file.
-        if (_queries != null && !DatabaseFileIdentity.HasMoved(_store!.Connection)) return _queries;
+        if (_queries != null && !_file!.Changed) return _queries;
         Close();
         _store = Store.OpenForReading(_databasePath) ?? throw new MemoryMigrationException(
             ErrorIds.WorkspaceNotFound, FailureKind.ObjectNotFound, $"There is no memory database at {_databasePath}.");
         _queries = new SearchQueries(_store);
+        _file = new DatabaseFileIdentity(_store.Connection, _databasePath);
         return _queries;
     }
 
