@@ -10,7 +10,7 @@ namespace LifeOS.Memory.Bench;
 /// rebound per query; beside it FTS5 alone (no join, no filter) and the module's form of the query (ids and
 /// scores sorted, the facts read after).
 /// </summary>
-internal static class KeywordFloor
+internal sealed class KeywordFloor : IDisposable
 {
     public const string AssistantSql =
         "SELECT f.id, f.content, f.context, f.source, f.confidence, f.timestamp, bm25(facts_fts) AS score " +
@@ -37,44 +37,70 @@ internal static class KeywordFloor
             : string.Join(" OR ", words.Select(w => "\"" + w.Replace("\"", "\"\"", StringComparison.Ordinal) + "\""));
     }
 
-    /// <summary>Seconds per query for each form, in query order: assistant's, FTS5 alone, the module's SQL.</summary>
-    public static (List<double> Assistant, List<double> FtsOnly, List<double> ModuleSql) Measure(string db,
-        IReadOnlyList<string> queries, int limit)
+    private readonly SqliteConnection _connection;
+    private readonly SqliteCommand _assistant;
+    private readonly SqliteCommand _ftsOnly;
+    private readonly SqliteCommand _ids;
+    private readonly SqliteCommand _fact;
+    private readonly int _limit;
+
+    /// <summary>
+    /// Opens the connection and prepares the statements. This connection is a second copy of SQLite in the process:
+    /// open it before the module's and close it after it (closing drops the process's locks on the file).
+    /// </summary>
+    public KeywordFloor(string db, int limit)
     {
-        using var c = new SqliteConnection($"Data Source={db};Mode=ReadOnly;Pooling=False");
-        c.Open();
-        using var assistant = Prepared(c, AssistantSql);
-        using var ftsOnly = Prepared(c, FtsOnlySql);
-        using var ids = Prepared(c, IdsSql);
-        using var fact = c.CreateCommand();
-        fact.CommandText = FactSql;
-        var id = fact.Parameters.Add("$id", SqliteType.Integer);
-        fact.Prepare();
-        // Warm: every query once through each form, so that the pages they read are in the caches.
+        _limit = limit;
+        _connection = new SqliteConnection($"Data Source={db};Mode=ReadOnly;Pooling=False");
+        _connection.Open();
+        _assistant = Prepared(_connection, AssistantSql);
+        _ftsOnly = Prepared(_connection, FtsOnlySql);
+        _ids = Prepared(_connection, IdsSql);
+        _fact = _connection.CreateCommand();
+        _fact.CommandText = FactSql;
+        _fact.Parameters.Add("$id", SqliteType.Integer);
+        _fact.Prepare();
+    }
+
+    /// <summary>Every query once through each form, so that the pages they read are in the caches.</summary>
+    public void Warm(IEnumerable<string> queries)
+    {
         foreach (var q in queries)
         {
-            Run(assistant, q, limit);
-            Run(ftsOnly, q, limit);
+            Assistant(q);
+            FtsOnly(q);
+            ModuleSql(q);
         }
-        var (a, f, m) = (new List<double>(), new List<double>(), new List<double>());
-        foreach (var q in queries)
+    }
+
+    /// <summary>Seconds taken by the assistant's query.</summary>
+    public double Assistant(string query) => Timed(() => Run(_assistant, query, _limit));
+
+    /// <summary>Seconds taken by FTS5 alone.</summary>
+    public double FtsOnly(string query) => Timed(() => Run(_ftsOnly, query, _limit));
+
+    /// <summary>Seconds taken by the module's form: ids and scores, then each fact read by id.</summary>
+    public double ModuleSql(string query) => Timed(() =>
+    {
+        foreach (var factId in Ids(_ids, query, _limit))
         {
-            var clock = Stopwatch.StartNew();
-            Run(assistant, q, limit);
-            a.Add(clock.Elapsed.TotalSeconds);
-            clock.Restart();
-            Run(ftsOnly, q, limit);
-            f.Add(clock.Elapsed.TotalSeconds);
-            clock.Restart();
-            foreach (var factId in Ids(ids, q, limit))
-            {
-                id.Value = factId;
-                using var r = fact.ExecuteReader();
-                while (r.Read()) ReadAll(r);
-            }
-            m.Add(clock.Elapsed.TotalSeconds);
+            _fact.Parameters["$id"].Value = factId;
+            using var r = _fact.ExecuteReader();
+            while (r.Read()) ReadAll(r);
         }
-        return (a, f, m);
+    });
+
+    private static double Timed(Action run)
+    {
+        var clock = Stopwatch.StartNew();
+        run();
+        return clock.Elapsed.TotalSeconds;
+    }
+
+    public void Dispose()
+    {
+        foreach (var c in new[] { _assistant, _ftsOnly, _ids, _fact }) c.Dispose();
+        _connection.Dispose();
     }
 
     private static SqliteCommand Prepared(SqliteConnection c, string sql)
@@ -109,5 +135,37 @@ internal static class KeywordFloor
     private static void ReadAll(SqliteDataReader r)
     {
         for (var i = 0; i < r.FieldCount; i++) GC.KeepAlive(r.GetValue(i));
+    }
+}
+
+/// <summary>
+/// The module's engine called directly (MemorySearch.SearchAsync, found by reflection in the module's load context):
+/// the search without PowerShell's parameter binding and pipeline, in the same session cache as the cmdlet's.
+/// </summary>
+internal sealed class EngineSearch
+{
+    private readonly object _search;
+    private readonly System.Reflection.MethodInfo _searchAsync;
+    private readonly Type _options;
+    private readonly System.Reflection.PropertyInfo _query;
+
+    public EngineSearch(string workspace)
+    {
+        var engine = AppDomain.CurrentDomain.GetAssemblies().First(a => a.GetName().Name == "LifeOS.Memory.Engine");
+        var search = engine.GetType("LifeOS.Memory.Search.MemorySearch", throwOnError: true)!;
+        _options = engine.GetType("LifeOS.Memory.Search.SearchOptions", throwOnError: true)!;
+        _query = _options.GetProperty("Query")!;
+        _search = Activator.CreateInstance(search, workspace)!;
+        _searchAsync = search.GetMethod("SearchAsync")!;
+    }
+
+    /// <summary>Seconds taken by one keyword search.</summary>
+    public double Keyword(string query)
+    {
+        var options = Activator.CreateInstance(_options)!;
+        _query.SetValue(options, query);
+        var clock = Stopwatch.StartNew();
+        ((Task)_searchAsync.Invoke(_search, [options, CancellationToken.None])!).GetAwaiter().GetResult();
+        return clock.Elapsed.TotalSeconds;
     }
 }

@@ -75,14 +75,10 @@ internal static class SearchBench
                 return (Text: Words(content, i), Vector: vector, Common: Words(occurring, i));
             }).ToList();
 
-            // Before the session's first search: the floor's connection is another copy of SQLite in this process,
-            // and closing it must not happen while the module's connection is open (SQLite's locks are per process).
-            var floor = KeywordFloor.Measure(Path.Combine(workspace, "jarvis.db"),
-                queries.Select(q => q.Text).ToList(), 2 * Limit);
-            var floorCommon = KeywordFloor.Measure(Path.Combine(workspace, "jarvis.db"),
-                queries.Select(q => q.Common).ToList(), 2 * Limit);
-            var noOp = Enumerable.Range(0, WarmQueries).Select(_ => session.Time("$null = $ws", workspace).Seconds)
-                .ToList();
+            // Opened before the session's first search and closed after its last: the floor's connection is a
+            // second copy of SQLite in this process, and closing it drops the process's locks on the file.
+            using var floor = new KeywordFloor(Path.Combine(workspace, "jarvis.db"), 2 * Limit);
+            floor.Warm(queries.Select(q => q.Text).Concat(queries.Select(q => q.Common)));
 
             GC.Collect();
             GC.WaitForPendingFinalizers();
@@ -103,8 +99,23 @@ internal static class SearchBench
                 ("keyword", true, false), ("semantic", false, true), ("hybrid", true, true),
             })
             {
-                var warm = queries.Select(q => Timed(session, workspace, useText ? q.Text : "",
-                    useVector ? q.Vector : null)).ToList();
+                // Keyword mode: each query also through the floor's forms, the engine alone and a no-op script,
+                // one after the other, so that the machine's load (shared here) weighs on all alike.
+                var (assistant, ftsOnly, moduleSql, engineOnly, noOp) =
+                    (new List<double>(), new List<double>(), new List<double>(), new List<double>(), new List<double>());
+                var engine = new EngineSearch(workspace);
+                var warm = queries.Select(q =>
+                {
+                    if (mode == "keyword")
+                    {
+                        assistant.Add(floor.Assistant(q.Text));
+                        ftsOnly.Add(floor.FtsOnly(q.Text));
+                        moduleSql.Add(floor.ModuleSql(q.Text));
+                        engineOnly.Add(engine.Keyword(q.Text));
+                        noOp.Add(session.Time("$null = $ws", workspace).Seconds);
+                    }
+                    return Timed(session, workspace, useText ? q.Text : "", useVector ? q.Vector : null);
+                }).ToList();
                 Diagnose(session, workspace, mode + " warm");
                 var cold = queries.Take(ColdQueries).Select(q =>
                 {
@@ -122,23 +133,29 @@ internal static class SearchBench
                 if (mode == "keyword")
                 {
                     rows.Add(("keyword floor: the assistant's query, Microsoft.Data.Sqlite, warm connection, same " +
-                        "queries", Percentiles(floor.Assistant), ""));
+                        "queries", Percentiles(assistant), ""));
                     rows.Add(("keyword floor: FTS5 alone (MATCH, bm25 order, LIMIT; no join, no filter)",
-                        Percentiles(floor.FtsOnly), ""));
+                        Percentiles(ftsOnly), ""));
                     rows.Add(("keyword: the module's SQL alone (ids and bm25 sorted, then the facts read)",
-                        Percentiles(floor.ModuleSql), ""));
+                        Percentiles(moduleSql), ""));
+                    rows.Add(("keyword: the module's engine alone (MemorySearch.SearchAsync, no PowerShell)",
+                        Percentiles(engineOnly), ""));
                     rows.Add(("PowerShell: a no-op script through the same runspace", Percentiles(noOp), ""));
                 }
                 if (useText)
                 {
-                    var stopwords = queries.Select(q => Timed(session, workspace, q.Common,
-                        useVector ? q.Vector : null)).ToList();
+                    var floorCommon = new List<double>();
+                    var stopwords = queries.Select(q =>
+                    {
+                        if (mode == "keyword") floorCommon.Add(floor.Assistant(q.Common));
+                        return Timed(session, workspace, q.Common, useVector ? q.Vector : null);
+                    }).ToList();
                     Diagnose(session, workspace, mode + " stopwords");
                     rows.Add(($"{mode}, warm, words as they occur (stopwords included)", Percentiles(stopwords),
                         ""));
                     if (mode == "keyword")
                         rows.Add(("keyword floor, words as they occur: the assistant's query",
-                            Percentiles(floorCommon.Assistant), ""));
+                            Percentiles(floorCommon), ""));
                 }
                 rows.Add(($"{mode}, cold: each after a fact inserted by another process ({ColdQueries})",
                     Percentiles(cold), ""));
