@@ -101,8 +101,7 @@ internal static class SearchBench
             {
                 // Keyword mode: each query also through the floor's forms, the engine alone and a no-op script,
                 // one after the other, so that the machine's load (shared here) weighs on all alike.
-                var (assistant, ftsOnly, moduleSql, engineOnly, noOp) =
-                    (new List<double>(), new List<double>(), new List<double>(), new List<double>(), new List<double>());
+                List<double> assistant = [], ftsOnly = [], moduleSql = [], engineOnly = [], noOp = [];
                 var engine = new EngineSearch(workspace);
                 var warm = queries.Select(q =>
                 {
@@ -311,7 +310,7 @@ internal static class SearchBench
 
     private static long s_allocated;
 
-    /// <summary>Per phase: managed bytes allocated, what the GC keeps committed, the cache's builds and appends.</summary>
+    /// <summary>Per phase: managed bytes allocated, what the GC keeps committed, the cache's builds, appends.</summary>
     private static void Diagnose(BenchSession session, string workspace, string phase)
     {
         var allocated = GC.GetTotalAllocatedBytes(true);

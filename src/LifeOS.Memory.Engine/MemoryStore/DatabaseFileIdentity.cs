@@ -41,7 +41,7 @@ internal sealed partial class DatabaseFileIdentity
     /// <summary>True when the connection should be reopened to read what is at the path now.</summary>
     public bool Changed => HasMoved(_connection) || (_walOpened && !File.Exists(_walPath));
 
-    /// <summary>True when the main database file of the connection was renamed, replaced or deleted since opened.</summary>
+    /// <summary>True when the connection's main database file was renamed, replaced or deleted since opened.</summary>
     public static bool HasMoved(SqliteConnection connection)
     {
         if (s_unavailable || connection.Handle is not { } handle) return false;

@@ -350,7 +350,7 @@ internal sealed class WorkspaceSearch : IDisposable
         return _queries;
     }
 
-    /// <summary>Closes the connection; the compact form is kept aside, to be rebuilt in place on the next search.</summary>
+    /// <summary>Closes the connection; the compact form is kept aside for the next build to refill.</summary>
     private void Close()
     {
         _queries = null;
