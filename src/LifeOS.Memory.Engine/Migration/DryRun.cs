@@ -8,7 +8,8 @@ using Store = LifeOS.Memory.MemoryStore.MemoryStore;
 namespace LifeOS.Memory.Migration;
 
 /// <summary>
-/// -WhatIf: what a migration would write and repair. Reads only; touches nothing on disk, not even the folder.
+/// -WhatIf: what a migration would write and repair, and for a plain run the conflicts it would leave and the
+/// orphaned facts it would report. Reads only; touches nothing on disk, not even the folder.
 /// </summary>
 internal sealed class DryRun(SourceOptions sourceOptions, Workspace workspace)
 {
@@ -22,6 +23,40 @@ internal sealed class DryRun(SourceOptions sourceOptions, Workspace workspace)
         using var store = Store.OpenForReading(workspace.DatabasePath);
         var today = DateTime.UtcNow;
         var days = new DayFiles(workspace.LogDirectory);
+        PlannedEntry Entry(object id, string day, EntryAction action)
+        {
+            // Entries go where the day lives now: the live file, else its archive.
+            var location = days.LocationsOf(day) is { Count: > 0 } found ? found[0] : DayLocation.Live;
+            return new PlannedEntry
+            {
+                PostgresId = id, Day = day, LogFile = days.PathOf(day, location), Action = action,
+            };
+        }
+        // A plain run over the module's facts: the run's change scan and its decisions, row by row.
+        if (options.Ids == null && !options.Force && SyncPreview.CanScan(store) && store!.Links.Count() > 0)
+        {
+            var changes = await SourceChanges.ScanAsync(source, store, ct).ConfigureAwait(false);
+            var preview = new SyncPreview(source, store, workspace);
+            await foreach (var item in preview.DecideAsync(changes, changedOnly: false, ct).ConfigureAwait(false))
+            {
+                if (item.Outcome == SyncOutcome.VersionRecorded) continue;
+                yield return item.Outcome == SyncOutcome.Conflict
+                    ? new PlannedEntry
+                    {
+                        PostgresId = item.Row.Id, FactId = item.ExistingFactId, Day = "", LogFile = "",
+                        Action = EntryAction.Conflict,
+                    }
+                    : Entry(item.Row.Id, item.Fact.Day, item.IsNew ? EntryAction.Migrated : EntryAction.Updated);
+            }
+            foreach (var (key, factId) in changes.Orphans)
+            {
+                yield return new PlannedEntry
+                {
+                    PostgresId = key, FactId = factId, Day = "", LogFile = "", Action = EntryAction.Orphaned,
+                };
+            }
+            yield break;
+        }
         IAsyncEnumerable<(List<object> Page, bool Sorted)> pages = options.Ids != null
             ? GivenIdPages(options.Ids, source.KeyKind)
             : SourceIdPages(source, ct);
@@ -34,14 +69,8 @@ internal sealed class DryRun(SourceOptions sourceOptions, Workspace workspace)
                 var chunk = work.GetRange(i, Math.Min(options.BatchSize, work.Count - i));
                 foreach (var row in await source.RowsAsync(chunk, ct, withEmbeddings: false).ConfigureAwait(false))
                 {
-                    var day = LogDay.Of(FactMapper.FormatTimestamp(row.CreatedAt ?? today));
-                    // Entries go where the day lives now: the live file, else its archive.
-                    var location = days.LocationsOf(day) is { Count: > 0 } found ? found[0] : DayLocation.Live;
-                    yield return new PlannedEntry
-                    {
-                        PostgresId = row.Id, Day = day, LogFile = days.PathOf(day, location),
-                        Action = links.IsMigrated(row.Id) ? EntryAction.Updated : EntryAction.Migrated,
-                    };
+                    yield return Entry(row.Id, LogDay.Of(FactMapper.FormatTimestamp(row.CreatedAt ?? today)),
+                        links.IsMigrated(row.Id) ? EntryAction.Updated : EntryAction.Migrated);
                 }
             }
         }
