@@ -16,12 +16,11 @@ internal sealed class SyncPreview(ArchivalSource source, Store store, Workspace 
     public static bool CanScan(Store? store) => store != null && store.Sync.Available;
 
     /// <summary>
-    /// The scan's rows as the run's items, in key order, each with the outcome the run would give it
-    /// (<see cref="SyncOutcome.Written"/> for new rows). Rows the run would refuse are left out: the run reports
-    /// them as errors.
+    /// The scan's changed rows (those whose fact the module wrote; new rows need no decision) as the run's items, in
+    /// key order, each with the outcome the run would give it. Rows the run would refuse are left out: the run
+    /// reports them as errors.
     /// </summary>
-    /// <param name="changedOnly">Only rows the module wrote before (status: new rows need no reading).</param>
-    public async IAsyncEnumerable<BatchItem> DecideAsync(SourceChanges changes, bool changedOnly,
+    public async IAsyncEnumerable<BatchItem> DecideAsync(SourceChanges changes,
         [EnumeratorCancellation] CancellationToken ct)
     {
         var producer = new BatchProducer(source, workspace, new MigrationOptions(), DateTime.UtcNow);
@@ -29,7 +28,7 @@ internal sealed class SyncPreview(ArchivalSource source, Store store, Workspace 
         foreach (var page in ArchivalSource.IdPages(changes.Work))
         {
             var links = workspace.MapFailures(() => store.Links.Among(page, source.KeyKind, sorted: true));
-            var keys = changedOnly ? page.Where(links.IsMigrated).ToList() : page;
+            var keys = page.Where(links.IsMigrated).ToList();
             for (var i = 0; i < keys.Count; i += Batch.PartRows)
             {
                 var part = keys.GetRange(i, Math.Min(Batch.PartRows, keys.Count - i));

@@ -86,7 +86,7 @@ internal sealed class StatusReader(SourceOptions sourceOptions, Workspace worksp
         status.OrphanedCount = changes.Orphans.Count;
         long changed = 0, conflicts = 0;
         var preview = new SyncPreview(source, store, workspace);
-        await foreach (var item in preview.DecideAsync(changes, changedOnly: true, ct).ConfigureAwait(false))
+        await foreach (var item in preview.DecideAsync(changes, ct).ConfigureAwait(false))
         {
             if (item.Outcome == SyncOutcome.Written) changed++;
             else if (item.Outcome == SyncOutcome.Conflict) conflicts++;
