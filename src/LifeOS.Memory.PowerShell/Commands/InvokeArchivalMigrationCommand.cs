@@ -386,10 +386,11 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
             ? $"{SourceTable} -> {root}: nothing to migrate"
             : $"{SourceTable} -> {root}: {Entries(migrate + refreshTotal)} in {files.Count} " +
               $"daily log{(files.Count == 1 ? "" : "s")} ({migrate} new, {refreshTotal} refreshed)";
-        // What a plain run reports beside what it writes: said in the total, as its warnings would.
+        // What a plain run reports beside what it writes: said in the total, as its warnings would (-RemoveOrphaned
+        // lists its removals below instead).
         if (conflicts.Count > 0)
             total += $"; {Entries(conflicts.Count)} changed on both sides left as they are ({Sample(conflicts)})";
-        if (orphans.Count > 0)
+        if (orphans.Count > 0 && !RemoveOrphaned)
             total += $"; {Entries(orphans.Count)} gone from the source reported ({Sample(orphans)})";
         ShouldProcess(total, Force ? "Migrate and refresh archival memory" : "Migrate archival memory");
         if (Force)
@@ -448,7 +449,7 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
     private void PlanReport(PlannedEntry entry, List<object> ids, bool listEntries)
     {
         ids.Add(entry.PostgresId);
-        if (!listEntries) return;
+        if (!listEntries || (entry.Action == EntryAction.Orphaned && RemoveOrphaned)) return;
         var id = SourceKeyText(entry.PostgresId);
         var message = entry.Action == EntryAction.Conflict
             ? $"Would leave archival entry {id} as it is: it changed in {SourceTable} and its fact {entry.FactId} " +
