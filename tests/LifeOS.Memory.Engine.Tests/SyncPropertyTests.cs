@@ -108,11 +108,22 @@ public class SyncPropertyTests(Xunit.Abstractions.ITestOutputHelper output)
         }
     }
 
-    /// <summary>A plain run, and what the model says it does to each id.</summary>
+    /// <summary>
+    /// A plain run, and what the model says it does to each id; the dry run and status before it said the same.
+    /// </summary>
     private static MigrationResult Run(Scenario s, Dictionary<long, Expected> model)
     {
+        var plan = s.Migrator().PlanAsync(new MigrationOptions()).ToBlockingEnumerable()
+            .GroupBy(p => p.Action).ToDictionary(g => g.Key, g => (long)g.Count());
+        var status = s.Status();
         var result = s.Migrate();
         Assert.True(result.Success, string.Join("; ", result.Errors));
+        var said = new[] { EntryAction.Migrated, EntryAction.Updated, EntryAction.Conflict, EntryAction.Orphaned }
+            .Select(a => plan.GetValueOrDefault(a)).ToArray();
+        var done = new[] { result.MigratedCount, result.UpdatedCount, result.ConflictCount, result.OrphanedCount };
+        Assert.Equal(done, said);
+        Assert.Equal(done, new[] { status.PendingCount, status.ChangedCount, status.ConflictCount,
+            status.OrphanedCount }.Select(c => c ?? -1).ToArray());
         foreach (var e in model.Values)
         {
             if (e.Source == null || !e.SourceChanged) continue;
