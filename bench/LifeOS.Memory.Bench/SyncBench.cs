@@ -14,6 +14,7 @@ internal static class SyncBench
 {
     private const string Migrate = "Invoke-ArchivalMigration -MemoryPath $ws -ErrorAction Stop -WarningAction 0";
     private const int NoOpRuns = 60;
+    private const string Status = "Get-MigrationStatus -MemoryPath $ws";
 
     public static async Task<int> RunAsync(BenchSession session, string cs, BenchOptions options)
     {
@@ -36,19 +37,26 @@ internal static class SyncBench
             Console.WriteLine($"  {NoOpRuns} no-op runs: median {Median(noOps):F3} s, " +
                 $"session RSS {idle:F0} MiB idle, " +
                 $"{rssAt10:F0} MiB after run 10, {rssAt60:F0} MiB after run {NoOpRuns}");
+            // Status reads the same change scan (scripts call it often): its wall time in the session, no-op.
+            var statuses = new List<double>();
+            for (var i = 0; i < 5; i++) statuses.Add(session.Time(Status, workspace).Seconds);
             var floors = new List<double>();
             for (var i = 0; i < options.Runs; i++) floors.Add(await VersionFloorAsync(cs));
 
             var step = Math.Max(1, options.Rows / 1000);
             var edits = new List<double>();
             var deletes = new List<double>();
+            var editedStatuses = new List<double>();
             for (var i = 0; i < options.Runs; i++)
             {
                 await SqlAsync(cs, $"UPDATE archival_memory SET content = content || ' (edit {i})' " +
                     $"WHERE id % {step} = {i}");
+                var (statusSeconds, status) = session.Time(Status, workspace);
+                editedStatuses.Add(statusSeconds);
                 var edit = session.Time(Migrate, workspace).Result;
                 edits.Add(Duration(edit));
-                Console.WriteLine($"  {edit?.Properties["UpdatedCount"].Value} edited rows applied in " +
+                Console.WriteLine($"  status said {status?.Properties["ChangedCount"].Value} changed in " +
+                    $"{statusSeconds:F2} s; {edit?.Properties["UpdatedCount"].Value} edited rows applied in " +
                     $"{edits[^1]:F2} s");
                 await SqlAsync(cs, $"DELETE FROM archival_memory WHERE id % {step} = {(i + options.Runs) % step}");
                 var delete = session.Time(Migrate, workspace).Result;
@@ -71,6 +79,9 @@ internal static class SyncBench
             Console.WriteLine("| --- | --- | --- |");
             Row("no-op plain run (cmdlet Duration)", $"{Median(noOps):F3} s",
                 T("<= 0.2 s") + (options.Rows == 1_000_000 ? "<= 1.5 s" : ""));
+            Row("Get-MigrationStatus, nothing changed (wall time in the session)", $"{Median(statuses):F3} s", "");
+            Row("Get-MigrationStatus with 1,000 rows edited (says ChangedCount)", $"{Median(editedStatuses):F2} s",
+                "");
             Row("floor: every id and xmin read from PostgreSQL (one binary query)", $"{Median(floors):F3} s", "");
             Row($"session RSS growth from no-op run 10 to {NoOpRuns}", $"{rssAt60 - rssAt10:F1} MiB", "<= 20 MiB");
             Row("peak memory the no-ops add to the idle session", $"{peakAdded:F0} MiB", "<= 50 MiB");
