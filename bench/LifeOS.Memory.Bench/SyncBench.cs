@@ -14,6 +14,7 @@ internal static class SyncBench
 {
     private const string Migrate = "Invoke-ArchivalMigration -MemoryPath $ws -ErrorAction Stop -WarningAction 0";
     private const int NoOpRuns = 60;
+    private const string Status = "Get-MigrationStatus -MemoryPath $ws";
 
     public static async Task<int> RunAsync(BenchSession session, string cs, BenchOptions options)
     {
@@ -39,19 +40,26 @@ internal static class SyncBench
                 $"{Machine.Status("RssAnon"):F0} MiB, managed heap {GC.GetTotalMemory(false) / 1048576.0:F0} MiB, " +
                 $"committed by the GC {GC.GetGCMemoryInfo().TotalCommittedBytes / 1048576.0:F0} MiB");
             var sessionFloor = SessionFloor(session, workspace);
+            // Status reads the same change scan (scripts call it often): its wall time in the session, no-op.
+            var statuses = new List<double>();
+            for (var i = 0; i < 5; i++) statuses.Add(session.Time(Status, workspace).Seconds);
             var floors = new List<double>();
             for (var i = 0; i < options.Runs; i++) floors.Add(await VersionFloorAsync(cs));
 
             var step = Math.Max(1, options.Rows / 1000);
             var edits = new List<double>();
             var deletes = new List<double>();
+            var editedStatuses = new List<double>();
             for (var i = 0; i < options.Runs; i++)
             {
                 await SqlAsync(cs, $"UPDATE archival_memory SET content = content || ' (edit {i})' " +
                     $"WHERE id % {step} = {i}");
+                var (statusSeconds, status) = session.Time(Status, workspace);
+                editedStatuses.Add(statusSeconds);
                 var edit = session.Time(Migrate, workspace).Result;
                 edits.Add(Duration(edit));
-                Console.WriteLine($"  {edit?.Properties["UpdatedCount"].Value} edited rows applied in " +
+                Console.WriteLine($"  status said {status?.Properties["ChangedCount"].Value} changed in " +
+                    $"{statusSeconds:F2} s; {edit?.Properties["UpdatedCount"].Value} edited rows applied in " +
                     $"{edits[^1]:F2} s");
                 await SqlAsync(cs, $"DELETE FROM archival_memory WHERE id % {step} = {(i + options.Runs) % step}");
                 var delete = session.Time(Migrate, workspace).Result;
@@ -78,6 +86,10 @@ internal static class SyncBench
             Console.WriteLine("| --- | --- | --- | --- |");
             Row("no-op plain run (cmdlet Duration)", $"{Median(noOps):F3} s", signal,
                 T("<= 0.2 s") + M("<= 1.5 s"));
+            Row("Get-MigrationStatus, nothing changed (wall time in the session)", $"{Median(statuses):F3} s", signal,
+                "");
+            Row("Get-MigrationStatus with 1,000 rows edited (says ChangedCount)", $"{Median(editedStatuses):F2} s",
+                signal, "");
             Row($"session RSS growth from no-op run 10 to {NoOpRuns}", $"{rssAt60 - rssAt10:F1} MiB",
                 $"{sessionFloor:F1} MiB ({NoOpRuns} Get-Module calls, same session)", "<= 20 MiB");
             Row("peak memory the no-ops add to the idle session", $"{peakAdded:F0} MiB",
