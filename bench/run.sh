@@ -21,6 +21,9 @@
 # --session N: instead of the timed migrations, N no-op runs in one fresh pwsh session (RSS after runs 1, 10 and N,
 #   growth 10->N, peaks, managed heap) beside a floor (N Get-Module calls); --session-commands picks among migrate
 #   (the default), status, entries (Get-ArchivalMemory -First 1000) and verify (Test-Migration), each in its own.
+# --restart: instead of the timed migrations, migrations in a fresh pwsh SIGKILLed at 25/50/75% of the rows (one
+#   per run), each restarted in the warm session: cmdlet start to its first committed batch, beside the same
+#   instant of a first run into an empty workspace (bench/LifeOS.Memory.Bench/RestartBench.cs).
 # --neighbour: during each timed migration the assistant's stand-in (tests/Neighbour/jarvis_neighbour.py)
 # inserts a fact every 20 ms into the migration's workspace; its write waits are printed beside the times.
 set -euo pipefail

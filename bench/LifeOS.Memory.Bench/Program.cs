@@ -57,6 +57,7 @@ Console.WriteLine($"generated in {generation:F1} s and vacuumed in {clock.Elapse
 var manifest = Path.Combine(Repo.Root, "out", "LifeOS.Memory", "LifeOS.Memory.psd1");
 using var session = new BenchSession(manifest, cs);
 if (options.Sync) return await SyncBench.RunAsync(session, cs, options);
+if (options.Restart) return RestartBench.Run(session, manifest, cs, options);
 if (options.Session > 0) return SessionMemory.Bench(options, manifest, cs, session);
 var batchArgument = options.BatchSize is { } size ? " -BatchSize " + size : "";
 const string MigrateCommand = "Invoke-ArchivalMigration -MemoryPath $ws -ErrorAction Stop";

@@ -18,7 +18,7 @@ internal enum RowOrder { Id, Random }
 
 internal sealed record BenchOptions(int Rows, int Dims, int Runs, int? BatchSize, bool Neighbour, CorpusKind Corpus,
     RowOrder Order, int Seed, int Sample, int Session = 0, IReadOnlyList<string>? SessionCommands = null,
-    bool Sync = false)
+    bool Sync = false, bool Restart = false)
 {
     public const string Usage = "usage: bench/run.sh [--rows N (100000)] [--dims D (0; 1024 for embeddings)] " +
         "[--runs R (3)] [--batch-size B (the cmdlet default)] " +
@@ -27,7 +27,8 @@ internal sealed record BenchOptions(int Rows, int Dims, int Runs, int? BatchSize
         "[--sample K (print K generated rows and the corpus statistics, then stop: no database, no migration)] " +
         "[--session N (N no-op runs in one fresh pwsh session beside a floor, instead of the timed migrations)] " +
         "[--session-commands migrate,status,entries,verify (migrate)] " +
-        "[--sync (one migration, then only the plain runs that keep it in step: no-op, edits, deletions)]";
+        "[--sync (one migration, then only the plain runs that keep it in step: no-op, edits, deletions)] " +
+        "[--restart (migrations killed part way, then the restarted run's first committed batch, beside a floor)]";
 
     public static BenchOptions? Parse(string[] args)
     {
@@ -36,6 +37,7 @@ internal sealed record BenchOptions(int Rows, int Dims, int Runs, int? BatchSize
         int? batchSize = null;
         var neighbour = false;
         var sync = false;
+        var restart = false;
         var corpus = CorpusKind.LongTail;
         var order = RowOrder.Id;
         for (var i = 0; i < args.Length; i++)
@@ -58,6 +60,7 @@ internal sealed record BenchOptions(int Rows, int Dims, int Runs, int? BatchSize
                     break;
                 case "--neighbour": neighbour = true; break;
                 case "--sync": sync = true; break;
+                case "--restart": restart = true; break;
                 case "--corpus" when next is "longtail" or "simple":
                     corpus = next == "simple" ? CorpusKind.Simple : CorpusKind.LongTail;
                     i++;
@@ -72,7 +75,7 @@ internal sealed record BenchOptions(int Rows, int Dims, int Runs, int? BatchSize
             }
         }
         return new BenchOptions(rows, dims, runs, batchSize, neighbour, corpus, order, seed, sample, session,
-            sessionCommands, sync);
+            sessionCommands, sync, restart);
     }
 }
 
@@ -274,6 +277,30 @@ internal sealed class BenchSession : IDisposable
         var clock = Stopwatch.StartNew();
         var output = Run(script);
         return (clock.Elapsed.TotalSeconds, output.LastOrDefault());
+    }
+
+    /// <summary>
+    /// Runs a script that writes verbose messages, and times the first one that starts with
+    /// <paramref name="prefix"/> as it reaches the pipeline (null when none did).
+    /// </summary>
+    public (double Seconds, double? FirstMatch, PSObject? Result) TimeFirstVerbose(string script, string workspace,
+        string prefix)
+    {
+        _runspace.SessionStateProxy.SetVariable("ws", workspace);
+        using var ps = PowerShell.Create(_runspace);
+        ps.AddScript(script);
+        var clock = Stopwatch.StartNew();
+        double? first = null;
+        ps.Streams.Verbose.DataAdded += (_, e) =>
+        {
+            if (first == null && ps.Streams.Verbose[e.Index].Message.StartsWith(prefix, StringComparison.Ordinal))
+                first = clock.Elapsed.TotalSeconds;
+        };
+        var output = ps.Invoke().ToList();
+        var seconds = clock.Elapsed.TotalSeconds;
+        if (ps.HadErrors && ps.Streams.Error.Count > 0)
+            throw new InvalidOperationException("PowerShell failed: " + ps.Streams.Error[0]);
+        return (seconds, first, output.LastOrDefault());
     }
 
     public void SetVariable(string name, object? value) => _runspace.SessionStateProxy.SetVariable(name, value);

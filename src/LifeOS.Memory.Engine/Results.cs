@@ -1,6 +1,18 @@
 namespace LifeOS.Memory;
 
-public enum EntryAction { Migrated, Updated }
+public enum EntryAction
+{
+    Migrated,
+    Updated,
+    /// <summary>
+    /// Plans only: the row and its fact both changed since the module wrote the fact; a plain run leaves it
+    /// and reports it.
+    /// </summary>
+    Conflict,
+    /// <summary>Plans only: the fact's source row is gone; a plain run reports it, -RemoveOrphaned removes it.
+    /// </summary>
+    Orphaned,
+}
 
 /// <summary>One entry written by a migration (what -PassThru emits).</summary>
 public sealed class MigratedEntry
@@ -116,13 +128,17 @@ public sealed class MigrationResult
     public string SourceTable { get; set; } = "";
 }
 
-/// <summary>One entry a dry run would migrate.</summary>
+/// <summary>One entry a dry run would migrate or refresh, or a conflict or orphaned fact it would report.</summary>
 public sealed class PlannedEntry
 {
     public required object PostgresId { get; init; }
+    /// <summary>The day whose log gets the entry, yyyy-MM-dd; empty for a conflict or an orphaned fact.</summary>
     public required string Day { get; init; }
+    /// <summary>The daily log the entry goes to; empty for a conflict or an orphaned fact.</summary>
     public required string LogFile { get; init; }
     public required EntryAction Action { get; init; }
+    /// <summary>The existing fact of a conflict or an orphaned fact.</summary>
+    public long? FactId { get; init; }
 }
 
 public enum RepairKind
@@ -174,8 +190,23 @@ public sealed class MigrationStatus
     public long? SourceCount { get; set; }
     public long FactCount { get; set; }
     public long MigratedCount { get; set; }
+    /// <summary>Source rows without a fact of the module's: the next plain run migrates them.</summary>
     public long? PendingCount { get; set; }
+    /// <summary>The module's facts whose source row is gone: every plain run reports them until -RemoveOrphaned.
+    /// </summary>
     public long? OrphanedCount { get; set; }
+    /// <summary>
+    /// Of the migrated rows (counted in <see cref="MigratedCount"/>), those edited at the source since the module
+    /// wrote their facts: the next plain run refreshes them in place.
+    /// </summary>
+    public long? ChangedCount { get; set; }
+    /// <summary>
+    /// Of the migrated rows, those edited at the source whose facts changed in the workspace too: the next plain run
+    /// leaves and reports them (<c>-Force -Id</c> takes the source).
+    /// </summary>
+    public long? ConflictCount { get; set; }
+    /// <summary>A plain run now would write nothing: no pending, changed or orphaned row (conflicts stay).</summary>
+    public bool InStep => PostgresAvailable && PendingCount == 0 && ChangedCount == 0 && OrphanedCount == 0;
     public string MemoryPath { get; set; } = "";
     public string DatabasePath { get; set; } = "";
     public string SourceTable { get; set; } = "";

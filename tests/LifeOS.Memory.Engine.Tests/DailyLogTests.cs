@@ -82,7 +82,11 @@ public sealed class DailyLogTests : IDisposable
         Assert.Equal("<!-- fact:2 -->"u8.ToArray(), bytes.AsSpan((int)second.Offset, 15).ToArray());
         Assert.Equal("<!-- fact:3 -->"u8.ToArray(), bytes.AsSpan((int)third.Offset, 15).ToArray());
         Assert.Equal(DayLocation.Live, third.Location);
-        Assert.Equal(DayFiles.SignatureOf(DayLocation.Live, bytes.Length), third.Signature);
+        // The first append follows only the module's own bytes; the others follow bytes it never checked, which
+        // their signature says, so that the next run reads the day through the checks again.
+        Assert.Equal(DayFiles.SignatureOf(DayLocation.Live, first.FileEnd), first.Signature);
+        Assert.Equal([true, false, false], new[] { first.Checked, second.Checked, third.Checked });
+        Assert.Equal(DayFiles.SignatureOf(DayLocation.Live, bytes.Length) + "unchecked;", third.Signature);
     }
 
     [Fact]

@@ -503,6 +503,106 @@ public sealed class SearchFreshnessTests
     }
 
     [Fact]
+    public async Task A_checkpoint_keeps_the_cache_and_a_file_replaced_at_the_path_is_read_anew()
+    {
+        using var s = new Scenario();
+        for (var i = 0; i < 20; i++)
+            s.Insert($"row {i} alpha", null, new DateTime(2025, 1, 1, 0, 0, 0, DateTimeKind.Utc).AddHours(i),
+                [i, 1f, 0f, 0f]);
+        Assert.True(s.Migrate().Success);
+        var search = new MemorySearch(s.Root);
+        try
+        {
+            Task<IReadOnlyList<SearchResult>> Search(string query) =>
+                search.SearchAsync(new SearchOptions { Query = query, Embedding = [0f, 0f, 0f, 1f] });
+            await Search("omega");
+            Assert.Equal(1, search.CacheBuilds);
+
+            // The assistant's insert, then a checkpoint (its connection's automatic one, or a close): the file is
+            // written to, not replaced. Found at once; the cache is neither rebuilt nor appended to.
+            s.WorkspaceSql("INSERT INTO facts (content, context, timestamp, source, confidence, " +
+                "is_assistant_output) VALUES ('omega arrives', 'chat', '2025-02-01 00:00:00', 'telegram', 1, 0); " +
+                "PRAGMA wal_checkpoint(TRUNCATE)");
+            Assert.Contains(await Search("omega"), r => r.Content == "omega arrives");
+            Assert.Equal((1, 0), (search.CacheBuilds, search.CacheAppends));
+
+            // A restore: another database renamed over the path. Read from the new file, its vectors rebuilt.
+            var copy = Path.Combine(s.Root, "restored.db");
+            s.WorkspaceSql($"VACUUM INTO '{copy}'");
+            using (var c = new SqliteConnection($"Data Source={copy};Pooling=False"))
+            {
+                c.Open();
+                using var cmd = c.CreateCommand();
+                cmd.CommandText = "DELETE FROM facts WHERE content LIKE 'omega%'; INSERT INTO facts (content, " +
+                    "context, timestamp, source, confidence, is_assistant_output) VALUES ('zeta restored', " +
+                    "'chat', '2025-02-02 00:00:00', 'telegram', 1, 0)";
+                cmd.ExecuteNonQuery();
+            }
+            File.Move(copy, s.DbPath, overwrite: true);
+            Assert.DoesNotContain(await Search("omega"), r => r.Content == "omega arrives");
+            Assert.Contains(await Search("zeta"), r => r.Content == "zeta restored");
+            Assert.Equal(2, search.CacheBuilds);
+        }
+        finally
+        {
+            search.Release();
+        }
+    }
+
+    /// <summary>
+    /// What a second copy of SQLite in the same process does to the search's open connection: its close drops this
+    /// process's locks, checkpoints and deletes the -wal and -shm files, and its next connection writes through new
+    /// ones that the search's (detached) shared memory never hears of. Played here with the files deleted by hand
+    /// around a commit from another process, which checkpoints before closing as that copy's close does.
+    /// </summary>
+    [Fact]
+    public async Task Wal_files_deleted_under_the_open_connection_make_the_next_search_reopen_and_see_new_facts()
+    {
+        using var s = new Scenario();
+        for (var i = 0; i < 20; i++)
+            s.Insert($"row {i} alpha", null, new DateTime(2025, 1, 1, 0, 0, 0, DateTimeKind.Utc).AddHours(i),
+                [i, 1f, 0f, 0f]);
+        Assert.True(s.Migrate().Success);
+        var search = new MemorySearch(s.Root);
+        try
+        {
+            Task<IReadOnlyList<SearchResult>> Search() =>
+                search.SearchAsync(new SearchOptions { Query = "omega alpha", Embedding = [0f, 0f, 0f, 1f] });
+            Assert.DoesNotContain(await Search(), r => r.Content.StartsWith("omega", StringComparison.Ordinal));
+            void DeleteWal()
+            {
+                File.Delete(s.DbPath + "-wal");
+                File.Delete(s.DbPath + "-shm");
+            }
+            DeleteWal();
+            OtherProcessWrites(s.DbPath, "INSERT INTO facts (content, context, timestamp, source, confidence, " +
+                "is_assistant_output) VALUES ('omega detached', 'chat', '2025-02-01 00:00:00', 'telegram', 1, 0)");
+            DeleteWal();
+            Assert.Contains(await Search(), r => r.Content == "omega detached");
+        }
+        finally
+        {
+            search.Release();
+        }
+    }
+
+    /// <summary>A commit from Python's sqlite3 in its own process, checkpointed (TRUNCATE) before it closes.</summary>
+    private static void OtherProcessWrites(string db, string sql)
+    {
+        var psi = new ProcessStartInfo("python3") { UseShellExecute = false, RedirectStandardError = true };
+        foreach (var a in new[]
+        {
+            "-c", "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], timeout=5)\nc.execute(sys.argv[2])\n" +
+            "c.commit()\nc.execute('PRAGMA wal_checkpoint(TRUNCATE)').fetchall()\nc.close()", db, sql,
+        }) psi.ArgumentList.Add(a);
+        using var process = Process.Start(psi)
+            ?? throw new InvalidOperationException("The search tests need python3 (apt-get install -y python3).");
+        var error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, error);
+    }
+
+    [Fact]
     public async Task A_workspace_without_a_database_is_WorkspaceNotFound()
     {
         var root = Path.Combine(Path.GetTempPath(), "lifeos-empty-" + Guid.NewGuid().ToString("N")[..8]);

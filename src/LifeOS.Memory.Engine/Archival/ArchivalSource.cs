@@ -122,42 +122,21 @@ internal sealed class ArchivalSource : IAsyncDisposable
     }
 
     /// <summary>
-    /// <see cref="ReadVersionsAsync"/> for an integer key, into two arrays (ids, and versions with -1 for none):
-    /// a boxed key and a callback per row would cost more than PostgreSQL's scan. The arrays are rented from the
-    /// shared pool (the caller returns them): a scheduler's session runs this hundreds of times, and fresh large
-    /// arrays each time would grow its heap between full collections.
+    /// <see cref="ReadVersionsAsync"/> for an integer key, into <paramref name="into"/> (ids, and versions with 0
+    /// for none: PostgreSQL never gives a row the invalid transaction id 0): a boxed key and a callback per row
+    /// would cost more than PostgreSQL's scan.
     /// </summary>
-    public async Task<(long[] Ids, long[] Versions, int Count)> ReadIntegerVersionsAsync(CancellationToken ct)
+    public async Task ReadIntegerVersionsAsync(VersionArrays into, CancellationToken ct)
     {
         await using var cmd = Command(
             $"SELECT id::bigint, {_versionSelect} FROM {_quotedTable}");
         await using var r = await _settings.RunAsync(() => cmd.ExecuteReaderAsync(ct)).ConfigureAwait(false);
-        return await _settings.RunAsync(async () =>
+        await _settings.RunAsync(async () =>
         {
-            var pool = System.Buffers.ArrayPool<long>.Shared;
-            var ids = pool.Rent(4096);
-            var versions = pool.Rent(4096);
-            var n = 0;
             while (await r.ReadAsync(ct).ConfigureAwait(false))
-            {
-                if (n == ids.Length)
-                {
-                    ids = Grow(pool, ids, n);
-                    versions = Grow(pool, versions, n);
-                }
-                ids[n] = r.GetInt64(0);
-                versions[n++] = r.IsDBNull(1) ? -1 : r.GetFieldValue<uint>(1);
-            }
-            return (ids, versions, n);
+                into.Add(r.GetInt64(0), r.IsDBNull(1) ? 0 : r.GetFieldValue<uint>(1));
+            return true;
         }).ConfigureAwait(false);
-
-        static long[] Grow(System.Buffers.ArrayPool<long> pool, long[] array, int used)
-        {
-            var bigger = pool.Rent(used * 2);
-            Array.Copy(array, bigger, used);
-            pool.Return(array);
-            return bigger;
-        }
     }
 
     /// <summary>Ids the caller gave, <see cref="IdPageSize"/> at a time, in their order.</summary>

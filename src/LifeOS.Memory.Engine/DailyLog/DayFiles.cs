@@ -18,11 +18,13 @@ internal enum DayLocation
 
 /// <summary>
 /// Where an append of entries landed: the location, the offset in the day's (uncompressed) text, and the size
-/// of the file right after the append (the day's signature as the module left it).
+/// of the file right after the append (the day's signature as the module left it). <paramref name="Checked"/>:
+/// every byte before the append was checked by the module or written by it; when another program appended
+/// between the check and the append, the signature says so, and the next run checks the day again.
 /// </summary>
-internal readonly record struct AppendedAt(DayLocation Location, long Offset, long FileEnd)
+internal readonly record struct AppendedAt(DayLocation Location, long Offset, long FileEnd, bool Checked = true)
 {
-    public string Signature => DayFiles.SignatureOf(Location, FileEnd);
+    public string Signature => DayFiles.SignatureOf(Location, FileEnd) + (Checked ? "" : "unchecked;");
 }
 
 /// <summary>
@@ -42,6 +44,11 @@ internal sealed class DayFiles : IDisposable
     // The end of what was last appended to each day this run, to notice a file that lost it (moved away, replaced).
     private readonly Dictionary<string, (DayLocation Location, long End)> _appended = new(StringComparer.Ordinal);
     private readonly HashSet<string> _touched = new(StringComparer.Ordinal);
+    // Each day's signature after the module's last write, when its files were then read through the checks (or
+    // written by the module): a file that still has it holds only bytes checked before.
+    private readonly Dictionary<string, string> _checked = new(StringComparer.Ordinal);
+    // Where the checked bytes of each open plain day file end: an append that starts there follows only them.
+    private readonly Dictionary<string, long> _checkedEnd = new(StringComparer.Ordinal);
 
     // Days whose file could not be used, by path: each is reported once per operation.
     private readonly ConcurrentDictionary<string, WorkspaceProblem> _problems = new(StringComparer.Ordinal);
@@ -80,6 +87,21 @@ internal sealed class DayFiles : IDisposable
         name = name[..^".md".Length];
         return LogDay.IsDay(name) ? name : null;
     }
+
+    /// <summary>
+    /// Takes the signatures the ledger recorded at the module's last writes: every one of them was recorded right
+    /// after the day's files were read through the checks or written by the module, so a day that still has its
+    /// signature is not read again before an append (at 1,000,000 rows a day holds about 1,400 entries, and a
+    /// sync run's edits touch hundreds of days).
+    /// </summary>
+    public void TrustChecked(IReadOnlyDictionary<string, string> recorded)
+    {
+        foreach (var (day, signature) in recorded) _checked[day] = signature;
+    }
+
+    /// <summary>Whether the day's files are still as the module last checked or wrote them.</summary>
+    public bool StillAsChecked(string day) =>
+        _checked.TryGetValue(day, out var signature) && signature == Signature(day);
 
     /// <summary>Every file appended to (or created) through this instance: what a flush must cover.</summary>
     public IReadOnlyCollection<string> Touched => _touched;
@@ -260,9 +282,12 @@ internal sealed class DayFiles : IDisposable
             if (file == null) continue; // moved or deleted meanwhile: find where it lives now
             _touched.Add(file.Path);
             long at, end;
+            var followsChecked = true;
             if (location != DayLocation.Compressed)
             {
-                at = AppendText(file, entries, out end);
+                at = AppendText(file, entries, out end, out var start);
+                followsChecked = _checkedEnd.GetValueOrDefault(day, -1) == start;
+                if (followsChecked) _checkedEnd[day] = end;
             }
             else
             {
@@ -280,11 +305,16 @@ internal sealed class DayFiles : IDisposable
                 }
             }
             _appended[day] = (location, end);
-            return new AppendedAt(location, at, end);
+            var appended = new AppendedAt(location, at, end, followsChecked);
+            if (followsChecked) _checked[day] = appended.Signature;
+            else _checked.Remove(day);
+            return appended;
         }
     }
 
-    private static long AppendText(AppendOnlyFile file, ReadOnlySpan<byte> entries, out long end)
+    /// <param name="start">Where the bytes written start (before the entries, a completion of the last line).
+    /// </param>
+    private static long AppendText(AppendOnlyFile file, ReadOnlySpan<byte> entries, out long end, out long start)
     {
         var tail = CutShortTail(file);
         // Another writer's torn or unterminated last line must not swallow the marker line, and a write cut short
@@ -292,16 +322,16 @@ internal sealed class DayFiles : IDisposable
         var completion = Utf8Tail.Completion(tail);
         if (completion.Length == 0 && (tail.Length == 0 || tail[^1] == '\n'))
         {
-            var at = file.Append(entries);
-            end = at + entries.Length;
-            return at;
+            start = file.Append(entries);
+            end = start + entries.Length;
+            return start;
         }
         var prefix = completion.Length + 1;
         var bytes = new byte[prefix + entries.Length];
         completion.CopyTo(bytes, 0);
         bytes[prefix - 1] = (byte)'\n';
         entries.CopyTo(bytes.AsSpan(prefix));
-        var start = file.Append(bytes);
+        start = file.Append(bytes);
         end = start + bytes.Length;
         return start + prefix;
     }
@@ -369,7 +399,9 @@ internal sealed class DayFiles : IDisposable
             }
             var created = AppendOnlyFile.OpenExisting(live);
             if (created == null) return (DayLocation.Live, null);
-            created.Append(Utf8.GetBytes(LogEntryFormat.Header(day)));
+            var header = Utf8.GetBytes(LogEntryFormat.Header(day));
+            // The file is the module's from its first byte, unless another program wrote first.
+            if (created.Append(header) == 0) _checkedEnd[day] = header.Length;
             return Remember(day, DayLocation.Live, created);
         }
         var location = locations[0];
@@ -378,8 +410,15 @@ internal sealed class DayFiles : IDisposable
         try
         {
             // Nothing is appended to a damaged day file: a compressed day is read whole by each append anyway, a
-            // plain one here, once a run.
-            if (location != DayLocation.Compressed) ReadToEnd(path);
+            // plain one here, once a run, unless it holds only what the module checked or wrote before. Its length
+            // is taken first: bytes another program appends after it count as unchecked.
+            if (location != DayLocation.Compressed)
+            {
+                var info = new FileInfo(path);
+                var length = info.Exists ? info.Length : -1;
+                if (!StillAsChecked(day)) ReadToEnd(path);
+                _checkedEnd[day] = length;
+            }
             file = AppendOnlyFile.OpenExisting(path);
         }
         catch (Exception ex) when (DayFileException.From(path, ex, writing: true) is { } problem)
@@ -509,6 +548,53 @@ internal sealed class DayFiles : IDisposable
         }
     }
 
+    /// <summary>Reads every file of the day through the checks (a damaged one throws its problem).</summary>
+    public void CheckWhole(string day) => WhileInFlight(() =>
+    {
+        foreach (var location in LocationsOf(day))
+        {
+            using var stream = OpenRead(day, location, largeReads: true);
+            if (stream != null) ReadThrough(stream, PathOf(day, location), Drain);
+        }
+        return true;
+    });
+
+    /// <summary>
+    /// Whether a plain day file holds exactly <paramref name="bytes"/> at <paramref name="offset"/>: one read where
+    /// the ledger places an entry, for a file known to be as the module left it. Null when the file is gone.
+    /// </summary>
+    public bool? HoldsAt(string day, DayLocation location, long offset, ReadOnlySpan<byte> bytes)
+    {
+        var path = Require(PathOf(day, location));
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(bytes.Length);
+        try
+        {
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read,
+                FileShare.ReadWrite | FileShare.Delete);
+            var read = 0;
+            while (read < bytes.Length)
+            {
+                var n = RandomAccess.Read(handle, buffer.AsSpan(read, bytes.Length - read), offset + read);
+                if (n == 0) return false;
+                read += n;
+            }
+            return buffer.AsSpan(0, bytes.Length).SequenceEqual(bytes);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+        catch (Exception ex) when (ex is not DayFileException
+            && DayFileException.From(path, ex, writing: false) is { } problem)
+        {
+            throw problem;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
     /// <summary>Reads a plain day file through the checks; gone is fine (the append finds where it went).</summary>
     private static void ReadToEnd(string path)
     {
@@ -552,6 +638,7 @@ internal sealed class DayFiles : IDisposable
 
     public void Close(string day)
     {
+        _checkedEnd.Remove(day);
         if (_open.Remove(day, out var entry))
         {
             _recent.Remove(day);

@@ -35,6 +35,8 @@ internal sealed class DayAudit
     public List<LedgerEntry> Adopted { get; } = new();
     /// <summary>Facts of the day with no entry: to be appended.</summary>
     public List<LogFact> Missing { get; } = new();
+    /// <summary>Whether every file of the day was read to its end through the checks.</summary>
+    public bool ReadWhole { get; set; }
 }
 
 /// <summary>
@@ -104,6 +106,7 @@ internal static class LogAudit
         var locations = files.LocationsOf(day);
         if (rows.Count > 0)
         {
+            audit.ReadWhole = true;
             foreach (var location in locations)
             {
                 using var stream = files.OpenRead(day, location, largeReads: true);

@@ -99,6 +99,23 @@ internal static class LogEntryFormat
         Layout(ref parts, marker: false);
     }
 
+    /// <summary>Appends a day's fact's entry as the ledger's <paramref name="format"/> renders it.</summary>
+    public static void Write(ArrayBufferWriter<byte> output, EntryFormat format, DayFacts facts, int index)
+    {
+        switch (format)
+        {
+            case EntryFormat.Current:
+                WriteEntry(output, facts, index);
+                break;
+            case EntryFormat.Unmarked:
+                WriteBody(output, facts, index);
+                break;
+            default:
+                output.Write(Utf8.GetBytes(LegacyEntry(facts.FactAt(index))));
+                break;
+        }
+    }
+
     /// <summary>The entry as version 0.1 wrote it (escaped content, the Source line always present).</summary>
     public static string LegacyEntry(LogFact fact) =>
         LegacyLogFormat.Entry(fact.FactId, LogDay.TimeOf(fact.Timestamp), fact.Content, fact.Context ?? "",

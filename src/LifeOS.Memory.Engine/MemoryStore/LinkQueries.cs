@@ -323,6 +323,10 @@ internal sealed class LinkQueries
         return list;
     }
 
+    /// <summary>Whether the module has any link (a first run has none).</summary>
+    public bool Any() => _store.Scalar<long>($"SELECT EXISTS (SELECT 1 FROM fact_embeddings l WHERE {_store.OwnLink})")
+        != 0;
+
     /// <summary>How many links are the module's own.</summary>
     public long Count() => _store.Scalar<long>($"SELECT count(*) FROM fact_embeddings l WHERE {_store.OwnLink}");
 }

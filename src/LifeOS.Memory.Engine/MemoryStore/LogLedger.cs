@@ -116,6 +116,22 @@ internal sealed class LogLedger
         return list;
     }
 
+    /// <summary>The entries recorded in the day for facts whose entries are pending, in offset order.</summary>
+    public List<LedgerEntry> ForDayOfPending(string day)
+    {
+        var list = new List<LedgerEntry>();
+        var read = _store.Raw("ledger-day-pending",
+            "SELECT fact_id, byte_offset, byte_length, format FROM lifeos_log_entries WHERE day = ?1 " +
+            "AND fact_id IN (SELECT fact_id FROM lifeos_log_pending) ORDER BY byte_offset");
+        read.Bind(1, day);
+        while (read.Step())
+        {
+            list.Add(new LedgerEntry(read.Int64(0), day, read.Int64(1), checked((int)read.Int64(2)),
+                (EntryFormat)checked((int)read.Int64(3))));
+        }
+        return list;
+    }
+
     public void RecordDaySignatures(IReadOnlyDictionary<string, string> signatures)
     {
         var cmd = _store.Prepared("signature",
@@ -236,31 +252,70 @@ internal sealed class LogLedger
             (names == null ? ", " + EntityNamesOfFact : "") +
             $" FROM {_store.OwnFactsOrLegacy} WHERE f.timestamp >= ?1 AND f.timestamp < ?2");
         read.Bind(1, day).Bind(2, day + "\uffff");
-        while (read.Step())
-        {
-            var id = read.Int64(0);
-            // As ADO.NET's GetString would: a fact without content is not one this module wrote.
-            if (read.Type(1) == SQLitePCL.raw.SQLITE_NULL)
-                throw new StoreDataException($"The fact {id} has no content.");
-            var hasContext = read.Type(2) != SQLitePCL.raw.SQLITE_NULL;
-            // A timestamp stored as a number is shown as its text (Convert.ToString), like LogFactsForDay shows it.
-            var timestampType = read.Type(3);
-            var timestamp = timestampType switch
-            {
-                SQLitePCL.raw.SQLITE_TEXT => read.Utf8(3),
-                SQLitePCL.raw.SQLITE_NULL => default,
-                _ => Encoding.UTF8.GetBytes(Convert.ToString(read.Value(3), CultureInfo.InvariantCulture) ?? ""),
-            };
-            ownDay = ownDay
-                || (dayPrefix != null && timestampType == SQLitePCL.raw.SQLITE_TEXT && timestamp.StartsWith(dayPrefix));
-            into.Add(id, timestamp, read.Utf8(1), hasContext ? read.Utf8(2) : default, hasContext, read.Double(4));
-            if (names != null)
-                names.AddTo(into, id);
-            else if (read.Type(5) != SQLitePCL.raw.SQLITE_NULL)
-                foreach (var hex in read.Text(5)!.Split(',')) into.AddEntity(Convert.FromHexString(hex));
-        }
+        while (read.Step()) ownDay = AddFact(read, into, names, dayPrefix) || ownDay;
         into.SortById();
         return ownDay;
+    }
+
+    /// <summary>
+    /// The given facts of the module's, as <see cref="ReadLogFacts"/> reads a day's (a sync run's refreshed facts
+    /// of one day, looked up by id rather than among every fact of the day).
+    /// </summary>
+    public void ReadLogFacts(IReadOnlyCollection<long> factIds, DayFacts into)
+    {
+        into.Clear();
+        var read = _store.Raw("log-facts-ids-utf8",
+            $"SELECT f.id, f.content, f.context, f.timestamp, coalesce(f.confidence, 1.0), {EntityNamesOfFact} " +
+            $"FROM {_store.OwnFactsOrLegacy} WHERE f.id IN (SELECT value FROM json_each(?1))");
+        read.Bind(1, "[" + string.Join(',', factIds) + "]");
+        while (read.Step()) AddFact(read, into, null, null);
+        into.SortById();
+    }
+
+    /// <summary>The facts whose entries are pending, by their current day (as <see cref="PendingLogDays"/>).</summary>
+    public Dictionary<string, List<long>> PendingFactsByDay()
+    {
+        var byDay = new Dictionary<string, List<long>>(StringComparer.Ordinal);
+        if (!_store.HasLedger) return byDay;
+        using var cmd = _store.Command($"SELECT p.fact_id, {LogDay.InSql("f.timestamp")} " +
+            "FROM lifeos_log_pending p JOIN facts f ON f.id = p.fact_id");
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+        {
+            if (r.IsDBNull(1)) continue;
+            var day = r.StoredString(1);
+            if (!byDay.TryGetValue(day, out var ids)) byDay[day] = ids = new List<long>();
+            ids.Add(r.StoredInt64(0));
+        }
+        return byDay;
+    }
+
+    /// <summary>Adds the fact of the statement's row (the columns <see cref="ReadLogFacts"/> selects).</summary>
+    /// <returns>Whether its timestamp is text that starts with <paramref name="dayPrefix"/>.</returns>
+    // Run for every fact in an audit: optimized from its first call, as an audit runs once per process.
+    [System.Runtime.CompilerServices.MethodImpl(
+        System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private static bool AddFact(RawStatement read, DayFacts into, FactEntityNames? names, byte[]? dayPrefix)
+    {
+        var id = read.Int64(0);
+        // As ADO.NET's GetString would: a fact without content is not one this module wrote.
+        if (read.Type(1) == SQLitePCL.raw.SQLITE_NULL)
+            throw new StoreDataException($"The fact {id} has no content.");
+        var hasContext = read.Type(2) != SQLitePCL.raw.SQLITE_NULL;
+        // A timestamp stored as a number is shown as its text (Convert.ToString), like LogFactsForDay shows it.
+        var timestampType = read.Type(3);
+        var timestamp = timestampType switch
+        {
+            SQLitePCL.raw.SQLITE_TEXT => read.Utf8(3),
+            SQLitePCL.raw.SQLITE_NULL => default,
+            _ => Encoding.UTF8.GetBytes(Convert.ToString(read.Value(3), CultureInfo.InvariantCulture) ?? ""),
+        };
+        into.Add(id, timestamp, read.Utf8(1), hasContext ? read.Utf8(2) : default, hasContext, read.Double(4));
+        if (names != null)
+            names.AddTo(into, id);
+        else if (read.Type(5) != SQLitePCL.raw.SQLITE_NULL)
+            foreach (var hex in read.Text(5)!.Split(',')) into.AddEntity(Convert.FromHexString(hex));
+        return dayPrefix != null && timestampType == SQLitePCL.raw.SQLITE_TEXT && timestamp.StartsWith(dayPrefix);
     }
 
     /// <summary>

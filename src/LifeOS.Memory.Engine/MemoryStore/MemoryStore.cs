@@ -180,6 +180,27 @@ internal sealed class MemoryStore : IDisposable
         }
     }
 
+    /// <summary>The page cache of a connection, in SQLite's notation (negative: KiB).</summary>
+    internal const int CacheSize = -16384;
+
+    /// <summary>
+    /// Runs a read that walks a whole index once with a 1 MiB page cache: it reads each page once, so the 16 MiB
+    /// cache serves it no better, and at 1,000,000 links it would fill up (and count in what a no-op adds to the
+    /// session: the link checks and the change scan walk every link).
+    /// </summary>
+    internal T WithSmallCache<T>(Func<T> read)
+    {
+        Execute("PRAGMA cache_size = -1024");
+        try
+        {
+            return read();
+        }
+        finally
+        {
+            Execute($"PRAGMA cache_size = {CacheSize}");
+        }
+    }
+
     private static MemoryStore Open(string path, SqliteOpenMode mode, bool setJournalMode = true,
         OpenQuery query = OpenQuery.None)
     {
@@ -204,10 +225,10 @@ internal sealed class MemoryStore : IDisposable
             // 64 MiB of WAL instead of 4 MiB: each one is an fsync, and closing the last connection checkpoints
             // the rest.
             store.Execute(!setJournalMode
-                ? "PRAGMA busy_timeout = 30000; PRAGMA foreign_keys = ON; PRAGMA cache_size = -16384; " +
+                ? $"PRAGMA busy_timeout = 30000; PRAGMA foreign_keys = ON; PRAGMA cache_size = {CacheSize}; " +
                   "PRAGMA temp_store = MEMORY;"
                 : "PRAGMA busy_timeout = 30000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; " +
-                  "PRAGMA foreign_keys = ON; PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY; " +
+                  $"PRAGMA foreign_keys = ON; PRAGMA cache_size = {CacheSize}; PRAGMA temp_store = MEMORY; " +
                   "PRAGMA wal_autocheckpoint = 16384;");
             if (mode == SqliteOpenMode.ReadWrite)
             {
@@ -280,8 +301,9 @@ internal sealed class MemoryStore : IDisposable
                 if (before.UnmarkedLinksAreOwn)
                     Execute($"UPDATE fact_embeddings SET lifeos_link = 1 WHERE {before.OwnLink("fact_embeddings")}");
             }
-            var duplicates = Scalar<long>("SELECT count(*) FROM (SELECT postgres_id FROM fact_embeddings " +
-                $"WHERE {LinkOwnership.Current.OwnLink("fact_embeddings")} GROUP BY postgres_id HAVING count(*) > 1)");
+            var duplicates = WithSmallCache(() => Scalar<long>("SELECT count(*) FROM (SELECT postgres_id " +
+                $"FROM fact_embeddings WHERE {LinkOwnership.Current.OwnLink("fact_embeddings")} " +
+                "GROUP BY postgres_id HAVING count(*) > 1)"));
             if (duplicates > 0)
                 throw new MemoryMigrationException(ErrorIds.WorkspaceInvalid, FailureKind.InvalidData,
                     $"{DatabasePath} links {duplicates} PostgreSQL id(s) to more than one fact; run Test-Migration " +

@@ -72,33 +72,31 @@ internal sealed class SyncRecords
         }
     }
 
+    /// <summary>How many links the module has.</summary>
+    public long LinkCount() =>
+        _store.WithSmallCache(() => _store.Scalar<long>("SELECT count(*) FROM fact_embeddings WHERE lifeos_link = 1"));
+
     /// <summary>
-    /// The module's links of an integer-keyed table in key order (the covering index's order): ids, fact ids and
-    /// recorded versions (-1 for none), in arrays rented from the shared pool (the caller returns them).
+    /// The module's links of an integer-keyed table in key order (the covering index's order): each id, recorded
+    /// version (-1 for none) and fact id.
     /// </summary>
-    public (long[] Ids, long[] FactIds, long[] Versions, int Count) ReadIntegerVersions()
+    public void ReadIntegerVersions(Action<long, long, long> each)
     {
-        var count = (int)_store.Scalar<long>("SELECT count(*) FROM fact_embeddings WHERE lifeos_link = 1");
-        var pool = System.Buffers.ArrayPool<long>.Shared;
-        var (ids, facts, versions) = (pool.Rent(count), pool.Rent(count), pool.Rent(count));
         var read = _store.Raw("link-versions-integer",
             "SELECT postgres_id, lifeos_xmin, fact_id FROM fact_embeddings INDEXED BY lifeos_link_versions " +
             "WHERE lifeos_link = 1 ORDER BY postgres_id");
-        var n = 0;
-        try
+        _store.WithSmallCache(() =>
         {
-            while (n < count && read.Step())
+            try
             {
-                ids[n] = read.Int64(0);
-                versions[n] = read.IsNull(1) ? -1 : read.Int64(1);
-                facts[n++] = read.Int64(2);
+                while (read.Step()) each(read.Int64(0), read.IsNull(1) ? -1 : read.Int64(1), read.Int64(2));
             }
-        }
-        finally
-        {
-            read.Reset();
-        }
-        return (ids, facts, versions, n);
+            finally
+            {
+                read.Reset();
+            }
+            return true;
+        });
     }
 
     /// <summary>What was recorded for each of the given facts, with each fact's current digest.</summary>

@@ -102,19 +102,7 @@ internal sealed class BatchCommitter
         if (batch.Items.Count > 0)
         {
             var items = batch.Items;
-            var refreshIds = items.Where(i => i.ExistingFactId.HasValue && !i.Row.CreatedAt.HasValue)
-                .Select(i => i.ExistingFactId!.Value).ToList();
-            if (refreshIds.Count > 0)
-            {
-                // An undated row keeps the time its fact already has: every -Force would otherwise move it to "now".
-                var old = _workspace.MapFailures(() => _store.Facts.Read(refreshIds))
-                    .ToDictionary(f => f.FactId, f => f.Timestamp);
-                foreach (var item in items.Where(i => i.ExistingFactId.HasValue && !i.Row.CreatedAt.HasValue))
-                {
-                    if (old.TryGetValue(item.ExistingFactId!.Value, out var t) && t.Length >= 10)
-                        item.Fact.Timestamp = t;
-                }
-            }
+            _workspace.MapFailures(() => KeepUndatedTimes(_store, items));
             // A batch whose first part is also its last is written whole (the default batch size).
             if (!_inBatch)
             {
@@ -138,6 +126,22 @@ internal sealed class BatchCommitter
             }
         }
         if (batch.EndsBatch) EndBatch();
+    }
+
+    /// <summary>
+    /// An undated row keeps the time its fact already has: every -Force would otherwise move it to "now". Before the
+    /// write (and a dry run's decision): the digest of the fact to write includes the time.
+    /// </summary>
+    internal static void KeepUndatedTimes(Store store, List<BatchItem> items)
+    {
+        var undated = items.Where(i => i.ExistingFactId.HasValue && !i.Row.CreatedAt.HasValue).ToList();
+        if (undated.Count == 0) return;
+        var old = store.Facts.Read(undated.Select(i => i.ExistingFactId!.Value).ToList())
+            .ToDictionary(f => f.FactId, f => f.Timestamp);
+        foreach (var item in undated)
+        {
+            if (old.TryGetValue(item.ExistingFactId!.Value, out var t) && t.Length >= 10) item.Fact.Timestamp = t;
+        }
     }
 
     /// <summary>Opens the batch's transaction, recording first what the log stage finished meanwhile.</summary>

@@ -161,7 +161,11 @@ internal sealed class BatchProducer
         }
     }
 
-    private void Prepare(Batch batch, List<SourceRow> rows, PageLinks links, SourceDigest digest)
+    /// <summary>
+    /// Maps the rows and makes them the committer's items (a dry run's and status's too, so that they decide on
+    /// exactly what a run would write); rows that cannot be mapped become the batch's errors.
+    /// </summary>
+    internal void Prepare(Batch batch, List<SourceRow> rows, PageLinks links, SourceDigest digest)
     {
         var sb = new System.Text.StringBuilder(4096);
         var chars = new char[4096];

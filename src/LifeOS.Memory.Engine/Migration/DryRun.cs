@@ -8,7 +8,8 @@ using Store = LifeOS.Memory.MemoryStore.MemoryStore;
 namespace LifeOS.Memory.Migration;
 
 /// <summary>
-/// -WhatIf: what a migration would write and repair. Reads only; touches nothing on disk, not even the folder.
+/// -WhatIf: what a migration would write and repair, and for a plain run the conflicts it would leave and the
+/// orphaned facts it would report. Reads only; touches nothing on disk, not even the folder.
 /// </summary>
 internal sealed class DryRun(SourceOptions sourceOptions, Workspace workspace)
 {
@@ -22,28 +23,59 @@ internal sealed class DryRun(SourceOptions sourceOptions, Workspace workspace)
         using var store = Store.OpenForReading(workspace.DatabasePath);
         var today = DateTime.UtcNow;
         var days = new DayFiles(workspace.LogDirectory);
-        IAsyncEnumerable<(List<object> Page, bool Sorted)> pages = options.Ids != null
-            ? GivenIdPages(options.Ids, source.KeyKind)
-            : SourceIdPages(source, ct);
+        PlannedEntry Entry(object id, string day, EntryAction action)
+        {
+            // Entries go where the day lives now: the live file, else its archive.
+            var location = WhereEntriesGo(days, day);
+            return new PlannedEntry
+            {
+                PostgresId = id, Day = day, LogFile = days.PathOf(day, location), Action = action,
+            };
+        }
+        // A plain run over the module's facts looks only at what the run's change scan finds: its new rows here,
+        // its changed rows decided below as the run decides them.
+        var changes = options.Ids == null && !options.Force && SyncPreview.CanScan(store) && store!.Links.Count() > 0
+            ? await SourceChanges.ScanAsync(source, store, ct).ConfigureAwait(false)
+            : null;
+        IAsyncEnumerable<(List<object> Page, bool Sorted)> pages = changes != null
+            ? GivenIdPages(changes.Work, sorted: true)
+            : options.Ids != null
+                ? GivenIdPages(SourceKey.ParseDistinct(options.Ids, source.KeyKind, invalid: null), sorted: false)
+                : SourceIdPages(source, ct);
         await foreach (var (page, sorted) in pages.ConfigureAwait(false))
         {
             var links = store?.Links.Among(page, source.KeyKind, sorted) ?? PageLinks.None;
+            // Under a change scan this keeps its new rows; its changed ones are decided below.
             var work = page.Where(k => links.IsStillToDo(k, options.Force)).ToList();
             for (var i = 0; i < work.Count; i += options.BatchSize)
             {
                 var chunk = work.GetRange(i, Math.Min(options.BatchSize, work.Count - i));
                 foreach (var row in await source.RowsAsync(chunk, ct, withEmbeddings: false).ConfigureAwait(false))
                 {
-                    var day = LogDay.Of(FactMapper.FormatTimestamp(row.CreatedAt ?? today));
-                    // Entries go where the day lives now: the live file, else its archive.
-                    var location = WhereEntriesGo(days, day);
-                    yield return new PlannedEntry
-                    {
-                        PostgresId = row.Id, Day = day, LogFile = days.PathOf(day, location),
-                        Action = links.IsMigrated(row.Id) ? EntryAction.Updated : EntryAction.Migrated,
-                    };
+                    yield return Entry(row.Id, LogDay.Of(FactMapper.FormatTimestamp(row.CreatedAt ?? today)),
+                        links.IsMigrated(row.Id) ? EntryAction.Updated : EntryAction.Migrated);
                 }
             }
+        }
+        if (changes == null) yield break;
+        var preview = new SyncPreview(source, store!, workspace);
+        await foreach (var item in preview.DecideAsync(changes, ct).ConfigureAwait(false))
+        {
+            if (item.Outcome == SyncOutcome.VersionRecorded) continue;
+            yield return item.Outcome == SyncOutcome.Conflict
+                ? new PlannedEntry
+                {
+                    PostgresId = item.Row.Id, FactId = item.ExistingFactId, Day = "", LogFile = "",
+                    Action = EntryAction.Conflict,
+                }
+                : Entry(item.Row.Id, item.Fact.Day, EntryAction.Updated);
+        }
+        foreach (var (key, factId) in changes.Orphans)
+        {
+            yield return new PlannedEntry
+            {
+                PostgresId = key, FactId = factId, Day = "", LogFile = "", Action = EntryAction.Orphaned,
+            };
         }
     }
 
@@ -70,11 +102,9 @@ internal sealed class DryRun(SourceOptions sourceOptions, Workspace workspace)
     }
 
 #pragma warning disable CS1998 // an async iterator keeps one shape for both page sources
-    private static async IAsyncEnumerable<(List<object>, bool)> GivenIdPages(IReadOnlyCollection<string> ids,
-        KeyKind kind)
+    private static async IAsyncEnumerable<(List<object>, bool)> GivenIdPages(List<object> keys, bool sorted)
     {
-        foreach (var page in ArchivalSource.IdPages(SourceKey.ParseDistinct(ids, kind, invalid: null)))
-            yield return (page, false);
+        foreach (var page in ArchivalSource.IdPages(keys)) yield return (page, sorted);
     }
 #pragma warning restore CS1998
 

@@ -147,8 +147,8 @@ internal sealed class MigrationJob(SourceOptions sourceOptions, Workspace worksp
         {
             // -Force rewrites every fact's mentions in its batches; a run for given ids looks at those ids only; a
             // workspace without facts of the module's has no mentions of its to compare.
-            var linked = workspace.MapFailures(store.Links.Count);
-            if (options.RepairLayers && !options.Force && options.Ids == null && linked > 0)
+            var linked = workspace.MapFailures(store.Links.Any);
+            if (options.RepairLayers && !options.Force && options.Ids == null && linked)
                 await workspace.MapFailuresAsync(() => layers.RepairMentionsAsync(source, ct)).ConfigureAwait(false);
             // Index entries before the batches: their updates go through the update trigger, whose delete step
             // corrupts the index where the entry it deletes is missing.
@@ -157,7 +157,7 @@ internal sealed class MigrationJob(SourceOptions sourceOptions, Workspace worksp
             // A plain run over a workspace that holds the module's facts reads only what changed; a first run (and
             // -Force) walks the whole table in key ranges.
             SourceChanges? changes = null;
-            if (options.Ids == null && !options.Force && linked > 0)
+            if (options.Ids == null && !options.Force && linked)
             {
                 await workspace.MapFailuresAsync(async () =>
                     changes = await SourceChanges.ScanAsync(source, store, ct).ConfigureAwait(false))

@@ -57,63 +57,57 @@ internal sealed class SourceChanges
     }
 
     /// <summary>
-    /// The same for integer keys, as two sorted arrays merged: PostgreSQL's unordered scan runs while the links are
-    /// read from SQLite, and its ids are sorted here (cheaper than an index-ordered scan or a server sort).
+    /// The same for integer keys: PostgreSQL's unordered scan into two arrays, sorted here (cheaper than an
+    /// index-ordered scan or a server sort), then merged with the links as SQLite reads them in key order, so that
+    /// only the source's side is held (12 bytes a row).
     /// </summary>
     private static async Task<SourceChanges> ScanIntegerAsync(ArchivalSource source, Store store,
         CancellationToken ct)
     {
-        var reading = source.ReadIntegerVersionsAsync(ct);
-        (long[] Ids, long[] FactIds, long[] Versions, int Count) links;
+        var rows = VersionArrays.Rent(store.Sync.LinkCount());
         try
         {
-            links = store.Sync.ReadIntegerVersions();
-        }
-        catch
-        {
-            await reading.WaitQuietly().ConfigureAwait(false);
-            throw;
-        }
-        var (ids, versions, count) = await reading.ConfigureAwait(false);
-        try
-        {
-            return Merge(ids, versions, count, links);
+            await source.ReadIntegerVersionsAsync(rows, ct).ConfigureAwait(false);
+            rows.Sort();
+            return Merge(rows, store);
         }
         finally
         {
-            var pool = System.Buffers.ArrayPool<long>.Shared;
-            foreach (var array in new[] { ids, versions, links.Ids, links.FactIds, links.Versions }) pool.Return(array);
+            rows.Return();
         }
     }
 
-    private static SourceChanges Merge(long[] ids, long[] versions, int count,
-        (long[] Ids, long[] FactIds, long[] Versions, int Count) links)
+    private static SourceChanges Merge(VersionArrays rows, Store store)
     {
-        Array.Sort(ids, versions, 0, count);
+        var (ids, versions, count) = (rows.Ids, rows.Versions, rows.Count);
         var changes = new SourceChanges { SourceCount = count };
-        int i = 0, j = 0;
-        while (i < count || j < links.Count)
+        var i = 0;
+        store.Sync.ReadIntegerVersions((id, version, factId) =>
         {
-            if (j == links.Count || (i < count && ids[i] < links.Ids[j]))
+            while (i < count && ids[i] < id)
             {
                 changes.NewCount++;
                 changes.Work.Add(ids[i++]);
             }
-            else if (i == count || links.Ids[j] < ids[i])
+            if (i < count && ids[i] == id)
             {
-                changes.Orphans.Add((links.Ids[j], links.FactIds[j]));
-                j++;
-            }
-            else
-            {
-                if (versions[i] < 0 || versions[i] != links.Versions[j])
+                // No version on either side (a view, a link from before 0.3) is a change until proven otherwise.
+                if (versions[i] == 0 || version != versions[i])
                 {
                     changes.ChangedCount++;
                     changes.Work.Add(ids[i]);
                 }
                 i++;
-                j++;
             }
+            else
+            {
+                changes.Orphans.Add((id, factId));
+            }
+        });
+        for (; i < count; i++)
+        {
+            changes.NewCount++;
+            changes.Work.Add(ids[i]);
         }
         return changes;
     }

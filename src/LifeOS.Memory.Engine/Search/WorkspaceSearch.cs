@@ -22,8 +22,10 @@ internal sealed class WorkspaceSearch : IDisposable
     private readonly string _databasePath;
     private Store? _store;
     private SearchQueries? _queries;
-    private DateTime _fileBirth;
+    private DatabaseFileIdentity? _file;
     private Dictionary<int, VectorIndex>? _indexes;
+    // The form of a closed connection's database, whose arrays the next build refills instead of allocating anew.
+    private Dictionary<int, VectorIndex>? _spare;
     private long _indexVersion;
     private EmbeddingSignature _indexSignature;
     // Per search, reused: the unit query, the exact similarities, the facts found gone.
@@ -245,20 +247,23 @@ internal sealed class WorkspaceSearch : IDisposable
             && signature.MaxId > _indexSignature.MaxId
             && signature.Count - queries.RowsAfter(_indexSignature.MaxId) == _indexSignature.Count)
         {
-            var current = _indexes;
+            var current = _spare = _indexes;
             _indexes = null;
             Scan(queries, current, _indexSignature.MaxId, cancellationToken);
             _indexes = current;
+            _spare = null;
             Appends++;
         }
         else
         {
-            // Rebuilt in place: the old form's arrays are refilled, so that two are never held together.
-            var reused = _indexes ?? new Dictionary<int, VectorIndex>();
+            // Rebuilt in place: the old form's arrays are refilled, so that two are never held together. Kept aside
+            // during the scan (as when appending), so that a cancelled build leaves its arrays to the next one.
+            var reused = _spare = _indexes ?? _spare ?? new Dictionary<int, VectorIndex>();
             _indexes = null;
             foreach (var index in reused.Values) index.Reset();
             Scan(queries, reused, 0, cancellationToken);
             _indexes = reused;
+            _spare = null;
             Builds++;
         }
         _indexVersion = version;
@@ -334,21 +339,22 @@ internal sealed class WorkspaceSearch : IDisposable
                 $"There is no memory database at {_databasePath}: give the workspace with -MemoryPath " +
                 $"(or ${Workspace.RootVariable}).");
         }
-        // Replacing the file (a restore, a move) gives it a new birth time; the open connection would go on
-        // reading the old one, which no commit to the new file would ever change.
-        var birth = File.GetCreationTimeUtc(_databasePath);
-        if (_queries != null && birth == _fileBirth) return _queries;
+        // A file replaced at the path (a restore, a move) would go on being read through the old one, which no
+        // commit to the new file would ever change; a file only written to (a checkpoint) is the same file.
+        if (_queries != null && !_file!.Changed) return _queries;
         Close();
         _store = Store.OpenForReading(_databasePath) ?? throw new MemoryMigrationException(
             ErrorIds.WorkspaceNotFound, FailureKind.ObjectNotFound, $"There is no memory database at {_databasePath}.");
-        _fileBirth = birth;
         _queries = new SearchQueries(_store);
+        _file = new DatabaseFileIdentity(_store.Connection, _databasePath);
         return _queries;
     }
 
+    /// <summary>Closes the connection; the compact form is kept aside for the next build to refill.</summary>
     private void Close()
     {
         _queries = null;
+        _spare = _indexes ?? _spare;
         _indexes = null;
         _store?.Dispose();
         _store = null;
@@ -356,6 +362,10 @@ internal sealed class WorkspaceSearch : IDisposable
 
     public void Dispose()
     {
-        lock (_gate) Close();
+        lock (_gate)
+        {
+            Close();
+            _spare = null;
+        }
     }
 }

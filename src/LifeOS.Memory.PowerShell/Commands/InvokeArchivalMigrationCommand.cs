@@ -356,10 +356,16 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
         var files = new SortedDictionary<string, (long Migrate, long Refresh)>(StringComparer.Ordinal);
         // At 100k entries the per-entry messages are only queued when someone will read them.
         var listEntries = IsVerbose();
+        var (conflicts, orphans) = (new List<object>(), new List<object>());
         RunOrThrow(async ct =>
         {
             await foreach (var entry in migrator.PlanAsync(options, ct).ConfigureAwait(false))
             {
+                if (entry.Action is EntryAction.Conflict or EntryAction.Orphaned)
+                {
+                    PlanReport(entry, entry.Action == EntryAction.Conflict ? conflicts : orphans, listEntries);
+                    continue;
+                }
                 var file = Path.GetRelativePath(root, entry.LogFile).Replace('\\', '/');
                 var refresh = entry.Action == EntryAction.Updated;
                 var counts = files.GetValueOrDefault(file);
@@ -380,6 +386,12 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
             ? $"{SourceTable} -> {root}: nothing to migrate"
             : $"{SourceTable} -> {root}: {Entries(migrate + refreshTotal)} in {files.Count} " +
               $"daily log{(files.Count == 1 ? "" : "s")} ({migrate} new, {refreshTotal} refreshed)";
+        // What a plain run reports beside what it writes: said in the total, as its warnings would (-RemoveOrphaned
+        // lists its removals below instead).
+        if (conflicts.Count > 0)
+            total += $"; {Entries(conflicts.Count)} changed on both sides left as they are ({Sample(conflicts)})";
+        if (orphans.Count > 0 && !RemoveOrphaned)
+            total += $"; {Entries(orphans.Count)} gone from the source reported ({Sample(orphans)})";
         ShouldProcess(total, Force ? "Migrate and refresh archival memory" : "Migrate archival memory");
         if (Force)
         {
@@ -431,6 +443,20 @@ public sealed class InvokeArchivalMigrationCommand : MemoryCommandBase
                     ? $"Repair the full-text index entries of {Facts(group.Count())}"
                     : $"Rewrite the entity mentions of {Facts(group.Count())}");
         }
+    }
+
+    /// <summary>A conflict or an orphaned fact the run would report: counted, and said as a verbose message.</summary>
+    private void PlanReport(PlannedEntry entry, List<object> ids, bool listEntries)
+    {
+        ids.Add(entry.PostgresId);
+        if (!listEntries || (entry.Action == EntryAction.Orphaned && RemoveOrphaned)) return;
+        var id = SourceKeyText(entry.PostgresId);
+        var message = entry.Action == EntryAction.Conflict
+            ? $"Would leave archival entry {id} as it is: it changed in {SourceTable} and its fact {entry.FactId} " +
+              "changed in the workspace too (a conflict; -Force -Id takes the source)."
+            : $"Would report archival entry {id} as gone from {SourceTable}: its fact {entry.FactId} stays " +
+              "(-RemoveOrphaned removes it).";
+        Post(() => WriteVerbose(message));
     }
 
     private static string Facts(int n) => n == 1 ? "1 fact" : $"{n} facts";
