@@ -586,6 +586,48 @@ public sealed class SearchFreshnessTests
         }
     }
 
+    [Fact]
+    public async Task Beside_a_crashed_writers_wal_the_search_reads_only_and_a_migration_of_this_process_still_writes()
+    {
+        using var s = new Scenario();
+        for (var i = 0; i < 20; i++)
+            s.Insert($"row {i} alpha", null, new DateTime(2025, 1, 1, 0, 0, 0, DateTimeKind.Utc).AddHours(i),
+                [i, 1f, 0f, 0f]);
+        Assert.True(s.Migrate().Success);
+        // The assistant commits and is killed before it closes: its WAL stays, not checkpointed.
+        var psi = new ProcessStartInfo("python3") { UseShellExecute = false, RedirectStandardError = true };
+        foreach (var a in new[]
+        {
+            "-c", "import os, sqlite3, sys\nc = sqlite3.connect(sys.argv[1], timeout=5)\n" +
+            "c.execute(\"INSERT INTO facts (content, context, timestamp, source, confidence, is_assistant_output) " +
+            "VALUES ('omega crashed', 'chat', '2025-02-01 00:00:00', 'telegram', 1, 0)\")\n" +
+            "c.commit()\nos.kill(os.getpid(), 9)", s.DbPath,
+        }) psi.ArgumentList.Add(a);
+        using (var process = Process.Start(psi)
+            ?? throw new InvalidOperationException("The search tests need python3 (apt-get install -y python3)."))
+            process.WaitForExit();
+        Assert.True(new FileInfo(s.DbPath + "-wal").Length > 0);
+        var search = new MemorySearch(s.Root);
+        try
+        {
+            Task<IReadOnlyList<SearchResult>> Search() =>
+                search.SearchAsync(new SearchOptions { Query = "omega", Embedding = [0f, 0f, 0f, 1f] });
+            Assert.Contains(await Search(), r => r.Content == "omega crashed");
+            // A migration in this process while the search's read-only connection is kept: it writes all the same.
+            s.Insert("omega migrated", null, new DateTime(2025, 3, 1, 0, 0, 0, DateTimeKind.Utc), [0f, 0f, 0f, 1f]);
+            var run = s.Migrate();
+            Assert.True(run.Success, run.FailureMessage);
+            Assert.Equal(1, run.MigratedCount);
+            var found = await Search();
+            Assert.Contains(found, r => r.Content == "omega migrated" && r.Mode == SearchMode.Hybrid);
+            Assert.Contains(found, r => r.Content == "omega crashed");
+        }
+        finally
+        {
+            search.Release();
+        }
+    }
+
     /// <summary>A commit from Python's sqlite3 in its own process, checkpointed (TRUNCATE) before it closes.</summary>
     private static void OtherProcessWrites(string db, string sql)
     {

@@ -166,13 +166,15 @@ Describe 'A workspace the user may not read or write' {
         @{ Name = 'jarvis.db without write permission'; Path = 'jarvis.db'; Mode = 'UserRead'
             Run = 'WorkspaceNotWritable'; Stops = $true }
     ) {
-        # PowerShell's variables ignore case: none of the test's own may be named like a case's key.
+        # PowerShell's variables ignore case: none of the test's own may be named like a case's key. The keys a case
+        # may leave out are read from the case itself: under Set-StrictMode (build.ps1) an unset one would throw.
+        $case = $_
         $target = Join-Path $ws $Path
         $isDay = $Path.EndsWith('DAY')
         if ($isDay) {
             $target = (Get-ChildItem -LiteralPath (Split-Path $target) -Filter '*.md' | Sort-Object Name)[0].FullName
         }
-        $namedPaths = if ($Named) { $Named | ForEach-Object { Join-Path $ws $_ } } else { @($target) }
+        $namedPaths = if ($case['Named']) { $case['Named'] | ForEach-Object { Join-Path $ws $_ } } else { @($target) }
         (Get-Item -LiteralPath $target).UnixFileMode = $Mode
         $before = Get-Tree $ws
 
@@ -191,8 +193,8 @@ Describe 'A workspace the user may not read or write' {
                 $e.Id.Split(',')[0] | Should -BeIn $script:documented -Because $because
                 $e.Category | Should -Not -Be 'NotSpecified' -Because $because
             }
-            $expected = if ($entry.Command -eq 'Test-Migration') { $Read }
-                elseif ($entry.Command -eq 'Invoke-ArchivalMigration') { $Run }
+            $expected = if ($entry.Command -eq 'Test-Migration') { $case['Read'] }
+                elseif ($entry.Command -eq 'Invoke-ArchivalMigration') { $case['Run'] }
             if (-not $expected) {
                 $entry.Errors | Should -BeNullOrEmpty -Because "$($entry.Command) on $Name"
                 $entry.Terminated | Should -BeFalse
@@ -217,17 +219,17 @@ Describe 'A workspace the user may not read or write' {
         @($reading)[0].Migrated | Should -Be 48
         # Entries it could not check are counted apart from missing ones.
         $verification = @($reading | Where-Object Command -eq 'Test-Migration')[0]
-        if ($Read) { $verification.Unchecked | Should -BeGreaterThan 0 } else { $verification.Unchecked | Should -Be 0 }
+        if ($case['Read']) { $verification.Unchecked | Should -BeGreaterThan 0 } else { $verification.Unchecked | Should -Be 0 }
         @($reading | Where-Object Command -eq 'Get-ArchivalMemory')[0].Count | Should -Be 97
         @($reading | Where-Object Command -eq 'Search-Memory')[0].Count | Should -BeGreaterThan 0
         $summary = @($migration)[0]
-        if ($Stops) {
+        if ($case['Stops']) {
             $summary.Status | Should -Be 'Failed'
             foreach ($name in $before.Keys) { if ($name -like '*.md' -and $after[$name] -ne $before[$name]) { throw "$name changed" } }
         }
         else {
             $summary.Migrated | Should -Be 49
-            $summary.Status | Should -Be ($(if ($Run) { 'CompletedWithErrors' } else { 'Completed' }))
+            $summary.Status | Should -Be ($(if ($case['Run']) { 'CompletedWithErrors' } else { 'Completed' }))
             # The other days go on: each got its four entries appended.
             foreach ($name in $before.Keys) {
                 if ($name -like '*.md' -and $name -ne $target) {

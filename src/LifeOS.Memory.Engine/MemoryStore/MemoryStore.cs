@@ -60,6 +60,9 @@ internal sealed class MemoryStore : IDisposable
     private static readonly ConcurrentDictionary<string, int> OpenHere = new(StringComparer.Ordinal);
     private bool _readWrite;
 
+    /// <summary>Opened read-write (a reader too, unless the file or another program's WAL forbids).</summary>
+    public bool IsReadWrite => _readWrite;
+
     /// <summary>
     /// Registers what closes this process's long-lived reading connections to a database before a writer opens it:
     /// SQLite shares one -shm mapping per file in a process, and one opened read-only would refuse the writer's

@@ -13,10 +13,14 @@ public sealed class MemorySearch
 
     static MemorySearch()
     {
-        // A session's connection is closed before a writer of this process opens its database (see
-        // MemoryStore.OnWriterOpening), and when the process ends: closing it is what removes the -wal and -shm
-        // files SQLite created for it.
-        MemoryStore.MemoryStore.OnWriterOpening(ReleaseSession);
+        // A session's read-only connection is closed before a writer of this process opens its database (see
+        // MemoryStore.OnWriterOpening; its cache stays, so that a migration between two searches costs no rebuild),
+        // and every connection when the process ends: closing it is what removes the -wal and -shm files SQLite
+        // created for it.
+        MemoryStore.MemoryStore.OnWriterOpening(path =>
+        {
+            if (Sessions.TryGetValue(path, out var session)) session.CloseIfReadOnly();
+        });
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         {
             foreach (var path in Sessions.Keys) ReleaseSession(path);

@@ -360,6 +360,20 @@ internal sealed class WorkspaceSearch : IDisposable
         _store = null;
     }
 
+    /// <summary>
+    /// Closes a read-only connection (opened beside another program's WAL, with its -shm only read): SQLite shares
+    /// one -shm mapping per file in a process, and that one would refuse a writer's changes. The compact form is
+    /// kept for the next build to refill. A read-write connection stays open: a writer of this process works
+    /// beside it, and the next search sees what it committed.
+    /// </summary>
+    public void CloseIfReadOnly()
+    {
+        lock (_gate)
+        {
+            if (_store is { IsReadWrite: false }) Close();
+        }
+    }
+
     public void Dispose()
     {
         lock (_gate)
