@@ -29,9 +29,12 @@
 - A plain Invoke-ArchivalMigration converges: new rows migrated, source edits refreshed in place, facts the
   assistant changed never overwritten (conflicts reported), deleted rows reported; -RemoveOrphaned removes them
   (each confirmed); -RepairLayers re-derives the index and mentions. A no-op reads only the rows' versions.
+  -WhatIf lists the refreshes, conflicts and orphans the run would apply or report; Get-MigrationStatus adds
+  ChangedCount, ConflictCount and InStep (what the next plain run will do).
 - Completed means durable: the run's writes are flushed (syncfs) before it returns; with PostgreSQL away the
   daily logs are still repaired from jarvis.db, and Test-Migration checks the workspace side.
-- Damaged or unexpected files in the workspace are one day's documented error; the other days go on.
+- Damaged or unexpected files in the workspace are one day's documented error; the other days go on. Reading
+  commands change nothing, not even another program's WAL.
 - A workspace the module creates holds exactly the assistant's schema; one an earlier version created is brought
   into line on its next run.
 - Search-Memory: the assistant's hybrid search (FTS5 + exact cosine over the stored embeddings, RRF) offline.

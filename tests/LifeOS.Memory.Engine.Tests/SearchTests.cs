@@ -505,11 +505,7 @@ public sealed class SearchFreshnessTests
     [Fact]
     public async Task A_checkpoint_keeps_the_cache_and_a_file_replaced_at_the_path_is_read_anew()
     {
-        using var s = new Scenario();
-        for (var i = 0; i < 20; i++)
-            s.Insert($"row {i} alpha", null, new DateTime(2025, 1, 1, 0, 0, 0, DateTimeKind.Utc).AddHours(i),
-                [i, 1f, 0f, 0f]);
-        Assert.True(s.Migrate().Success);
+        using var s = MigratedRows(20);
         var search = new MemorySearch(s.Root);
         try
         {
@@ -558,11 +554,7 @@ public sealed class SearchFreshnessTests
     [Fact]
     public async Task Wal_files_deleted_under_the_open_connection_make_the_next_search_reopen_and_see_new_facts()
     {
-        using var s = new Scenario();
-        for (var i = 0; i < 20; i++)
-            s.Insert($"row {i} alpha", null, new DateTime(2025, 1, 1, 0, 0, 0, DateTimeKind.Utc).AddHours(i),
-                [i, 1f, 0f, 0f]);
-        Assert.True(s.Migrate().Success);
+        using var s = MigratedRows(20);
         var search = new MemorySearch(s.Root);
         try
         {
@@ -589,23 +581,12 @@ public sealed class SearchFreshnessTests
     [Fact]
     public async Task Beside_a_crashed_writers_wal_the_search_reads_only_and_a_migration_of_this_process_still_writes()
     {
-        using var s = new Scenario();
-        for (var i = 0; i < 20; i++)
-            s.Insert($"row {i} alpha", null, new DateTime(2025, 1, 1, 0, 0, 0, DateTimeKind.Utc).AddHours(i),
-                [i, 1f, 0f, 0f]);
-        Assert.True(s.Migrate().Success);
+        using var s = MigratedRows(20);
         // The assistant commits and is killed before it closes: its WAL stays, not checkpointed.
-        var psi = new ProcessStartInfo("python3") { UseShellExecute = false, RedirectStandardError = true };
-        foreach (var a in new[]
-        {
-            "-c", "import os, sqlite3, sys\nc = sqlite3.connect(sys.argv[1], timeout=5)\n" +
-            "c.execute(\"INSERT INTO facts (content, context, timestamp, source, confidence, is_assistant_output) " +
-            "VALUES ('omega crashed', 'chat', '2025-02-01 00:00:00', 'telegram', 1, 0)\")\n" +
-            "c.commit()\nos.kill(os.getpid(), 9)", s.DbPath,
-        }) psi.ArgumentList.Add(a);
-        using (var process = Process.Start(psi)
-            ?? throw new InvalidOperationException("The search tests need python3 (apt-get install -y python3)."))
-            process.WaitForExit();
+        Python(137, "import os, sqlite3, sys\nc = sqlite3.connect(sys.argv[1], timeout=5)\nc.execute(sys.argv[2])\n" +
+            "c.commit()\nos.kill(os.getpid(), 9)", s.DbPath, "INSERT INTO facts (content, context, timestamp, " +
+            "source, confidence, is_assistant_output) VALUES ('omega crashed', 'chat', '2025-02-01 00:00:00', " +
+            "'telegram', 1, 0)");
         Assert.True(new FileInfo(s.DbPath + "-wal").Length > 0);
         var search = new MemorySearch(s.Root);
         try
@@ -629,19 +610,33 @@ public sealed class SearchFreshnessTests
     }
 
     /// <summary>A commit from Python's sqlite3 in its own process, checkpointed (TRUNCATE) before it closes.</summary>
-    private static void OtherProcessWrites(string db, string sql)
+    private static void OtherProcessWrites(string db, string sql) => Python(0,
+        "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], timeout=5)\nc.execute(sys.argv[2])\n" +
+        "c.commit()\nc.execute('PRAGMA wal_checkpoint(TRUNCATE)').fetchall()\nc.close()", db, sql);
+
+    /// <summary>Runs a Python script in its own process; its exit code must be the one given (137: SIGKILL).</summary>
+    private static void Python(int exitCode, string script, params string[] args)
     {
         var psi = new ProcessStartInfo("python3") { UseShellExecute = false, RedirectStandardError = true };
-        foreach (var a in new[]
-        {
-            "-c", "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], timeout=5)\nc.execute(sys.argv[2])\n" +
-            "c.commit()\nc.execute('PRAGMA wal_checkpoint(TRUNCATE)').fetchall()\nc.close()", db, sql,
-        }) psi.ArgumentList.Add(a);
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add(script);
+        foreach (var a in args) psi.ArgumentList.Add(a);
         using var process = Process.Start(psi)
             ?? throw new InvalidOperationException("The search tests need python3 (apt-get install -y python3).");
         var error = process.StandardError.ReadToEnd();
         process.WaitForExit();
-        Assert.True(process.ExitCode == 0, error);
+        Assert.True(process.ExitCode == exitCode, error);
+    }
+
+    /// <summary>A workspace with rows migrated, their vectors along the first axis.</summary>
+    private static Scenario MigratedRows(int count)
+    {
+        var s = new Scenario();
+        for (var i = 0; i < count; i++)
+            s.Insert($"row {i} alpha", null, new DateTime(2025, 1, 1, 0, 0, 0, DateTimeKind.Utc).AddHours(i),
+                [i, 1f, 0f, 0f]);
+        Assert.True(s.Migrate().Success);
+        return s;
     }
 
     [Fact]
