@@ -9,6 +9,8 @@ using LifeOS.Memory;
 //   verify <complete> source=<n> migrated=<n> missing=<n> logmissing=<n>
 //   error <ErrorId> <message>                 a MemoryMigrationException (exit code 3)
 //   crash <type> <message>                    anything else (exit code 4)
+// With $LIFEOS_CRASH_HOLD_MS set, the runner waits that long after each progress line, so that a kill on the line
+// lands after that batch's commit and before the next, however fast the machine.
 // With $LIFEOS_POWERCUT_MARK set, the runner tries to open that (absent) path the moment the migration returns, so
 // that the power-cut test's recording shim marks the instant in its record.
 
@@ -74,9 +76,13 @@ static void MarkReturn()
 /// <summary>Writes a line per committed batch, synchronously on the engine thread.</summary>
 internal sealed class LineProgress(TextWriter output) : IProgress<MigrationProgress>
 {
+    private static readonly int HoldMs =
+        int.TryParse(Environment.GetEnvironmentVariable("LIFEOS_CRASH_HOLD_MS"), out var ms) ? ms : 0;
+
     public void Report(MigrationProgress p)
     {
         output.WriteLine($"progress {p.BatchNumber} {p.Processed} {p.Total}");
         output.Flush();
+        if (HoldMs > 0) Thread.Sleep(HoldMs);
     }
 }

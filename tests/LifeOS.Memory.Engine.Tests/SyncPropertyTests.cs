@@ -147,15 +147,22 @@ public class SyncPropertyTests(Xunit.Abstractions.ITestOutputHelper output)
         bool midRun;
         var atRandom = random.Next(2) == 0;
         var batch = atRandom ? 1 + random.Next(3) : 1;
-        using (var child = ChildMigration.Start(s.ConnectionString, s.Table, s.Root, batch))
+        // After the first batch the runner holds (LIFEOS_CRASH_HOLD_MS): the kill lands before the run ends even on a
+        // machine fast enough to finish a few rows before the parent reads the line.
+        var hold = atRandom ? null : new Dictionary<string, string?> { ["LIFEOS_CRASH_HOLD_MS"] = "5000" };
+        using (var child = ChildMigration.Start(s.ConnectionString, s.Table, s.Root, batch, environment: hold))
         {
-            var committed = false;
+            midRun = false;
             if (atRandom)
+            {
                 Thread.Sleep(random.Next(600));
+            }
             else
-                committed = child.WaitForLine(l => l.StartsWith("progress ", StringComparison.Ordinal),
-                    TimeSpan.FromMinutes(1)) != null;
-            midRun = committed && !child.HasExited;
+            {
+                // Its first batch committed, the rest of the run (more batches, the log stage, the flush) to come.
+                midRun = child.WaitForLine(l => l.StartsWith("progress ", StringComparison.Ordinal),
+                    TimeSpan.FromMinutes(1)) != null && !child.HasExited;
+            }
             child.Kill();
         }
         if (!File.Exists(s.DbPath)) return midRun;
