@@ -27,11 +27,7 @@ internal static class FreshProcess
     public static Result? Migrate(string manifest, string connectionString, int? batchSize)
     {
         var workspace = Path.Combine(Path.GetTempPath(), "lifeos-bench-fresh-" + Guid.NewGuid().ToString("N")[..8]);
-        var start = PwshStart(Script);
-        start.Environment["NO_COLOR"] = "1"; // plain error text, should there be any
-        start.Environment["LIFEOS_BENCH_MODULE"] = manifest;
-        start.Environment["LIFEOS_BENCH_WORKSPACE"] = workspace;
-        start.Environment["LIFEOS_BENCH_CONNECTION"] = connectionString;
+        var start = PwshStart(Script, manifest, workspace, connectionString);
         if (batchSize is { } size)
             start.Environment["LIFEOS_BENCH_BATCH"] = size.ToString(CultureInfo.InvariantCulture);
         try
@@ -68,7 +64,22 @@ internal static class FreshProcess
     }
 
     /// <summary>A fresh `dotnet pwsh` (the repository's PowerShell tool) running one script, output captured.</summary>
-    internal static ProcessStartInfo PwshStart(string script)
+    /// <summary>
+    /// A fresh `dotnet pwsh` running the script, told the module, the workspace and the connection string through
+    /// the environment (never the command line); plain error text.
+    /// </summary>
+    internal static ProcessStartInfo PwshStart(string script, string manifest, string workspace,
+        string connectionString)
+    {
+        var start = PwshStart(script);
+        start.Environment["NO_COLOR"] = "1";
+        start.Environment["LIFEOS_BENCH_MODULE"] = manifest;
+        start.Environment["LIFEOS_BENCH_WORKSPACE"] = workspace;
+        start.Environment["LIFEOS_BENCH_CONNECTION"] = connectionString;
+        return start;
+    }
+
+    private static ProcessStartInfo PwshStart(string script)
     {
         var start = new ProcessStartInfo("dotnet")
         {

@@ -69,11 +69,7 @@ internal static class RestartBench
     private static (long Committed, double Seconds) MigrateAndKill(string manifest, string cs, string workspace,
         long killAt)
     {
-        var start = FreshProcess.PwshStart(Killed);
-        start.Environment["NO_COLOR"] = "1";
-        start.Environment["LIFEOS_BENCH_MODULE"] = manifest;
-        start.Environment["LIFEOS_BENCH_WORKSPACE"] = workspace;
-        start.Environment["LIFEOS_BENCH_CONNECTION"] = cs;
+        var start = FreshProcess.PwshStart(Killed, manifest, workspace, cs);
         var clock = Stopwatch.StartNew();
         using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start dotnet pwsh");
         var stdout = process.StandardOutput.ReadToEndAsync();

@@ -101,11 +101,7 @@ internal static class SessionMemory
     public static Session? Measure(string command, int runs, string manifest, string connectionString,
         string workspace)
     {
-        var start = FreshProcess.PwshStart(Script);
-        start.Environment["NO_COLOR"] = "1";
-        start.Environment["LIFEOS_BENCH_MODULE"] = manifest;
-        start.Environment["LIFEOS_BENCH_WORKSPACE"] = workspace;
-        start.Environment["LIFEOS_BENCH_CONNECTION"] = connectionString;
+        var start = FreshProcess.PwshStart(Script, manifest, workspace, connectionString);
         start.Environment["LIFEOS_BENCH_COMMAND"] = command;
         start.Environment["LIFEOS_BENCH_RUNS"] = runs.ToString(CultureInfo.InvariantCulture);
         using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start dotnet pwsh");

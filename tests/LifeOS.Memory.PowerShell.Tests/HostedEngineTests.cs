@@ -40,22 +40,15 @@ public sealed class HostedEngineTests
     /// <summary>
     /// As the assistant's own migration script does with --force: a copy of each fact, linked by INSERT OR REPLACE.
     /// </summary>
-    private static void DuplicateLikeTheAssistantsScript(TestSource src)
-    {
-        using var c = new Microsoft.Data.Sqlite.SqliteConnection(
-            $"Data Source={Path.Combine(src.Root, "jarvis.db")};Pooling=False");
-        c.Open();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText =
+    private static void DuplicateLikeTheAssistantsScript(TestSource src) =>
+        src.WorkspaceSql(
             "CREATE TEMP TABLE own AS SELECT f.id, f.content, f.context, l.postgres_id " +
             "FROM facts f JOIN fact_embeddings l ON l.fact_id = f.id;\n" +
             "INSERT INTO facts (content, context, timestamp, source, confidence, is_assistant_output)\n" +
             "    SELECT content, context, CURRENT_TIMESTAMP, 'archival_memory', 1.0, 0 FROM own ORDER BY id;\n" +
             "INSERT OR REPLACE INTO fact_embeddings (fact_id, postgres_id)\n" +
             "    SELECT f.id, own.postgres_id FROM facts f JOIN own ON own.content = f.content " +
-            "AND f.id > (SELECT max(id) FROM own);";
-        cmd.ExecuteNonQuery();
-    }
+            "AND f.id > (SELECT max(id) FROM own);");
 
     [Fact]
     public void Force_removes_exact_copy_duplicates_only_after_a_high_impact_confirmation()

@@ -65,15 +65,8 @@ public sealed class SyncCommandTests
         using var src = new TestSource(3);
         using var ps = PowerShellSession.For(src);
         ps.Run($"Invoke-ArchivalMigration {Common}").ThrowIfFailed();
-        using (var c = new Microsoft.Data.Sqlite.SqliteConnection(
-                   $"Data Source={Path.Combine(src.Root, "jarvis.db")};Pooling=False"))
-        {
-            c.Open();
-            using var cmd = c.CreateCommand();
-            cmd.CommandText = "UPDATE facts SET content = 'the assistant rewrote this' WHERE id = " +
-                "(SELECT fact_id FROM fact_embeddings WHERE postgres_id = 2)";
-            cmd.ExecuteNonQuery();
-        }
+        src.WorkspaceSql("UPDATE facts SET content = 'the assistant rewrote this' WHERE id = " +
+            "(SELECT fact_id FROM fact_embeddings WHERE postgres_id = 2)");
         src.Sql("UPDATE archival_memory SET content = 'the source rewrote this' WHERE id = 2");
 
         var run = ps.Run($"Invoke-ArchivalMigration {Common}").ThrowIfFailed();

@@ -25,15 +25,8 @@ public sealed class SyncPlanCommandTests
         src.Sql("UPDATE archival_memory SET content = 'the source rewrote two' WHERE id = 2; " +
             "UPDATE archival_memory SET content = 'the source rewrote three' WHERE id = 3; " +
             "DELETE FROM archival_memory WHERE id = 5");
-        using (var c = new Microsoft.Data.Sqlite.SqliteConnection(
-                   $"Data Source={Path.Combine(src.Root, "jarvis.db")};Pooling=False"))
-        {
-            c.Open();
-            using var cmd = c.CreateCommand();
-            cmd.CommandText = "UPDATE facts SET content = 'the assistant rewrote three' WHERE id = " +
-                "(SELECT fact_id FROM fact_embeddings WHERE postgres_id = 3)";
-            cmd.ExecuteNonQuery();
-        }
+        src.WorkspaceSql("UPDATE facts SET content = 'the assistant rewrote three' WHERE id = " +
+            "(SELECT fact_id FROM fact_embeddings WHERE postgres_id = 3)");
 
         var whatIf = ps.Run($"Invoke-ArchivalMigration {Common} -WhatIf -Verbose").ThrowIfFailed();
         Assert.Empty(whatIf.Output);

@@ -31,6 +31,17 @@ public sealed class TestSource : IDisposable
                timestamptz '2024-03-01 00:00:00+00' + g * interval '3 hours'
         FROM generate_series({start + 1}, {start + n}) g");
 
+    /// <summary>SQL run on jarvis.db from another connection, as the assistant writes it.</summary>
+    public void WorkspaceSql(string sql)
+    {
+        using var c = new Microsoft.Data.Sqlite.SqliteConnection(
+            $"Data Source={Path.Combine(Root, "jarvis.db")};Pooling=False");
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
+    }
+
     public long SqliteCount(string table)
     {
         using var c = new Microsoft.Data.Sqlite.SqliteConnection(

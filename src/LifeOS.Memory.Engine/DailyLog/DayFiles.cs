@@ -277,8 +277,7 @@ internal sealed class DayFiles : IDisposable
         {
             if (attempt > 8)
                 throw new IOException($"The daily log of {day} kept moving while it was being appended to.");
-            var opened = OpenDay(day);
-            var (location, file) = opened;
+            var (location, file) = OpenDay(day);
             if (file == null) continue; // moved or deleted meanwhile: find where it lives now
             _touched.Add(file.Path);
             long at, end;

@@ -112,21 +112,8 @@ internal sealed class MemoryStore : IDisposable
         // where a read-only connection would leave them behind. A read-only file falls back to read-only mode.
         // On a read-only folder or file system SQLite cannot create the -shm file a WAL database needs even to
         // read; nobody can be writing there, so the file is then read as immutable.
-        try
-        {
-            return OpenChecked(path, SqliteOpenMode.ReadWrite, OpenQuery.None);
-        }
-        catch (MemoryMigrationException ex) when (ex.ErrorId == ErrorIds.WorkspaceNotWritable)
-        {
-            try
-            {
-                return OpenChecked(path, SqliteOpenMode.ReadOnly, OpenQuery.None);
-            }
-            catch (MemoryMigrationException again) when (again.ErrorId == ErrorIds.WorkspaceNotWritable)
-            {
-                return OpenChecked(path, SqliteOpenMode.ReadOnly, OpenQuery.Immutable);
-            }
-        }
+        return OpenFirstAllowed(path, (SqliteOpenMode.ReadWrite, OpenQuery.None),
+            (SqliteOpenMode.ReadOnly, OpenQuery.None), (SqliteOpenMode.ReadOnly, OpenQuery.Immutable));
     }
 
     /// <summary>
@@ -139,24 +126,29 @@ internal sealed class MemoryStore : IDisposable
     /// </summary>
     private static MemoryStore OpenBesideWal(string path)
     {
-        if (File.Exists(path + "-shm"))
+        (SqliteOpenMode, OpenQuery)[] fallbacks =
+            [(SqliteOpenMode.ReadOnly, OpenQuery.None), (SqliteOpenMode.ReadOnly, OpenQuery.Immutable)];
+        // A -shm the user may not read: SQLite reads the WAL as without one.
+        return File.Exists(path + "-shm")
+            ? OpenFirstAllowed(path, [(SqliteOpenMode.ReadOnly, OpenQuery.ReadOnlySharedMemory), .. fallbacks])
+            : OpenFirstAllowed(path, fallbacks);
+    }
+
+    /// <summary>The first opening SQLite allows here: each refusal to write moves on to the next.</summary>
+    private static MemoryStore OpenFirstAllowed(string path,
+        params (SqliteOpenMode Mode, OpenQuery Query)[] openings)
+    {
+        for (var i = 0; ; i++)
         {
             try
             {
-                return OpenChecked(path, SqliteOpenMode.ReadOnly, OpenQuery.ReadOnlySharedMemory);
+                return OpenChecked(path, openings[i].Mode, openings[i].Query);
             }
-            catch (MemoryMigrationException ex) when (ex.ErrorId == ErrorIds.WorkspaceNotWritable)
+            catch (MemoryMigrationException ex) when (ex.ErrorId == ErrorIds.WorkspaceNotWritable
+                && i < openings.Length - 1)
             {
-                // A -shm the user may not read: SQLite reads the WAL as below.
+                // Not allowed this way: the next, more restricted, way.
             }
-        }
-        try
-        {
-            return OpenChecked(path, SqliteOpenMode.ReadOnly, OpenQuery.None);
-        }
-        catch (MemoryMigrationException ex) when (ex.ErrorId == ErrorIds.WorkspaceNotWritable)
-        {
-            return OpenChecked(path, SqliteOpenMode.ReadOnly, OpenQuery.Immutable);
         }
     }
 
